@@ -1,0 +1,36 @@
+# Linli: `make run` serves the bot on the embedded default; `make test` runs every check.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint typecheck pytest bench browsers clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/linli serve
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check bot tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+bench: install
+	OMP_NUM_THREADS=1 $(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

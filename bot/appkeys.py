@@ -1,0 +1,27 @@
+"""Typed keys under which the composition root stores every service on the application."""
+
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+
+from bot.background import BackgroundTasks
+from bot.dialogue import Pipeline
+from bot.domain import Registry
+from bot.metrics import Metrics
+from bot.settings import Settings
+from bot.storage.faqs import FaqStore
+from bot.storage.messages import MessageLog
+from bot.storage.sql import Database
+from bot.storage.state import StateStore
+
+SETTINGS = web.AppKey("settings", Settings)
+REGISTRY = web.AppKey("registry", Registry)
+DATABASE = web.AppKey("database", Database)
+STATE = web.AppKey("state", StateStore)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+TASKS = web.AppKey("tasks", BackgroundTasks)
+MESSAGE_LOG = web.AppKey("message_log", MessageLog)
+FAQ_STORE = web.AppKey("faq_store", FaqStore)
+PIPELINE = web.AppKey("pipeline", Pipeline)
+METRICS = web.AppKey("metrics", Metrics)

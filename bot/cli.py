@@ -1,0 +1,73 @@
+"""The ``linli`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from bot.settings import Settings, load_settings
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
+    return load_settings(getattr(args, "config", None), **overrides)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot import logs
+    from bot.app import build_app
+
+    overrides: dict[str, object] = {}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port:
+        overrides["port"] = args.port
+    settings = _settings(args, **overrides)
+    logs.configure(settings.log_level, settings.log_json)
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"Linli is starting on {base}", flush=True)
+    if settings.try_enabled:
+        print(f"Talk to Linli as a resident: {base}/try", flush=True)
+    print(f"Health: {base}/healthz   Metrics: {base}/metrics", flush=True)
+    web.run_app(
+        build_app(settings),
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        shutdown_timeout=settings.drain_timeout_s,
+        access_log=None,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="linli", description="Linli (邻里) residents' assistant")
+    parser.add_argument("--config", help="TOML settings file (or LINLI_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the bot")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(handler=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except FileNotFoundError as exc:
+        print(f"linli: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

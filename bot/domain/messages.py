@@ -1,0 +1,104 @@
+"""Transport-neutral message types: what every channel converts to and from."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+class ChatType(enum.StrEnum):
+    GROUP = "group"
+    PRIVATE = "private"
+
+
+class MessageType(enum.StrEnum):
+    TEXT = "text"
+    IMAGE = "image"
+    VOICE = "voice"
+    EVENT = "event"
+    OTHER = "other"
+
+
+class ReplyKind(enum.StrEnum):
+    """What a reply is; the generic webhook exposes it as ``kind``."""
+
+    FAQ = "faq"
+    CLARIFY = "clarify"
+    FALLBACK = "fallback"
+    TICKET = "ticket"
+    SLOT = "slot"
+    STATUS = "status"
+    EMERGENCY = "emergency"
+    HANDOFF = "handoff"
+    HUMAN = "human"
+    FEEDBACK = "feedback"
+    WELCOME = "welcome"
+    MEDIA = "media"
+    SMALLTALK = "smalltalk"
+    NOTICE = "notice"
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    id: str
+    type: ChatType
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    id: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """One message from a resident, whatever channel it came through.
+
+    ``message_id`` is unique within ``channel``/``account`` and is the dedup key.
+    ``mentioned`` is whether the bot was addressed (always true in a private chat).
+    """
+
+    message_id: str
+    channel: str
+    account: str
+    committee: str
+    chat: Chat
+    sender: Sender
+    text: str
+    type: MessageType = MessageType.TEXT
+    mentioned: bool = True
+    event: str | None = None
+    event_key: str | None = None
+    media_id: str | None = None
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def dedup_key(self) -> str:
+        return f"{self.channel}:{self.account}:{self.message_id}"
+
+    @property
+    def conversation_key(self) -> str:
+        """One conversation per resident per chat: a group holds many conversations."""
+        if self.chat.type is ChatType.PRIVATE:
+            return f"{self.committee}:{self.channel}:{self.account}:p:{self.sender.id}"
+        return f"{self.committee}:{self.channel}:{self.account}:g:{self.chat.id}:{self.sender.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRef:
+    number: str
+    status: str
+    priority: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    kind: ReplyKind
+    ticket: TicketRef | None = None
+    private: bool = False
+    """Meant for the resident alone: a group channel must not post it into the group."""
+
+    def to_json(self) -> dict[str, object]:
+        return {"text": self.text, "kind": self.kind.value}

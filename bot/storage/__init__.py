@@ -1,0 +1,1 @@
+"""Store interfaces and their implementations (in-process/Redis state, SQL records)."""

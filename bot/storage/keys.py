@@ -1,0 +1,27 @@
+"""Every key of the shared state store, in one place (Redis or in-process alike)."""
+
+PREFIX = "linli:"
+
+
+def dedup(message_key: str) -> str:
+    return f"{PREFIX}dedup:{message_key}"
+
+
+def conversation(conversation_key: str) -> str:
+    return f"{PREFIX}conv:{conversation_key}"
+
+
+def lock(name: str) -> str:
+    return f"{PREFIX}lock:{name}"
+
+
+def throttle(name: str) -> str:
+    return f"{PREFIX}throttle:{name}"
+
+
+def token(name: str) -> str:
+    return f"{PREFIX}token:{name}"
+
+
+def channel(name: str) -> str:
+    return f"{PREFIX}events:{name}"

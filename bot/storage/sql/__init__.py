@@ -1,0 +1,6 @@
+"""SQL (SQLite or PostgreSQL) implementations of the store interfaces."""
+
+from bot.storage.sql.database import Database
+from bot.storage.sql.repos import SqlFaqStore, SqlMessageLog
+
+__all__ = ["Database", "SqlFaqStore", "SqlMessageLog"]

@@ -1,0 +1,118 @@
+"""The relational store: one async engine (SQLite via aiosqlite, or PostgreSQL via asyncpg),
+migrated with Alembic at start. Connection failures surface as ``StoreUnavailable``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from bot.domain.errors import StoreUnavailable
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True for errors meaning "the database cannot be reached", not "the query is wrong"."""
+    if isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+class Database:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @classmethod
+    def connect(cls, url: str) -> Database:
+        """Create the engine; nothing is opened until first use."""
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            path = url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        else:
+            kwargs.update(
+                pool_pre_ping=True,
+                pool_size=10,
+                max_overflow=10,
+                pool_timeout=5,
+                connect_args={"timeout": 5, "command_timeout": 10},
+            )
+        engine = create_async_engine(url, **kwargs)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return cls(engine)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work, committed on success; raises StoreUnavailable if the DB is down."""
+        try:
+            async with self.sessions.begin() as s:
+                yield s
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise StoreUnavailable(f"database unavailable: {exc.__class__.__name__}") from exc
+            raise
+
+    async def ping(self) -> None:
+        async with self.session() as s:
+            await s.execute(text("SELECT 1"))
+
+    async def migrate(self, attempts: int = 5) -> None:
+        """Bring the schema to the newest Alembic revision (retried while the DB starts)."""
+        for attempt in range(attempts):
+            try:
+                async with self.engine.begin() as conn:
+                    await conn.run_sync(_upgrade)
+                return
+            except Exception as exc:
+                if not is_unavailable(exc) or attempt == attempts - 1:
+                    if is_unavailable(exc):
+                        raise StoreUnavailable(f"database unavailable: {exc}") from exc
+                    raise
+                await asyncio.sleep(0.2 * 2**attempt)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _upgrade(connection: Connection) -> None:
+    command.upgrade(alembic_config(connection), "head")
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()

@@ -1,0 +1,79 @@
+"""Relational schema (SQLAlchemy 2). Alembic migrations in ``bot/storage/migrations`` create it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON,
+        datetime: DateTime(timezone=True),
+    }
+
+
+class MessageRow(Base):
+    """The conversation log: one row per inbound, outbound or staff message."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_conversation", "conversation_key", "id"),
+        Index("uq_messages_inbound", "direction", "channel", "account", "external_id", unique=True),
+        Index("ix_messages_committee_created", "committee", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    committee: Mapped[str] = mapped_column(String(64))
+    conversation_key: Mapped[str] = mapped_column(String(400))
+    channel: Mapped[str] = mapped_column(String(32))
+    account: Mapped[str] = mapped_column(String(64))
+    chat_id: Mapped[str] = mapped_column(String(200))
+    chat_type: Mapped[str] = mapped_column(String(16))
+    sender_id: Mapped[str] = mapped_column(String(200))
+    sender_name: Mapped[str] = mapped_column(String(200), default="")
+    direction: Mapped[str] = mapped_column(String(8))
+    msg_type: Mapped[str] = mapped_column(String(16), default="text")
+    text: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(32), default="")
+    external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    delivery: Mapped[str] = mapped_column(String(16), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FaqRow(Base):
+    """A committee's FAQ entry, stored as the JSON of ``FaqEntry.to_dict()``."""
+
+    __tablename__ = "faqs"
+
+    committee: Mapped[str] = mapped_column(String(64), primary_key=True)
+    faq_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(128), default="")
+
+
+class FaqRevisionRow(Base):
+    """Who changed which FAQ, when, from what to what: every change is revertible."""
+
+    __tablename__ = "faq_revisions"
+    __table_args__ = (Index("ix_faq_revisions_faq", "committee", "faq_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    committee: Mapped[str] = mapped_column(String(64))
+    faq_id: Mapped[str] = mapped_column(String(128))
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(16))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

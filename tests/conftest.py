@@ -1,0 +1,96 @@
+"""Shared fixtures: the two store back-ends (embedded; PostgreSQL + Redis) and settings.
+
+The PostgreSQL and Redis tests talk to the real local servers and fail (never skip) when
+they are down: CI must run them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+import redis.asyncio as redis_async
+
+from bot.settings import Settings, load_settings
+from bot.storage.sql.models import Base
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+PG_ADMIN = os.environ.get("LINLI_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("LINLI_TEST_REDIS", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session; dropped at the end."""
+    name = f"linli_test_{uuid.uuid4().hex[:10]}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    yield f"{base}/{name}"
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _clean_postgres(url: str) -> None:
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        exists = await conn.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL")
+        if exists:
+            tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    client = redis_async.Redis.from_url(REDIS_URL)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
+    yield REDIS_URL
+
+
+@pytest.fixture(params=["embedded", "services"])
+async def backend(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_database: str
+) -> AsyncIterator[dict[str, str]]:
+    """Store settings for one back-end: SQLite + in-process, or PostgreSQL + Redis."""
+    if request.param == "embedded":
+        yield {"database_url": f"sqlite+aiosqlite:///{tmp_path / 'linli.db'}", "redis_url": ""}
+        return
+    await _clean_postgres(pg_database)
+    client = redis_async.Redis.from_url(REDIS_URL)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
+    yield {"database_url": pg_database, "redis_url": REDIS_URL}
+
+
+@pytest.fixture
+def settings_factory(tmp_path: Path) -> object:
+    def make(**overrides: object) -> Settings:
+        base: dict[str, object] = {
+            "data_dir": tmp_path / "var",
+            "knowledge_dir": ROOT / "knowledge",
+            "intents_dir": ROOT / "intents",
+            "log_json": False,
+        }
+        base.update(overrides)
+        return load_settings(None, **base)
+
+    return make

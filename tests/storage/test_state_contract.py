@@ -1,0 +1,115 @@
+"""One contract for both state stores: in-process, and Redis against the real server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.domain import StoreUnavailable
+from bot.storage import keys
+from bot.storage.state import PROCESSING, LockTimeout, StateStore
+from bot.storage.state_memory import MemoryStateStore
+from bot.storage.state_redis import RedisStateStore
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[StateStore]:
+    s: StateStore = (
+        MemoryStateStore() if request.param == "memory" else RedisStateStore.from_url(redis_url)
+    )
+    await s.ping()
+    yield s
+    await s.close()
+
+
+async def test_a_message_is_claimed_once(store: StateStore) -> None:
+    key = keys.dedup("wechat_mp:demo:123")
+    assert await store.claim(key, lease_s=5)
+    assert not await store.claim(key, lease_s=5)
+    assert await store.peek(key) == PROCESSING
+    await store.finish(key, "answer", ttl_s=5)
+    assert not await store.claim(key, lease_s=5)
+    assert await store.peek(key) == "answer"
+
+
+async def test_an_expired_lease_lets_a_retry_claim_again(store: StateStore) -> None:
+    key = keys.dedup("x:y:lease")
+    assert await store.claim(key, lease_s=0.05)
+    await asyncio.sleep(0.1)
+    assert await store.claim(key, lease_s=5)
+
+
+async def test_release_gives_back_a_claim_but_never_a_result(store: StateStore) -> None:
+    claimed, done = keys.dedup("a"), keys.dedup("b")
+    assert await store.claim(claimed, 5)
+    await store.release(claimed)
+    assert await store.claim(claimed, 5)
+    assert await store.claim(done, 5)
+    await store.finish(done, "kept", 5)
+    await store.release(done)
+    assert await store.peek(done) == "kept"
+
+
+async def test_values_expire(store: StateStore) -> None:
+    await store.set_json(keys.conversation("c1"), {"slots": {"building": "5号楼"}}, ttl_s=0.05)
+    assert await store.get_json(keys.conversation("c1")) == {"slots": {"building": "5号楼"}}
+    await asyncio.sleep(0.1)
+    assert await store.get_json(keys.conversation("c1")) is None
+    await store.set(keys.token("t"), "v")
+    await store.delete(keys.token("t"))
+    assert await store.get(keys.token("t")) is None
+
+
+async def test_a_lock_serialises_holders_in_order(store: StateStore) -> None:
+    order: list[str] = []
+
+    async def hold(tag: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        async with store.lock(keys.lock("conv"), timeout_s=5, wait_s=5):
+            order.append(f"{tag}+")
+            await asyncio.sleep(0.05)
+            order.append(f"{tag}-")
+
+    await asyncio.gather(hold("a", 0), hold("b", 0.01))
+    assert order == ["a+", "a-", "b+", "b-"]
+
+
+async def test_a_busy_lock_times_out(store: StateStore) -> None:
+    async with store.lock(keys.lock("busy"), timeout_s=5, wait_s=1):
+        with pytest.raises(LockTimeout):
+            async with store.lock(keys.lock("busy"), timeout_s=5, wait_s=0.1):
+                pass
+
+
+async def test_reserve_limits_a_sliding_window(store: StateStore) -> None:
+    key = keys.throttle("robot")
+    waits = [await store.reserve(key, limit=3, window_s=0.3) for _ in range(4)]
+    assert waits[:3] == [0.0, 0.0, 0.0]
+    assert 0 < waits[3] <= 0.3
+    await asyncio.sleep(waits[3] + 0.02)
+    assert await store.reserve(key, limit=3, window_s=0.3) == 0.0
+
+
+async def test_published_events_reach_subscribers(store: StateStore) -> None:
+    sub = await store.subscribe(keys.channel("corpus"))
+    try:
+        await store.publish(keys.channel("corpus"), "puxiong")
+        await store.publish(keys.channel("other"), "ignored")
+        await store.publish(keys.channel("corpus"), "second")
+        got = [await asyncio.wait_for(sub.__anext__(), 3) for _ in range(2)]
+    finally:
+        await sub.close()
+    assert got == ["puxiong", "second"]
+
+
+async def test_redis_down_is_reported_as_unavailable() -> None:
+    store = RedisStateStore.from_url("redis://127.0.0.1:1/0")
+    try:
+        with pytest.raises(StoreUnavailable):
+            await store.claim(keys.dedup("k"), 5)
+        with pytest.raises(StoreUnavailable):
+            await store.ping()
+    finally:
+        await store.close()
