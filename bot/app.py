@@ -16,9 +16,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot import appkeys
 from bot.background import BackgroundTasks
+from bot.channels.ingress import Ingress
+from bot.channels.outbound import OutboundSender
+from bot.channels.web import ChannelDeps, add_channel_routes, make_try_handler
 from bot.dialogue import Pipeline, Route
 from bot.domain import Contacts, IncomingMessage, Registry, Reply, StoreUnavailable
 from bot.metrics import Metrics
+from bot.playground import add_try_routes
 from bot.settings import Settings
 from bot.storage.sql import Database, SqlFaqStore, SqlMessageLog
 from bot.storage.state import StateStore
@@ -68,12 +72,32 @@ async def build_app(settings: Settings) -> web.Application:
     app[appkeys.FAQ_STORE] = SqlFaqStore(db)
     app[appkeys.PIPELINE] = pipeline
 
+    # The session is closed by the _http_client cleanup context; nothing is connected yet.
+    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10, connect=3))
+    app[appkeys.HTTP] = http
+    outbound = OutboundSender(http, state, settings)
+    app[appkeys.OUTBOUND] = outbound
+    ingress = Ingress(
+        timed_handler(app),
+        state,
+        message_log,
+        tasks,
+        lease_s=settings.processing_lease_s,
+        dedup_ttl_s=settings.dedup_ttl_s,
+    )
+    deps = ChannelDeps(settings=settings, ingress=ingress, outbound=outbound)
+
     app.cleanup_ctx.append(_stores)
     app.cleanup_ctx.append(_http_client)
     app.cleanup_ctx.append(_background)
     app.middlewares.append(_count_requests)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_view)
+    add_channel_routes(app, deps)
+    if settings.try_enabled:
+        add_try_routes(
+            app, registry.committee(settings.channels.webhook.committee), make_try_handler(deps)
+        )
     return app
 
 
@@ -92,10 +116,8 @@ async def _stores(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _http_client(app: web.Application) -> AsyncIterator[None]:
-    timeout = aiohttp.ClientTimeout(total=10, connect=3)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        app[appkeys.HTTP] = session
-        yield
+    yield
+    await app[appkeys.HTTP].close()
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:

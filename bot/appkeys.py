@@ -6,6 +6,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.background import BackgroundTasks
+from bot.channels.outbound import OutboundSender
 from bot.dialogue import Pipeline
 from bot.domain import Registry
 from bot.metrics import Metrics
@@ -25,3 +26,4 @@ MESSAGE_LOG = web.AppKey("message_log", MessageLog)
 FAQ_STORE = web.AppKey("faq_store", FaqStore)
 PIPELINE = web.AppKey("pipeline", Pipeline)
 METRICS = web.AppKey("metrics", Metrics)
+OUTBOUND = web.AppKey("outbound", OutboundSender)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET  # noqa: S405 - only for the Element type and ParseError
+import xml.etree.ElementTree as ET  # only the Element type and ParseError
 from dataclasses import dataclass
 
 from defusedxml import DefusedXmlException

@@ -143,8 +143,10 @@ class Ingress:
             stored = await self._state.peek(key)
             if stored is not None and stored != PROCESSING:
                 replies, delivery = _load(stored)
-                # Replies that already went out actively must not be sent a second time.
-                return IngressResult(replies if delivery == "passive" else [], duplicate=True)
+                # Replies that already went out actively must not be sent a second time;
+                # ones that could not be delivered are offered again to the retry.
+                resend = delivery in {"passive", "undeliverable"}
+                return IngressResult(replies if resend else [], duplicate=True)
             if stored is None or time.monotonic() >= deadline:
                 return IngressResult([], duplicate=True, pending=stored is not None)
             await asyncio.sleep(0.05)

@@ -24,7 +24,7 @@ import aiohttp
 from bot.channels.errors import OutboundError, PermanentOutboundError
 from bot.channels.ingress import LateDelivery
 from bot.channels.render import join_replies, mask, split_bytes, truncate_bytes
-from bot.domain import IncomingMessage, Reply
+from bot.domain import IncomingMessage, Reply, StoreUnavailable
 from bot.settings import Settings
 from bot.storage import keys
 from bot.storage.state import StateStore
@@ -40,6 +40,9 @@ TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 RETRYABLE_ERRCODES = frozenset({-1, 45009})
 
 Sleep = Callable[[float], Awaitable[None]]
+# What a fire-and-forget delivery (late reply, staff alert) logs instead of raising: the
+# platform refused or was unreachable, or the shared store (token cache, throttle) was down.
+_DELIVERY_ERRORS = (OutboundError, StoreUnavailable, TimeoutError)
 
 
 class OutboundSender:
@@ -126,11 +129,11 @@ class OutboundSender:
                 return
             try:
                 await self.send_mp_text(account, msg.chat.id, text)
-            except OutboundError as exc:
+            except _DELIVERY_ERRORS as exc:
                 log.error(
                     "late reply not delivered",
                     extra={"channel": "wechat_mp", "account": account, "error": str(exc),
-                           "errcode": exc.errcode},
+                           "errcode": getattr(exc, "errcode", None)},
                 )
 
         return late
@@ -166,11 +169,11 @@ class OutboundSender:
                 return
             try:
                 await self.reply_response_url(response_url, text)
-            except OutboundError as exc:
+            except _DELIVERY_ERRORS as exc:
                 log.error(
                     "late reply not delivered",
                     extra={"channel": "wecom_bot", "account": msg.account, "error": str(exc),
-                           "errcode": exc.errcode},
+                           "errcode": getattr(exc, "errcode", None)},
                 )
 
         return late
@@ -206,10 +209,11 @@ class OutboundSender:
             return False
         try:
             await self.send_group_robot_text(conf.staff_robot_key, text)
-        except OutboundError as exc:
+        except _DELIVERY_ERRORS as exc:
             log.error(
                 "staff alert not delivered",
-                extra={"committee": committee, "error": str(exc), "errcode": exc.errcode},
+                extra={"committee": committee, "error": str(exc),
+                       "errcode": getattr(exc, "errcode", None)},
             )
             return False
         return True

@@ -1,0 +1,210 @@
+"""WeChat Official Account (公众号) callback: ``GET|POST /wechat/mp/{account}``.
+
+- GET: URL verification; the ``echostr`` is returned verbatim when ``signature`` matches.
+- POST plain mode: ``signature`` over (token, timestamp, nonce) is required.
+- POST safe/compatible mode (``encrypt_type=aes``): ``msg_signature`` over (token, timestamp,
+  nonce, Encrypt) is required; the message is decrypted with the account's EncodingAESKey
+  (receive id = AppID) and the reply is encrypted with the Tencent XML template.
+
+Messages (text, image, voice, subscribe/unsubscribe/SCAN/CLICK events) become
+``IncomingMessage`` objects in a private chat whose id is the resident's openid; other events
+(location reports, menu links, template notices, …) are acknowledged and ignored. The
+pipeline answers; several replies are joined into one passive text message, because a passive
+reply holds one message. A pipeline slower than the reply budget gets "success" at once and
+its replies go out through the customer-service API (when the account has app_id/app_secret).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import xml.etree.ElementTree as ET  # type only; parsing goes through defusedxml
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+from bot.channels.base import APPLICATION_XML, ChannelResponse, parse_xml, xml_field
+from bot.channels.crypto import MessageCrypto, check_timestamp, verify_signature
+from bot.channels.errors import BadRequestError, UnknownAccount
+from bot.channels.ingress import Ingress
+from bot.channels.outbound import OutboundSender
+from bot.channels.render import join_replies, mask, xml_text
+from bot.domain import Chat, ChatType, IncomingMessage, MessageType, Sender
+from bot.settings import Settings, WeChatMpAccount
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "wechat_mp"
+SUCCESS = "success"
+HANDLED_EVENTS = frozenset({"subscribe", "unsubscribe", "scan", "click"})
+
+
+class WeChatMpChannel:
+    def __init__(
+        self,
+        settings: Settings,
+        ingress: Ingress,
+        outbound: OutboundSender | None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._ingress = ingress
+        self._outbound = outbound
+        self._clock = clock
+        self._cryptos: dict[str, MessageCrypto] = {}
+
+    def account(self, name: str) -> WeChatMpAccount:
+        acc = self._settings.channels.wechat_mp.get(name)
+        if acc is None:
+            raise UnknownAccount(f"unknown official account {name!r}")
+        return acc
+
+    def _crypto(self, name: str, acc: WeChatMpAccount) -> MessageCrypto:
+        crypto = self._cryptos.get(name)
+        if crypto is None:
+            if acc.encoding_aes_key is None:
+                raise BadRequestError(
+                    "encrypted message, but this account has no encoding_aes_key configured"
+                )
+            crypto = MessageCrypto(acc.token, acc.encoding_aes_key, acc.app_id, clock=self._clock)
+            self._cryptos[name] = crypto
+        return crypto
+
+    def _check(self, acc: WeChatMpAccount, query: Mapping[str, str]) -> None:
+        timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+        verify_signature(query.get("signature"), acc.token, timestamp, nonce)
+        check_timestamp(timestamp, self._settings.signature_window_s, self._clock())
+
+    def verify_url(self, name: str, query: Mapping[str, str]) -> ChannelResponse:
+        """GET: the echostr, verbatim, when the signature matches."""
+        acc = self.account(name)
+        self._check(acc, query)
+        echostr = query.get("echostr")
+        if echostr is None:
+            raise BadRequestError("missing echostr")
+        return ChannelResponse.text(echostr)
+
+    async def handle(self, name: str, query: Mapping[str, str], body: bytes) -> ChannelResponse:
+        """POST: verify, decrypt, convert, run through ingress, render the passive reply.
+        Raises ChannelRequestError subclasses (mapped to 4xx) and StoreUnavailable (503)."""
+        acc = self.account(name)
+        timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+        encrypted = query.get("encrypt_type", "raw").lower() == "aes"
+        crypto: MessageCrypto | None = None
+        if encrypted:
+            crypto = self._crypto(name, acc)
+            envelope = parse_xml(body)
+            ciphertext = xml_field(envelope, "Encrypt")
+            if not ciphertext:
+                raise BadRequestError("encrypt_type=aes but the body has no <Encrypt>")
+            plain = crypto.verify_and_decrypt(
+                query.get("msg_signature"), timestamp, nonce, ciphertext.strip()
+            )
+            check_timestamp(timestamp, self._settings.signature_window_s, self._clock())
+            root = parse_xml(plain, "decrypted message")
+        else:
+            self._check(acc, query)
+            root = parse_xml(body)
+        msg = self.to_message(name, acc, root)
+        if msg is None:
+            return ChannelResponse.text(SUCCESS)
+        late = None
+        if self._outbound is not None and self._outbound.mp_can_send(name):
+            late = self._outbound.mp_late(name)
+        result = await self._ingress.receive(msg, self._settings.reply_budget_s, late)
+        text = join_replies(result.replies)
+        log.info(
+            "wechat_mp message",
+            extra={"account": name, "from": mask(msg.sender.id), "type": msg.type.value,
+                   "duplicate": result.duplicate, "pending": result.pending,
+                   "replies": len(result.replies)},
+        )
+        if not text:
+            return ChannelResponse.text(SUCCESS)
+        gh_id = xml_field(root, "ToUserName") or ""
+        reply = self.render_text(msg.sender.id, gh_id, text)
+        if crypto is not None:
+            reply = crypto.encrypt_xml(reply, nonce=nonce)
+        return ChannelResponse(200, reply, APPLICATION_XML)
+
+    def render_text(self, openid: str, gh_id: str, text: str) -> str:
+        """A passive text reply (To/From swapped relative to the request)."""
+        return (
+            f"<xml><ToUserName><![CDATA[{xml_text(openid)}]]></ToUserName>"
+            f"<FromUserName><![CDATA[{xml_text(gh_id)}]]></FromUserName>"
+            f"<CreateTime>{int(self._clock())}</CreateTime>"
+            "<MsgType><![CDATA[text]]></MsgType>"
+            f"<Content><![CDATA[{xml_text(text)}]]></Content></xml>"
+        )
+
+    def to_message(
+        self, name: str, acc: WeChatMpAccount, root: ET.Element
+    ) -> IncomingMessage | None:
+        """The domain message for a parsed callback; None for events Linli ignores."""
+        openid = (xml_field(root, "FromUserName") or "").strip()
+        msg_type = (xml_field(root, "MsgType") or "").strip().lower()
+        if not openid:
+            raise BadRequestError("missing FromUserName")
+        if not msg_type:
+            raise BadRequestError("missing MsgType")
+        created = (xml_field(root, "CreateTime") or "").strip()
+        received = _received_at(created)
+
+        def make(
+            message_id: str,
+            text: str,
+            kind: MessageType,
+            *,
+            event: str | None = None,
+            event_key: str | None = None,
+            media_id: str | None = None,
+        ) -> IncomingMessage:
+            return IncomingMessage(
+                message_id=message_id,
+                channel=CHANNEL,
+                account=name,
+                committee=acc.committee,
+                chat=Chat(openid, ChatType.PRIVATE),
+                sender=Sender(openid),
+                text=text,
+                type=kind,
+                mentioned=True,
+                event=event,
+                event_key=event_key,
+                media_id=media_id,
+                received_at=received,
+            )
+
+        if msg_type == "event":
+            event = (xml_field(root, "Event") or "").strip().lower()
+            if event not in HANDLED_EVENTS:
+                return None
+            if not created:
+                raise BadRequestError("missing CreateTime")
+            key = (xml_field(root, "EventKey") or "").strip() or None
+            # Events carry no MsgId: WeChat's dedup key is FromUserName + CreateTime.
+            return make(f"{openid}:{created}", "", MessageType.EVENT, event=event, event_key=key)
+        msg_id = (xml_field(root, "MsgId") or "").strip()
+        if not msg_id:
+            raise BadRequestError("missing MsgId")
+        if msg_type == "text":
+            content = xml_field(root, "Content")
+            if content is None:
+                raise BadRequestError("missing Content")
+            return make(msg_id, content, MessageType.TEXT)
+        media_id = (xml_field(root, "MediaId") or "").strip() or None
+        if msg_type == "image":
+            return make(msg_id, "", MessageType.IMAGE, media_id=media_id)
+        if msg_type == "voice":
+            # With speech recognition switched on, WeChat sends the recognised text; the
+            # pipeline answers a voice message with text like a text message.
+            recognition = (xml_field(root, "Recognition") or "").strip()
+            return make(msg_id, recognition, MessageType.VOICE, media_id=media_id)
+        return make(msg_id, "", MessageType.OTHER, media_id=media_id)
+
+
+def _received_at(create_time: str) -> datetime:
+    try:
+        return datetime.fromtimestamp(int(create_time), UTC)
+    except (ValueError, OverflowError, OSError):
+        return datetime.now(UTC)

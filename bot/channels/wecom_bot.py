@@ -1,0 +1,240 @@
+"""WeCom AI bot (企业微信智能机器人) JSON callback: ``GET|POST /wechat/wecom-bot/{bot}``.
+
+- GET: URL verification; ``echostr`` is encrypted, verified with ``msg_signature`` and answered
+  with its plaintext only.
+- POST: body ``{"encrypt": …}``; ``msg_signature`` covers (token, timestamp, nonce, encrypt);
+  ReceiveId is "" for an enterprise's own AI bot. The decrypted JSON carries msgid, aibotid,
+  chatid, chattype (single|group), from.userid, response_url and msgtype.
+
+text/mixed/voice become text-bearing messages (the leading "@Bot" mention is removed), image
+and file become media messages the pipeline answers with a hint to type; the enter_chat event
+becomes an EVENT message (welcome). Group messages map to ``ChatType.GROUP`` with the chatid,
+single chats to ``ChatType.PRIVATE`` with the userid; the bot only receives messages that
+mention it, so ``mentioned`` is always true. The passive reply is an encrypted
+``{"msgtype":"stream","stream":{"id","finish":true,"content"}}``; a reply that misses the budget
+goes to the message's ``response_url`` as markdown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.channels.base import APPLICATION_JSON, ChannelResponse
+from bot.channels.crypto import MessageCrypto, check_timestamp, verify_signature
+from bot.channels.errors import BadRequestError, UnknownAccount
+from bot.channels.ingress import Ingress, LateDelivery
+from bot.channels.outbound import OutboundSender
+from bot.channels.render import join_replies, mask
+from bot.domain import Chat, ChatType, IncomingMessage, MessageType, Sender
+from bot.settings import Settings, WeComBotAccount
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "wecom_bot"
+RECEIVE_ID = ""
+_LEADING_MENTIONS = re.compile(r"^\s*(?:@\S+(?:\s+|$))+")
+_TRAILING_MENTIONS = re.compile(r"(?:\s+@\S+)+\s*$")
+
+
+def strip_mentions(text: str) -> str:
+    """``text`` without the @mentions at its start and end ("@RobotA 湿垃圾几点扔")."""
+    return _TRAILING_MENTIONS.sub("", _LEADING_MENTIONS.sub("", text))
+
+
+class WeComBotChannel:
+    def __init__(
+        self,
+        settings: Settings,
+        ingress: Ingress,
+        outbound: OutboundSender | None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._ingress = ingress
+        self._outbound = outbound
+        self._clock = clock
+        self._cryptos: dict[str, MessageCrypto] = {}
+
+    def bot(self, name: str) -> WeComBotAccount:
+        acc = self._settings.channels.wecom_bot.get(name)
+        if acc is None:
+            raise UnknownAccount(f"unknown WeCom bot {name!r}")
+        return acc
+
+    def _crypto(self, name: str) -> tuple[WeComBotAccount, MessageCrypto]:
+        acc = self.bot(name)
+        crypto = self._cryptos.get(name)
+        if crypto is None:
+            crypto = MessageCrypto(acc.token, acc.encoding_aes_key, RECEIVE_ID, clock=self._clock)
+            self._cryptos[name] = crypto
+        return acc, crypto
+
+    def verify_url(self, name: str, query: Mapping[str, str]) -> ChannelResponse:
+        """GET: the decrypted echostr (plaintext only) when the signature matches."""
+        _, crypto = self._crypto(name)
+        timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+        echostr = query.get("echostr")
+        if echostr is None:
+            raise BadRequestError("missing echostr")
+        verify_signature(query.get("msg_signature"), crypto.token, timestamp, nonce, echostr)
+        check_timestamp(timestamp, self._settings.signature_window_s, self._clock())
+        plain = crypto.decrypt(echostr)
+        try:
+            return ChannelResponse.text(plain.decode())
+        except UnicodeDecodeError:
+            raise BadRequestError("echostr is not UTF-8") from None
+
+    async def handle(self, name: str, query: Mapping[str, str], body: bytes) -> ChannelResponse:
+        """POST: verify, decrypt, convert, run through ingress, render the encrypted reply."""
+        acc, crypto = self._crypto(name)
+        timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+        envelope = _json_object(body, "body")
+        encrypted = envelope.get("encrypt")
+        if not isinstance(encrypted, str) or not encrypted:
+            raise BadRequestError('body must be {"encrypt": "..."}')
+        plain = crypto.verify_and_decrypt(query.get("msg_signature"), timestamp, nonce, encrypted)
+        check_timestamp(timestamp, self._settings.signature_window_s, self._clock())
+        data = _json_object(plain, "decrypted message")
+        msg = self.to_message(name, acc, data)
+        if msg is None:
+            return ChannelResponse.text("")
+        group = msg.chat.type is ChatType.GROUP
+        late: LateDelivery | None = None
+        response_url = data.get("response_url")
+        if self._outbound is not None and isinstance(response_url, str) and response_url:
+            late = self._outbound.wecom_late(response_url, group=group)
+        result = await self._ingress.receive(msg, self._settings.reply_budget_s, late)
+        text = join_replies(result.replies, group=group)
+        log.info(
+            "wecom_bot message",
+            extra={"bot": name, "from": mask(msg.sender.id), "chat_type": msg.chat.type.value,
+                   "type": msg.type.value, "duplicate": result.duplicate,
+                   "pending": result.pending, "replies": len(result.replies)},
+        )
+        if not text:
+            return ChannelResponse.text("")
+        reply: dict[str, Any]
+        if msg.type is MessageType.EVENT:
+            # Only the enter_chat event may be answered with a plain text message.
+            reply = {"msgtype": "text", "text": {"content": text}}
+        else:
+            stream_id = hashlib.sha1(msg.dedup_key.encode()).hexdigest()[:20]  # noqa: S324
+            reply = {
+                "msgtype": "stream",
+                "stream": {"id": stream_id, "finish": True, "content": text},
+            }
+        plaintext = json.dumps(reply, ensure_ascii=False)
+        return ChannelResponse(200, crypto.encrypt_json(plaintext, nonce=nonce), APPLICATION_JSON)
+
+    def to_message(
+        self, name: str, acc: WeComBotAccount, data: Mapping[str, Any]
+    ) -> IncomingMessage | None:
+        """The domain message for a decrypted callback; None for callbacks Linli does not
+        answer (stream refreshes, card clicks, feedback events)."""
+        msgtype = _str(data.get("msgtype")).lower()
+        if not msgtype:
+            raise BadRequestError("missing msgtype")
+        msgid = _str(data.get("msgid"))
+        if not msgid:
+            raise BadRequestError("missing msgid")
+        sender = data.get("from")
+        userid = _str(sender.get("userid")) if isinstance(sender, Mapping) else ""
+        if not userid:
+            raise BadRequestError("missing from.userid")
+        chattype = _str(data.get("chattype")).lower() or "single"
+        if chattype == "group":
+            chatid = _str(data.get("chatid"))
+            if not chatid:
+                raise BadRequestError("group message without chatid")
+            chat = Chat(chatid, ChatType.GROUP)
+        elif chattype == "single":
+            chat = Chat(userid, ChatType.PRIVATE)
+        else:
+            raise BadRequestError(f"unknown chattype {chattype[:20]!r}")
+        created = data.get("create_time")
+        received = (
+            datetime.fromtimestamp(created, UTC)
+            if isinstance(created, int) and not isinstance(created, bool) and 0 < created < 2**32
+            else datetime.now(UTC)
+        )
+
+        def make(text: str, kind: MessageType, event: str | None = None) -> IncomingMessage:
+            return IncomingMessage(
+                message_id=msgid,
+                channel=CHANNEL,
+                account=name,
+                committee=acc.committee,
+                chat=chat,
+                sender=Sender(userid),
+                text=text,
+                type=kind,
+                mentioned=True,
+                event=event,
+                received_at=received,
+            )
+
+        if msgtype == "text":
+            return make(strip_mentions(_content(data, "text")), MessageType.TEXT)
+        if msgtype == "mixed":
+            mixed = data.get("mixed")
+            items = mixed.get("msg_item") if isinstance(mixed, Mapping) else None
+            if not isinstance(items, list):
+                raise BadRequestError("mixed message without mixed.msg_item")
+            texts = [
+                _content(item, "text")
+                for item in items
+                if isinstance(item, Mapping) and _str(item.get("msgtype")) == "text"
+            ]
+            text = strip_mentions("\n".join(t for t in texts if t))
+            if text.strip():
+                return make(text, MessageType.TEXT)
+            return make("", MessageType.IMAGE)
+        if msgtype == "voice":
+            # The AI bot sends the speech already transcribed in voice.content.
+            return make(_content(data, "voice").strip(), MessageType.VOICE)
+        if msgtype == "image":
+            return make("", MessageType.IMAGE)
+        if msgtype == "file":
+            return make("", MessageType.OTHER)
+        if msgtype == "event":
+            event = data.get("event")
+            eventtype = _str(event.get("eventtype")) if isinstance(event, Mapping) else ""
+            if eventtype == "enter_chat":
+                return make("", MessageType.EVENT, event="enter_chat")
+            return None
+        if msgtype == "stream":
+            # A refresh of a stream we never left unfinished: nothing to add.
+            return None
+        return make("", MessageType.OTHER)
+
+
+def _json_object(raw: bytes, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequestError(f"{what}: malformed JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequestError(f"{what}: expected a JSON object")
+    return data
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _content(data: Mapping[str, Any], field: str) -> str:
+    part = data.get(field)
+    if not isinstance(part, Mapping):
+        raise BadRequestError(f"missing {field}.content")
+    content = part.get("content")
+    if not isinstance(content, str):
+        raise BadRequestError(f"missing {field}.content")
+    return content
