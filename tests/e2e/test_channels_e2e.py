@@ -120,7 +120,8 @@ async def test_webhook_message_is_answered_and_a_duplicate_repeats_the_answer(
     first = await bot.post("/api/v1/messages", json=body, headers=headers)
     assert first.status == 200
     data = await first.json()
-    assert data["replies"] and all(r["text"] and r["kind"] for r in data["replies"])
+    assert data["replies"]
+    assert all(r["text"] and r["kind"] for r in data["replies"])
     again = await bot.post("/api/v1/messages", json=body, headers=headers)
     assert (await again.json())["replies"] == data["replies"]
     assert await count_inbound(bot) == 1
@@ -138,7 +139,8 @@ async def test_official_account_safe_mode_retry_is_answered_once(
     assert first.status == 200
     reply = open_safe_reply(await first.text())
     assert reply["ToUserName"] == OPENID
-    assert reply["MsgType"] == "text" and reply["Content"]
+    assert reply["MsgType"] == "text"
+    assert reply["Content"]
     retry = await bot.post("/wechat/mp/demo", params=query, data=body)
     assert retry.status == 200
     assert await count_inbound(bot) == 1
@@ -156,7 +158,8 @@ async def test_wecom_group_message_reaches_the_bot_without_the_mention(
     assert resp.status == 200
     reply = open_wecom_reply(await resp.text())
     assert reply["msgtype"] == "stream"
-    assert reply["stream"]["finish"] is True and reply["stream"]["content"]
+    assert reply["stream"]["finish"] is True
+    assert reply["stream"]["content"]
     assert ("in", "你好") in await inbound_rows(bot)
 
 
@@ -172,7 +175,8 @@ async def test_a_slow_reply_arrives_through_the_customer_service_api(
     await platform.wait_for("/cgi-bin/message/custom/send")
     [(params, sent)] = platform.of("/cgi-bin/message/custom/send")
     assert params["access_token"] == "ACCESS1"
-    assert sent["touser"] == OPENID and sent["msgtype"] == "text"
+    assert sent["touser"] == OPENID
+    assert sent["msgtype"] == "text"
     assert sent["text"]["content"]
     retry = await bot.post("/wechat/mp/demo", params=query, data=body)
     assert await retry.text() in {"success", ""}
