@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import (
@@ -115,6 +115,10 @@ class Settings(BaseSettings):
     nlu_backend: Literal["builtin", "rasa"] = "builtin"
     rasa_url: str = ""
     rasa_timeout_s: float = 2.0
+
+    ticket_sla: dict[str, Any] = Field(default_factory=dict)
+    """Per-category SLA overrides, e.g. ``repair = {first_response = "2 working hours",
+    resolution = "1 working day"}``; ``working_hours = "8:30-17:00"``."""
 
     channels: Channels = Field(default_factory=Channels)
     committees: dict[str, CommitteeConfig] = Field(default_factory=dict)

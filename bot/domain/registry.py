@@ -103,6 +103,7 @@ class Registry:
             office = data.get("street_office") or {}
             committees = []
             seen_chats: dict[str, str] = {}
+            seen_prefixes: dict[str, str] = {}
             for raw in data["committees"]:
                 compounds = []
                 for rc in raw.get("compounds") or []:
@@ -123,12 +124,19 @@ class Registry:
                             )
                         seen_chats[chat] = comp.id
                     compounds.append(comp)
+                prefix = str(raw.get("ticket_prefix") or raw["id"][:2].upper())
+                if prefix in seen_prefixes:
+                    raise RegistryError(
+                        f"ticket prefix {prefix!r} is used by both {seen_prefixes[prefix]} "
+                        f"and {raw['id']}"
+                    )
+                seen_prefixes[prefix] = str(raw["id"])
                 off = raw.get("office") or {}
                 committees.append(
                     Committee(
                         id=str(raw["id"]),
                         name=str(raw["name"]),
-                        ticket_prefix=str(raw.get("ticket_prefix") or raw["id"][:2].upper()),
+                        ticket_prefix=prefix,
                         office_place=str(off.get("place") or ""),
                         office_hours=str(off.get("hours") or ""),
                         compounds=tuple(compounds),

@@ -2,5 +2,6 @@
 
 from bot.storage.sql.database import Database
 from bot.storage.sql.repos import SqlFaqStore, SqlMessageLog
+from bot.storage.sql.ticket_repo import SqlTicketStore
 
-__all__ = ["Database", "SqlFaqStore", "SqlMessageLog"]
+__all__ = ["Database", "SqlFaqStore", "SqlMessageLog", "SqlTicketStore"]
