@@ -4,6 +4,7 @@ application's cleanup contexts and stops there."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,16 +19,39 @@ from bot import appkeys
 from bot.background import BackgroundTasks
 from bot.channels.ingress import Ingress
 from bot.channels.outbound import OutboundSender
+from bot.channels.push import ResidentPusher
 from bot.channels.web import ChannelDeps, add_channel_routes, make_try_handler
 from bot.dialogue import Pipeline, Route
+from bot.dialogue.events import LiveEvents
+from bot.dialogue.handoff import Handoff, HandoffRoute
+from bot.dialogue.routes.emergency import EmergencyResponder
+from bot.dialogue.routes.faq import FaqRoute, PendingChoiceRoute
+from bot.dialogue.routes.intake import IntakeRoute
+from bot.dialogue.routes.satisfaction import SatisfactionRoute
+from bot.dialogue.routes.smalltalk import SmallTalkRoute
+from bot.dialogue.routes.status import StatusRoute
 from bot.domain import Contacts, IncomingMessage, Registry, Reply, StoreUnavailable
+from bot.domain.faq import FaqEntry
+from bot.domain.tickets import Notification
 from bot.metrics import Metrics
+from bot.nlu import NluService
 from bot.playground import add_try_routes
+from bot.retrieval import CorpusError, RetrievalService, load_corpus, load_encoder
+from bot.retrieval.service import shanghai_today
 from bot.settings import Settings
-from bot.storage.sql import Database, SqlFaqStore, SqlMessageLog
+from bot.storage import keys
+from bot.storage.conversations import Conversation
+from bot.storage.sql import (
+    Database,
+    SqlConversationStore,
+    SqlFaqStore,
+    SqlMessageLog,
+    SqlTicketStore,
+)
 from bot.storage.state import StateStore
 from bot.storage.state_memory import MemoryStateStore
 from bot.storage.state_redis import RedisStateStore
+from bot.tickets import SlaPolicy, TicketService
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +83,54 @@ async def build_app(settings: Settings) -> web.Application:
     state = build_state(settings)
     tasks = BackgroundTasks()
     message_log = SqlMessageLog(db)
-    routes: list[Route] = []
-    pipeline = Pipeline(registry, state, routes, conversation_ttl_s=settings.conversation_ttl_s)
+    conversations = SqlConversationStore(db)
+    events = LiveEvents(state)
+    # The session is closed by the _http_client cleanup context; nothing is connected yet.
+    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10, connect=3))
+    outbound = OutboundSender(http, state, settings)
+    pusher = ResidentPusher(outbound, settings)
+    tickets = TicketService(
+        SqlTicketStore(db), registry, sla=SlaPolicy.from_mapping(settings.ticket_sla)
+    )
+    encoder = load_encoder(settings.encoder)
+    retrieval = RetrievalService(encoder, index_dir=settings.data_dir / "index")
+    nlu = NluService(
+        registry, settings.data_dir / "models", settings, encoder=encoder, session=http
+    )
+    handoff = Handoff(
+        conversations,
+        tickets,
+        registry,
+        events,
+        pusher,
+        message_log,
+        state,
+        wait_s=settings.handoff_wait_s,
+        calendar=tickets.sla.calendar,
+        around_the_clock=settings.handoff_around_the_clock,
+    )
+    emergency = EmergencyResponder(tickets, outbound.alert_staff, events, tasks)
+    faq = FaqRoute(retrieval, shanghai_today)
+    routes: list[Route] = [
+        PendingChoiceRoute(faq),
+        SatisfactionRoute(tickets, outbound.alert_staff, events),
+        IntakeRoute(tickets, handoff.begin),
+        HandoffRoute(handoff),
+        StatusRoute(tickets),
+        SmallTalkRoute(),
+        faq,
+    ]
+    pipeline = Pipeline(
+        registry,
+        state,
+        conversations,
+        nlu,
+        routes,
+        emergency=emergency.respond,
+        handoff=handoff.begin,
+        forward=handoff.resident_message,
+        handoff_after_fallbacks=settings.handoff_after_fallbacks,
+    )
 
     app[appkeys.SETTINGS] = settings
     app[appkeys.METRICS] = metrics
@@ -70,13 +140,17 @@ async def build_app(settings: Settings) -> web.Application:
     app[appkeys.TASKS] = tasks
     app[appkeys.MESSAGE_LOG] = message_log
     app[appkeys.FAQ_STORE] = SqlFaqStore(db)
+    app[appkeys.CONVERSATIONS] = conversations
+    app[appkeys.EVENTS] = events
+    app[appkeys.HTTP] = http
+    app[appkeys.OUTBOUND] = outbound
+    app[appkeys.PUSHER] = pusher
+    app[appkeys.TICKETS] = tickets
+    app[appkeys.RETRIEVAL] = retrieval
+    app[appkeys.NLU] = nlu
+    app[appkeys.HANDOFF] = handoff
     app[appkeys.PIPELINE] = pipeline
 
-    # The session is closed by the _http_client cleanup context; nothing is connected yet.
-    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10, connect=3))
-    app[appkeys.HTTP] = http
-    outbound = OutboundSender(http, state, settings)
-    app[appkeys.OUTBOUND] = outbound
     ingress = Ingress(
         timed_handler(app),
         state,
@@ -89,6 +163,7 @@ async def build_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(_stores)
     app.cleanup_ctx.append(_http_client)
+    app.cleanup_ctx.append(_models)
     app.cleanup_ctx.append(_background)
     app.middlewares.append(_count_requests)
     app.router.add_get("/healthz", healthz)
@@ -99,6 +174,38 @@ async def build_app(settings: Settings) -> web.Application:
             app, registry.committee(settings.channels.webhook.committee), make_try_handler(deps)
         )
     return app
+
+
+async def _models(app: web.Application) -> AsyncIterator[None]:
+    """Load (or train/build) the NLU model and every committee's FAQ index before serving."""
+    settings = app[appkeys.SETTINGS]
+    await app[appkeys.NLU].astart()
+    for committee in app[appkeys.REGISTRY].committees:
+        entries = await load_committee_faqs(app, committee.id)
+        if entries:
+            await app[appkeys.RETRIEVAL].aload_or_build(
+                committee.id, entries, settings.data_dir / "index"
+            )
+    yield
+
+
+async def load_committee_faqs(app: web.Application, committee: str) -> list[FaqEntry]:
+    """A committee's FAQs from the database, seeded from the sample corpus when empty."""
+    store = app[appkeys.FAQ_STORE]
+    rows = await store.load(committee)
+    if not rows:
+        settings = app[appkeys.SETTINGS]
+        try:
+            seed = load_corpus([settings.knowledge_dir], app[appkeys.REGISTRY], committee)
+        except CorpusError as exc:
+            log.warning(
+                "sample corpus does not fit this committee; starting empty",
+                extra={"committee": committee, "errors": len(exc.errors)},
+            )
+            return []
+        await store.upsert_many(committee, [e.to_dict() for e in seed], actor="seed")
+        rows = await store.load(committee)
+    return [FaqEntry.from_dict(r) for r in rows]
 
 
 async def _stores(app: web.Application) -> AsyncIterator[None]:
@@ -121,10 +228,87 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:
+    """Periodic work: ticket news to residents, handoff time-outs, auto-closing unrated
+    tickets, and index rebuilds when another process changed the corpus."""
+    tasks, settings = app[appkeys.TASKS], app[appkeys.SETTINGS]
+    loops = [
+        tasks.spawn(
+            _every(settings.outbox_interval_s, lambda: deliver_notifications(app)), name="outbox"
+        ),
+        tasks.spawn(
+            _every(settings.sweep_interval_s, app[appkeys.HANDOFF].sweep), name="handoff sweep"
+        ),
+        tasks.spawn(_every(3600, app[appkeys.TICKETS].auto_close_unrated), name="auto close"),
+        tasks.spawn(_corpus_changes(app), name="corpus changes"),
+    ]
     yield
+    for loop in loops:
+        loop.cancel()
     cancelled = await app[appkeys.TASKS].drain(app[appkeys.SETTINGS].drain_timeout_s)
     if cancelled:
         log.warning("background work cancelled at shutdown", extra={"cancelled": cancelled})
+
+
+async def _every(interval_s: float, work: Callable[[], Awaitable[object]]) -> None:
+    while True:
+        try:
+            await work()
+        except StoreUnavailable:
+            log.warning("store unavailable in periodic work; retrying next round")
+        except Exception:
+            log.exception("periodic work failed")
+        await asyncio.sleep(interval_s)
+
+
+async def deliver_notifications(app: web.Application) -> int:
+    """Send pending ticket news (the outbox) to residents through their channels."""
+    tickets, pusher = app[appkeys.TICKETS], app[appkeys.PUSHER]
+    conversations, message_log = app[appkeys.CONVERSATIONS], app[appkeys.MESSAGE_LOG]
+    sent = 0
+    for note in await tickets.pending_notifications():
+        conv = await conversations.get(note.conversation_key)
+        if conv is None:
+            conv = conversation_for_notification(note)
+        delivery = await pusher.push(conv, note.text, "notice")
+        if delivery == "undeliverable":
+            await tickets.mark_failed(note, "no channel could deliver it")
+            continue
+        await message_log.record_proactive(
+            conv, note.text, kind="notice", direction="out", sender_name="邻里", delivery=delivery
+        )
+        await tickets.mark_delivered(note.id)
+        sent += 1
+    return sent
+
+
+async def _corpus_changes(app: web.Application) -> None:
+    """Rebuild a committee's index when any process publishes that its corpus changed."""
+    state = app[appkeys.STATE]
+    while True:
+        try:
+            subscription = await state.subscribe(keys.channel("corpus"))
+            try:
+                async for committee in subscription:
+                    entries = await load_committee_faqs(app, committee)
+                    await app[appkeys.RETRIEVAL].arebuild(committee, entries)
+                    log.info("index rebuilt", extra={"committee": committee, "n": len(entries)})
+            finally:
+                await subscription.close()
+        except StoreUnavailable:
+            await asyncio.sleep(5)
+
+
+def conversation_for_notification(note: Notification) -> Conversation:
+    """Where a ticket notification goes when its conversation record is gone."""
+    return Conversation(
+        key=note.conversation_key,
+        committee=note.committee,
+        channel=note.channel,
+        account=note.account,
+        chat_id=note.chat_id,
+        chat_type=note.chat_type.value,
+        sender_id=note.recipient_id,
+    )
 
 
 def timed_handler(

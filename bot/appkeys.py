@@ -7,14 +7,21 @@ from aiohttp import web
 
 from bot.background import BackgroundTasks
 from bot.channels.outbound import OutboundSender
+from bot.channels.push import ResidentPusher
 from bot.dialogue import Pipeline
+from bot.dialogue.events import LiveEvents
+from bot.dialogue.handoff import Handoff
 from bot.domain import Registry
 from bot.metrics import Metrics
+from bot.nlu import NluService
+from bot.retrieval import RetrievalService
 from bot.settings import Settings
+from bot.storage.conversations import ConversationStore
 from bot.storage.faqs import FaqStore
 from bot.storage.messages import MessageLog
 from bot.storage.sql import Database
 from bot.storage.state import StateStore
+from bot.tickets import TicketService
 
 SETTINGS = web.AppKey("settings", Settings)
 REGISTRY = web.AppKey("registry", Registry)
@@ -27,3 +34,10 @@ FAQ_STORE = web.AppKey("faq_store", FaqStore)
 PIPELINE = web.AppKey("pipeline", Pipeline)
 METRICS = web.AppKey("metrics", Metrics)
 OUTBOUND = web.AppKey("outbound", OutboundSender)
+CONVERSATIONS = web.AppKey("conversations", ConversationStore)
+EVENTS = web.AppKey("events", LiveEvents)
+PUSHER = web.AppKey("pusher", ResidentPusher)
+TICKETS = web.AppKey("tickets", TicketService)
+RETRIEVAL = web.AppKey("retrieval", RetrievalService)
+NLU = web.AppKey("nlu", NluService)
+HANDOFF = web.AppKey("handoff", Handoff)

@@ -54,6 +54,9 @@ class WebhookChannel(BaseModel):
 
     tokens: list[str] = Field(default_factory=list)
     committee: str = "puxiong"
+    push_url: str = ""
+    """Where the gateway accepts messages Linli starts (caseworker replies, ticket news)."""
+    push_token: str = ""
 
 
 class Channels(BaseModel):
@@ -115,6 +118,16 @@ class Settings(BaseSettings):
     nlu_backend: Literal["builtin", "rasa"] = "builtin"
     rasa_url: str = ""
     rasa_timeout_s: float = 2.0
+
+    handoff_wait_s: float = 600.0
+    """A conversation handed over that no caseworker takes within this gets a ticket."""
+    handoff_around_the_clock: bool = False
+    """Caseworkers answer handoffs at any hour (a 24-hour duty); otherwise outside working
+    hours a handoff becomes a ticket for the next working day at once."""
+    handoff_after_fallbacks: int = 2
+    """Fallback replies in a row before Linli hands the conversation to a caseworker."""
+    outbox_interval_s: float = 5.0
+    sweep_interval_s: float = 30.0
 
     ticket_sla: dict[str, Any] = Field(default_factory=dict)
     """Per-category SLA overrides, e.g. ``repair = {first_response = "2 working hours",

@@ -192,6 +192,11 @@ class OutboundSender:
             await self._robot_post(key, {"msgtype": "text", "text": body})
         return len(chunks)
 
+    async def push_gateway(self, url: str, token: str, payload: Mapping[str, Any]) -> None:
+        """POST a message for a resident to a generic gateway's push endpoint (bearer token)."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        await self._request("POST", url, what="gateway push", payload=payload, headers=headers)
+
     async def send_group_robot_markdown(self, key: str, content: str) -> None:
         """Post markdown (at most 4096 bytes; cut beyond) into the group of robot ``key``."""
         payload = {
@@ -248,13 +253,14 @@ class OutboundSender:
         what: str,
         params: Mapping[str, str] | None = None,
         payload: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """One API call with retries; the platform's JSON answer when errcode is 0/absent."""
         attempts = max(self._settings.outbound_retries, 0) + 1
         where = _safe_url(url)
         for attempt in range(attempts):
             try:
-                data = await self._once(method, url, what, params, payload)
+                data = await self._once(method, url, what, params, payload, headers)
             except OutboundError as exc:
                 if not exc.retryable or attempt + 1 >= attempts:
                     log.warning(
@@ -280,9 +286,11 @@ class OutboundSender:
         what: str,
         params: Mapping[str, str] | None,
         payload: Mapping[str, Any] | None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         body = None if payload is None else json.dumps(payload, ensure_ascii=False).encode()
-        headers = {"Content-Type": "application/json; charset=utf-8"} if body else None
+        headers = {"Content-Type": "application/json; charset=utf-8"} if body else {}
+        headers.update(extra_headers or {})
         try:
             async with self._session.request(
                 method, url, params=params, data=body, headers=headers, timeout=self._timeout

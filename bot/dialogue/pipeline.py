@@ -1,18 +1,25 @@
 """The transport-neutral core: ``handle(IncomingMessage) -> list[Reply]``.
 
-Order of work for a message: events and non-text first, then under the conversation lock:
-load state → each route in turn (the first that answers wins) → the fallback → save state.
-Routes are added by later capabilities; the pipeline does not change for them.
+Order of work for a message:
+1. events (subscribe → welcome) and non-text messages;
+2. the NLU reads the text (stateless, no lock);
+3. an emergency skips everything else — no lock, no mode gate, even unaddressed in a group;
+4. in a group, Linli answers only when addressed;
+5. under the conversation lock: load the conversation; if a caseworker has it, stay silent and
+   pass the message on; otherwise each route in turn (the first that answers wins), else the
+   fallback — repeated fallbacks hand over to a caseworker; save the conversation.
+Routes are added by capabilities; the pipeline does not change for them.
 """
 
 from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 
 from bot.dialogue import texts
-from bot.dialogue.turn import Route, Turn
+from bot.dialogue.turn import Route, Turn, Understanding
 from bot.domain import (
     ChatType,
     Committee,
@@ -23,7 +30,9 @@ from bot.domain import (
     Reply,
     ReplyKind,
 )
+from bot.nlu.types import ParseResult
 from bot.storage import keys
+from bot.storage.conversations import Conversation, ConversationStore
 from bot.storage.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -31,24 +40,43 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 500
 """Characters of a message the routes look at; the conversation log keeps all of it."""
 
+Emergency = Callable[
+    [IncomingMessage, Committee, Compound | None, ParseResult], Awaitable[list[Reply]]
+]
+Begin = Callable[[Turn, str], Awaitable[list[Reply]]]
+Forward = Callable[[Conversation, str], Awaitable[None]]
+
 
 class Pipeline:
     def __init__(
         self,
         registry: Registry,
         state: StateStore,
+        conversations: ConversationStore,
+        nlu: Understanding,
         routes: Sequence[Route] = (),
         *,
-        conversation_ttl_s: float = 24 * 3600,
+        emergency: Emergency | None = None,
+        handoff: Begin | None = None,
+        forward: Forward | None = None,
+        handoff_after_fallbacks: int = 2,
     ) -> None:
         self._registry = registry
         self._state = state
+        self._conversations = conversations
+        self._nlu = nlu
         self._routes = list(routes)
-        self._ttl = conversation_ttl_s
+        self._emergency = emergency
+        self._handoff = handoff
+        self._forward = forward
+        self._fallback_limit = handoff_after_fallbacks
 
     @property
     def capabilities(self) -> list[str]:
-        return [r.capability for r in self._routes if r.capability]
+        caps = [r.capability for r in self._routes if r.capability]
+        if self._emergency is not None:
+            caps.append("紧急情况（被困电梯、燃气、火情、漏水、有人晕倒）立即提醒并通知值班社工")
+        return caps
 
     async def handle(self, msg: IncomingMessage) -> list[Reply]:
         committee = self._registry.committee(msg.committee)
@@ -57,38 +85,70 @@ class Pipeline:
         text = _clean(msg.text)
         if not text:
             return self._non_text(msg)
-        if msg.chat.type is ChatType.GROUP and not msg.mentioned:
-            # Residents talk among themselves in the group; Linli answers when addressed.
-            return []
         prefix: list[Reply] = []
         if len(text) > MAX_TEXT:
             text = text[:MAX_TEXT]
-            prefix.append(Reply(texts.TOO_LONG, ReplyKind.NOTICE))
-        state_key = keys.conversation(msg.conversation_key)
+            if msg.mentioned or msg.chat.type is ChatType.PRIVATE:
+                prefix.append(Reply(texts.TOO_LONG, ReplyKind.NOTICE))
+        parse = await self._nlu.aparse(text, committee=committee.id)
+        if parse.is_emergency and self._emergency is not None:
+            compound = self._quick_compound(msg, committee, parse)
+            return await self._emergency(msg, committee, compound, parse)
+        if msg.chat.type is ChatType.GROUP and not msg.mentioned:
+            # Residents talk among themselves in the group; Linli answers when addressed.
+            return []
         async with self._state.lock(keys.lock(msg.conversation_key)):
-            state = await self._state.get_json(state_key) or {}
-            turn = Turn(msg, text, committee, self._compound(msg, committee, state), state)
+            conv = await self._conversations.get(msg.conversation_key) or _new(msg)
+            conv.sender_name = msg.sender.name or conv.sender_name
+            conv.last_message_at = datetime.now(UTC)
+            if conv.silent:
+                await self._conversations.save(conv)
+                if self._forward is not None:
+                    await self._forward(conv, text)
+                return []
+            turn = Turn(msg, text, committee, self._compound(msg, committee, conv), parse, conv)
             replies = await self._route(turn)
-            await self._state.set_json(state_key, turn.state, self._ttl)
+            await self._conversations.save(conv)
         return prefix + replies
 
     async def _route(self, turn: Turn) -> list[Reply]:
         for route in self._routes:
             replies = await route(turn)
             if replies is not None:
-                log.info("routed", extra={"route": route.name, "replies": len(replies)})
+                log.info(
+                    "routed",
+                    extra={"route": route.name, "intent": turn.parse.intent, "n": len(replies)},
+                )
+                turn.state.pop("fallbacks", None)
                 return replies
+        misses = int(turn.state.get("fallbacks", 0)) + 1
+        turn.state["fallbacks"] = misses
+        if self._handoff is not None and misses >= self._fallback_limit:
+            turn.state.pop("fallbacks", None)
+            lead = Reply("抱歉，我好像没能理解您的意思。", ReplyKind.HANDOFF)
+            return [lead, *await self._handoff(turn, "not_understood")]
+        log.info("fallback", extra={"intent": turn.parse.intent, "misses": misses})
         return [Reply(texts.fallback(turn.committee, self.capabilities), ReplyKind.FALLBACK)]
 
     def _compound(
-        self, msg: IncomingMessage, committee: Committee, state: dict[str, object]
+        self, msg: IncomingMessage, committee: Committee, conv: Conversation
     ) -> Compound | None:
         if msg.chat.type is ChatType.GROUP:
             found = committee.compound_for_chat(msg.chat.id)
             if found is not None:
                 return found
-        remembered = state.get("compound")
-        return committee.compound(remembered) if isinstance(remembered, str) else None
+        return committee.compound(conv.compound) if conv.compound else None
+
+    def _quick_compound(
+        self, msg: IncomingMessage, committee: Committee, parse: ParseResult
+    ) -> Compound | None:
+        """The compound of an emergency without waiting for any store."""
+        if msg.chat.type is ChatType.GROUP:
+            found = committee.compound_for_chat(msg.chat.id)
+            if found is not None:
+                return found
+        named = parse.value("compound")
+        return committee.compound(named) if named else None
 
     def _event(self, msg: IncomingMessage, committee: Committee) -> list[Reply]:
         if msg.event in {"subscribe", "enter_chat"}:
@@ -105,6 +165,19 @@ class Pipeline:
         if msg.type is MessageType.OTHER:
             return [Reply(texts.OTHER, ReplyKind.MEDIA)]
         return [Reply(texts.EMPTY, ReplyKind.FALLBACK)]
+
+
+def _new(msg: IncomingMessage) -> Conversation:
+    return Conversation(
+        key=msg.conversation_key,
+        committee=msg.committee,
+        channel=msg.channel,
+        account=msg.account,
+        chat_id=msg.chat.id,
+        chat_type=msg.chat.type.value,
+        sender_id=msg.sender.id,
+        sender_name=msg.sender.name,
+    )
 
 
 def _clean(text: str) -> str:

@@ -1,12 +1,20 @@
-"""What a route sees of one resident message: the message, its committee and compound, and
-the conversation's state (saved by the pipeline after the turn)."""
+"""What a route sees of one resident message: the message, its committee and compound, the
+NLU's reading, and the conversation (whose state the pipeline saves after the turn)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bot.domain import Committee, Compound, IncomingMessage, Reply
+from bot.domain import ChatType, Committee, Compound, IncomingMessage, Reply
+from bot.nlu.types import ParseResult
+from bot.storage.conversations import Conversation
+
+
+class Understanding(Protocol):
+    """The NLU as the dialogue uses it."""
+
+    async def aparse(self, text: str, *, committee: str | None = None) -> ParseResult: ...
 
 
 @dataclass(slots=True)
@@ -16,19 +24,31 @@ class Turn:
     """The resident's text, trimmed and bounded in length (the log keeps the original)."""
     committee: Committee
     compound: Compound | None
-    state: dict[str, Any] = field(default_factory=dict)
-    """Conversation state (slots, pending choices, mode); the pipeline persists it."""
+    parse: ParseResult
+    conversation: Conversation
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """Dialogue state that survives restarts (slots, pending choices, counters)."""
+        return self.conversation.state
 
     @property
     def is_group(self) -> bool:
-        return self.msg.chat.type.value == "group"
+        return self.msg.chat.type is ChatType.GROUP
+
+    def remember_compound(self, compound: Compound) -> None:
+        self.compound = compound
+        self.conversation.compound = compound.id
 
 
 class Route(Protocol):
     """One way of answering. Returns replies when it handled the turn, None to pass it on."""
 
-    name: str
-    capability: str | None
-    """What this route lets Linli do, in Chinese, for the fallback's list (None: not listed)."""
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def capability(self) -> str | None:
+        """What this route lets Linli do, in Chinese, for the fallback's list (None: unlisted)."""
 
     async def __call__(self, turn: Turn) -> list[Reply] | None: ...

@@ -58,16 +58,15 @@ class Committee:
 
     def contact_line(self) -> str:
         """How a resident reaches the committee, in Chinese, without inventing anything."""
-        parts = []
+        ways = []
         if self.office_place:
-            parts.append(f"到{self.office_place}")
+            ways.append(f"到{self.office_place}")
         if self.contacts.office_phone:
-            parts.append(f"拨打居委会电话 {self.contacts.office_phone}")
+            ways.append(f"拨打居委会电话 {self.contacts.office_phone}")
+        line = "，或".join(ways) if ways else f"联系{self.name}"
         if self.office_hours:
-            parts.append(f"（办公时间：{self.office_hours}）")
-        if not parts:
-            return f"联系{self.name}"
-        return "，或".join(parts[:2]) + "".join(parts[2:])
+            line += f"（办公时间：{self.office_hours}）"
+        return line
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain import IncomingMessage, Reply
+from bot.storage.conversations import Conversation
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,24 @@ class MessageLog(abc.ABC):
     ) -> None:
         """Store the bot's replies to ``msg`` and how they went out (``passive``, ``active``,
         ``undeliverable``, ``suppressed``)."""
+
+    @abc.abstractmethod
+    async def record_proactive(
+        self,
+        to: Conversation,
+        text: str,
+        *,
+        kind: str,
+        direction: str,
+        sender_name: str,
+        delivery: str,
+    ) -> int:
+        """Store a message Linli or a caseworker started (``direction`` ``out`` or ``staff``);
+        returns its id."""
+
+    @abc.abstractmethod
+    async def since(self, conversation_key: str, after_id: int) -> list[LoggedMessage]:
+        """Messages of a conversation newer than ``after_id``, oldest first."""
 
     @abc.abstractmethod
     async def conversation(self, conversation_key: str, limit: int = 200) -> list[LoggedMessage]:

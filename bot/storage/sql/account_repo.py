@@ -102,11 +102,7 @@ class SqlAccountStore(AccountStore):
         self, sid_digest: str, user_id: int, now: datetime, expires_at: datetime, ip: str
     ) -> None:
         async with self._db.session() as s:
-            await s.execute(
-                delete(UserSessionRow).where(
-                    UserSessionRow.user_id == user_id, UserSessionRow.expires_at <= now
-                )
-            )
+            await s.execute(delete(UserSessionRow).where(UserSessionRow.expires_at <= now))
             s.add(
                 UserSessionRow(
                     sid_digest=sid_digest,
@@ -174,7 +170,7 @@ class SqlAccountStore(AccountStore):
             found = (await s.execute(stmt)).first()
             if found is None:
                 return None
-            user, token = found.tuple()
+            user, token = found
             if token.last_used_at is None or now - token.last_used_at >= TOUCH_EVERY:
                 await s.execute(
                     update(ApiTokenRow).where(ApiTokenRow.id == token.id).values(last_used_at=now)

@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.domain import IncomingMessage, Reply
+from bot.storage.conversations import Conversation
 from bot.storage.faqs import FaqRevision, FaqStore, UpsertSummary
 from bot.storage.messages import LoggedMessage, MessageLog
 from bot.storage.sql.database import Database
@@ -69,6 +70,48 @@ class SqlMessageLog(MessageLog):
                 for r in replies
             )
 
+    async def record_proactive(
+        self,
+        to: Conversation,
+        text: str,
+        *,
+        kind: str,
+        direction: str,
+        sender_name: str,
+        delivery: str,
+    ) -> int:
+        row = MessageRow(
+            committee=to.committee,
+            conversation_key=to.key,
+            channel=to.channel,
+            account=to.account,
+            chat_id=to.chat_id,
+            chat_type=to.chat_type,
+            sender_id="linli" if direction == "out" else "staff",
+            sender_name=sender_name,
+            direction=direction,
+            msg_type="text",
+            text=text,
+            kind=kind,
+            external_id=None,
+            delivery=delivery,
+            created_at=utcnow(),
+        )
+        async with self._db.session() as s:
+            s.add(row)
+            await s.flush()
+            return row.id
+
+    async def since(self, conversation_key: str, after_id: int) -> list[LoggedMessage]:
+        stmt = (
+            select(MessageRow)
+            .where(MessageRow.conversation_key == conversation_key, MessageRow.id > after_id)
+            .order_by(MessageRow.id)
+            .limit(200)
+        )
+        async with self._db.session() as s:
+            return [_logged(r) for r in (await s.scalars(stmt)).all()]
+
     async def conversation(self, conversation_key: str, limit: int = 200) -> list[LoggedMessage]:
         stmt = (
             select(MessageRow)
@@ -78,19 +121,7 @@ class SqlMessageLog(MessageLog):
         )
         async with self._db.session() as s:
             rows = (await s.scalars(stmt)).all()
-        return [
-            LoggedMessage(
-                id=r.id,
-                conversation_key=r.conversation_key,
-                direction=r.direction,
-                sender_name=r.sender_name,
-                text=r.text,
-                kind=r.kind,
-                delivery=r.delivery,
-                created_at=r.created_at,
-            )
-            for r in reversed(rows)
-        ]
+        return [_logged(r) for r in reversed(rows)]
 
 
 class SqlFaqStore(FaqStore):
@@ -174,6 +205,19 @@ class SqlFaqStore(FaqStore):
             FaqRevision(r.id, r.faq_id, r.actor, r.action, r.before, r.after, r.created_at)
             for r in rows
         ]
+
+
+def _logged(r: MessageRow) -> LoggedMessage:
+    return LoggedMessage(
+        id=r.id,
+        conversation_key=r.conversation_key,
+        direction=r.direction,
+        sender_name=r.sender_name,
+        text=r.text,
+        kind=r.kind,
+        delivery=r.delivery,
+        created_at=r.created_at,
+    )
 
 
 def _revision(

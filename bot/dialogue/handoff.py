@@ -1,0 +1,271 @@
+"""Handing a conversation to a caseworker (转人工) and back.
+
+A handoff puts the conversation in ``waiting`` mode: the bot goes silent in it (the mode lives
+in the conversation store, so every worker sees it), the console shows it waiting, and the
+resident's messages reach the caseworker. A caseworker's takeover makes it ``human``; their
+replies go out through the resident's channel; release returns it to the bot. When nobody
+takes it within the configured time, or it is outside office hours, the resident is told
+honestly when they will hear back and a ticket carries the conversation."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from bot.channels.push import ResidentPusher
+from bot.dialogue.events import LiveEvents
+from bot.dialogue.turn import Turn
+from bot.domain import ChatType, Registry, Reply, ReplyKind
+from bot.domain.tickets import (
+    SHANGHAI,
+    Actor,
+    Reporter,
+    TicketCategory,
+    TicketDraft,
+)
+from bot.storage import keys
+from bot.storage.conversations import Conversation, ConversationStore, Mode
+from bot.storage.messages import MessageLog
+from bot.storage.state import StateStore
+from bot.tickets import TicketService
+from bot.tickets.sla import WorkingCalendar
+
+log = logging.getLogger(__name__)
+
+REASONS = {
+    "request_human": "居民要求转人工",
+    "not_understood": "连续多次没能理解",
+    "slot_failure": "登记信息时多次没能理解",
+    "angry": "居民情绪激动",
+    "caseworker": "社工主动接管",
+}
+
+
+class ConversationNotFound(LookupError):
+    """No such conversation in the acting committee (never reveals another committee's)."""
+
+
+class Handoff:
+    def __init__(
+        self,
+        conversations: ConversationStore,
+        tickets: TicketService,
+        registry: Registry,
+        events: LiveEvents,
+        pusher: ResidentPusher,
+        message_log: MessageLog,
+        state: StateStore,
+        *,
+        wait_s: float,
+        calendar: WorkingCalendar | None = None,
+        around_the_clock: bool = False,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._conversations = conversations
+        self._tickets = tickets
+        self._registry = registry
+        self._events = events
+        self._pusher = pusher
+        self._log = message_log
+        self._state = state
+        self._wait = timedelta(seconds=wait_s)
+        self._calendar = calendar or WorkingCalendar()
+        self._around_the_clock = around_the_clock
+        self._now = clock
+
+    def office_open(self, at: datetime) -> bool:
+        """Whether a caseworker can be expected now (working hours, or a 24-hour duty)."""
+        return self._around_the_clock or self._calendar.add(at, timedelta(0)) <= at
+
+    def next_opening(self, at: datetime) -> str:
+        local = self._calendar.add(at, timedelta(0)).astimezone(SHANGHAI)
+        return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+    async def begin(self, turn: Turn, reason: str) -> list[Reply]:
+        """Hand the turn's conversation over (called by routes under the conversation lock)."""
+        now = self._now()
+        conv = turn.conversation
+        why = REASONS.get(reason, reason)
+        if not self.office_open(now):
+            number = await self._carry(conv, turn.text, reason, turn.msg.dedup_key)
+            conv.mode = Mode.BOT
+            return [
+                Reply(
+                    f"现在是非工作时间，社工暂时不在岗。已为您登记工单 {number}，"
+                    f"社工会在 {self.next_opening(now)} 上班后尽快联系您。"
+                    "如遇紧急情况请直接拨打 110、119 或 120。",
+                    ReplyKind.HANDOFF,
+                )
+            ]
+        conv.mode = Mode.WAITING
+        conv.handoff_reason = reason
+        conv.handoff_at = now
+        conv.assignee_id = None
+        conv.assignee_name = ""
+        await self._events.publish(
+            conv.committee,
+            "handoff",
+            conversation=conv.key,
+            reason=why,
+            sender=conv.sender_name,
+            text=turn.text[:200],
+        )
+        minutes = max(int(self._wait.total_seconds() // 60), 1)
+        return [
+            Reply(
+                f"好的，已为您转接社工，请稍等，社工看到后会直接在这里回复您。"
+                f"如果 {minutes} 分钟内没有社工接手，我会为您登记工单并告诉您什么时候会有人联系。",
+                ReplyKind.HANDOFF,
+            )
+        ]
+
+    async def resident_message(self, conv: Conversation, text: str) -> None:
+        """A resident wrote while a caseworker has (or is about to have) the conversation."""
+        await self._events.publish(
+            conv.committee,
+            "resident_message",
+            conversation=conv.key,
+            sender=conv.sender_name,
+            text=text[:500],
+            assignee=conv.assignee_id,
+        )
+
+    async def takeover(self, committee: str, key: str, actor: Actor) -> Conversation:
+        async with self._state.lock(keys.lock(key)):
+            conv = await self._get(committee, key)
+            conv.mode = Mode.HUMAN
+            conv.assignee_id, conv.assignee_name = actor.id, actor.name
+            if conv.handoff_at is None:
+                conv.handoff_at, conv.handoff_reason = self._now(), "caseworker"
+            await self._conversations.save(conv)
+        await self._events.publish(committee, "takeover", conversation=key, assignee=actor.id)
+        return conv
+
+    async def reply(self, committee: str, key: str, actor: Actor, text: str) -> str:
+        """Send a caseworker's reply to the resident; returns how it was delivered."""
+        text = text.strip()
+        if not text:
+            raise ValueError("reply is empty")
+        conv = await self._get(committee, key)
+        if conv.mode is not Mode.HUMAN or conv.assignee_id != actor.id:
+            conv = await self.takeover(committee, key, actor)
+        delivery = await self._pusher.push(conv, text, "human")
+        await self._log.record_proactive(
+            conv, text, kind="human", direction="staff", sender_name=actor.name, delivery=delivery
+        )
+        return delivery
+
+    async def release(self, committee: str, key: str, actor: Actor) -> Conversation:
+        async with self._state.lock(keys.lock(key)):
+            conv = await self._get(committee, key)
+            conv.mode = Mode.BOT
+            conv.assignee_id, conv.assignee_name = None, ""
+            conv.handoff_at, conv.handoff_reason = None, ""
+            conv.state.pop("fallbacks", None)
+            await self._conversations.save(conv)
+        text = "社工已结束本次对话，接下来由居民助手「邻里」继续为您服务。有需要随时找我。"
+        delivery = await self._pusher.push(conv, text, "notice")
+        await self._log.record_proactive(
+            conv, text, kind="notice", direction="out", sender_name="邻里", delivery=delivery
+        )
+        await self._events.publish(committee, "release", conversation=key, by=actor.id)
+        return conv
+
+    async def sweep(self) -> int:
+        """Conversations nobody took in time: a ticket carries them and the resident is told
+        honestly when they will hear back. Returns how many were carried."""
+        now = self._now()
+        carried = 0
+        for stale in await self._conversations.waiting_since(now - self._wait):
+            async with self._state.lock(keys.lock(stale.key)):
+                conv = await self._conversations.get(stale.key)
+                if conv is None or conv.mode is not Mode.WAITING:
+                    continue
+                number = await self._carry(
+                    conv,
+                    "转人工后无人接手",
+                    conv.handoff_reason,
+                    f"handoff:{conv.key}:{conv.version}",
+                )
+                conv.mode = Mode.BOT
+                conv.handoff_at = None
+                await self._conversations.save(conv)
+            if self.office_open(now):
+                when = "社工忙完手头的事会尽快联系您，一般在 1 个工作日内"
+            else:
+                when = f"社工会在 {self.next_opening(now)} 上班后尽快联系您"
+            text = (
+                f"抱歉，社工暂时都在忙，没能及时接手。已为您登记工单 {number}，{when}。"
+                "在此期间有别的问题也可以继续问我。"
+            )
+            delivery = await self._pusher.push(conv, text, "handoff")
+            await self._log.record_proactive(
+                conv, text, kind="handoff", direction="out", sender_name="邻里", delivery=delivery
+            )
+            await self._events.publish(
+                conv.committee, "handoff_timeout", conversation=conv.key, ticket=number
+            )
+            carried += 1
+        return carried
+
+    async def _carry(self, conv: Conversation, text: str, reason: str, source_key: str) -> str:
+        """A consultation ticket carrying the conversation; returns its number."""
+        history = await self._log.conversation(conv.key, limit=20)
+        transcript = "\n".join(
+            f"{'居民' if m.direction == 'in' else '邻里'}：{m.text}" for m in history[-10:]
+        )
+        description = f"{REASONS.get(reason, reason)}。\n{transcript or text}"[:1000]
+        reporter = Reporter(
+            channel=conv.channel,
+            account=conv.account,
+            chat_id=conv.chat_id,
+            sender_id=conv.sender_id,
+            conversation_key=conv.key,
+            name=conv.sender_name,
+            chat_type=ChatType(conv.chat_type),
+        )
+        draft = TicketDraft(
+            committee=conv.committee,
+            category=TicketCategory.CONSULTATION,
+            description=description,
+            reporter=reporter,
+            compound=conv.compound,
+        )
+        result = await self._tickets.create(draft, source_message_key=source_key)
+        conv.ticket_number = result.ticket.number
+        return result.ticket.number
+
+    async def _get(self, committee: str, key: str) -> Conversation:
+        conv = await self._conversations.get(key)
+        if conv is None or conv.committee != committee:
+            raise ConversationNotFound(key)
+        return conv
+
+
+ANGRY = re.compile(
+    r"[!！]{2,}|气死|太过分|忍无可忍|受够了|什么破|垃圾物业|不作为|没人管|欺负人|骂人|"
+    r"要去(市长热线|12345)|打12345|曝光|媒体|再不(处理|解决)"
+)
+
+
+class HandoffRoute:
+    """转人工 on request, or when a complaint is angry."""
+
+    name = "handoff"
+    capability = "转接人工社工"
+
+    def __init__(self, handoff: Handoff) -> None:
+        self._handoff = handoff
+
+    async def __call__(self, turn: Turn) -> list[Reply] | None:
+        if turn.parse.intent == "request_human" and turn.parse.confidence >= 0.5:
+            return await self._handoff.begin(turn, "request_human")
+        if turn.parse.intent == "complain" and ANGRY.search(turn.text):
+            replies = await self._handoff.begin(turn, "angry")
+            return [Reply("非常理解您的心情，给您添麻烦了。", ReplyKind.HANDOFF), *replies]
+        return None
+
+
+HandoffBegin = Callable[[Turn, str], Awaitable[list[Reply]]]

@@ -1,0 +1,124 @@
+"""Answers from the committee's FAQ, for the resident's compound (马上办、一次办).
+
+Three outcomes of a search: an answer (with everything to bring), "did you mean" (2–3 numbered
+choices; the resident replies with a number), or nothing (the next route or the fallback).
+In a private chat, an answer that differs per compound asks the resident's compound once and
+remembers it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date
+
+from bot.dialogue.turn import Turn
+from bot.domain import Compound, Reply, ReplyKind
+from bot.domain.faq import FaqEntry
+from bot.retrieval import RetrievalService
+from bot.retrieval.formatting import format_answer, format_clarify, parse_choice
+from bot.retrieval.service import NoIndexError
+
+log = logging.getLogger(__name__)
+
+CHOICES = "faq_choices"
+ASK_COMPOUND = "faq_ask_compound"
+ASKED_COMPOUND = "compound_asked"
+SKIP_INTENTS = {"report_repair", "complain", "request_human", "ticket_status"}
+
+
+class FaqRoute:
+    name = "faq"
+    capability = (
+        "回答居委会常见问题（垃圾分类、证明办理、养老助餐、医保、电梯、物业等），办事材料一次说清"
+    )
+
+    def __init__(self, retrieval: RetrievalService, today: Callable[[], date]) -> None:
+        self._retrieval = retrieval
+        self.today = today
+
+    def entry(self, committee: str, faq_id: str) -> FaqEntry | None:
+        try:
+            entries = self._retrieval.index(committee).entries
+        except NoIndexError:
+            return None
+        return next((e for e in entries if e.id == faq_id), None)
+
+    async def __call__(self, turn: Turn) -> list[Reply] | None:
+        parse = turn.parse
+        if parse.intent in SKIP_INTENTS and parse.confidence >= 0.6:
+            return None
+        if parse.intent == "out_of_scope" and parse.confidence >= 0.85:
+            return None
+        compound_id = turn.compound.id if turn.compound else None
+        try:
+            outcome = await self._retrieval.asearch(
+                turn.committee.id, turn.text, compound_id, self.today()
+            )
+        except NoIndexError:
+            log.warning("no FAQ index for committee", extra={"committee": turn.committee.id})
+            return None
+        if outcome.kind == "answer" and outcome.answer is not None:
+            return self.answer(turn, outcome.answer)
+        if outcome.kind == "clarify" and outcome.choices:
+            turn.state[CHOICES] = [h.entry.id for h in outcome.choices]
+            return [Reply(format_clarify(outcome.choices), ReplyKind.CLARIFY)]
+        return None
+
+    def answer(self, turn: Turn, entry: FaqEntry) -> list[Reply]:
+        compound_id = turn.compound.id if turn.compound else None
+        if (
+            compound_id is None
+            and entry.variants
+            and not turn.is_group
+            and not turn.state.get(ASKED_COMPOUND)
+        ):
+            turn.state[ASK_COMPOUND] = entry.id
+            turn.state[ASKED_COMPOUND] = True
+            names = "\n".join(f"{i}. {c.name}" for i, c in enumerate(turn.committee.compounds, 1))
+            return [
+                Reply(
+                    f"这个问题各小区的安排不一样。请问您住在哪个小区？回复数字或小区名：\n{names}",
+                    ReplyKind.CLARIFY,
+                )
+            ]
+        text = format_answer(entry, compound_id, committee=turn.committee, as_of=self.today())
+        return [Reply(text, ReplyKind.FAQ)]
+
+
+class PendingChoiceRoute:
+    """The reply to a question Linli just asked: a "did you mean" number, or the compound."""
+
+    name = "pending_choice"
+    capability = None
+
+    def __init__(self, faq: FaqRoute) -> None:
+        self._faq = faq
+
+    async def __call__(self, turn: Turn) -> list[Reply] | None:
+        choices = turn.state.pop(CHOICES, None)
+        asked_for = turn.state.pop(ASK_COMPOUND, None)
+        if isinstance(asked_for, str):
+            compound = _compound_reply(turn)
+            if compound is not None:
+                turn.remember_compound(compound)
+                entry = self._faq.entry(turn.committee.id, asked_for)
+                if entry is not None:
+                    return self._faq.answer(turn, entry)
+        if isinstance(choices, list) and choices:
+            picked = parse_choice(turn.text, len(choices))
+            if picked is not None:
+                entry = self._faq.entry(turn.committee.id, str(choices[picked]))
+                if entry is not None and entry.is_valid_on(self._faq.today()):
+                    return self._faq.answer(turn, entry)
+        return None
+
+
+def _compound_reply(turn: Turn) -> Compound | None:
+    compounds = turn.committee.compounds
+    picked = parse_choice(turn.text, len(compounds))
+    if picked is not None:
+        return compounds[picked]
+    named = turn.parse.value("compound")
+    if named:
+        return turn.committee.compound(named)
+    return turn.committee.compound(turn.text.strip())

@@ -1,0 +1,54 @@
+"""“我报的修怎么样了”: the resident's open tickets and where each stands."""
+
+from __future__ import annotations
+
+from bot.dialogue.turn import Turn
+from bot.domain import Reply, ReplyKind
+from bot.domain.tickets import ResidentId, TicketNotFound, find_number
+from bot.tickets import TicketService
+from bot.tickets import texts as ticket_texts
+
+
+class StatusRoute:
+    name = "status"
+    capability = "查询您登记过的工单进度"
+
+    def __init__(self, tickets: TicketService) -> None:
+        self._tickets = tickets
+
+    async def __call__(self, turn: Turn) -> list[Reply] | None:
+        number = find_number(turn.text)
+        if turn.parse.intent != "ticket_status" and number is None:
+            return None
+        resident = ResidentId.from_message(turn.msg)
+        if number is not None:
+            mine = await self._tickets.for_resident(
+                turn.committee.id, resident, include_closed=True, limit=50
+            )
+            found = [t for t in mine if t.number == number]
+            if not found:
+                # Only the resident's own tickets are shown; never confirm another's.
+                return [
+                    Reply(
+                        f"没有找到您登记的工单 {number}。"
+                        "请核对编号，或问“我的工单怎么样了”查看全部。",
+                        ReplyKind.STATUS,
+                    )
+                ]
+            return [Reply(ticket_texts.status_line(found[0], turn.committee), ReplyKind.STATUS)]
+        tickets = await self._tickets.for_resident(turn.committee.id, resident)
+        if not tickets:
+            return [
+                Reply(
+                    "您目前没有正在办理的工单。需要报修或反映问题，直接告诉我就行。",
+                    ReplyKind.STATUS,
+                )
+            ]
+        lines = [f"您有 {len(tickets)} 个正在办理的工单："]
+        lines += [ticket_texts.status_line(t, turn.committee) for t in tickets[:5]]
+        if len(tickets) > 5:
+            lines.append(f"……另有 {len(tickets) - 5} 个，请到居委会查询。")
+        return [Reply("\n".join(lines), ReplyKind.STATUS)]
+
+
+__all__ = ["StatusRoute", "TicketNotFound"]

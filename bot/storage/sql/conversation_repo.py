@@ -1,0 +1,95 @@
+"""SQL conversation store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from bot.storage.conversations import Conversation, ConversationStore, Mode
+from bot.storage.sql.conversation_models import ConversationRow
+from bot.storage.sql.database import Database
+
+_FIELDS = (
+    "committee",
+    "channel",
+    "account",
+    "chat_id",
+    "chat_type",
+    "sender_id",
+    "sender_name",
+    "compound",
+    "state",
+    "handoff_reason",
+    "handoff_at",
+    "assignee_id",
+    "assignee_name",
+    "ticket_number",
+    "last_message_at",
+)
+
+
+class SqlConversationStore(ConversationStore):
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, key: str) -> Conversation | None:
+        async with self._db.session() as s:
+            row = await s.get(ConversationRow, key)
+            return None if row is None else _from_row(row)
+
+    async def save(self, conversation: Conversation) -> None:
+        async with self._db.session() as s:
+            row = await s.get(ConversationRow, conversation.key)
+            if row is None:
+                row = ConversationRow(key=conversation.key, version=0)
+                s.add(row)
+            for name in _FIELDS:
+                setattr(row, name, getattr(conversation, name))
+            row.mode = conversation.mode.value
+            row.version = (row.version or 0) + 1
+        conversation.version = row.version
+
+    async def recent(
+        self, committee: str, modes: tuple[Mode, ...] = (), limit: int = 200
+    ) -> list[Conversation]:
+        stmt = select(ConversationRow).where(ConversationRow.committee == committee)
+        if modes:
+            stmt = stmt.where(ConversationRow.mode.in_([m.value for m in modes]))
+        stmt = stmt.order_by(ConversationRow.last_message_at.desc()).limit(limit)
+        async with self._db.session() as s:
+            return [_from_row(r) for r in (await s.scalars(stmt)).all()]
+
+    async def waiting_since(self, before: datetime, limit: int = 100) -> list[Conversation]:
+        stmt = (
+            select(ConversationRow)
+            .where(ConversationRow.mode == Mode.WAITING.value)
+            .where(ConversationRow.handoff_at <= before)
+            .order_by(ConversationRow.handoff_at)
+            .limit(limit)
+        )
+        async with self._db.session() as s:
+            return [_from_row(r) for r in (await s.scalars(stmt)).all()]
+
+
+def _from_row(row: ConversationRow) -> Conversation:
+    return Conversation(
+        key=row.key,
+        committee=row.committee,
+        channel=row.channel,
+        account=row.account,
+        chat_id=row.chat_id,
+        chat_type=row.chat_type,
+        sender_id=row.sender_id,
+        sender_name=row.sender_name,
+        compound=row.compound,
+        mode=Mode(row.mode),
+        state=dict(row.state or {}),
+        handoff_reason=row.handoff_reason,
+        handoff_at=row.handoff_at,
+        assignee_id=row.assignee_id,
+        assignee_name=row.assignee_name,
+        ticket_number=row.ticket_number,
+        last_message_at=row.last_message_at,
+        version=row.version,
+    )
