@@ -16,11 +16,13 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot import appkeys
+from bot.api import add_api_routes
 from bot.background import BackgroundTasks
 from bot.channels.ingress import Ingress
 from bot.channels.outbound import OutboundSender
 from bot.channels.push import ResidentPusher
 from bot.channels.web import ChannelDeps, add_channel_routes, make_try_handler
+from bot.console import setup_console_auth
 from bot.dialogue import Pipeline, Route
 from bot.dialogue.events import LiveEvents
 from bot.dialogue.handoff import Handoff, HandoffRoute
@@ -93,9 +95,9 @@ async def build_app(settings: Settings) -> web.Application:
         SqlTicketStore(db), registry, sla=SlaPolicy.from_mapping(settings.ticket_sla)
     )
     encoder = load_encoder(settings.encoder)
-    retrieval = RetrievalService(encoder, index_dir=settings.data_dir / "index")
+    retrieval = RetrievalService(encoder, index_dir=settings.effective_index_dir)
     nlu = NluService(
-        registry, settings.data_dir / "models", settings, encoder=encoder, session=http
+        registry, settings.effective_models_dir, settings, encoder=encoder, session=http
     )
     handoff = Handoff(
         conversations,
@@ -169,6 +171,8 @@ async def build_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_view)
     add_channel_routes(app, deps)
+    setup_console_auth(app, settings)
+    add_api_routes(app)
     if settings.try_enabled:
         add_try_routes(
             app, registry.committee(settings.channels.webhook.committee), make_try_handler(deps)
@@ -184,7 +188,7 @@ async def _models(app: web.Application) -> AsyncIterator[None]:
         entries = await load_committee_faqs(app, committee.id)
         if entries:
             await app[appkeys.RETRIEVAL].aload_or_build(
-                committee.id, entries, settings.data_dir / "index"
+                committee.id, entries, settings.effective_index_dir
             )
     yield
 

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     knowledge_dir: Path = Path("knowledge")
     intents_dir: Path = Path("intents")
+    models_dir: Path | None = None
+    """Trained NLU models; default ``data_dir/models``."""
+    index_dir: Path | None = None
+    """Persisted FAQ indexes and embedding caches; default ``data_dir/index``."""
     database_url: str = ""
     """Empty: SQLite under ``data_dir``. ``postgresql+asyncpg://…`` for production."""
     redis_url: str = ""
@@ -103,6 +107,9 @@ class Settings(BaseSettings):
     """How long a message stays claimed by a worker before a retry may process it again."""
     conversation_ttl_s: int = 24 * 3600
     drain_timeout_s: float = 30.0
+
+    session_secret: str = ""
+    """Console session cookie key material; empty: a random key kept in ``data_dir``."""
 
     try_page: bool | None = None
     """The ``/try`` playground; on by default, off in production."""
@@ -139,6 +146,14 @@ class Settings(BaseSettings):
     @property
     def try_enabled(self) -> bool:
         return self.try_page if self.try_page is not None else self.env != "production"
+
+    @property
+    def effective_models_dir(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
+
+    @property
+    def effective_index_dir(self) -> Path:
+        return self.index_dir or self.data_dir / "index"
 
     @property
     def effective_database_url(self) -> str:

@@ -81,11 +81,21 @@ async def backend(
     yield {"database_url": pg_database, "redis_url": REDIS_URL}
 
 
+@pytest.fixture(scope="session")
+def shared_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """NLU models and FAQ indexes shared by every app of the session (trained/built once;
+    each app still loads them through the real code path)."""
+    root = tmp_path_factory.mktemp("shared-models")
+    return root / "models", root / "index"
+
+
 @pytest.fixture
-def settings_factory(tmp_path: Path) -> object:
+def settings_factory(tmp_path: Path, shared_models: tuple[Path, Path]) -> object:
     def make(**overrides: object) -> Settings:
         base: dict[str, object] = {
             "data_dir": tmp_path / "var",
+            "models_dir": shared_models[0],
+            "index_dir": shared_models[1],
             "knowledge_dir": ROOT / "knowledge",
             "intents_dir": ROOT / "intents",
             "log_json": False,

@@ -26,7 +26,7 @@ PUBLIC_AREA = re.compile(
 )
 FILLER = re.compile(
     r"我要|我想|想要|要|帮我|帮忙|麻烦|请问|请|你好|您好|报修|报个修|修一下|投诉|反映|一下|"
-    r"@\S+|[了的吗呢啊呀吧哦嘛，。！？!?,.\s]"
+    r"@\S+|[了的吗呢啊呀吧哦嘛嗯噢呃额哈唉哎啦呵好是对行，。！？!?,.~～\s]"
 )
 TIMEOUT = timedelta(minutes=30)
 MAX_MISSES = 3
@@ -251,8 +251,13 @@ def _describe(turn: Turn, draft: dict[str, Any], slot: str) -> str:
     return value
 
 
+NOT_A_PROBLEM = {"affirm", "deny", "greet", "thank", "goodbye"}
+
+
 def _meaningful(text: str, turn: Turn) -> bool:
-    """Whether ``text`` says what the problem is (not just "我要报修" or a slot answer)."""
+    """Whether ``text`` says what the problem is (not just "我要报修", "嗯嗯" or a slot answer)."""
+    if turn.parse.intent in NOT_A_PROBLEM and turn.parse.confidence >= 0.5:
+        return False
     rest = text
     for entity in turn.parse.entities:
         rest = rest.replace(entity.text, "")

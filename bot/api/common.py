@@ -1,0 +1,74 @@
+"""Shared pieces of the admin API: the caller's committee, JSON bodies, error mapping."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from bot.accounts.http import ApiError, ensure_committee, require_user
+from bot.accounts.types import Principal
+from bot.domain.tickets import (
+    ActionNotAllowed,
+    Actor,
+    InvalidTicket,
+    TicketNotFound,
+)
+
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def acting(request: web.Request) -> tuple[Principal, str]:
+    """The caller and the committee they act in: their own, or (street admin) the one named
+    by ``?committee=``. Another committee's data is answered with 404."""
+    principal = await require_user(request)
+    committee = principal.committee or request.query.get("committee", "")
+    if not committee:
+        raise ApiError(400, "committee_required", "请用 ?committee= 指定居委会。")
+    ensure_committee(principal, committee)
+    return principal, committee
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor.caseworker(str(principal.user_id), principal.label)
+
+
+async def body(request: web.Request, model: type[M]) -> M:
+    try:
+        raw = await request.json(loads=json.loads)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "bad_json", "请求体不是有效的 JSON。") from None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise ApiError(422, "invalid", f"字段 {where} 无效：{first['msg']}") from None
+
+
+def ok(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(
+        data, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str)
+    )
+
+
+def ticket_errors(handler: Handler) -> Handler:
+    """Map the ticket service's errors to API errors."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except TicketNotFound:
+            raise ApiError(404, "not_found", "没有找到该工单。") from None
+        except ActionNotAllowed as exc:
+            raise ApiError(409, "not_allowed", str(exc)) from None
+        except InvalidTicket as exc:
+            raise ApiError(422, "invalid", str(exc)) from None
+
+    wrapped.__name__ = handler.__name__
+    wrapped.__doc__ = handler.__doc__
+    return wrapped

@@ -1,0 +1,369 @@
+"""Scenario tests of the committee's work, through the real HTTP server on both store
+back-ends: tickets by conversation, emergencies, handoff, status, satisfaction."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from channel_helpers import ROBOT_KEY, Platform
+
+from bot import appkeys
+from bot.accounts.http import ACCOUNTS
+from bot.app import build_app
+from bot.domain.tickets import TicketStatus
+from bot.settings import Settings
+
+HOOK = "hook-token"
+ROBOT_PATH = "/cgi-bin/webhook/send"
+PUSH_PATH = "/gateway/push"
+
+
+@dataclass
+class Resident:
+    """A resident talking to the bot through the generic webhook of a running app."""
+
+    client: TestClient[web.Request, web.Application]
+    sender: str
+    chat: str = ""
+    group: bool = False
+    name: str = "王阿姨"
+    counter: list[int] = field(default_factory=lambda: [0])
+    log: list[tuple[float, str]] = field(default_factory=list)
+
+    async def say(self, text: str, *, mentioned: bool = True) -> dict[str, Any]:
+        self.counter[0] += 1
+        chat = self.chat or f"p-{self.sender}"
+        body = {
+            "message_id": f"{self.sender}-{self.counter[0]}-{time.monotonic_ns()}",
+            "chat": {"id": chat, "type": "group" if self.group else "private"},
+            "sender": {"id": self.sender, "name": self.name},
+            "text": text,
+            "mentioned": mentioned,
+        }
+        resp = await self.client.post(
+            "/api/v1/messages", json=body, headers={"Authorization": f"Bearer {HOOK}"}
+        )
+        assert resp.status == 200, await resp.text()
+        data: dict[str, Any] = await resp.json()
+        self.log.append((time.monotonic(), "reply returned"))
+        return data
+
+    def key(self) -> str:
+        if self.group:
+            return f"puxiong:webhook:default:g:{self.chat}:{self.sender}"
+        return f"puxiong:webhook:default:p:{self.sender}"
+
+
+def texts(data: dict[str, Any]) -> str:
+    return "\n".join(r["text"] for r in data["replies"])
+
+
+def kinds(data: dict[str, Any]) -> list[str]:
+    return [r["kind"] for r in data["replies"]]
+
+
+@pytest.fixture
+async def platform() -> AsyncIterator[Platform]:
+    p = Platform()
+    server = TestServer(p.app())
+    await server.start_server()
+    p.base_url = str(server.make_url("")).rstrip("/")
+    yield p
+    await server.close()
+
+
+@pytest.fixture
+def config(backend: dict[str, str], platform: Platform) -> dict[str, Any]:
+    return {
+        **backend,
+        "wecom_api_base": platform.base_url,
+        "wechat_api_base": platform.base_url,
+        "outbound_backoff_s": 0.01,
+        "handoff_around_the_clock": True,
+        "outbox_interval_s": 0.05,
+        "sweep_interval_s": 0.05,
+        "channels": {
+            "webhook": {
+                "tokens": [HOOK],
+                "committee": "puxiong",
+                "push_url": platform.base_url + PUSH_PATH,
+                "push_token": "gateway-secret",
+            }
+        },
+        "committees": {"puxiong": {"staff_robot_key": ROBOT_KEY}},
+    }
+
+
+@pytest.fixture
+async def start(
+    settings_factory: Callable[..., Settings], config: dict[str, Any]
+) -> AsyncIterator[Callable[..., Any]]:
+    """Start a bot (a worker) on the test's stores; every one started is closed at the end."""
+    started: list[TestClient[web.Request, web.Application]] = []
+
+    async def make(**overrides: Any) -> TestClient[web.Request, web.Application]:
+        app = await build_app(settings_factory(**{**config, **overrides}))
+        client: TestClient[web.Request, web.Application] = TestClient(TestServer(app))
+        await client.start_server()
+        started.append(client)
+        return client
+
+    yield make
+    for client in started:
+        await client.close()
+
+
+@pytest.fixture
+async def bot(start: Callable[..., Any]) -> TestClient[web.Request, web.Application]:
+    client: TestClient[web.Request, web.Application] = await start()
+    return client
+
+
+async def caseworker_token(client: TestClient[web.Request, web.Application]) -> str:
+    accounts = client.app[ACCOUNTS]
+    await accounts.add_user("zhangmin", "caseworker", "puxiong", "Str0ng-pass-123", "张敏")
+    token, _ = await accounts.create_token("zhangmin", "tests")
+    return token
+
+
+async def test_repair_in_one_message_with_everything_given(bot: Any) -> None:
+    resident = Resident(bot, "u1")
+    data = await resident.say("普陀一村5号楼302室卫生间水龙头坏了关不紧，电话13800138000")
+    assert kinds(data) == ["ticket"]
+    ticket = data["ticket"]
+    assert ticket["number"].startswith("PX-")
+    assert ticket["status"] == "new"
+    stored = await bot.app[appkeys.TICKETS].get("puxiong", ticket["number"])
+    assert stored.compound == "putuoyicun"
+    assert stored.building == "5号楼"
+    assert stored.room == "302室"
+    assert stored.reporter.phone == "13800138000"
+    assert ticket["number"] in texts(data)
+    assert "预计" in texts(data)
+
+
+async def test_repair_over_several_turns_with_a_correction(bot: Any) -> None:
+    resident = Resident(bot, "u2")
+    first = await resident.say("我要报修")
+    assert kinds(first) == ["slot"]
+    assert "什么问题" in texts(first)
+    where = await resident.say("楼道灯不亮了，晚上黑乎乎的")
+    assert "哪个小区" in texts(where)
+    building = await resident.say("普陀一村")
+    assert "几号楼" in texts(building)
+    phone = await resident.say("3号楼")
+    assert "联系电话" in texts(phone)
+    corrected = await resident.say("不对，是5号楼")
+    assert "5号楼" in texts(corrected)
+    assert "联系电话" in texts(corrected)
+    done = await resident.say("13800138000")
+    assert done["ticket"] is not None
+    stored = await bot.app[appkeys.TICKETS].get("puxiong", done["ticket"]["number"])
+    assert (stored.compound, stored.building) == ("putuoyicun", "5号楼")
+    assert "楼道灯" in stored.description
+    again = await resident.say("谢谢")
+    assert again["ticket"] is None
+
+
+async def test_a_resident_can_cancel_the_report(bot: Any) -> None:
+    resident = Resident(bot, "u3")
+    await resident.say("我想报修")
+    await resident.say("厨房的下水道堵了")
+    cancelled = await resident.say("算了")
+    assert "已取消" in texts(cancelled)
+    assert await bot.app[appkeys.TICKETS].inbox("puxiong") == []
+    # The next message is a fresh start, not a slot answer.
+    hello = await resident.say("你好")
+    assert kinds(hello) == ["smalltalk"]
+
+
+async def test_an_emergency_in_a_group_alerts_staff_before_the_reply(
+    bot: Any, platform: Platform
+) -> None:
+    neighbour = Resident(bot, "u4", chat="g-puxiongxinyuan", group=True, name="李师傅")
+    # Not even addressed to the bot: safety comes first.
+    data = await neighbour.say("20号楼电梯突然从8楼滑到7楼，门都变形了", mentioned=False)
+    replied_at = neighbour.log[-1][0]
+    assert kinds(data) == ["emergency"]
+    assert data["ticket"]["priority"] == "urgent"
+    assert "110" in texts(data)
+    assert "警铃" in texts(data)
+    pushes = platform.of(ROBOT_PATH)
+    assert pushes, "the staff group robot was not alerted before the reply returned"
+    params, sent = pushes[0]
+    assert params["key"] == ROBOT_KEY
+    assert "普雄馨苑" in sent["text"]["content"]
+    assert "紧急" in sent["text"]["content"]
+    ticket = await bot.app[appkeys.TICKETS].get("puxiong", data["ticket"]["number"])
+    assert ticket.category.value == "emergency"
+    assert ticket.compound == "puxiongxinyuan"
+    assert replied_at >= 0
+
+
+async def test_two_reports_of_the_same_lift_fault_are_linked(bot: Any) -> None:
+    first = Resident(bot, "u5", name="赵老师")
+    second = Resident(bot, "u6", name="钱阿姨")
+    a = await first.say("普雄馨苑20号楼电梯按钮坏了，按了没反应，电话13800138000")
+    b = await second.say("普雄馨苑20号楼的电梯按键失灵了，不用留电话")
+    tickets = bot.app[appkeys.TICKETS]
+    if b["ticket"] is None:
+        b = await second.say("不用")
+    t1 = await tickets.get("puxiong", a["ticket"]["number"])
+    t2 = await tickets.get("puxiong", b["ticket"]["number"])
+    assert t1.number != t2.number
+    assert t1.number in t2.links
+    assert t2.number in t1.links
+    assert a["ticket"]["number"] in texts(b)
+
+
+async def test_handoff_and_release_with_the_bot_silent_in_between(
+    bot: Any, platform: Platform
+) -> None:
+    token = await caseworker_token(bot)
+    auth = {"Authorization": f"Bearer {token}"}
+    resident = Resident(bot, "u7")
+    handed = await resident.say("我要找社工，转人工")
+    assert kinds(handed) == ["handoff"]
+    waiting = await bot.get("/api/v1/conversations?mode=waiting", headers=auth)
+    assert [c["key"] for c in (await waiting.json())["conversations"]] == [resident.key()]
+    silent = await resident.say("湿垃圾几点可以扔")
+    assert silent["replies"] == []
+    taken = await bot.post(f"/api/v1/conversations/{resident.key()}/takeover", headers=auth)
+    assert (await taken.json())["mode"] == "human"
+    still_silent = await resident.say("你好，在吗")
+    assert still_silent["replies"] == []
+    sent = await bot.post(
+        f"/api/v1/conversations/{resident.key()}/reply",
+        json={"text": "王阿姨您好，我是社工张敏，您说的情况我来处理。"},
+        headers=auth,
+    )
+    assert (await sent.json())["delivery"] == "active"
+    await platform.wait_for(PUSH_PATH)
+    _, pushed = platform.of(PUSH_PATH)[0]
+    assert pushed["text"].startswith("王阿姨您好")
+    assert pushed["recipient"]["id"] == "u7"
+    released = await bot.post(f"/api/v1/conversations/{resident.key()}/release", headers=auth)
+    assert (await released.json())["mode"] == "bot"
+    back = await resident.say("湿垃圾几点可以扔")
+    assert back["replies"]
+    history = await bot.get(f"/api/v1/conversations/{resident.key()}", headers=auth)
+    directions = [m["direction"] for m in (await history.json())["messages"]]
+    assert "staff" in directions
+    assert directions.count("in") == 4
+
+
+async def test_no_caseworker_available_gets_an_honest_answer_and_a_ticket(
+    start: Callable[..., Any], platform: Platform
+) -> None:
+    bot = await start(handoff_wait_s=0.2)
+    resident = Resident(bot, "u8")
+    await resident.say("转人工")
+    await platform.wait_for(PUSH_PATH)
+    _, pushed = platform.of(PUSH_PATH)[0]
+    assert "工单" in pushed["text"]
+    number = pushed["text"].split("工单 ")[1].split("，")[0]
+    ticket = await bot.app[appkeys.TICKETS].get("puxiong", number)
+    assert ticket.category.value == "consultation"
+    assert "转人工" in ticket.description
+    conv = await bot.app[appkeys.CONVERSATIONS].get(resident.key())
+    assert conv is not None
+    assert conv.mode.value == "bot"
+    answered = await resident.say("湿垃圾几点可以扔")
+    assert answered["replies"]
+
+
+async def test_ticket_status_lists_the_residents_open_tickets(bot: Any) -> None:
+    resident = Resident(bot, "u9")
+    none_yet = await resident.say("我报的修怎么样了")
+    assert "没有正在办理" in texts(none_yet)
+    made = await resident.say("燕宁苑3号楼1201室空调外机支架松了，不用留电话")
+    if made["ticket"] is None:
+        made = await resident.say("不用")
+    number = made["ticket"]["number"]
+    status = await resident.say("我报的修怎么样了")
+    assert kinds(status) == ["status"]
+    assert number in texts(status)
+    assert "待受理" in texts(status)
+    other = Resident(bot, "u10")
+    stranger = texts(await other.say(f"{number} 怎么样了"))
+    assert "没有找到" in stranger
+    assert "待受理" not in stranger
+
+
+async def test_dissatisfied_rating_reopens_the_ticket_and_alerts_the_assignee(
+    bot: Any, platform: Platform
+) -> None:
+    token = await caseworker_token(bot)
+    auth = {"Authorization": f"Bearer {token}"}
+    resident = Resident(bot, "u11")
+    made = await resident.say("普陀一村2号楼楼道的窗户玻璃碎了，不用留电话")
+    if made["ticket"] is None:
+        made = await resident.say("不用")
+    number = made["ticket"]["number"]
+    claimed = await bot.post(f"/api/v1/tickets/{number}/claim", headers=auth)
+    assert claimed.status == 200
+    resolved = await bot.post(
+        f"/api/v1/tickets/{number}/resolve", json={"summary": "已更换玻璃"}, headers=auth
+    )
+    assert resolved.status == 200
+    await platform.wait_for(PUSH_PATH, 2)
+    told = [b["text"] for _, b in platform.of(PUSH_PATH)]
+    assert any("已由社工张敏受理" in t for t in told)
+    assert any("已办结" in t and "1 满意" in t for t in told)
+    robot_before = len(platform.of(ROBOT_PATH))
+    rated = await resident.say("3 玻璃还是松的")
+    assert kinds(rated) == ["feedback"]
+    assert "重新打开" in texts(rated)
+    ticket = await bot.app[appkeys.TICKETS].get("puxiong", number)
+    assert ticket.status is TicketStatus.REOPENED
+    alerts = platform.of(ROBOT_PATH)[robot_before:]
+    assert any(number in b["text"]["content"] for _, b in alerts)
+
+
+async def test_a_worker_restart_in_the_middle_of_slot_filling(
+    start: Callable[..., Any],
+) -> None:
+    first_worker = await start()
+    resident = Resident(first_worker, "u12")
+    await resident.say("我要报修")
+    await resident.say("家里的门锁坏了打不开")
+    await first_worker.close()
+    second_worker = await start()
+    resident.client = second_worker
+    asked = await resident.say("西沙洪滨小区")
+    assert "几号楼" in texts(asked)
+    await resident.say("7号楼")
+    await resident.say("101室")
+    done = await resident.say("不用")
+    assert done["ticket"] is not None
+    ticket = await second_worker.app[appkeys.TICKETS].get("puxiong", done["ticket"]["number"])
+    assert (ticket.compound, ticket.building, ticket.room) == ("xishahongbin", "7号楼", "101室")
+    assert "门锁" in ticket.description
+
+
+async def test_nonsense_at_every_slot_prompt_gets_a_human_not_a_loop(bot: Any) -> None:
+    resident = Resident(bot, "u13")
+    await resident.say("我要报修")
+    replies = [await resident.say(t) for t in ("啊", "嗯嗯", "哦")]
+    assert kinds(replies[-1])[-1] == "handoff"
+    conv = await bot.app[appkeys.CONVERSATIONS].get(resident.key())
+    assert conv is not None
+    assert conv.mode.value == "waiting"
+
+
+async def test_messages_of_one_resident_are_processed_in_order(bot: Any) -> None:
+    resident = Resident(bot, "u14")
+    await resident.say("我要报修")
+    # Sent at once: the conversation lock keeps them in order.
+    first, second = await asyncio.gather(
+        resident.say("阳台的晾衣架掉下来了"), resident.say("燕宁苑")
+    )
+    assert "哪个小区" in texts(first) or "几号楼" in texts(first)
+    assert "几号楼" in texts(second) or "哪个小区" in texts(second)
