@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.set_defaults(handler=cmd_serve)
+
+    from bot.nlu.cli import register as register_nlu
+
+    register_nlu(sub)
     return parser
 
 

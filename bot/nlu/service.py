@@ -1,0 +1,260 @@
+"""``NluService``: the one object the dialogue talks to.
+
+Built by the composition root with the registry, the models directory and the settings.
+``start()`` loads the newest saved model that matches the training data (or trains and
+saves one); ``parse`` is synchronous and CPU-bound, ``aparse`` runs it in an executor — or
+asks a Rasa server when ``nlu_backend = "rasa"``, falling back to the built-in classifier
+on any Rasa failure. Whatever classified the message, the keyword emergency layer runs on
+it too, and entities always come from the registry-aware extractor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Collection
+from concurrent.futures import Executor
+from dataclasses import dataclass, replace
+from datetime import date
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.domain import Registry
+from bot.nlu.classifier import ClassifierConfig, IntentClassifier
+from bot.nlu.data import TrainingData, load_training_data
+from bot.nlu.emergency import detect_emergency, guess_category
+from bot.nlu.encoder import SentenceEncoder, Usem3SentenceEncoder
+from bot.nlu.entities import EntityExtractor
+from bot.nlu.errors import NluError, RasaUnavailable
+from bot.nlu.model import TrainedModel, data_hash, load_latest, save_model, train
+from bot.nlu.rasa import RasaNluClient
+from bot.nlu.types import (
+    ACTION_INTENTS,
+    EMERGENCY,
+    FALLBACK,
+    EmergencyHit,
+    Entity,
+    IntentScore,
+    ParseResult,
+)
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Confidence needed to commit to an intent (calibrated probabilities).
+
+    ``action``: for intents that start work (ticket, FAQ answer, handover, vote);
+    ``other``: for the rest (greetings, yes/no, small talk, out_of_scope);
+    ``emergency``: probability of ``report_emergency`` that is enough on its own — low on
+    purpose, since a missed emergency costs far more than a false alarm.
+    """
+
+    action: float = 0.5
+    other: float = 0.3
+    emergency: float = 0.25
+
+
+class NluService:
+    def __init__(
+        self,
+        registry: Registry | None,
+        models_dir: Path,
+        settings: Settings | None = None,
+        *,
+        intents_dir: Path | None = None,
+        encoder: SentenceEncoder | None = None,
+        session: aiohttp.ClientSession | None = None,
+        rasa: RasaNluClient | None = None,
+        thresholds: Thresholds | None = None,
+        config: ClassifierConfig | None = None,
+        executor: Executor | None = None,
+        save_trained: bool = True,
+    ) -> None:
+        """``session``: the app's aiohttp session, used for the Rasa backend when the
+        settings select it (``nlu_backend = "rasa"`` and ``rasa_url``). ``rasa``: a ready
+        client instead. ``executor``: where ``aparse`` runs (default: the loop's)."""
+        self.registry = registry
+        self.models_dir = Path(models_dir)
+        self.intents_dir = Path(
+            intents_dir
+            if intents_dir is not None
+            else (settings.intents_dir if settings is not None else "intents")
+        )
+        self.encoder: SentenceEncoder = encoder or Usem3SentenceEncoder()
+        self.thresholds = thresholds or Thresholds()
+        self.config = config or ClassifierConfig()
+        self._executor = executor
+        self._save = save_trained
+        if rasa is None and settings is not None and settings.nlu_backend == "rasa":
+            if not settings.rasa_url:
+                raise NluError('nlu_backend = "rasa" needs rasa_url')
+            if session is None:
+                raise NluError('nlu_backend = "rasa" needs the app\'s aiohttp session')
+            rasa = RasaNluClient(session, settings.rasa_url, timeout_s=settings.rasa_timeout_s)
+        self.rasa = rasa
+        self._lock = threading.Lock()
+        self._model: TrainedModel | None = None
+        self._data: TrainingData | None = None
+        self._extractors: dict[str | None, EntityExtractor] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> TrainedModel:
+        """Load the newest model matching ``intents_dir`` or train (and save) one.
+
+        Idempotent; safe to call from several threads. Raises TrainingDataError if the
+        training data is malformed.
+        """
+        with self._lock:
+            if self._model is not None:
+                return self._model
+            data = load_training_data(self.intents_dir)
+            wanted = data_hash(data, self.encoder.name, self.config)
+            model = load_latest(self.models_dir, data_hash=wanted, encoder=self.encoder)
+            if model is None:
+                log.info("training the NLU model from %s", self.intents_dir)
+                model = train(data, encoder=self.encoder, config=self.config)
+                if self._save:
+                    save_model(model, self.models_dir)
+                log.info(
+                    "NLU model trained in %.1fs (%s)",
+                    model.classifier.report.seconds,
+                    model.path or "not saved",
+                )
+            else:
+                log.info("NLU model loaded from %s", model.path)
+            self._data = data
+            self._model = model
+            # warm up the encoder, jieba and OpenCC before the first resident waits
+            model.classifier.rank("你好")
+            return model
+
+    async def astart(self) -> TrainedModel:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.start)
+
+    @property
+    def model(self) -> TrainedModel:
+        return self._model if self._model is not None else self.start()
+
+    @property
+    def classifier(self) -> IntentClassifier:
+        return self.model.classifier
+
+    def extractor(self, committee: str | None = None) -> EntityExtractor:
+        ext = self._extractors.get(committee)
+        if ext is None:
+            data = self._data
+            ext = EntityExtractor(
+                self.registry,
+                synonyms=data.synonyms if data else None,
+                lookups=data.lookups if data else None,
+                regexes=data.regexes if data else None,
+                committee=committee,
+            )
+            self._extractors[committee] = ext
+        return ext
+
+    # -- parsing -----------------------------------------------------------------------------
+    def parse(
+        self,
+        text: str,
+        *,
+        expected: Collection[str] = (),
+        today: date | None = None,
+        committee: str | None = None,
+    ) -> ParseResult:
+        """Classify and extract with the built-in model (CPU-bound: ~2 ms).
+
+        ``expected``: entities the dialogue just asked for (see ``EntityExtractor``);
+        ``committee``: restrict compound names to that committee's.
+        """
+        text = text if isinstance(text, str) else str(text)
+        classifier = self.classifier  # loads or trains the model on first use
+        entities = tuple(self.extractor(committee).extract(text, expected=expected, today=today))
+        if not text.strip():
+            return ParseResult(text=text, intent=FALLBACK, confidence=0.0, entities=entities)
+        ranking = tuple(IntentScore(n, p) for n, p in classifier.rank(text))
+        return self._decide(text, ranking, entities, detect_emergency(text), "builtin")
+
+    async def aparse(
+        self,
+        text: str,
+        *,
+        expected: Collection[str] = (),
+        today: date | None = None,
+        committee: str | None = None,
+    ) -> ParseResult:
+        """``parse`` off the event loop, or via the Rasa server when configured."""
+        if self.rasa is not None and text.strip():
+            started = time.perf_counter()
+            try:
+                remote = await self.rasa.parse(text)
+            except RasaUnavailable as exc:
+                log.warning("Rasa NLU unavailable, using the built-in model: %s", exc)
+            else:
+                log.debug("rasa parse in %.1f ms", (time.perf_counter() - started) * 1000)
+                return self._from_rasa(text, remote, expected, today, committee)
+        loop = asyncio.get_running_loop()
+        call = partial(self.parse, text, expected=expected, today=today, committee=committee)
+        return await loop.run_in_executor(self._executor, call)
+
+    def _from_rasa(
+        self,
+        text: str,
+        remote: ParseResult,
+        expected: Collection[str],
+        today: date | None,
+        committee: str | None,
+    ) -> ParseResult:
+        self.model  # noqa: B018 - training data (synonyms, lookups) must be loaded
+        ours = self.extractor(committee).extract(text, expected=expected, today=today)
+        merged = list(ours)
+        for e in remote.entities:
+            if not any(e.start < o.end and o.start < e.end for o in ours):
+                merged.append(e)
+        merged.sort(key=lambda e: e.start)
+        ranking = remote.ranking or (IntentScore(remote.intent, remote.confidence),)
+        result = self._decide(text, ranking, tuple(merged), detect_emergency(text), "rasa")
+        if result.intent == FALLBACK and remote.intent == FALLBACK:
+            return replace(result, confidence=remote.confidence)
+        return result
+
+    def _decide(
+        self,
+        text: str,
+        ranking: tuple[IntentScore, ...],
+        entities: tuple[Entity, ...],
+        hit: EmergencyHit | None,
+        backend: str,
+    ) -> ParseResult:
+        th = self.thresholds
+        p_emergency = next((s.confidence for s in ranking if s.name == EMERGENCY), 0.0)
+        if hit is not None or p_emergency >= th.emergency:
+            if hit is None:
+                hit = EmergencyHit(guess_category(text), "", 0, 0, "classifier")
+            confidence = 1.0 if hit.source == "rules" else p_emergency
+            return ParseResult(text, EMERGENCY, confidence, ranking, entities, hit, backend)
+        best = ranking[0] if ranking else IntentScore(FALLBACK, 0.0)
+        needed = th.action if best.name in ACTION_INTENTS else th.other
+        if best.name != FALLBACK and best.confidence < needed:
+            return ParseResult(text, FALLBACK, best.confidence, ranking, entities, None, backend)
+        return ParseResult(text, best.name, best.confidence, ranking, entities, None, backend)
+
+    def info(self) -> dict[str, Any]:
+        m = self.model
+        return {
+            "backend": "rasa" if self.rasa is not None else "builtin",
+            "rasa_url": self.rasa.base_url if self.rasa is not None else None,
+            "model": str(m.path) if m.path else None,
+            **{k: m.manifest.get(k) for k in ("created", "intents", "n_examples", "encoder")},
+        }

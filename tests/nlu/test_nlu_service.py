@@ -1,0 +1,200 @@
+"""NluService end to end: decisions, bad input, the Rasa JSON shape, out-of-scope
+quality, and the model lifecycle (reuse, staleness, corruption)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.domain import Registry
+from bot.nlu import (
+    FALLBACK,
+    NluService,
+    Thresholds,
+    Usem3SentenceEncoder,
+    load_latest,
+)
+from bot.nlu.model import read_manifest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("侬好", "greet"),
+        ("谢谢侬", "thank"),
+        ("湿垃圾啥辰光好扔", "ask_faq"),
+        ("办老年卡要带点啥", "ask_faq"),
+        ("4号楼楼道灯又坏了 麻烦来修下", "report_repair"),
+        ("楼上装修吵得要死 我要投诉", "complain"),
+        ("转人工", "request_human"),
+        ("我上礼拜报修的下水道有人管伐", "ticket_status"),
+        ("非常满意 师傅很负责", "give_feedback"),
+        ("加装电梯方案我家投赞成票", "vote"),
+        ("亲 这件衣服什么时候发货", "out_of_scope"),
+        ("再见", "goodbye"),
+    ],
+)
+def test_clear_messages(nlu: NluService, text: str, intent: str) -> None:
+    result = nlu.parse(text)
+    assert result.intent == intent, result.ranking[:3]
+    assert result.confidence >= 0.5
+    assert result.ranking[0].name == intent
+
+
+def test_slot_filling_entities(nlu: NluService) -> None:
+    result = nlu.parse("普雄馨苑4幢502室卫生间漏水，电话13800138000", today=date(2026, 11, 25))
+    assert result.intent == "report_repair"
+    assert result.value("compound") == "puxiongxinyuan"
+    assert result.value("building") == "4号楼"
+    assert result.value("room") == "502室"
+    assert result.value("phone") == "13800138000"
+    first = result.first("building")
+    assert first is not None
+    assert first.text == "4幢"
+    assert result.first("ticket_id") is None
+    assert nlu.parse("不对，是5号楼").value("building") == "5号楼"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   \n\t",
+        "x" * 10_000,
+        "漏水" * 5_000,
+        "😀😀😀",
+        "🔥🔥🔥 help",
+        "電梯壞了，請派人來修理",
+        "４号楼５０２室",
+        "Hello, my lift is broken, 4号楼 please",
+        "\x00\x1f\ufeff",
+        "[微笑][抱拳]",
+    ],
+)
+def test_bad_input_gives_a_sensible_parse(nlu: NluService, text: str) -> None:
+    result = nlu.parse(text)
+    payload = result.to_rasa_json()
+    json.dumps(payload, ensure_ascii=False)
+    assert payload["text"] == text
+    assert 0.0 <= result.confidence <= 1.0
+    if not text.strip():
+        assert result.intent == FALLBACK
+        assert result.ranking == ()
+    else:
+        assert len(result.ranking) == 15
+        assert abs(sum(s.confidence for s in result.ranking) - 1.0) < 1e-6
+    for e in result.entities:
+        assert text[e.start : e.end] == e.text
+
+
+def test_traditional_and_full_width_read_like_simplified(nlu: NluService) -> None:
+    assert nlu.parse("電梯壞了，請派人來修理").intent == "report_repair"
+    assert nlu.parse("４号楼５０２室").value("room") == "502室"
+
+
+def test_rasa_json_shape(nlu: NluService) -> None:
+    payload = nlu.parse("燕宁苑7号楼闻到煤气味").to_rasa_json()
+    assert set(payload) == {"text", "intent", "entities", "intent_ranking", "emergency"}
+    assert payload["intent"] == {"name": "report_emergency", "confidence": 1.0}
+    assert payload["emergency"]["category"] == "gas"
+    ranking = payload["intent_ranking"]
+    assert all(set(r) == {"name", "confidence"} for r in ranking)
+    assert ranking == sorted(ranking, key=lambda r: -r["confidence"])
+    ent = payload["entities"][0]
+    assert {"entity", "start", "end", "value", "extractor"} <= set(ent)
+    assert (ent["entity"], ent["value"], ent["start"], ent["end"]) == (
+        "compound",
+        "yanningyuan",
+        0,
+        3,
+    )
+
+
+def test_thresholds_decide_fallback_and_emergency(
+    nlu: NluService, registry: Registry, nlu_models_dir: Path, encoder: Usem3SentenceEncoder
+) -> None:
+    def service(th: Thresholds) -> NluService:
+        return NluService(
+            registry, nlu_models_dir, intents_dir=ROOT / "intents", encoder=encoder, thresholds=th
+        )
+
+    strict = service(Thresholds(action=0.9999999, other=0.3, emergency=0.25))
+    result = strict.parse("办老年卡要带点啥")
+    assert result.intent == FALLBACK
+    assert result.ranking[0].name == "ask_faq"
+    assert result.confidence == result.ranking[0].confidence
+    assert strict.parse("谢谢侬").intent == "thank"  # not an action: the lower bar applies
+
+    eager = service(Thresholds(emergency=0.0))
+    flagged = eager.parse("楼道里好多水")
+    assert flagged.intent == "report_emergency"
+    assert flagged.emergency is not None
+    assert flagged.emergency.source == "classifier"
+    assert flagged.emergency.category.value == "flood"
+
+
+async def test_aparse_runs_off_the_loop(nlu: NluService) -> None:
+    results = await asyncio.gather(nlu.aparse("转人工"), nlu.aparse("谢谢"))
+    assert [r.intent for r in results] == ["request_human", "thank"]
+    assert all(r.backend == "builtin" for r in results)
+
+
+def test_out_of_scope_messages_rarely_become_actions(nlu: NluService) -> None:
+    """Quality threshold: ≤ 3% of oos_dev.txt (evaluation data, never trained on) are
+    classified as an action intent (including emergencies)."""
+    lines = (SHARED / "eval" / "oos_dev.txt").read_text(encoding="utf-8").splitlines()
+    messages = [m.strip() for m in lines if m.strip()]
+    assert len(messages) > 1000
+    actions = [m for m in messages if nlu.parse(m).is_action]
+    rate = len(actions) / len(messages)
+    assert rate <= 0.03, f"{rate:.3%} of out-of-scope messages became actions: {actions[:20]}"
+
+
+def test_saved_model_is_reused(nlu: NluService, registry: Registry, nlu_models_dir: Path) -> None:
+    first = nlu.model
+    assert first.path is not None
+    assert first.path.parent == nlu_models_dir
+    manifest = read_manifest(first.path)
+    assert manifest["data_hash"] == first.data_hash
+    assert manifest["intents"] == sorted(manifest["intents"])
+    again = NluService(registry, nlu_models_dir, intents_dir=ROOT / "intents")
+    loaded = again.start()
+    assert loaded.path == first.path
+    assert again.parse("转人工").intent == "request_human"
+
+
+def test_stale_or_corrupt_models_are_not_loaded(
+    tmp_path: Path, encoder: Usem3SentenceEncoder, small_nlu_yaml: str
+) -> None:
+    data_dir = tmp_path / "intents"
+    data_dir.mkdir()
+    (data_dir / "nlu.yml").write_text(small_nlu_yaml, encoding="utf-8")
+    models = tmp_path / "models"
+    service = NluService(None, models, intents_dir=data_dir, encoder=encoder)
+    first = service.start()
+    assert first.path is not None
+    # the data changes: the saved model is stale and a new one is trained
+    (data_dir / "nlu.yml").write_text(
+        small_nlu_yaml + "- intent: goodbye\n  examples: |\n    - 再见\n    - 拜拜\n    - 88\n",
+        encoding="utf-8",
+    )
+    second = NluService(None, models, intents_dir=data_dir, encoder=encoder).start()
+    assert second.path != first.path
+    assert "goodbye" in second.classifier.classes
+    # a corrupted pickle fails its checksum and is skipped
+    assert second.path is not None
+    blob = (second.path / "model.pkl").read_bytes()
+    (second.path / "model.pkl").write_bytes(blob[:-10] + b"0123456789")
+    assert load_latest(models, data_hash=second.data_hash, encoder=encoder) is None
+    # a model directory without a manifest is skipped too
+    shutil.rmtree(first.path)
+    (models / "nlu-99999999T000000-deadbeef").mkdir()
+    assert load_latest(models, encoder=encoder) is None
