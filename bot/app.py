@@ -50,7 +50,7 @@ from bot.storage.sql import (
     SqlMessageLog,
     SqlTicketStore,
 )
-from bot.storage.state import StateStore
+from bot.storage.state import StateStore, Subscription
 from bot.storage.state_memory import MemoryStateStore
 from bot.storage.state_redis import RedisStateStore
 from bot.tickets import SlaPolicy, TicketService
@@ -286,20 +286,53 @@ async def deliver_notifications(app: web.Application) -> int:
 
 
 async def _corpus_changes(app: web.Application) -> None:
-    """Rebuild a committee's index when any process publishes that its corpus changed."""
-    state = app[appkeys.STATE]
+    """Rebuild a committee's index when its corpus changed: at once when a process publishes
+    it (Redis), and by polling the database's revision otherwise (e.g. ``linli kb import``
+    while the bot runs on the embedded default)."""
+    state, settings = app[appkeys.STATE], app[appkeys.SETTINGS]
+    store = app[appkeys.FAQ_STORE]
+    seen: dict[str, str] = {}
+
+    async def refresh(committee: str, force: bool) -> None:
+        revision = await store.revision(committee)
+        if not force and seen.get(committee) == revision:
+            return
+        entries = await load_committee_faqs(app, committee)
+        await app[appkeys.RETRIEVAL].arebuild(committee, entries)
+        seen[committee] = revision
+        log.info("index rebuilt", extra={"committee": committee, "n": len(entries)})
+
+    for known in app[appkeys.REGISTRY].committees:
+        seen[known.id] = await store.revision(known.id)
+    subscription = None
     while True:
         try:
-            subscription = await state.subscribe(keys.channel("corpus"))
+            if subscription is None:
+                subscription = await state.subscribe(keys.channel("corpus"))
             try:
-                async for committee in subscription:
-                    entries = await load_committee_faqs(app, committee)
-                    await app[appkeys.RETRIEVAL].arebuild(committee, entries)
-                    log.info("index rebuilt", extra={"committee": committee, "n": len(entries)})
-            finally:
-                await subscription.close()
+                changed = await asyncio.wait_for(
+                    subscription.__anext__(), settings.corpus_poll_s
+                )
+                await refresh(changed, force=True)
+            except TimeoutError:
+                for c in app[appkeys.REGISTRY].committees:
+                    await refresh(c.id, force=False)
         except StoreUnavailable:
-            await asyncio.sleep(5)
+            if subscription is not None:
+                await _close_quietly(subscription)
+                subscription = None
+            await asyncio.sleep(settings.corpus_poll_s)
+        except asyncio.CancelledError:
+            if subscription is not None:
+                await _close_quietly(subscription)
+            raise
+
+
+async def _close_quietly(subscription: Subscription) -> None:
+    try:
+        await subscription.close()
+    except (StoreUnavailable, OSError):
+        log.warning("could not close a subscription")
 
 
 def conversation_for_notification(note: Notification) -> Conversation:

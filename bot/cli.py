@@ -54,8 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.set_defaults(handler=cmd_serve)
 
+    from bot.kb_admin import extend as kb_admin
     from bot.nlu.cli import register as register_nlu
+    from bot.retrieval.cli import register as register_kb
 
+    register_kb(sub, extend=kb_admin)
     register_nlu(sub)
     return parser
 
@@ -63,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler: Handler = args.handler
+    handler: Handler = getattr(args, "handler", None) or args.func
     try:
         return handler(args)
     except FileNotFoundError as exc:

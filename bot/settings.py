@@ -134,6 +134,8 @@ class Settings(BaseSettings):
     handoff_after_fallbacks: int = 2
     """Fallback replies in a row before Linli hands the conversation to a caseworker."""
     outbox_interval_s: float = 5.0
+    corpus_poll_s: float = 30.0
+    """How often a worker checks the database for FAQ changes made elsewhere."""
     sweep_interval_s: float = 30.0
 
     ticket_sla: dict[str, Any] = Field(default_factory=dict)

@@ -33,6 +33,10 @@ class FaqStore(abc.ABC):
         """Every live entry of a committee, ordered by id."""
 
     @abc.abstractmethod
+    async def revision(self, committee: str) -> str:
+        """Changes whenever the committee's corpus changes (cheap; polled by workers)."""
+
+    @abc.abstractmethod
     async def upsert_many(
         self, committee: str, entries: list[dict[str, Any]], actor: str
     ) -> UpsertSummary:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -136,6 +136,14 @@ class SqlFaqStore(FaqStore):
         )
         async with self._db.session() as s:
             return [dict(d) for d in (await s.scalars(stmt)).all()]
+
+    async def revision(self, committee: str) -> str:
+        stmt = select(func.count(), func.max(FaqRow.updated_at)).where(
+            FaqRow.committee == committee
+        )
+        async with self._db.session() as s:
+            count, latest = (await s.execute(stmt)).one()
+        return f"{count}:{latest.isoformat() if latest else '-'}"
 
     async def upsert_many(
         self, committee: str, entries: list[dict[str, Any]], actor: str
