@@ -75,8 +75,7 @@ def mp_requests(n: int, now: int, safe: bool) -> list[Request]:
             f"<MsgId>{7000000000000000000 + i}</MsgId></xml>"
         )
         ts, nonce = str(now), str(100000 + i)
-        query = {"signature": sha1_signature(MP_TOKEN, ts, nonce), "timestamp": ts,
-                 "nonce": nonce}
+        query = {"signature": sha1_signature(MP_TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce}
         if not safe:
             out.append((query, xml.encode()))
             continue
@@ -95,15 +94,22 @@ def wecom_requests(n: int, now: int) -> list[Request]:
     out: list[Request] = []
     for i in range(n):
         payload = {
-            "msgid": f"bench-{i}", "aibotid": "AIBOT", "chatid": "g-putuoyicun",
-            "chattype": "group", "from": {"userid": f"user{i % 500}"},
+            "msgid": f"bench-{i}",
+            "aibotid": "AIBOT",
+            "chatid": "g-putuoyicun",
+            "chattype": "group",
+            "from": {"userid": f"user{i % 500}"},
             "response_url": "https://qyapi.weixin.qq.com/cgi-bin/aibot/response?response_code=X",
-            "msgtype": "text", "text": {"content": "@邻里 湿垃圾几点可以扔？"},
+            "msgtype": "text",
+            "text": {"content": "@邻里 湿垃圾几点可以扔？"},
         }
         encrypted = crypto.encrypt(json.dumps(payload, ensure_ascii=False))
         ts, nonce = str(now), str(100000 + i)
-        query = {"msg_signature": crypto.signature(ts, nonce, encrypted), "timestamp": ts,
-                 "nonce": nonce}
+        query = {
+            "msg_signature": crypto.signature(ts, nonce, encrypted),
+            "timestamp": ts,
+            "nonce": nonce,
+        }
         out.append((query, json.dumps({"encrypt": encrypted}).encode()))
     return out
 
@@ -133,18 +139,27 @@ async def run(
     latencies.sort()
     p50 = statistics.median(latencies) * 1000
     p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
-    print(f"{name:<28} {len(timed) / elapsed:>9.0f} msg/s   p50 {p50:.3f} ms   p99 {p99:.3f} ms"
-          f"   (n={len(timed)})")
+    print(
+        f"{name:<28} {len(timed) / elapsed:>9.0f} msg/s   p50 {p50:.3f} ms   p99 {p99:.3f} ms"
+        f"   (n={len(timed)})"
+    )
 
 
 async def main(n: int) -> None:
     settings = load_settings(
         None,
         channels={
-            "wechat_mp": {"bench": {"token": MP_TOKEN, "encoding_aes_key": MP_KEY,
-                                    "app_id": MP_APPID, "committee": "puxiong"}},
-            "wecom_bot": {"bench": {"token": WC_TOKEN, "encoding_aes_key": WC_KEY,
-                                    "committee": "puxiong"}},
+            "wechat_mp": {
+                "bench": {
+                    "token": MP_TOKEN,
+                    "encoding_aes_key": MP_KEY,
+                    "app_id": MP_APPID,
+                    "committee": "puxiong",
+                }
+            },
+            "wecom_bot": {
+                "bench": {"token": WC_TOKEN, "encoding_aes_key": WC_KEY, "committee": "puxiong"}
+            },
         },
     )
     now = int(time.time())
@@ -156,8 +171,9 @@ async def main(n: int) -> None:
     ]
     for label, make in cases:
         tasks = BackgroundTasks()
-        ingress = Ingress(answer, MemoryStateStore(), ListLog(), tasks, lease_s=60,
-                          dedup_ttl_s=3600)
+        ingress = Ingress(
+            answer, MemoryStateStore(), ListLog(), tasks, lease_s=60, dedup_ttl_s=3600
+        )
         requests = make()
         channel: WeChatMpChannel | WeComBotChannel = (
             WeComBotChannel(settings, ingress, None)

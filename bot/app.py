@@ -310,9 +310,7 @@ async def _corpus_changes(app: web.Application) -> None:
             if subscription is None:
                 subscription = await state.subscribe(keys.channel("corpus"))
             try:
-                changed = await asyncio.wait_for(
-                    subscription.__anext__(), settings.corpus_poll_s
-                )
+                changed = await asyncio.wait_for(subscription.__anext__(), settings.corpus_poll_s)
                 await refresh(changed, force=True)
             except TimeoutError:
                 for c in app[appkeys.REGISTRY].committees:

@@ -61,7 +61,7 @@ async def redis_url() -> AsyncIterator[str]:
         await client.flushdb()
     finally:
         await client.aclose()
-    yield REDIS_URL
+    return REDIS_URL
 
 
 @pytest.fixture(params=["embedded", "services"])

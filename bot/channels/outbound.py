@@ -102,7 +102,10 @@ class OutboundSender:
         token = await self.mp_access_token(account)
         try:
             await self._request(
-                "POST", url, what="wechat custom send", params={"access_token": token},
+                "POST",
+                url,
+                what="wechat custom send",
+                params={"access_token": token},
                 payload=payload,
             )
         except PermanentOutboundError as exc:
@@ -111,7 +114,10 @@ class OutboundSender:
             log.warning("wechat access token refused; refreshing", extra={"account": account})
             token = await self.mp_access_token(account, stale=token)
             await self._request(
-                "POST", url, what="wechat custom send", params={"access_token": token},
+                "POST",
+                url,
+                what="wechat custom send",
+                params={"access_token": token},
                 payload=payload,
             )
         log.info("wechat custom message sent", extra={"account": account, "to": mask(openid)})
@@ -132,8 +138,12 @@ class OutboundSender:
             except _DELIVERY_ERRORS as exc:
                 log.error(
                     "late reply not delivered",
-                    extra={"channel": "wechat_mp", "account": account, "error": str(exc),
-                           "errcode": getattr(exc, "errcode", None)},
+                    extra={
+                        "channel": "wechat_mp",
+                        "account": account,
+                        "error": str(exc),
+                        "errcode": getattr(exc, "errcode", None),
+                    },
                 )
 
         return late
@@ -172,8 +182,12 @@ class OutboundSender:
             except _DELIVERY_ERRORS as exc:
                 log.error(
                     "late reply not delivered",
-                    extra={"channel": "wecom_bot", "account": msg.account, "error": str(exc),
-                           "errcode": getattr(exc, "errcode", None)},
+                    extra={
+                        "channel": "wecom_bot",
+                        "account": msg.account,
+                        "error": str(exc),
+                        "errcode": getattr(exc, "errcode", None),
+                    },
                 )
 
         return late
@@ -217,8 +231,11 @@ class OutboundSender:
         except _DELIVERY_ERRORS as exc:
             log.error(
                 "staff alert not delivered",
-                extra={"committee": committee, "error": str(exc),
-                       "errcode": getattr(exc, "errcode", None)},
+                extra={
+                    "committee": committee,
+                    "error": str(exc),
+                    "errcode": getattr(exc, "errcode", None),
+                },
             )
             return False
         return True
@@ -265,8 +282,13 @@ class OutboundSender:
                 if not exc.retryable or attempt + 1 >= attempts:
                     log.warning(
                         "outbound call failed",
-                        extra={"what": what, "url": where, "error": str(exc),
-                               "errcode": exc.errcode, "attempts": attempt + 1},
+                        extra={
+                            "what": what,
+                            "url": where,
+                            "error": str(exc),
+                            "errcode": exc.errcode,
+                            "attempts": attempt + 1,
+                        },
                     )
                     raise
                 delay = self._settings.outbound_backoff_s * (2**attempt)
@@ -313,8 +335,9 @@ class OutboundSender:
             return data
         errmsg = str(data.get("errmsg", ""))[:200]
         if errcode in RETRYABLE_ERRCODES:
-            raise OutboundError(f"{what}: errcode {errcode} {errmsg}", errcode=errcode,
-                                retryable=True)
+            raise OutboundError(
+                f"{what}: errcode {errcode} {errmsg}", errcode=errcode, retryable=True
+            )
         raise PermanentOutboundError(f"{what}: errcode {errcode} {errmsg}", errcode=errcode)
 
 

@@ -64,15 +64,23 @@ async def read_body(request: web.Request, limit: int) -> bytes:
 
 
 def _to_http(resp: ChannelResponse) -> web.Response:
-    return web.Response(status=resp.status, body=resp.body.encode(), content_type=None,
-                        headers={"Content-Type": resp.content_type})
+    return web.Response(
+        status=resp.status,
+        body=resp.body.encode(),
+        content_type=None,
+        headers={"Content-Type": resp.content_type},
+    )
 
 
 def _refused(request: web.Request, exc: ChannelRequestError) -> None:
     log.warning(
         "request refused",
-        extra={"path": request.path, "status": exc.status, "error": type(exc).__name__,
-               "reason": str(exc)},
+        extra={
+            "path": request.path,
+            "status": exc.status,
+            "error": type(exc).__name__,
+            "reason": str(exc),
+        },
     )
 
 

@@ -193,8 +193,13 @@ class WebhookChannel:
         result = await self._ingress.receive(msg, self._budget_s, None)
         log.info(
             "webhook message",
-            extra={"account": account, "from": mask(msg.sender.id), "chat_type": data.chat.type,
-                   "duplicate": result.duplicate, "pending": result.pending,
-                   "replies": len(result.replies)},
+            extra={
+                "account": account,
+                "from": mask(msg.sender.id),
+                "chat_type": data.chat.type,
+                "duplicate": result.duplicate,
+                "pending": result.pending,
+                "replies": len(result.replies),
+            },
         )
         return render_result(result)

@@ -115,9 +115,14 @@ class WeChatMpChannel:
         text = join_replies(result.replies)
         log.info(
             "wechat_mp message",
-            extra={"account": name, "from": mask(msg.sender.id), "type": msg.type.value,
-                   "duplicate": result.duplicate, "pending": result.pending,
-                   "replies": len(result.replies)},
+            extra={
+                "account": name,
+                "from": mask(msg.sender.id),
+                "type": msg.type.value,
+                "duplicate": result.duplicate,
+                "pending": result.pending,
+                "replies": len(result.replies),
+            },
         )
         if not text:
             return ChannelResponse.text(SUCCESS)

@@ -115,9 +115,15 @@ class WeComBotChannel:
         text = join_replies(result.replies, group=group)
         log.info(
             "wecom_bot message",
-            extra={"bot": name, "from": mask(msg.sender.id), "chat_type": msg.chat.type.value,
-                   "type": msg.type.value, "duplicate": result.duplicate,
-                   "pending": result.pending, "replies": len(result.replies)},
+            extra={
+                "bot": name,
+                "from": mask(msg.sender.id),
+                "chat_type": msg.chat.type.value,
+                "type": msg.type.value,
+                "duplicate": result.duplicate,
+                "pending": result.pending,
+                "replies": len(result.replies),
+            },
         )
         if not text:
             return ChannelResponse.text("")

@@ -58,8 +58,11 @@ V34_PLAIN = (
     b"<MsgType><![CDATA[text]]></MsgType>\n<Content><![CDATA[hello]]></Content>\n"
     b"<MsgId>4561255354251345929</MsgId>\n<AgentID>218</AgentID>\n</xml>"
 )
-WECOM_35 = ("hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo", "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt",
-            "ww1436e0e65a779aee")
+WECOM_35 = (
+    "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo",
+    "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt",
+    "ww1436e0e65a779aee",
+)
 WECHATPY_36 = ("123456", "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR", "wx49f0ab532d5d035a")
 
 
@@ -76,11 +79,13 @@ def test_oa_url_signature_vector() -> None:
     assert sha1_signature("spamtest", "1409735669", "1320562132") == (
         "16120ec1b8dbb870f510d87ce6bc2463eae6ca1a"
     )
-    verify_signature("16120ec1b8dbb870f510d87ce6bc2463eae6ca1a", "spamtest", "1409735669",
-                     "1320562132")
+    verify_signature(
+        "16120ec1b8dbb870f510d87ce6bc2463eae6ca1a", "spamtest", "1409735669", "1320562132"
+    )
     with pytest.raises(SignatureError):
-        verify_signature("16120ec1b8dbb870f510d87ce6bc2463eae6ca1b", "spamtest", "1409735669",
-                         "1320562132")
+        verify_signature(
+            "16120ec1b8dbb870f510d87ce6bc2463eae6ca1b", "spamtest", "1409735669", "1320562132"
+        )
     with pytest.raises(SignatureError):
         verify_signature(None, "spamtest", "1409735669", "1320562132")
 
@@ -118,8 +123,9 @@ def test_32_deterministic_encrypt() -> None:
     assert crypto.encrypt("我是中文abcd123", b"aaaabbbbccccdddd") == (
         "jn1L23DB+6ELqJ+6bruv21Y6MD7KeIfP82D6gU39rmkgczbWwt5+3bnyg5K55bgVtVzd832WzZGMhkP72vVOfg=="
     )
-    fixed = MessageCrypto("pamtest", OA_KEY, "wxb11529c136998cb6",
-                          random_bytes=lambda: b"aaaabbbbccccdddd")
+    fixed = MessageCrypto(
+        "pamtest", OA_KEY, "wxb11529c136998cb6", random_bytes=lambda: b"aaaabbbbccccdddd"
+    )
     assert fixed.encrypt("我是中文abcd123").startswith("jn1L23DB+6ELqJ+6bruv21")
 
 
@@ -180,9 +186,12 @@ def test_35_wecom_newer_sample() -> None:
     echostr = (
         "fsi1xnbH4yQh0+PJxcOdhhK6TDXkjMyhEPA7xB2TGz6b+g7xyAbEkRxN/3cNXW9qdqjnoVzEtpbhnFyq6SVHyA=="
     )
-    assert crypto.verify_and_decrypt(
-        "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb", "1476416373", "47744683", echostr
-    ) == b"1288432023552776189"
+    assert (
+        crypto.verify_and_decrypt(
+            "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb", "1476416373", "47744683", echostr
+        )
+        == b"1288432023552776189"
+    )
     encrypted = (
         "Kl7kjoSf6DMD1zh7rtrHjFaDapSCkaOnwu3bqLc5tAybhhMl9pFeK8NslNPVdMwmBQTNoW4mY7AIjeLvEl3NyeTkAgG"
         "zBhzTtRLNshw2AEew+kkYcD+Fq72Kt00fT0WnN87hGrW8SqGc+NcT3mu87Ha3dz1pSDi6GaUA6A0sqfde0VJPQbZ9U"
@@ -311,8 +320,9 @@ def test_wechatpy_encrypts_we_decrypt_and_we_encrypt_wechatpy_decrypts() -> None
     )
     assert plain.decode() == message
 
-    reply = ours.encrypt_xml("<xml><Content><![CDATA[早上7点]]></Content></xml>", nonce="777",
-                             timestamp="1700000001")
+    reply = ours.encrypt_xml(
+        "<xml><Content><![CDATA[早上7点]]></Content></xml>", nonce="777", timestamp="1700000001"
+    )
     back = ET.fromstring(reply)
     decrypted = theirs.decrypt_message(
         reply, back.findtext("MsgSignature"), back.findtext("TimeStamp"), back.findtext("Nonce")
@@ -332,12 +342,14 @@ def test_wechatpy_enterprise_checks_our_wecom_echo_and_json_reply() -> None:
     bot = MessageCrypto(token, key, "")
     reply = json.loads(bot.encrypt_json('{"msgtype":"stream"}', nonce="5", timestamp="6"))
     assert set(reply) == {"encrypt", "msgsignature", "timestamp", "nonce"}
-    assert reply["msgsignature"] == hashlib.sha1(
-        "".join(sorted([token, "6", "5", reply["encrypt"]])).encode()
-    ).hexdigest()
+    assert (
+        reply["msgsignature"]
+        == hashlib.sha1("".join(sorted([token, "6", "5", reply["encrypt"]])).encode()).hexdigest()
+    )
     assert PrpCrypto(aes_key(key)).decrypt(reply["encrypt"], "") == '{"msgtype":"stream"}'
 
 
 def test_wechatpy_agrees_on_the_url_signature() -> None:
-    wechatpy_check_signature("spamtest", "16120ec1b8dbb870f510d87ce6bc2463eae6ca1a",
-                             "1409735669", "1320562132")
+    wechatpy_check_signature(
+        "spamtest", "16120ec1b8dbb870f510d87ce6bc2463eae6ca1a", "1409735669", "1320562132"
+    )

@@ -165,9 +165,7 @@ async def test_token_and_credential_errors_are_permanent(rig: Rig) -> None:
         await rig.outbound.reply_response_url("file:///etc/passwd", "x")
 
 
-async def test_secrets_never_reach_the_logs(
-    rig: Rig, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_secrets_never_reach_the_logs(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     rig.platform.fail[ROBOT] = [(500, {}), (200, {"errcode": 93000, "errmsg": "bad key"})]
     with pytest.raises(PermanentOutboundError):

@@ -45,11 +45,16 @@ async def test_no_route_answers_500_to_bad_input(rig: Rig) -> None:
         ts = str(int(time.time()))
         requests = [
             ("/wechat/mp/plain", plain_query(), body),
-            ("/wechat/mp/demo", {**plain_query(), "encrypt_type": "aes", "msg_signature": "x"},
-             body),
-            ("/wechat/wecom-bot/residents",
-             {"msg_signature": sign(WECOM_TOKEN, ts, "1", text), "timestamp": ts, "nonce": "1"},
-             body),
+            (
+                "/wechat/mp/demo",
+                {**plain_query(), "encrypt_type": "aes", "msg_signature": "x"},
+                body,
+            ),
+            (
+                "/wechat/wecom-bot/residents",
+                {"msg_signature": sign(WECOM_TOKEN, ts, "1", text), "timestamp": ts, "nonce": "1"},
+                body,
+            ),
         ]
         query, wrapped = safe_request(text)
         requests.append(("/wechat/mp/demo", query, wrapped.encode()))

@@ -39,16 +39,28 @@ async def test_a_message_gets_replies(rig: Rig) -> None:
     assert body == {"replies": [{"text": "收到：湿垃圾几点扔", "kind": "faq"}], "ticket": None}
     [msg] = rig.handler.calls
     assert (msg.channel, msg.account, msg.committee, msg.message_id) == (
-        "webhook", "default", "puxiong", "m1"
+        "webhook",
+        "default",
+        "puxiong",
+        "m1",
     )
     assert (msg.chat.id, msg.chat.type, msg.sender.id, msg.sender.name, msg.mentioned) == (
-        "g-putuoyicun", ChatType.GROUP, "u1", "王阿姨", True
+        "g-putuoyicun",
+        ChatType.GROUP,
+        "u1",
+        "王阿姨",
+        True,
     )
 
 
 async def test_missing_or_wrong_token_is_401_and_nothing_processed(rig: Rig) -> None:
-    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": HOOK_TOKEN},
-                    {"Authorization": f"Basic {HOOK_TOKEN}"}, {"Authorization": "Bearer "}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": HOOK_TOKEN},
+        {"Authorization": f"Basic {HOOK_TOKEN}"},
+        {"Authorization": "Bearer "},
+    ):
         status, body = await post(rig, message(), headers=headers)
         assert status == 401
         assert "token" in body["error"]
@@ -79,15 +91,18 @@ async def test_validation_errors_name_the_field(rig: Rig) -> None:
 
 
 async def test_duplicate_message_id_returns_the_first_response(rig: Rig) -> None:
-    rig.handler.extra = [Reply("已为您登记工单。", ReplyKind.TICKET,
-                               ticket=TicketRef("PX-0001", "open", "normal"))]
+    rig.handler.extra = [
+        Reply("已为您登记工单。", ReplyKind.TICKET, ticket=TicketRef("PX-0001", "open", "normal"))
+    ]
     first = await post(rig, message("楼道灯坏了"))
     second = await post(rig, message("楼道灯坏了"))
     assert first[0] == second[0] == 200
     assert first[1]["replies"] == second[1]["replies"]
-    assert first[1]["ticket"] == second[1]["ticket"] == {
-        "number": "PX-0001", "status": "open", "priority": "normal"
-    }
+    assert (
+        first[1]["ticket"]
+        == second[1]["ticket"]
+        == {"number": "PX-0001", "status": "open", "priority": "normal"}
+    )
     assert second[1]["duplicate"] is True
     assert len(rig.handler.calls) == 1
 
@@ -144,8 +159,11 @@ async def test_try_playground_needs_no_token_and_uses_its_own_account(rig: Rig) 
     assert (await resp.json())["replies"] == [{"text": "收到：你好", "kind": "faq"}]
     resp = await rig.client.post(
         "/try/api/messages",
-        json={"text": "垃圾几点扔", "chat": {"id": "g-yanningyuan", "type": "group"},
-              "mentioned": True},
+        json={
+            "text": "垃圾几点扔",
+            "chat": {"id": "g-yanningyuan", "type": "group"},
+            "mentioned": True,
+        },
     )
     assert resp.status == 200
     first, second = rig.handler.calls

@@ -58,8 +58,12 @@ async def post_safe(rig: Rig, xml: str, **kwargs: str) -> tuple[int, str]:
 # --- URL verification -------------------------------------------------------------------------
 async def test_get_returns_echostr_verbatim_for_the_official_vector(rig: Rig) -> None:
     rig.clock[0] = 1409735669
-    query = {"signature": "16120ec1b8dbb870f510d87ce6bc2463eae6ca1a", "timestamp": "1409735669",
-             "nonce": "1320562132", "echostr": "5837397520665436492"}
+    query = {
+        "signature": "16120ec1b8dbb870f510d87ce6bc2463eae6ca1a",
+        "timestamp": "1409735669",
+        "nonce": "1320562132",
+        "echostr": "5837397520665436492",
+    }
     resp = await rig.client.get("/wechat/mp/demo", params=query)
     assert resp.status == 200
     assert await resp.text() == "5837397520665436492"
@@ -84,9 +88,14 @@ async def test_get_rejects_stale_timestamp_unknown_account_and_missing_echostr(r
 # --- safe / compatible mode -------------------------------------------------------------------
 async def test_official_compatible_mode_vector_is_answered_encrypted(rig: Rig) -> None:
     rig.clock[0] = 1409735669
-    query = {"signature": sign(MP_TOKEN, "1409735669", "1320562132"),
-             "timestamp": "1409735669", "nonce": "1320562132", "encrypt_type": "aes",
-             "msg_signature": "5d197aaffba7e9b25a30732f161a50dee96bd5fa", "openid": OPENID}
+    query = {
+        "signature": sign(MP_TOKEN, "1409735669", "1320562132"),
+        "timestamp": "1409735669",
+        "nonce": "1320562132",
+        "encrypt_type": "aes",
+        "msg_signature": "5d197aaffba7e9b25a30732f161a50dee96bd5fa",
+        "openid": OPENID,
+    }
     resp = await rig.client.post("/wechat/mp/demo", params=query, data=V31_BODY.encode())
     assert resp.status == 200
     fields = open_safe_reply(await resp.text())
@@ -96,10 +105,16 @@ async def test_official_compatible_mode_vector_is_answered_encrypted(rig: Rig) -
     assert fields["MsgType"] == "text"
     [msg] = rig.handler.calls
     assert (msg.message_id, msg.text, msg.channel, msg.account) == (
-        "6054768590064713728", "abcdteT", "wechat_mp", "demo"
+        "6054768590064713728",
+        "abcdteT",
+        "wechat_mp",
+        "demo",
     )
     assert (msg.chat.type, msg.chat.id, msg.sender.id, msg.committee) == (
-        ChatType.PRIVATE, OPENID, OPENID, "puxiong"
+        ChatType.PRIVATE,
+        OPENID,
+        OPENID,
+        "puxiong",
     )
 
 
@@ -217,8 +232,10 @@ async def test_unknown_account_is_404(rig: Rig) -> None:
 async def test_edge_texts_reach_the_handler_and_get_replies(rig: Rig) -> None:
     texts = ["", "   \n\t ", "🙂🙂👍", "长" * 10_000, "a]]>b"]
     for i, text in enumerate(texts):
-        content = "<Content>a]]&gt;b</Content>" if text == "a]]>b" else (
-            f"<Content><![CDATA[{text}]]></Content>"
+        content = (
+            "<Content>a]]&gt;b</Content>"
+            if text == "a]]>b"
+            else (f"<Content><![CDATA[{text}]]></Content>")
         )
         status, body = await post_plain(rig, mp_xml("text", content, msg_id=str(500 + i)))
         assert status == 200
@@ -247,24 +264,34 @@ async def test_concurrent_retries_are_processed_once(make_rig: RigFactory) -> No
 
 
 async def test_media_and_events_are_converted(rig: Rig) -> None:
-    image = mp_xml("image", "<PicUrl><![CDATA[http://x/y.jpg]]></PicUrl>"
-                            "<MediaId><![CDATA[media-1]]></MediaId>", msg_id="2001")
+    image = mp_xml(
+        "image",
+        "<PicUrl><![CDATA[http://x/y.jpg]]></PicUrl><MediaId><![CDATA[media-1]]></MediaId>",
+        msg_id="2001",
+    )
     status, body = await post_plain(rig, image)
     assert status == 200
     assert xml_fields(body)["Content"].startswith("已收到图片")
-    voice = mp_xml("voice", "<MediaId><![CDATA[m2]]></MediaId><Format><![CDATA[amr]]></Format>"
-                            "<Recognition><![CDATA[垃圾几点扔]]></Recognition>", msg_id="2002")
+    voice = mp_xml(
+        "voice",
+        "<MediaId><![CDATA[m2]]></MediaId><Format><![CDATA[amr]]></Format>"
+        "<Recognition><![CDATA[垃圾几点扔]]></Recognition>",
+        msg_id="2002",
+    )
     await post_plain(rig, voice)
-    mute = mp_xml("voice", "<MediaId><![CDATA[m3]]></MediaId><Format><![CDATA[amr]]></Format>",
-                  msg_id="2003")
+    mute = mp_xml(
+        "voice", "<MediaId><![CDATA[m3]]></MediaId><Format><![CDATA[amr]]></Format>", msg_id="2003"
+    )
     await post_plain(rig, mute)
     created = int(time.time())
-    subscribe = mp_xml("event", "<Event><![CDATA[subscribe]]></Event>", msg_id=None,
-                       created=created)
+    subscribe = mp_xml(
+        "event", "<Event><![CDATA[subscribe]]></Event>", msg_id=None, created=created
+    )
     status, body = await post_plain(rig, subscribe)
     assert xml_fields(body)["Content"].startswith("欢迎关注")
-    location = mp_xml("event", "<Event><![CDATA[LOCATION]]></Event><Latitude>31.2</Latitude>",
-                      msg_id=None)
+    location = mp_xml(
+        "event", "<Event><![CDATA[LOCATION]]></Event><Latitude>31.2</Latitude>", msg_id=None
+    )
     status, body = await post_plain(rig, location)
     assert (status, body) == (200, "success")
 
@@ -273,7 +300,9 @@ async def test_media_and_events_are_converted(rig: Rig) -> None:
     assert (vc.type, vc.text) == (MessageType.VOICE, "垃圾几点扔")
     assert (mt.type, mt.text) == (MessageType.VOICE, "")
     assert (sub.type, sub.event, sub.message_id) == (
-        MessageType.EVENT, "subscribe", f"{OPENID}:{created}"
+        MessageType.EVENT,
+        "subscribe",
+        f"{OPENID}:{created}",
     )
 
 
@@ -294,12 +323,18 @@ async def test_slow_pipeline_answers_success_then_sends_via_customer_service(
     assert (status, body) == (200, "success")
     await rig.platform.wait_for("/cgi-bin/message/custom/send")
     [(query, sent)] = rig.platform.of("/cgi-bin/message/custom/send")
-    assert sent == {"touser": OPENID, "msgtype": "text",
-                    "text": {"content": "收到：办居住证要带什么"}}
+    assert sent == {
+        "touser": OPENID,
+        "msgtype": "text",
+        "text": {"content": "收到：办居住证要带什么"},
+    }
     assert query["access_token"] == "ACCESS1"
     [(token_query, _)] = rig.platform.of("/cgi-bin/token")
-    assert token_query == {"grant_type": "client_credential", "appid": MP_APPID,
-                           "secret": "app-secret-xyz"}
+    assert token_query == {
+        "grant_type": "client_credential",
+        "appid": MP_APPID,
+        "secret": "app-secret-xyz",
+    }
 
     # A second late reply reuses the cached token; a retry of the first gets "success" and
     # nothing is sent twice.
@@ -310,7 +345,8 @@ async def test_slow_pipeline_answers_success_then_sends_via_customer_service(
     await rig.tasks.drain(5)
     sends = rig.platform.of("/cgi-bin/message/custom/send")
     assert [b["text"]["content"] for _, b in sends] == [
-        "收到：办居住证要带什么", "收到：第二个问题"
+        "收到：办居住证要带什么",
+        "收到：第二个问题",
     ]
     assert [q["access_token"] for q, _ in sends] == ["ACCESS1", "ACCESS1"]
     assert rig.platform.tokens_issued == 1

@@ -48,8 +48,12 @@ def test_strip_mentions(text: str, expected: str) -> None:
 async def test_url_verification_returns_the_decrypted_echostr(rig: Rig) -> None:
     ts, nonce = str(int(time.time())), "263014780"
     echostr = wecom_encrypt("1616140317555161061")
-    query = {"msg_signature": sign(WECOM_TOKEN, ts, nonce, echostr), "timestamp": ts,
-             "nonce": nonce, "echostr": echostr}
+    query = {
+        "msg_signature": sign(WECOM_TOKEN, ts, nonce, echostr),
+        "timestamp": ts,
+        "nonce": nonce,
+        "echostr": echostr,
+    }
     resp = await rig.client.get(URL, params=query)
     assert resp.status == 200
     assert await resp.read() == b"1616140317555161061"
@@ -61,10 +65,13 @@ async def test_url_verification_returns_the_decrypted_echostr(rig: Rig) -> None:
 async def test_url_verification_refuses_a_corp_app_echostr(rig: Rig) -> None:
     # Vector 3.5 is addressed to a CorpID; an AI bot's ReceiveId is "".
     rig.clock[0] = 1476416373
-    query = {"msg_signature": "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb",
-             "timestamp": "1476416373", "nonce": "47744683",
-             "echostr": "fsi1xnbH4yQh0+PJxcOdhhK6TDXkjMyhEPA7xB2TGz6b+g7xyAbEkRxN/3cNXW9qdqjnoVz"
-                        "EtpbhnFyq6SVHyA=="}
+    query = {
+        "msg_signature": "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb",
+        "timestamp": "1476416373",
+        "nonce": "47744683",
+        "echostr": "fsi1xnbH4yQh0+PJxcOdhhK6TDXkjMyhEPA7xB2TGz6b+g7xyAbEkRxN/3cNXW9qdqjnoVz"
+        "EtpbhnFyq6SVHyA==",
+    }
     resp = await rig.client.get(URL, params=query)
     assert resp.status == 403
     resp = await rig.client.get("/wechat/wecom-bot/other", params=query)
@@ -81,10 +88,17 @@ async def test_group_text_is_answered_with_an_encrypted_stream(rig: Rig) -> None
     assert reply["stream"]["id"]
     [msg] = rig.handler.calls
     assert (msg.text, msg.chat.type, msg.chat.id, msg.sender.id, msg.mentioned) == (
-        "湿垃圾几点扔", ChatType.GROUP, "g-putuoyicun", "zhangsan", True
+        "湿垃圾几点扔",
+        ChatType.GROUP,
+        "g-putuoyicun",
+        "zhangsan",
+        True,
     )
     assert (msg.channel, msg.account, msg.committee, msg.message_id) == (
-        "wecom_bot", "residents", "puxiong", "CAIQ16HMjQYY/NGagIOAgAMgq4KM0AI="
+        "wecom_bot",
+        "residents",
+        "puxiong",
+        "CAIQ16HMjQYY/NGagIOAgAMgq4KM0AI=",
     )
 
 
@@ -104,8 +118,10 @@ async def test_private_replies_stay_out_of_the_group(rig: Rig) -> None:
 
 async def test_forged_missing_or_stale_signatures_are_refused(rig: Rig) -> None:
     query, body = wecom_request(bot_text("你好"))
-    for bad in ({**query, "msg_signature": "a" * 40},
-                {k: v for k, v in query.items() if k != "msg_signature"}):
+    for bad in (
+        {**query, "msg_signature": "a" * 40},
+        {k: v for k, v in query.items() if k != "msg_signature"},
+    ):
         resp = await rig.client.post(URL, params=bad, data=body.encode())
         assert resp.status == 403
     status, _ = await post(rig, bot_text("你好"), ts=str(int(time.time()) - 1000))
@@ -125,8 +141,9 @@ async def test_wrong_key_or_receive_id_is_refused(rig: Rig) -> None:
 async def test_malformed_bodies_are_400(rig: Rig) -> None:
     ts, nonce = str(int(time.time())), "1"
     for raw in ("not json", "[1, 2]", '{"encrypt": 5}', "{}"):
-        resp = await rig.client.post(URL, params={"msg_signature": "x", "timestamp": ts,
-                                                  "nonce": nonce}, data=raw.encode())
+        resp = await rig.client.post(
+            URL, params={"msg_signature": "x", "timestamp": ts, "nonce": nonce}, data=raw.encode()
+        )
         assert resp.status == 400, raw
     status, _ = await post(rig, "{not json inside")
     assert status == 400
@@ -169,26 +186,43 @@ async def test_retried_msgid_is_answered_once(rig: Rig) -> None:
 
 async def test_other_message_types_and_events(rig: Rig) -> None:
     base = {"aibotid": "B", "chattype": "single", "from": {"userid": "lisi"}}
-    mixed = {**base, "msgid": "m1", "msgtype": "mixed", "mixed": {"msg_item": [
-        {"msgtype": "text", "text": {"content": "@RobotA 看下这张图"}},
-        {"msgtype": "image", "image": {"url": "https://example.invalid/1.png"}},
-    ]}}
+    mixed = {
+        **base,
+        "msgid": "m1",
+        "msgtype": "mixed",
+        "mixed": {
+            "msg_item": [
+                {"msgtype": "text", "text": {"content": "@RobotA 看下这张图"}},
+                {"msgtype": "image", "image": {"url": "https://example.invalid/1.png"}},
+            ]
+        },
+    }
     await post(rig, mixed)
     await post(rig, {**base, "msgid": "m2", "msgtype": "voice", "voice": {"content": "垃圾几点扔"}})
-    status, body = await post(rig, {**base, "msgid": "m3", "msgtype": "image",
-                                    "image": {"url": "https://example.invalid/2.png"}})
+    status, body = await post(
+        rig,
+        {
+            **base,
+            "msgid": "m3",
+            "msgtype": "image",
+            "image": {"url": "https://example.invalid/2.png"},
+        },
+    )
     assert open_wecom_reply(body)["stream"]["content"].startswith("已收到图片")
     await post(rig, {**base, "msgid": "m4", "msgtype": "file", "file": {"url": "u"}})
-    status, body = await post(rig, {**base, "msgid": "m5", "msgtype": "event",
-                                    "event": {"eventtype": "enter_chat"}})
+    status, body = await post(
+        rig, {**base, "msgid": "m5", "msgtype": "event", "event": {"eventtype": "enter_chat"}}
+    )
     welcome = open_wecom_reply(body)
     assert welcome["msgtype"] == "text"
     assert welcome["text"]["content"].startswith("欢迎")
-    status, body = await post(rig, {**base, "msgid": "m6", "msgtype": "stream",
-                                    "stream": {"id": "x"}})
+    status, body = await post(
+        rig, {**base, "msgid": "m6", "msgtype": "stream", "stream": {"id": "x"}}
+    )
     assert (status, body) == (200, "")
-    status, body = await post(rig, {**base, "msgid": "m7", "msgtype": "event",
-                                    "event": {"eventtype": "feedback_event"}})
+    status, body = await post(
+        rig, {**base, "msgid": "m7", "msgtype": "event", "event": {"eventtype": "feedback_event"}}
+    )
     assert (status, body) == (200, "")
     kinds = [(m.type, m.text, m.event) for m in rig.handler.calls]
     assert kinds == [
@@ -203,8 +237,9 @@ async def test_other_message_types_and_events(rig: Rig) -> None:
 async def test_slow_pipeline_replies_through_response_url(make_rig: RigFactory) -> None:
     rig = await make_rig(delay=0.5, reply_budget_s=0.2)
     url = f"{rig.platform.base_url}/cgi-bin/aibot/response?response_code=CODE1"
-    status, body = await post(rig, bot_text("@RobotA 加装电梯进展", msgid="late-1",
-                                            response_url=url))
+    status, body = await post(
+        rig, bot_text("@RobotA 加装电梯进展", msgid="late-1", response_url=url)
+    )
     assert (status, body) == (200, "")
     await rig.platform.wait_for("/cgi-bin/aibot/response")
     [(query, sent)] = rig.platform.of("/cgi-bin/aibot/response")

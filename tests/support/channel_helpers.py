@@ -165,13 +165,21 @@ async def build_rig(
         "outbound_backoff_s": 0.01,
         "channels": {
             "wechat_mp": {
-                "demo": {"token": MP_TOKEN, "encoding_aes_key": MP_KEY, "app_id": MP_APPID,
-                         "app_secret": "app-secret-xyz", "committee": "puxiong"},
+                "demo": {
+                    "token": MP_TOKEN,
+                    "encoding_aes_key": MP_KEY,
+                    "app_id": MP_APPID,
+                    "app_secret": "app-secret-xyz",
+                    "committee": "puxiong",
+                },
                 "plain": {"token": MP_TOKEN, "committee": "puxiong"},
             },
             "wecom_bot": {
-                "residents": {"token": WECOM_TOKEN, "encoding_aes_key": WECOM_KEY,
-                              "committee": "puxiong"},
+                "residents": {
+                    "token": WECOM_TOKEN,
+                    "encoding_aes_key": WECOM_KEY,
+                    "committee": "puxiong",
+                },
             },
             "webhook": {"tokens": ["other-token", HOOK_TOKEN], "committee": "puxiong"},
         },
@@ -225,8 +233,14 @@ def json_body(data: Any) -> str:
 OPENID = "oyORnuP8q7ou2gfYjqLzSIWZf0rs"
 
 
-def mp_xml(msg_type: str, fields: str, *, msg_id: str | None = "1001", created: int | None = None,
-           openid: str = OPENID) -> str:
+def mp_xml(
+    msg_type: str,
+    fields: str,
+    *,
+    msg_id: str | None = "1001",
+    created: int | None = None,
+    openid: str = OPENID,
+) -> str:
     created = int(time.time()) if created is None else created
     msg_id_xml = f"<MsgId>{msg_id}</MsgId>" if msg_id is not None else ""
     return (
@@ -244,8 +258,7 @@ def plain_query(
     ts: str | None = None, nonce: str = "4242", token: str = MP_TOKEN
 ) -> dict[str, str]:
     ts = ts or str(int(time.time()))
-    return {"signature": sign(token, ts, nonce), "timestamp": ts, "nonce": nonce,
-            "openid": OPENID}
+    return {"signature": sign(token, ts, nonce), "timestamp": ts, "nonce": nonce, "openid": OPENID}
 
 
 def safe_request(
@@ -266,14 +279,20 @@ def safe_request(
         "<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName>"
         f"<Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
     )
-    query = {"signature": sign(token, ts, nonce), "timestamp": ts, "nonce": nonce,
-             "openid": OPENID, "encrypt_type": "aes",
-             "msg_signature": root.findtext("MsgSignature") or ""}
+    query = {
+        "signature": sign(token, ts, nonce),
+        "timestamp": ts,
+        "nonce": nonce,
+        "openid": OPENID,
+        "encrypt_type": "aes",
+        "msg_signature": root.findtext("MsgSignature") or "",
+    }
     return query, body
 
 
-def open_safe_reply(reply: str, token: str = MP_TOKEN, key: str = MP_KEY,
-                    appid: str = MP_APPID) -> dict[str, str]:
+def open_safe_reply(
+    reply: str, token: str = MP_TOKEN, key: str = MP_KEY, appid: str = MP_APPID
+) -> dict[str, str]:
     """Verify and decrypt an encrypted passive reply with wechatpy; its fields as a dict."""
     root = ET.fromstring(reply)
     plain = WeChatpyCrypto(token, key, appid).decrypt_message(
@@ -322,12 +341,21 @@ def open_wecom_reply(body: str, token: str = WECOM_TOKEN, key: str = WECOM_KEY) 
     return json.loads(PrpCrypto(_key_bytes(key)).decrypt(data["encrypt"], ""))
 
 
-def bot_text(content: str, *, msgid: str = "CAIQ16HMjQYY/NGagIOAgAMgq4KM0AI=",
-             chattype: str = "group", response_url: str = "") -> dict[str, Any]:
+def bot_text(
+    content: str,
+    *,
+    msgid: str = "CAIQ16HMjQYY/NGagIOAgAMgq4KM0AI=",
+    chattype: str = "group",
+    response_url: str = "",
+) -> dict[str, Any]:
     payload: dict[str, Any] = {
-        "msgid": msgid, "aibotid": "AIBOTID", "chattype": chattype,
-        "from": {"userid": "zhangsan"}, "response_url": response_url,
-        "msgtype": "text", "text": {"content": content},
+        "msgid": msgid,
+        "aibotid": "AIBOTID",
+        "chattype": chattype,
+        "from": {"userid": "zhangsan"},
+        "response_url": response_url,
+        "msgtype": "text",
+        "text": {"content": content},
     }
     if chattype == "group":
         payload["chatid"] = "g-putuoyicun"
