@@ -54,12 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.set_defaults(handler=cmd_serve)
 
+    from bot.accounts.cli import register as register_user
     from bot.kb_admin import extend as kb_admin
     from bot.nlu.cli import register as register_nlu
     from bot.retrieval.cli import register as register_kb
 
     register_kb(sub, extend=kb_admin)
     register_nlu(sub)
+    register_user(sub)
     return parser
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 import redis.asyncio as redis_async
+from aiohttp import web_app
 
 from bot.settings import Settings, load_settings
 from bot.storage.sql.models import Base
@@ -22,6 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 PG_ADMIN = os.environ.get("LINLI_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("LINLI_TEST_REDIS", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(autouse=True)
+def _release_apps() -> Iterator[None]:
+    """aiohttp caches built middleware chains per application in a module-level LRU cache,
+    which keeps every test's application (models and indexes included) alive; drop it."""
+    yield
+    web_app._cached_build_middleware.cache_clear()
 
 
 @pytest.fixture(scope="session")

@@ -358,12 +358,20 @@ async def test_nonsense_at_every_slot_prompt_gets_a_human_not_a_loop(bot: Any) -
     assert conv.mode.value == "waiting"
 
 
-async def test_messages_of_one_resident_are_processed_in_order(bot: Any) -> None:
+async def test_messages_of_one_resident_are_processed_one_at_a_time(bot: Any) -> None:
     resident = Resident(bot, "u14")
     await resident.say("我要报修")
-    # Sent at once: the conversation lock keeps them in order.
-    first, second = await asyncio.gather(
-        resident.say("阳台的晾衣架掉下来了"), resident.say("燕宁苑")
-    )
-    assert "哪个小区" in texts(first) or "几号楼" in texts(first)
-    assert "几号楼" in texts(second) or "哪个小区" in texts(second)
+
+    async def later(text: str) -> dict[str, Any]:
+        await asyncio.sleep(0.02)
+        return await resident.say(text)
+
+    # Sent together: without the conversation lock both would read the same draft and one
+    # answer would be lost; with it, whichever runs second sees the first one's slot.
+    first, second = await asyncio.gather(resident.say("阳台的晾衣架掉下来了"), later("燕宁苑"))
+    assert "几号楼" in texts(first) + texts(second)
+    conv = await bot.app[appkeys.CONVERSATIONS].get(resident.key())
+    assert conv is not None
+    draft = conv.state["draft"]
+    assert draft["compound"] == "yanningyuan"
+    assert "晾衣架" in draft["description"]

@@ -53,9 +53,9 @@ class Database:
         else:
             kwargs.update(
                 pool_pre_ping=True,
-                pool_size=10,
-                max_overflow=10,
-                pool_timeout=5,
+                pool_size=20,
+                max_overflow=20,
+                pool_timeout=20,
                 connect_args={"timeout": 5, "command_timeout": 10},
             )
         engine = create_async_engine(url, **kwargs)

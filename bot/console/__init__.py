@@ -1,0 +1,68 @@
+"""The caseworker/admin web console (``/console/``). This part: sessions, login and logout, the
+CSRF and login guard, security headers, the base template and the stylesheet; plus the admin
+API's authentication (``/api/v1/…`` except the resident webhook).
+
+``setup_console_auth`` is called by the composition root once the database, state store and
+registry are on the application."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import aiohttp_session
+from aiohttp import web
+
+from bot import appkeys
+from bot.accounts.http import (
+    ACCOUNTS,
+    AUTHENTICATOR,
+    PUBLIC_API_PATHS,
+    api_auth_middleware,
+    whoami,
+)
+from bot.accounts.passwords import Passwords
+from bot.accounts.service import SESSION_TTL_S, AccountService, Authenticator
+from bot.accounts.throttle import LoginThrottle
+from bot.console.rendering import render, setup_templates
+from bot.console.security import add_security_headers, console_middleware
+from bot.console.session import ConsoleConfigError, cookie_storage
+from bot.console.views import add_auth_routes
+from bot.settings import Settings
+from bot.storage.sql.account_repo import SqlAccountStore
+
+__all__ = ["ConsoleConfigError", "render", "setup_console_auth"]
+
+
+def setup_console_auth(
+    app: web.Application,
+    settings: Settings,
+    *,
+    passwords: Passwords | None = None,
+    throttle: LoginThrottle | None = None,
+    session_max_age_s: int = SESSION_TTL_S,
+    public_api_paths: Collection[str] = PUBLIC_API_PATHS,
+) -> AccountService:
+    """Mount the console's auth layer on ``app`` and return the account service.
+
+    Needs ``appkeys.DATABASE``, ``appkeys.STATE`` and ``appkeys.REGISTRY`` set; call it before
+    the console/API routes of other packages are added (order of routes does not matter, but
+    the session middleware must be installed before the guards, which this does). Raises
+    ConsoleConfigError for an unusable session secret or key file."""
+    db, state, registry = app[appkeys.DATABASE], app[appkeys.STATE], app[appkeys.REGISTRY]
+    accounts = AccountService(
+        SqlAccountStore(db),
+        passwords or Passwords(),
+        registry,
+        session_ttl_s=session_max_age_s,
+    )
+    app[ACCOUNTS] = accounts
+    app[AUTHENTICATOR] = Authenticator(accounts, throttle or LoginThrottle(state))
+
+    aiohttp_session.setup(app, cookie_storage(settings, session_max_age_s))
+    app.middlewares.append(console_middleware())
+    app.middlewares.append(api_auth_middleware(public_api_paths))
+    add_security_headers(app, settings)
+    setup_templates(app, registry)
+    add_auth_routes(app)
+    app.router.add_get("/api/v1/me", whoami)
+    return accounts

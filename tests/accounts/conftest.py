@@ -1,0 +1,68 @@
+"""Fixtures for the account tests: the real application (``bot.app.build_app``) with the
+console auth layer mounted, on both store back-ends."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from bot import appkeys
+from bot.accounts import AccountService, Authenticator, LoginThrottle, Passwords
+from bot.accounts.http import ACCOUNTS, AUTHENTICATOR
+from bot.app import build_app
+from bot.settings import Settings
+
+from .support import HOOK_TOKEN, PASSWORD, Client, add_probe_routes, fast_passwords
+
+MakeConsole = Callable[..., Awaitable[Client]]
+
+
+@pytest.fixture
+def make_console(
+    backend: dict[str, str],
+    settings_factory: Callable[..., Settings],
+    aiohttp_client: Callable[..., Any],
+) -> MakeConsole:
+    """Start the real app (``build_app`` mounts the auth layer); ``passwords`` and
+    ``throttle_kwargs`` retune it before the start, other keywords are settings."""
+
+    async def make(
+        *,
+        passwords: Passwords | None = None,
+        throttle_kwargs: dict[str, Any] | None = None,
+        **overrides: Any,
+    ) -> Client:
+        config: dict[str, Any] = {
+            **backend,
+            "channels": {"webhook": {"tokens": [HOOK_TOKEN], "committee": "puxiong"}},
+        }
+        config.update(overrides)
+        settings = settings_factory(**config)
+        app = await build_app(settings)
+        accounts = app[ACCOUNTS]
+        accounts.passwords = passwords or fast_passwords()
+        throttle = LoginThrottle(app[appkeys.STATE], **(throttle_kwargs or {}))
+        app[AUTHENTICATOR] = Authenticator(accounts, throttle)
+        add_probe_routes(app)
+        client: Client = await aiohttp_client(app)
+        return client
+
+    return make
+
+
+@pytest.fixture
+async def console(make_console: MakeConsole) -> Client:
+    """The app with three users: a caseworker and an admin of 普雄路 (``puxiong``) and a
+    street admin; all with the password ``PASSWORD``."""
+    client = await make_console()
+    accounts = client.app[ACCOUNTS]
+    await accounts.add_user("wangfang", "caseworker", "puxiong", PASSWORD, "王芳")
+    await accounts.add_user("lijun", "admin", "puxiong", PASSWORD, "李军")
+    await accounts.add_user("street", "street_admin", None, PASSWORD, "街道张主任")
+    return client
+
+
+def accounts_of(client: Client) -> AccountService:
+    return client.app[ACCOUNTS]
