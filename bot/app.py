@@ -33,7 +33,7 @@ from bot.dialogue.routes.satisfaction import SatisfactionRoute
 from bot.dialogue.routes.smalltalk import SmallTalkRoute
 from bot.dialogue.routes.status import StatusRoute
 from bot.domain import Contacts, IncomingMessage, Registry, Reply, StoreUnavailable
-from bot.domain.faq import FaqEntry
+from bot.domain.faq import FaqEntry, FaqFormatError
 from bot.domain.tickets import Notification
 from bot.metrics import Metrics
 from bot.nlu import NluService
@@ -175,7 +175,10 @@ async def build_app(settings: Settings) -> web.Application:
     add_api_routes(app)
     if settings.try_enabled:
         add_try_routes(
-            app, registry.committee(settings.channels.webhook.committee), make_try_handler(deps)
+            app,
+            registry.committee(settings.channels.webhook.committee),
+            make_try_handler(deps),
+            message_log,
         )
     return app
 
@@ -209,7 +212,17 @@ async def load_committee_faqs(app: web.Application, committee: str) -> list[FaqE
             return []
         await store.upsert_many(committee, [e.to_dict() for e in seed], actor="seed")
         rows = await store.load(committee)
-    return [FaqEntry.from_dict(r) for r in rows]
+    entries = []
+    for row in rows:
+        try:
+            entries.append(FaqEntry.from_dict(row))
+        except FaqFormatError as exc:
+            # One bad row must not take the committee's whole FAQ down.
+            log.error(
+                "unreadable FAQ entry skipped",
+                extra={"committee": committee, "faq": row.get("id"), "error": str(exc)},
+            )
+    return entries
 
 
 async def _stores(app: web.Application) -> AsyncIterator[None]:
@@ -351,10 +364,14 @@ def timed_handler(
 ) -> Callable[[IncomingMessage], Awaitable[list[Reply]]]:
     """The pipeline's ``handle`` with metrics around it (what the channels receive)."""
     pipeline, metrics = app[appkeys.PIPELINE], app[appkeys.METRICS]
+    # Bounded concurrency: under a burst, messages queue here (cheaply) instead of holding
+    # database connections and Redis sockets until their timeouts fire.
+    slots = asyncio.Semaphore(app[appkeys.SETTINGS].max_concurrent_pipelines)
 
     async def handle(msg: IncomingMessage) -> list[Reply]:
         started = time.perf_counter()
-        replies = await pipeline.handle(msg)
+        async with slots:
+            replies = await pipeline.handle(msg)
         metrics.pipeline_seconds.observe(time.perf_counter() - started)
         for reply in replies or ():
             metrics.messages.labels(msg.committee, reply.kind.value).inc()

@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     """Requests whose timestamp is further than this from now are rejected as replays."""
     max_body_bytes: int = 256 * 1024
     dedup_ttl_s: int = 3 * 24 * 3600
+    max_concurrent_pipelines: int = 32
+    """Messages processed at once per worker; more wait their turn."""
     processing_lease_s: int = 120
     """How long a message stays claimed by a worker before a retry may process it again."""
     conversation_ttl_s: int = 24 * 3600

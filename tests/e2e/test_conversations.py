@@ -375,3 +375,31 @@ async def test_messages_of_one_resident_are_processed_one_at_a_time(bot: Any) ->
     draft = conv.state["draft"]
     assert draft["compound"] == "yanningyuan"
     assert "晾衣架" in draft["description"]
+
+
+async def test_the_try_page_shows_a_caseworkers_reply(bot: Any) -> None:
+    token = await caseworker_token(bot)
+    auth = {"Authorization": f"Bearer {token}"}
+    said = await bot.post(
+        "/try/messages",
+        json={
+            "message_id": "try-1",
+            "chat": {"id": "try-private", "type": "private"},
+            "sender": {"id": "try-abc", "name": "新居民"},
+            "text": "转人工",
+            "mentioned": True,
+        },
+    )
+    assert (await said.json())["replies"][0]["kind"] == "handoff"
+    key = "puxiong:webhook:try:p:try-abc"
+    sent = await bot.post(
+        f"/api/v1/conversations/{key}/reply", json={"text": "您好，我是社工张敏。"}, headers=auth
+    )
+    assert (await sent.json())["delivery"] == "pull"
+    updates = await bot.get("/try/updates", params={"sender": "try-abc", "after": "0"})
+    data = await updates.json()
+    assert [m["text"] for m in data["messages"]] == ["您好，我是社工张敏。"]
+    again = await bot.get("/try/updates", params={"sender": "try-abc", "after": str(data["last"])})
+    assert (await again.json())["messages"] == []
+    refused = await bot.get("/try/updates", params={"sender": "u7", "after": "0"})
+    assert refused.status == 400
