@@ -83,6 +83,8 @@ class Pipeline:
         if msg.type is MessageType.EVENT:
             return self._event(msg, committee)
         text = _clean(msg.text)
+        if not text and msg.type is MessageType.IMAGE and msg.media_id:
+            return await self._photo(msg)
         if not text:
             return self._non_text(msg)
         prefix: list[Reply] = []
@@ -149,6 +151,23 @@ class Pipeline:
                 return found
         named = parse.value("compound")
         return committee.compound(named) if named else None
+
+    async def _photo(self, msg: IncomingMessage) -> list[Reply]:
+        """A photo during a report is attached to it (the caseworker sees the media id)."""
+        if msg.chat.type is ChatType.GROUP and not msg.mentioned:
+            return []
+        async with self._state.lock(keys.lock(msg.conversation_key)):
+            conv = await self._conversations.get(msg.conversation_key)
+            draft = conv.state.get("draft") if conv is not None else None
+            if conv is None or not isinstance(draft, dict):
+                return self._non_text(msg)
+            photos = [str(p) for p in draft.get("attachments", [])]
+            if msg.media_id not in photos:
+                photos.append(str(msg.media_id))
+            draft["attachments"] = photos[-9:]
+            conv.last_message_at = datetime.now(UTC)
+            await self._conversations.save(conv)
+        return [Reply(texts.PHOTO_ATTACHED, ReplyKind.SLOT)]
 
     def _event(self, msg: IncomingMessage, committee: Committee) -> list[Reply]:
         if msg.event in {"subscribe", "enter_chat"}:

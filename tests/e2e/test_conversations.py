@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from channel_helpers import ROBOT_KEY, Platform
+from channel_helpers import MP_TOKEN, ROBOT_KEY, Platform, mp_text, mp_xml, plain_query, xml_fields
 
 from bot import appkeys
 from bot.accounts.http import ACCOUNTS
@@ -90,12 +90,13 @@ def config(backend: dict[str, str], platform: Platform) -> dict[str, Any]:
         "outbox_interval_s": 0.05,
         "sweep_interval_s": 0.05,
         "channels": {
+            "wechat_mp": {"plain": {"token": MP_TOKEN, "committee": "puxiong"}},
             "webhook": {
                 "tokens": [HOOK],
                 "committee": "puxiong",
                 "push_url": platform.base_url + PUSH_PATH,
                 "push_token": "gateway-secret",
-            }
+            },
         },
         "committees": {"puxiong": {"staff_robot_key": ROBOT_KEY}},
     }
@@ -403,3 +404,27 @@ async def test_the_try_page_shows_a_caseworkers_reply(bot: Any) -> None:
     assert (await again.json())["messages"] == []
     refused = await bot.get("/try/updates", params={"sender": "u7", "after": "0"})
     assert refused.status == 400
+
+
+async def test_a_photo_sent_during_a_report_is_attached_to_the_ticket(bot: Any) -> None:
+    async def send(xml: str) -> str:
+        resp = await bot.post("/wechat/mp/plain", params=plain_query(), data=xml.encode())
+        assert resp.status == 200
+        body = await resp.text()
+        return xml_fields(body)["Content"] if body.startswith("<xml>") else body
+
+    assert "什么问题" in await send(mp_text("我要报修", msg_id="501"))
+    assert "小区" in await send(mp_text("厨房水龙头坏了关不紧", msg_id="502"))
+    photo = mp_xml(
+        "image",
+        "<PicUrl><![CDATA[http://example.invalid/p.jpg]]></PicUrl>"
+        "<MediaId><![CDATA[MEDIA-123]]></MediaId>",
+        msg_id="503",
+    )
+    assert "收到照片" in await send(photo)
+    for n, text in enumerate(["燕宁苑", "3号楼", "1201室"]):
+        await send(mp_text(text, msg_id=f"51{n}"))
+    done = await send(mp_text("不用", msg_id="520"))
+    number = done.split("工单 ")[1].split("（")[0]
+    ticket = await bot.app[appkeys.TICKETS].get("puxiong", number)
+    assert ticket.attachments == ("MEDIA-123",)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from bot.background import BackgroundTasks
@@ -103,10 +104,20 @@ class EmergencyResponder:
             f"{who}：“{mask(msg.text[:200])}”。请值班社工立即处置。"
         )
         # Both start now and run on even if they outlast the budget.
+        started = time.perf_counter()
         created = self._tasks.spawn(self._create(draft, msg.dedup_key), name="emergency ticket")
         alerted = self._tasks.spawn(self._alert(committee.id, alert_text), name="emergency alert")
         await asyncio.wait({created, alerted}, timeout=self._budget_s)
         ticket = created.result() if created.done() and not created.exception() else None
+        log.info(
+            "emergency handled",
+            extra={
+                "category": category.value,
+                "ticket": ticket.number if ticket else None,
+                "staff_alerted": alerted.done() and not alerted.exception() and alerted.result(),
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
         await self._events.publish(
             committee.id,
             "emergency",

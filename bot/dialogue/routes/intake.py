@@ -182,7 +182,8 @@ class IntakeRoute:
             compound=draft.get("compound") or (turn.compound.id if turn.compound else None),
             building=str(draft.get("building") or ""),
             unit=str(draft.get("unit") or ""),
-            room=str(draft.get("room") or "") if draft.get("room") != "公共区域" else "公共区域",
+            room=str(draft.get("room") or ""),
+            attachments=tuple(str(a) for a in draft.get("attachments", [])),
         )
         # Written (with its first event) before anything is replied.
         result = await self._tickets.create(ticket_draft, source_message_key=turn.msg.dedup_key)
