@@ -42,8 +42,8 @@ sys.path.insert(0, str(ROOT))
 from retrieval_synth import synthetic_entries, synthetic_queries  # noqa: E402
 
 from bot.domain.registry import Registry  # noqa: E402
+from bot.encoders import Encoder, load_encoder  # noqa: E402
 from bot.retrieval.corpus import load_corpus  # noqa: E402
-from bot.retrieval.encoder import Encoder, load_encoder  # noqa: E402
 from bot.retrieval.evaluate import EvalQuery, evaluate, load_queries  # noqa: E402
 from bot.retrieval.service import RetrievalService  # noqa: E402
 

@@ -38,8 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.domain.faq import FaqEntry  # noqa: E402
+from bot.encoders import load_encoder  # noqa: E402
 from bot.retrieval.corpus import load_corpus  # noqa: E402
-from bot.retrieval.encoder import EmbeddingCache, load_encoder  # noqa: E402
+from bot.retrieval.encoder import EmbeddingCache  # noqa: E402
 from bot.retrieval.index import FaqIndex  # noqa: E402
 from bot.retrieval.normalize import Normalizer  # noqa: E402
 from bot.retrieval.text import Tokenizer  # noqa: E402

@@ -5,14 +5,9 @@ Depends on ``bot.domain`` only. Models load lazily inside the objects the compos
 builds; CPU-bound calls have async wrappers that run them in an executor.
 """
 
+from bot.encoders import Encoder, SentenceTransformerEncoder, Usem3Encoder, load_encoder
 from bot.retrieval.corpus import FORMATS, export_corpus, infer_format, load_corpus
-from bot.retrieval.encoder import (
-    EmbeddingCache,
-    Encoder,
-    SentenceTransformerEncoder,
-    Usem3Encoder,
-    load_encoder,
-)
+from bot.retrieval.encoder import EmbeddingCache
 from bot.retrieval.errors import (
     CorpusError,
     EncoderError,

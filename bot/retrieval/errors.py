@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.domain.errors import LinliError
+from bot.encoders import EncoderError as _EncoderError
 
 
 class RetrievalError(LinliError):
@@ -48,5 +49,5 @@ class IndexFormatError(RetrievalError):
     """A persisted index directory is missing, incomplete or from another version."""
 
 
-class EncoderError(RetrievalError):
-    """An encoder spec is invalid or its model cannot be loaded."""
+EncoderError = _EncoderError
+"""An encoder spec is invalid or its model cannot be loaded (from ``bot.encoders``)."""

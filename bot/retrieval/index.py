@@ -49,7 +49,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bot.domain.faq import FaqEntry, FaqFormatError
-from bot.retrieval.encoder import EmbeddingCache, Encoder, text_key
+from bot.encoders import Encoder
+from bot.retrieval.encoder import EmbeddingCache, text_key
 from bot.retrieval.errors import IndexFormatError
 from bot.retrieval.lexicon import LEXICON_VERSION
 from bot.retrieval.normalize import Normalizer

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot.domain.faq import FaqEntry
-from bot.retrieval.encoder import Encoder
+from bot.encoders import Encoder
 from bot.retrieval.errors import IndexFormatError, RetrievalError
 from bot.retrieval.index import (
     Candidate,

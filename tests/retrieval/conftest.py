@@ -14,8 +14,8 @@ from threadpoolctl import threadpool_limits
 
 from bot.domain.faq import FaqEntry
 from bot.domain.registry import Committee, Registry
+from bot.encoders import Encoder, Usem3Encoder, Vectors
 from bot.retrieval.corpus import load_corpus
-from bot.retrieval.encoder import Encoder, Usem3Encoder, Vectors
 from bot.retrieval.service import RetrievalService
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,13 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.retrieval.encoder import (
-    EmbeddingCache,
-    Encoder,
-    SentenceTransformerEncoder,
-    Usem3Encoder,
-    load_encoder,
-)
+from bot.encoders import Encoder, SentenceTransformerEncoder, Usem3Encoder, load_encoder
+from bot.retrieval.encoder import EmbeddingCache
 from bot.retrieval.errors import EncoderError
 
 from .conftest import CountingEncoder

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from bot.domain.faq import FaqEntry
-from bot.retrieval.encoder import Encoder
+from bot.encoders import Encoder
 from bot.retrieval.service import RetrievalService, SearchOutcome
 
 from .conftest import TODAY, CountingEncoder, entry
