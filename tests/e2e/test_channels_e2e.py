@@ -3,12 +3,12 @@ back-ends (SQLite + in-process state; PostgreSQL + Redis)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from channel_helpers import (
     HOOK_TOKEN,
     MP_APPID,
@@ -34,17 +34,6 @@ from bot.settings import Settings
 from bot.storage.sql.models import MessageRow
 
 Client = TestClient[web.Request, web.Application]
-
-
-@pytest.fixture
-async def platform() -> AsyncIterator[Platform]:
-    """A local HTTP server standing in for api.weixin.qq.com and qyapi.weixin.qq.com."""
-    p = Platform()
-    server = TestServer(p.app())
-    await server.start_server()
-    p.base_url = str(server.make_url("")).rstrip("/")
-    yield p
-    await server.close()
 
 
 @pytest.fixture

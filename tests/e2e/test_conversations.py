@@ -70,16 +70,6 @@ def kinds(data: dict[str, Any]) -> list[str]:
 
 
 @pytest.fixture
-async def platform() -> AsyncIterator[Platform]:
-    p = Platform()
-    server = TestServer(p.app())
-    await server.start_server()
-    p.base_url = str(server.make_url("")).rstrip("/")
-    yield p
-    await server.close()
-
-
-@pytest.fixture
 def config(backend: dict[str, str], platform: Platform) -> dict[str, Any]:
     return {
         **backend,

@@ -3,37 +3,12 @@ console sessions and API tokens. Session ids and tokens are stored as SHA-256 di
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, String
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
 
-from bot.storage.sql.models import Base, BigId
-
-
-class UtcTimestamp(TypeDecorator[datetime]):
-    """Aware UTC datetimes on every dialect (SQLite keeps no offset: values are written as
-    UTC, so they also compare correctly in SQL, and read back as UTC)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if not isinstance(value, datetime) or value.tzinfo is None:
-            raise ValueError(f"an aware datetime is required, got {value!r}")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if not isinstance(value, datetime):
-            raise TypeError(f"unexpected datetime value {value!r}")
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+from bot.storage.sql.models import Base, BigId, UtcDateTime
 
 
 class UserRow(Base):
@@ -56,9 +31,9 @@ class UserRow(Base):
     committee: Mapped[str | None] = mapped_column(String(64), nullable=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     disabled: Mapped[bool] = mapped_column(Boolean)
-    created_at: Mapped[datetime] = mapped_column(UtcTimestamp)
-    updated_at: Mapped[datetime] = mapped_column(UtcTimestamp)
-    last_login_at: Mapped[datetime | None] = mapped_column(UtcTimestamp, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class UserSessionRow(Base):
@@ -69,8 +44,8 @@ class UserSessionRow(Base):
 
     sid_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"))
-    created_at: Mapped[datetime] = mapped_column(UtcTimestamp)
-    expires_at: Mapped[datetime] = mapped_column(UtcTimestamp)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ip: Mapped[str] = mapped_column(String(64))
 
 
@@ -86,6 +61,6 @@ class ApiTokenRow(Base):
     token_digest: Mapped[str] = mapped_column(String(64))
     prefix: Mapped[str] = mapped_column(String(16))
     label: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(UtcTimestamp)
-    last_used_at: Mapped[datetime | None] = mapped_column(UtcTimestamp, nullable=True)
-    revoked_at: Mapped[datetime | None] = mapped_column(UtcTimestamp, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

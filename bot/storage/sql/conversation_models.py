@@ -8,8 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.storage.sql.models import Base
-from bot.storage.sql.ticket_models import UtcDateTime
+from bot.storage.sql.models import Base, UtcDateTime
 
 
 class ConversationRow(Base):
