@@ -31,6 +31,7 @@ from bot.channels.wechat_mp import WeChatMpChannel
 from bot.channels.wecom_bot import WeComBotChannel
 from bot.domain import IncomingMessage, Reply, ReplyKind
 from bot.settings import load_settings
+from bot.storage.conversations import Conversation
 from bot.storage.messages import LoggedMessage, MessageLog
 from bot.storage.state_memory import MemoryStateStore
 
@@ -51,6 +52,22 @@ class ListLog(MessageLog):
         self, msg: IncomingMessage, replies: list[Reply], delivery: str
     ) -> None:
         self.rows += len(replies)
+
+    async def record_proactive(
+        self,
+        to: Conversation,
+        text: str,
+        *,
+        kind: str,
+        direction: str,
+        sender_name: str,
+        delivery: str,
+    ) -> int:
+        self.rows += 1
+        return self.rows
+
+    async def since(self, conversation_key: str, after_id: int) -> list[LoggedMessage]:
+        return []
 
     async def conversation(self, conversation_key: str, limit: int = 200) -> list[LoggedMessage]:
         return []
