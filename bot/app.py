@@ -104,7 +104,7 @@ async def build_app(settings: Settings) -> web.Application:
         tickets,
         registry,
         events,
-        pusher,
+        pusher.push,
         message_log,
         state,
         wait_s=settings.handoff_wait_s,

@@ -14,7 +14,6 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from bot.channels.push import ResidentPusher
 from bot.dialogue.events import LiveEvents
 from bot.dialogue.turn import Turn
 from bot.domain import ChatType, Registry, Reply, ReplyKind
@@ -33,6 +32,9 @@ from bot.tickets import TicketService
 from bot.tickets.sla import WorkingCalendar
 
 log = logging.getLogger(__name__)
+
+Push = Callable[[Conversation, str, str], Awaitable[str]]
+"""Send a text to the resident of a conversation (text, kind) → how it was delivered."""
 
 REASONS = {
     "request_human": "居民要求转人工",
@@ -54,7 +56,7 @@ class Handoff:
         tickets: TicketService,
         registry: Registry,
         events: LiveEvents,
-        pusher: ResidentPusher,
+        push: Push,
         message_log: MessageLog,
         state: StateStore,
         *,
@@ -67,7 +69,7 @@ class Handoff:
         self._tickets = tickets
         self._registry = registry
         self._events = events
-        self._pusher = pusher
+        self._push = push
         self._log = message_log
         self._state = state
         self._wait = timedelta(seconds=wait_s)
@@ -151,7 +153,7 @@ class Handoff:
         conv = await self._get(committee, key)
         if conv.mode is not Mode.HUMAN or conv.assignee_id != actor.id:
             conv = await self.takeover(committee, key, actor)
-        delivery = await self._pusher.push(conv, text, "human")
+        delivery = await self._push(conv, text, "human")
         await self._log.record_proactive(
             conv, text, kind="human", direction="staff", sender_name=actor.name, delivery=delivery
         )
@@ -166,7 +168,7 @@ class Handoff:
             conv.state.pop("fallbacks", None)
             await self._conversations.save(conv)
         text = "社工已结束本次对话，接下来由居民助手「邻里」继续为您服务。有需要随时找我。"
-        delivery = await self._pusher.push(conv, text, "notice")
+        delivery = await self._push(conv, text, "notice")
         await self._log.record_proactive(
             conv, text, kind="notice", direction="out", sender_name="邻里", delivery=delivery
         )
@@ -200,7 +202,7 @@ class Handoff:
                 f"抱歉，社工暂时都在忙，没能及时接手。已为您登记工单 {number}，{when}。"
                 "在此期间有别的问题也可以继续问我。"
             )
-            delivery = await self._pusher.push(conv, text, "handoff")
+            delivery = await self._push(conv, text, "handoff")
             await self._log.record_proactive(
                 conv, text, kind="handoff", direction="out", sender_name="邻里", delivery=delivery
             )
