@@ -23,6 +23,7 @@ from bot.accounts.http import (
 from bot.accounts.passwords import Passwords
 from bot.accounts.service import SESSION_TTL_S, AccountService, Authenticator
 from bot.accounts.throttle import LoginThrottle
+from bot.console.pages import add_console_pages
 from bot.console.rendering import render, setup_templates
 from bot.console.security import add_security_headers, console_middleware
 from bot.console.session import ConsoleConfigError, cookie_storage
@@ -63,6 +64,7 @@ def setup_console_auth(
     app.middlewares.append(api_auth_middleware(public_api_paths))
     add_security_headers(app, settings)
     setup_templates(app, registry)
+    add_console_pages(app)  # the inbox is the home page
     add_auth_routes(app)
     app.router.add_get("/api/v1/me", whoami)
     return accounts

@@ -17,7 +17,6 @@ from bot.accounts.http import (
     SESSION_SID,
     client_ip,
     current_user,
-    require_user,
 )
 from bot.accounts.tokens import new_csrf_token
 from bot.accounts.types import AccountDisabled, InvalidCredentials, LoginThrottled
@@ -108,11 +107,6 @@ async def logout(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(LOGIN_PATH)
 
 
-async def home(request: web.Request) -> web.StreamResponse:
-    principal = await require_user(request)
-    return await render(request, "home.html", {"user": principal})
-
-
 async def to_home(_: web.Request) -> web.StreamResponse:
     raise web.HTTPMovedPermanently(HOME_PATH)
 
@@ -122,7 +116,6 @@ def add_auth_routes(app: web.Application) -> None:
     app.router.add_get(LOGIN_PATH, login_form)
     app.router.add_post(LOGIN_PATH, login_submit)
     app.router.add_post(LOGOUT_PATH, logout)
-    app.router.add_get(HOME_PATH, home, name="console_home")
 
 
 async def _login_page(
