@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -19,6 +20,9 @@ from bot.domain.tickets import (
 )
 
 M = TypeVar("M", bound=BaseModel)
+
+NO_NUL = r"^[^\x00]*$"
+"""Pattern for every text field of a request body: PostgreSQL text cannot hold NUL."""
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -27,6 +31,10 @@ async def acting(request: web.Request) -> tuple[Principal, str]:
     by ``?committee=``. Another committee's data is answered with 404."""
     principal = await require_user(request)
     committee = principal.committee or request.query.get("committee", "")
+    if "\x00" in committee or any("\x00" in v for v in request.match_info.values()):
+        # No committee, key or number holds NUL (PostgreSQL text cannot): never send one
+        # to the store.
+        raise ApiError(404, "not_found", "未找到该资源。")
     if not committee:
         raise ApiError(400, "committee_required", "请用 ?committee= 指定居委会。")
     ensure_committee(principal, committee)
@@ -48,6 +56,12 @@ async def body(request: web.Request, model: type[M]) -> M:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise ApiError(422, "invalid", f"字段 {where} 无效：{first['msg']}") from None
+
+
+def iso_utc(value: datetime) -> str:
+    """RFC 3339 with an offset. The stores keep UTC; a value that comes back without an
+    offset (a column SQLite returns naive) is UTC."""
+    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat()
 
 
 def ok(data: Any, status: int = 200) -> web.Response:

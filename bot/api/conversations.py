@@ -7,13 +7,13 @@ from pydantic import BaseModel, Field
 
 from bot import appkeys
 from bot.accounts.http import ApiError
-from bot.api.common import acting, actor_of, body, ok
+from bot.api.common import NO_NUL, acting, actor_of, body, iso_utc, ok
 from bot.dialogue.handoff import ConversationNotFound
 from bot.storage.conversations import Conversation, Mode
 
 
 class ReplyIn(BaseModel):
-    text: str = Field(min_length=1, max_length=2000)
+    text: str = Field(min_length=1, max_length=2000, pattern=NO_NUL)
 
 
 def conversation_json(conv: Conversation) -> dict[str, object]:
@@ -72,7 +72,7 @@ async def get_conversation(request: web.Request) -> web.Response:
                     "text": m.text,
                     "kind": m.kind,
                     "delivery": m.delivery,
-                    "at": m.created_at.isoformat(),
+                    "at": iso_utc(m.created_at),
                 }
                 for m in history
             ],

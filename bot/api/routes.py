@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.api import conversations, tickets
+from bot.api.openapi import add_openapi_route
 
 
 def add_api_routes(app: web.Application) -> None:
@@ -21,3 +22,4 @@ def add_api_routes(app: web.Application) -> None:
     r.add_post("/api/v1/tickets/{number}/status", tickets.change_status)
     r.add_post("/api/v1/tickets/{number}/resolve", tickets.resolve)
     r.add_post("/api/v1/tickets/{number}/notes", tickets.add_note)
+    add_openapi_route(app)

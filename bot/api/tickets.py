@@ -9,28 +9,28 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from bot import appkeys
-from bot.api.common import acting, actor_of, body, ok, ticket_errors
+from bot.api.common import NO_NUL, acting, actor_of, body, ok, ticket_errors
 from bot.domain.tickets import Actor, TicketEvent, TicketStatus
 
 
 class TransferIn(BaseModel):
-    to_id: str = Field(min_length=1, max_length=64)
-    to_name: str = Field(default="", max_length=128)
-    note: str = Field(default="", max_length=2000)
+    to_id: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
+    to_name: str = Field(default="", max_length=128, pattern=NO_NUL)
+    note: str = Field(default="", max_length=2000, pattern=NO_NUL)
 
 
 class StatusIn(BaseModel):
     status: Literal["in_progress", "waiting_resident", "resolved", "closed", "reopened"]
-    note: str = Field(default="", max_length=2000)
+    note: str = Field(default="", max_length=2000, pattern=NO_NUL)
 
 
 class NoteIn(BaseModel):
-    text: str = Field(min_length=1, max_length=2000)
+    text: str = Field(min_length=1, max_length=2000, pattern=NO_NUL)
     public: bool = False
 
 
 class ResolveIn(BaseModel):
-    summary: str = Field(min_length=1, max_length=2000)
+    summary: str = Field(min_length=1, max_length=2000, pattern=NO_NUL)
 
 
 def event_json(e: TicketEvent) -> dict[str, object]:

@@ -73,6 +73,22 @@ class IncomingMessage:
     media_id: str | None = None
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
+    def __post_init__(self) -> None:
+        # NUL characters are valid JSON but no database text column takes them: drop them here,
+        # once, so every channel's messages can be stored as received otherwise.
+        for name in ("message_id", "text"):
+            value = getattr(self, name)
+            if "\x00" in value:
+                object.__setattr__(self, name, value.replace("\x00", ""))
+        if "\x00" in self.chat.id:
+            object.__setattr__(self, "chat", Chat(self.chat.id.replace("\x00", ""), self.chat.type))
+        if "\x00" in self.sender.id or "\x00" in self.sender.name:
+            object.__setattr__(
+                self,
+                "sender",
+                Sender(self.sender.id.replace("\x00", ""), self.sender.name.replace("\x00", "")),
+            )
+
     @property
     def dedup_key(self) -> str:
         return f"{self.channel}:{self.account}:{self.message_id}"

@@ -1,0 +1,600 @@
+"""The OpenAPI 3.1 document of ``/api/v1`` (admin API and the resident webhook), served
+publicly at ``GET /api/v1/openapi.json``.
+
+Request bodies come from the handlers' pydantic models (``model_json_schema``, their
+``$defs`` moved under ``components/schemas``); response shapes mirror what the handlers
+write (``conversation_json``, ``Ticket.to_dict``, ``event_json``, ``whoami``, the webhook's
+``render_result``) and are checked against the live app by ``tests/api``."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from bot.accounts.types import Role
+from bot.api.conversations import ReplyIn
+from bot.api.tickets import NoteIn, ResolveIn, StatusIn, TransferIn
+from bot.channels.webhook import MessageIn
+from bot.domain import ReplyKind
+from bot.domain.tickets import (
+    ActorKind,
+    EventKind,
+    SlaState,
+    TicketCategory,
+    TicketPriority,
+    TicketStatus,
+)
+from bot.storage.conversations import Mode
+
+OPENAPI_PATH = "/api/v1/openapi.json"
+API_VERSION = "1.0.0"
+
+Schema = dict[str, Any]
+
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    ReplyIn,
+    TransferIn,
+    StatusIn,
+    NoteIn,
+    ResolveIn,
+    MessageIn,
+)
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: Schema) -> Schema:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _str() -> Schema:
+    return {"type": "string"}
+
+
+def _datetime() -> Schema:
+    return {"type": "string", "format": "date-time"}
+
+
+def _enum(values: list[str]) -> Schema:
+    return {"type": "string", "enum": values}
+
+
+def _object(properties: dict[str, Schema], *, optional: tuple[str, ...] = ()) -> Schema:
+    """A closed-world description: every property listed, all required but ``optional``."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [k for k in properties if k not in optional],
+    }
+
+
+def _request_schemas() -> dict[str, Schema]:
+    """The pydantic request models as JSON Schema, nested models hoisted to components."""
+    out: dict[str, Schema] = {}
+    for model in REQUEST_MODELS:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in schema.pop("$defs", {}).items():
+            if out.get(name, definition) != definition:
+                raise ValueError(f"two request models define {name} differently")
+            out[name] = definition
+        out[model.__name__] = schema
+    return out
+
+
+def _response_schemas() -> dict[str, Schema]:
+    person = _object({"id": _str(), "name": _str()})
+    conversation = _object(
+        {
+            "key": _str(),
+            "committee": _str(),
+            "channel": _str(),
+            "chat": _object({"id": _str(), "type": _enum(["group", "private"])}),
+            "resident": person,
+            "compound": _nullable(_str()),
+            "mode": _enum([m.value for m in Mode]),
+            "handoff_reason": _str(),
+            "handoff_at": _nullable(_datetime()),
+            "assignee": _nullable(person),
+            "ticket": _nullable(_str()),
+            "last_message_at": _nullable(_datetime()),
+        }
+    )
+    logged_message = _object(
+        {
+            "id": {"type": "integer"},
+            "direction": _enum(["in", "out", "staff"]),
+            "sender": _str(),
+            "text": _str(),
+            "kind": _str(),
+            "delivery": _str(),
+            "at": _datetime(),
+        }
+    )
+    reporter = _object(
+        {
+            "channel": _str(),
+            "account": _str(),
+            "chat_id": _str(),
+            "chat_type": _enum(["group", "private"]),
+            "sender_id": _str(),
+            "name": _str(),
+            "conversation_key": _str(),
+            "phone": {
+                **_nullable(_str()),
+                "description": "Masked (138****8000) except in GET /tickets/{number}.",
+            },
+        }
+    )
+    ticket = _object(
+        {
+            "number": _str(),
+            "committee": _str(),
+            "category": _enum([c.value for c in TicketCategory]),
+            "priority": _enum([p.value for p in TicketPriority]),
+            "status": _enum([s.value for s in TicketStatus]),
+            "description": _str(),
+            "compound": _nullable(_str()),
+            "building": _str(),
+            "unit": _str(),
+            "room": _str(),
+            "reporter": reporter,
+            "assignee": _nullable(person),
+            "attachments": {"type": "array", "items": _str()},
+            "links": {"type": "array", "items": _str()},
+            "created_at": _datetime(),
+            "updated_at": _datetime(),
+            "first_response_due": _datetime(),
+            "resolution_due": _datetime(),
+            "first_response_at": _nullable(_datetime()),
+            "resolved_at": _nullable(_datetime()),
+            "closed_at": _nullable(_datetime()),
+            "reopened_at": _nullable(_datetime()),
+            "rating_pending": {"type": "boolean"},
+            "satisfaction": _nullable({"type": "integer", "enum": [1, 2, 3]}),
+            "satisfaction_comment": _str(),
+            "rated_at": _nullable(_datetime()),
+            "reopen_count": {"type": "integer", "minimum": 0},
+        }
+    )
+    sla = _enum([s.value for s in SlaState])
+    event = _object(
+        {
+            "id": {"type": "integer"},
+            "kind": _enum([k.value for k in EventKind]),
+            "actor": _object(
+                {"kind": _enum([k.value for k in ActorKind]), "id": _str(), "name": _str()}
+            ),
+            "summary": _str(),
+            "public": {"type": "boolean"},
+            "at": _datetime(),
+        }
+    )
+    ticket_ref = _object(
+        {
+            "number": _str(),
+            "status": _enum([s.value for s in TicketStatus]),
+            "priority": _enum([p.value for p in TicketPriority]),
+        }
+    )
+    webhook_reply = _object(
+        {
+            "text": _str(),
+            "kind": _enum([k.value for k in ReplyKind]),
+            "private": {
+                "type": "boolean",
+                "const": True,
+                "description": "Meant for the resident alone (send it privately in a group).",
+            },
+        },
+        optional=("private",),
+    )
+    return {
+        "Error": {
+            **_object({"error": _object({"code": _str(), "message": _str()})}),
+            "description": "Every admin API error. `message` is Chinese, for people.",
+        },
+        "WebhookError": _object(
+            {
+                "error": _str(),
+                "details": {
+                    "type": "array",
+                    "items": _object({"field": _str(), "message": _str()}),
+                },
+            },
+            optional=("details",),
+        ),
+        "Person": person,
+        "Conversation": conversation,
+        "ConversationList": _object(
+            {"conversations": {"type": "array", "items": _ref("Conversation")}}
+        ),
+        "LoggedMessage": logged_message,
+        "ConversationDetail": {
+            "allOf": [
+                _ref("Conversation"),
+                _object({"messages": {"type": "array", "items": _ref("LoggedMessage")}}),
+            ]
+        },
+        "Delivery": {
+            **_object({"delivery": _str()}),
+            "description": "How the reply went out (e.g. active, undeliverable).",
+        },
+        "Reporter": reporter,
+        "Ticket": ticket,
+        "InboxItem": {
+            "allOf": [
+                _ref("Ticket"),
+                _object({"sla": _ref("SlaState"), "due": _nullable(_datetime())}),
+            ]
+        },
+        "Inbox": _object({"tickets": {"type": "array", "items": _ref("InboxItem")}}),
+        "SlaState": sla,
+        "TicketEvent": event,
+        "TicketDetail": {
+            "allOf": [
+                _ref("Ticket"),
+                _object(
+                    {
+                        "sla": _ref("SlaState"),
+                        "events": {"type": "array", "items": _ref("TicketEvent")},
+                    }
+                ),
+            ]
+        },
+        "Me": _object(
+            {
+                "user": _object(
+                    {
+                        "id": {"type": "integer"},
+                        "name": _str(),
+                        "display_name": _str(),
+                        "role": _enum([r.value for r in Role]),
+                        "committee": _nullable(_str()),
+                    }
+                ),
+                "auth": _enum(["token", "session"]),
+            }
+        ),
+        "WebhookReply": webhook_reply,
+        "TicketRef": ticket_ref,
+        "WebhookResponse": _object(
+            {
+                "replies": {"type": "array", "items": _ref("WebhookReply")},
+                "ticket": _nullable(_ref("TicketRef")),
+                "duplicate": {"type": "boolean", "const": True},
+                "pending": {"type": "boolean", "const": True},
+            },
+            optional=("duplicate", "pending"),
+        ),
+    }
+
+
+# --- operations -------------------------------------------------------------------------------
+ERRORS = {
+    "400": "Bad request (e.g. body is not JSON, no committee given).",
+    "401": "No valid API token or console session.",
+    "403": "CSRF check failed (console sessions on unsafe methods) or role not allowed.",
+    "404": "Not found, or outside the caller's committee.",
+    "409": "The action is not allowed in the ticket's current state.",
+    "413": "Request body too large.",
+    "422": "The body failed validation.",
+    "503": "A store is temporarily unavailable; retry later.",
+}
+
+
+def _json(schema: Schema, description: str) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: str) -> dict[str, Schema]:
+    return {code: _json(_ref("Error"), ERRORS[code]) for code in codes}
+
+
+COMMITTEE_PARAM: Schema = {
+    "name": "committee",
+    "in": "query",
+    "required": False,
+    "description": "Street admins only: the committee to act in (others act in their own).",
+    "schema": {"type": "string"},
+}
+KEY_PARAM: Schema = {
+    "name": "key",
+    "in": "path",
+    "required": True,
+    "description": "Conversation key, e.g. `puxiong:webhook:default:p:u1`.",
+    "schema": {"type": "string", "minLength": 1},
+}
+NUMBER_PARAM: Schema = {
+    "name": "number",
+    "in": "path",
+    "required": True,
+    "description": "Ticket number, e.g. `PX-20260101-0001`.",
+    "schema": {"type": "string", "minLength": 1},
+}
+
+
+def _admin(
+    summary: str,
+    op_id: str,
+    tag: str,
+    ok: Schema,
+    *,
+    params: tuple[Schema, ...] = (),
+    body: str | None = None,
+    errors: tuple[str, ...] = (),
+) -> Schema:
+    operation: Schema = {
+        "operationId": op_id,
+        "summary": summary,
+        "tags": [tag],
+        "parameters": [*params, COMMITTEE_PARAM],
+        "responses": {
+            "200": _json(ok, "OK"),
+            **_errors("400", "401", "404", *errors, "503"),
+        },
+    }
+    if body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(body)}},
+        }
+        operation["responses"].update(_errors("403", "413", "422"))
+        operation["security"] = [{"bearerToken": []}, {"consoleSession": [], "csrfToken": []}]
+    elif "403" in errors:
+        operation["security"] = [{"bearerToken": []}, {"consoleSession": [], "csrfToken": []}]
+    operation["responses"] = dict(sorted(operation["responses"].items()))
+    return operation
+
+
+def _paths() -> dict[str, Schema]:
+    conv, tick = "conversations", "tickets"
+    unsafe = ("403",)
+    return {
+        "/api/v1/me": {
+            "get": {
+                "operationId": "whoami",
+                "summary": "The caller as the API sees it (check a token).",
+                "tags": ["accounts"],
+                "responses": {"200": _json(_ref("Me"), "OK"), **_errors("401", "503")},
+            }
+        },
+        "/api/v1/conversations": {
+            "get": _admin(
+                "Conversations of the committee, most recent first.",
+                "listConversations",
+                conv,
+                _ref("ConversationList"),
+                params=(
+                    {
+                        "name": "mode",
+                        "in": "query",
+                        "required": False,
+                        "schema": _enum([m.value for m in Mode]),
+                    },
+                ),
+            )
+        },
+        "/api/v1/conversations/{key}": {
+            "get": _admin(
+                "One conversation with its history.",
+                "getConversation",
+                conv,
+                _ref("ConversationDetail"),
+                params=(KEY_PARAM,),
+            )
+        },
+        "/api/v1/conversations/{key}/takeover": {
+            "post": _admin(
+                "A caseworker takes the conversation (the bot stays silent).",
+                "takeoverConversation",
+                conv,
+                _ref("Conversation"),
+                params=(KEY_PARAM,),
+                errors=unsafe,
+            )
+        },
+        "/api/v1/conversations/{key}/reply": {
+            "post": _admin(
+                "Send a caseworker's reply to the resident.",
+                "replyToConversation",
+                conv,
+                _ref("Delivery"),
+                params=(KEY_PARAM,),
+                body="ReplyIn",
+            )
+        },
+        "/api/v1/conversations/{key}/release": {
+            "post": _admin(
+                "Give the conversation back to the bot.",
+                "releaseConversation",
+                conv,
+                _ref("Conversation"),
+                params=(KEY_PARAM,),
+                errors=unsafe,
+            )
+        },
+        "/api/v1/tickets": {
+            "get": _admin(
+                "Open tickets, most urgent first, with their SLA state.",
+                "ticketInbox",
+                tick,
+                _ref("Inbox"),
+            )
+        },
+        "/api/v1/tickets/{number}": {
+            "get": _admin(
+                "One ticket (phone unmasked) with its history.",
+                "getTicket",
+                tick,
+                _ref("TicketDetail"),
+                params=(NUMBER_PARAM,),
+            )
+        },
+        "/api/v1/tickets/{number}/claim": {
+            "post": _admin(
+                "Claim the ticket.",
+                "claimTicket",
+                tick,
+                _ref("Ticket"),
+                params=(NUMBER_PARAM,),
+                errors=(*unsafe, "409"),
+            )
+        },
+        "/api/v1/tickets/{number}/transfer": {
+            "post": _admin(
+                "Transfer the ticket to another caseworker.",
+                "transferTicket",
+                tick,
+                _ref("Ticket"),
+                params=(NUMBER_PARAM,),
+                body="TransferIn",
+                errors=("409",),
+            )
+        },
+        "/api/v1/tickets/{number}/status": {
+            "post": _admin(
+                "Change the ticket's status.",
+                "changeTicketStatus",
+                tick,
+                _ref("Ticket"),
+                params=(NUMBER_PARAM,),
+                body="StatusIn",
+                errors=("409",),
+            )
+        },
+        "/api/v1/tickets/{number}/resolve": {
+            "post": _admin(
+                "Resolve the ticket with a summary for the resident.",
+                "resolveTicket",
+                tick,
+                _ref("Ticket"),
+                params=(NUMBER_PARAM,),
+                body="ResolveIn",
+                errors=("409",),
+            )
+        },
+        "/api/v1/tickets/{number}/notes": {
+            "post": _admin(
+                "Add a note (internal, or public to the resident).",
+                "addTicketNote",
+                tick,
+                _ref("Ticket"),
+                params=(NUMBER_PARAM,),
+                body="NoteIn",
+                errors=("409",),
+            )
+        },
+        "/api/v1/messages": {
+            "post": {
+                "operationId": "postResidentMessage",
+                "summary": "Generic webhook: a resident's message in, the bot's replies out.",
+                "description": (
+                    "A duplicate `message_id` gets the first answer again (`duplicate: true`). "
+                    "When the bot needs longer than the webhook's budget the answer is 202 "
+                    "with `pending: true` and no replies."
+                ),
+                "tags": ["webhook"],
+                "security": [{"webhookBearer": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("MessageIn")}},
+                },
+                "responses": {
+                    "200": _json(_ref("WebhookResponse"), "The bot's replies."),
+                    "202": _json(_ref("WebhookResponse"), "Still working: no replies yet."),
+                    "400": _json(_ref("WebhookError"), "Not JSON, or a field is invalid."),
+                    "401": _json(_ref("WebhookError"), "Missing or wrong webhook token."),
+                    "413": _json(_ref("WebhookError"), "Request body too large."),
+                    "503": _json(_ref("WebhookError"), "A store is unavailable; retry later."),
+                },
+            }
+        },
+        OPENAPI_PATH: {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document.",
+                "tags": ["meta"],
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "The OpenAPI 3.1 document.",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
+    }
+
+
+@functools.cache
+def _document() -> str:
+    doc: Schema = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Linli admin API",
+            "version": API_VERSION,
+            "description": (
+                "Caseworkers' conversations and tickets of a neighbourhood committee, and the "
+                "generic resident webhook. Authenticate with `Authorization: Bearer <token>` "
+                "(tokens from `linli user token`), or a console session plus the "
+                "`X-CSRF-Token` header on unsafe methods. Errors are "
+                '`{"error": {"code", "message"}}`.'
+            ),
+        },
+        "tags": [
+            {"name": name} for name in ("accounts", "conversations", "tickets", "webhook", "meta")
+        ],
+        "paths": _paths(),
+        "components": {
+            "schemas": {**_request_schemas(), **_response_schemas()},
+            "securitySchemes": {
+                "bearerToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A caseworker's API token (`linli user token`).",
+                },
+                "consoleSession": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "linli_session",
+                    "description": "The console's session cookie (`__Host-linli_session` in "
+                    "production).",
+                },
+                "csrfToken": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-CSRF-Token",
+                    "description": "The session's CSRF token; required with a session on "
+                    "unsafe methods.",
+                },
+                "webhookBearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "One of `channels.webhook.tokens` from the settings.",
+                },
+            },
+        },
+        "security": [{"bearerToken": []}, {"consoleSession": []}],
+    }
+    return json.dumps(doc, ensure_ascii=False, sort_keys=False)
+
+
+def openapi_document() -> dict[str, Any]:
+    """A fresh copy of the document (callers may change it)."""
+    result: dict[str, Any] = json.loads(_document())
+    return result
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    """``GET /api/v1/openapi.json`` (public)."""
+    return web.Response(text=_document(), content_type="application/json", charset="utf-8")
+
+
+def add_openapi_route(app: web.Application) -> None:
+    app.router.add_get(OPENAPI_PATH, openapi_json)
