@@ -119,7 +119,7 @@ async def main() -> int:
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=open(ROOT / "var" / "bench-server.log", "wb"),
     )
     try:
         await wait_healthy(base, proc)

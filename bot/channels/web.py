@@ -90,8 +90,8 @@ async def _wechat_guard(request: web.Request, work: Awaitable[ChannelResponse]) 
     except ChannelRequestError as exc:
         _refused(request, exc)
         return web.Response(status=exc.status, text=str(exc))
-    except StoreUnavailable:
-        log.error("store unavailable", extra={"path": request.path})
+    except StoreUnavailable as exc:
+        log.error("store unavailable", extra={"path": request.path, "error": str(exc)})
         return web.Response(status=503, text=UNAVAILABLE)
 
 
@@ -104,8 +104,8 @@ async def _json_guard(request: web.Request, work: Awaitable[WebhookResult]) -> w
     except ChannelRequestError as exc:
         _refused(request, exc)
         return web.json_response({"error": str(exc)}, status=exc.status)
-    except StoreUnavailable:
-        log.error("store unavailable", extra={"path": request.path})
+    except StoreUnavailable as exc:
+        log.error("store unavailable", extra={"path": request.path, "error": str(exc)})
         return web.json_response({"error": UNAVAILABLE}, status=503)
     return web.json_response(result.body, status=result.status, dumps=_dumps)
 

@@ -29,6 +29,7 @@ from bot.domain import (
     Registry,
     Reply,
     ReplyKind,
+    TicketRef,
 )
 from bot.nlu.types import ParseResult
 from bot.storage import keys
@@ -36,6 +37,9 @@ from bot.storage.conversations import Conversation, ConversationStore
 from bot.storage.state import StateStore
 
 log = logging.getLogger(__name__)
+
+APPLIED = "applied"
+"""Conversation state: the last message applied to it and the replies it got."""
 
 MAX_TEXT = 500
 """Characters of a message the routes look at; the conversation log keeps all of it."""
@@ -103,6 +107,11 @@ class Pipeline:
             conv = await self._conversations.get(msg.conversation_key) or _new(msg)
             conv.sender_name = msg.sender.name or conv.sender_name
             conv.last_message_at = datetime.now(UTC)
+            applied = conv.state.get(APPLIED)
+            if isinstance(applied, dict) and applied.get("key") == msg.dedup_key:
+                # A retry of a message whose turn was saved but never acknowledged (the store
+                # failed afterwards): answer as before instead of applying it twice.
+                return prefix + _replies_from(applied.get("replies"))
             if conv.silent:
                 await self._conversations.save(conv)
                 if self._forward is not None:
@@ -110,6 +119,7 @@ class Pipeline:
                 return []
             turn = Turn(msg, text, committee, self._compound(msg, committee, conv), parse, conv)
             replies = await self._route(turn)
+            conv.state[APPLIED] = {"key": msg.dedup_key, "replies": _replies_to(replies)}
             await self._conversations.save(conv)
         return prefix + replies
 
@@ -205,3 +215,30 @@ def _clean(text: str) -> str:
         ch for ch in text if unicodedata.category(ch) not in {"Cc", "Cf"} or ch in "\n\t"
     )
     return cleaned.strip()
+
+
+def _replies_to(replies: list[Reply]) -> list[dict[str, object]]:
+    return [
+        {
+            "text": r.text,
+            "kind": r.kind.value,
+            "ticket": None
+            if r.ticket is None
+            else [r.ticket.number, r.ticket.status, r.ticket.priority],
+        }
+        for r in replies
+    ]
+
+
+def _replies_from(raw: object) -> list[Reply]:
+    out: list[Reply] = []
+    for item in raw if isinstance(raw, list) else []:
+        ticket = item.get("ticket")
+        out.append(
+            Reply(
+                str(item["text"]),
+                ReplyKind(item["kind"]),
+                ticket=TicketRef(*ticket) if isinstance(ticket, list) else None,
+            )
+        )
+    return out

@@ -47,12 +47,18 @@ class RedisStateStore(StateStore):
         self._release = client.register_script(_RELEASE)
 
     @classmethod
-    def from_url(cls, url: str) -> RedisStateStore:
-        return cls(
-            redis.Redis.from_url(
-                url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2
-            )
+    def from_url(cls, url: str, max_connections: int = 64) -> RedisStateStore:
+        # A bounded, blocking pool: under a burst, callers wait for a free connection
+        # instead of failing with "Too many connections".
+        pool = redis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=10,
+            decode_responses=True,
+            socket_timeout=5,
+            socket_connect_timeout=2,
         )
+        return cls(redis.Redis.from_pool(pool))
 
     async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
         try:

@@ -17,6 +17,7 @@ from channel_helpers import MP_TOKEN, ROBOT_KEY, Platform, mp_text, mp_xml, plai
 from bot import appkeys
 from bot.accounts.http import ACCOUNTS
 from bot.app import build_app
+from bot.domain import Chat, ChatType, IncomingMessage, Sender
 from bot.domain.tickets import TicketStatus
 from bot.settings import Settings
 
@@ -418,3 +419,29 @@ async def test_a_photo_sent_during_a_report_is_attached_to_the_ticket(bot: Any) 
     number = done.split("工单 ")[1].split("（")[0]
     ticket = await bot.app[appkeys.TICKETS].get("puxiong", number)
     assert ticket.attachments == ("MEDIA-123",)
+
+
+async def test_a_turn_saved_but_not_acknowledged_is_not_applied_twice(bot: Any) -> None:
+    """The store failed after the conversation was saved (so the platform retries the same
+    message): the retry gets the same answer and the dialogue does not move on twice."""
+    pipeline = bot.app[appkeys.PIPELINE]
+
+    def message(mid: str, text: str) -> IncomingMessage:
+        return IncomingMessage(
+            mid,
+            "webhook",
+            "default",
+            "puxiong",
+            Chat("p-u15", ChatType.PRIVATE),
+            Sender("u15", "周先生"),
+            text,
+        )
+
+    await pipeline.handle(message("a", "我要报修"))
+    first = await pipeline.handle(message("b", "客厅的灯坏了"))
+    retried = await pipeline.handle(message("b", "客厅的灯坏了"))
+    assert [r.text for r in retried] == [r.text for r in first]
+    conv = await bot.app[appkeys.CONVERSATIONS].get(message("c", "").conversation_key)
+    assert conv is not None
+    assert conv.state["draft"]["awaiting"] == "compound"
+    assert conv.state["draft"]["misses"] == 0
