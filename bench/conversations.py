@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import IO
 
 import aiohttp
 import asyncpg
@@ -114,12 +115,26 @@ async def main() -> int:
         "OMP_NUM_THREADS": "1",
     }
     base = f"http://127.0.0.1:{args.port}"
+    log_path = ROOT / "var" / "bench-server.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as server_log:
+        return await _run(args, env, base, base_dsn, db_name, server_log)
+
+
+async def _run(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    base: str,
+    base_dsn: str,
+    db_name: str,
+    server_log: IO[bytes],
+) -> int:
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "serve", "--port", str(args.port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=open(ROOT / "var" / "bench-server.log", "wb"),
+        stderr=server_log,
     )
     try:
         await wait_healthy(base, proc)
