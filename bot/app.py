@@ -203,7 +203,10 @@ async def load_committee_faqs(app: web.Application, committee: str) -> list[FaqE
     if not rows:
         settings = app[appkeys.SETTINGS]
         try:
-            seed = load_corpus([settings.knowledge_dir], app[appkeys.REGISTRY], committee)
+            # File reading and validation run off the event loop.
+            seed = await asyncio.get_running_loop().run_in_executor(
+                None, load_corpus, [settings.knowledge_dir], app[appkeys.REGISTRY], committee
+            )
         except CorpusError as exc:
             log.warning(
                 "sample corpus does not fit this committee; starting empty",

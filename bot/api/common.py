@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -56,12 +55,6 @@ async def body(request: web.Request, model: type[M]) -> M:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise ApiError(422, "invalid", f"字段 {where} 无效：{first['msg']}") from None
-
-
-def iso_utc(value: datetime) -> str:
-    """RFC 3339 with an offset. The stores keep UTC; a value that comes back without an
-    offset (a column SQLite returns naive) is UTC."""
-    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat()
 
 
 def ok(data: Any, status: int = 200) -> web.Response:

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from bot import appkeys
 from bot.accounts.http import ApiError
-from bot.api.common import NO_NUL, acting, actor_of, body, iso_utc, ok
+from bot.api.common import NO_NUL, acting, actor_of, body, ok
 from bot.dialogue.handoff import ConversationNotFound
 from bot.storage.conversations import Conversation, Mode
 
@@ -72,7 +72,7 @@ async def get_conversation(request: web.Request) -> web.Response:
                     "text": m.text,
                     "kind": m.kind,
                     "delivery": m.delivery,
-                    "at": iso_utc(m.created_at),
+                    "at": m.created_at.isoformat(),
                 }
                 for m in history
             ],

@@ -268,6 +268,3 @@ class HandoffRoute:
             replies = await self._handoff.begin(turn, "angry")
             return [Reply("非常理解您的心情，给您添麻烦了。", ReplyKind.HANDOFF), *replies]
         return None
-
-
-HandoffBegin = Callable[[Turn, str], Awaitable[list[Reply]]]

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from bot.dialogue import texts
-from bot.dialogue.turn import Route, Turn, Understanding
+from bot.dialogue.turn import HandOver, Route, Turn, Understanding
 from bot.domain import (
     ChatType,
     Committee,
@@ -47,7 +47,6 @@ MAX_TEXT = 500
 Emergency = Callable[
     [IncomingMessage, Committee, Compound | None, ParseResult], Awaitable[list[Reply]]
 ]
-Begin = Callable[[Turn, str], Awaitable[list[Reply]]]
 Forward = Callable[[Conversation, str], Awaitable[None]]
 
 
@@ -61,7 +60,7 @@ class Pipeline:
         routes: Sequence[Route] = (),
         *,
         emergency: Emergency | None = None,
-        handoff: Begin | None = None,
+        handoff: HandOver | None = None,
         forward: Forward | None = None,
         handoff_after_fallbacks: int = 2,
     ) -> None:
@@ -145,22 +144,17 @@ class Pipeline:
     def _compound(
         self, msg: IncomingMessage, committee: Committee, conv: Conversation
     ) -> Compound | None:
-        if msg.chat.type is ChatType.GROUP:
-            found = committee.compound_for_chat(msg.chat.id)
-            if found is not None:
-                return found
-        return committee.compound(conv.compound) if conv.compound else None
+        """The group chat's compound, else the one the resident told us before."""
+        return _group_compound(msg, committee) or (
+            committee.compound(conv.compound) if conv.compound else None
+        )
 
     def _quick_compound(
         self, msg: IncomingMessage, committee: Committee, parse: ParseResult
     ) -> Compound | None:
         """The compound of an emergency without waiting for any store."""
-        if msg.chat.type is ChatType.GROUP:
-            found = committee.compound_for_chat(msg.chat.id)
-            if found is not None:
-                return found
         named = parse.value("compound")
-        return committee.compound(named) if named else None
+        return _group_compound(msg, committee) or (committee.compound(named) if named else None)
 
     async def _photo(self, msg: IncomingMessage) -> list[Reply]:
         """A photo during a report is attached to it (the caseworker sees the media id)."""
@@ -194,6 +188,12 @@ class Pipeline:
         if msg.type is MessageType.OTHER:
             return [Reply(texts.OTHER, ReplyKind.MEDIA)]
         return [Reply(texts.EMPTY, ReplyKind.FALLBACK)]
+
+
+def _group_compound(msg: IncomingMessage, committee: Committee) -> Compound | None:
+    if msg.chat.type is ChatType.GROUP:
+        return committee.compound_for_chat(msg.chat.id)
+    return None
 
 
 def _new(msg: IncomingMessage) -> Conversation:

@@ -3,6 +3,7 @@ NLU's reading, and the conversation (whose state the pipeline saves after the tu
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -39,6 +40,13 @@ class Turn:
     def remember_compound(self, compound: Compound) -> None:
         self.compound = compound
         self.conversation.compound = compound.id
+
+
+HandOver = Callable[["Turn", str], Awaitable[list[Reply]]]
+"""Hand the turn's conversation to a caseworker for a reason; returns what to tell the resident."""
+
+AlertStaff = Callable[[str, str], Awaitable[bool]]
+"""Push a text to a committee's staff group; False when it could not be sent."""
 
 
 class Route(Protocol):

@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 
 from bot.background import BackgroundTasks
 from bot.dialogue.events import LiveEvents
+from bot.dialogue.turn import AlertStaff
 from bot.domain import Committee, Compound, IncomingMessage, Reply, ReplyKind
 from bot.domain.tickets import Reporter, Ticket, TicketCategory, TicketDraft, TicketPriority
 from bot.logs import mask
@@ -19,7 +19,6 @@ from bot.tickets import TicketService
 
 log = logging.getLogger(__name__)
 
-AlertStaff = Callable[[str, str], Awaitable[bool]]
 
 ADVICE: dict[EmergencyCategory, str] = {
     EmergencyCategory.LIFT: (

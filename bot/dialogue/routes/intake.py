@@ -6,17 +6,14 @@ personal details in a group chat. A resident who gets stuck is handed to a casew
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.dialogue.turn import Turn
+from bot.dialogue.turn import HandOver, Turn
 from bot.domain import Reply, ReplyKind
 from bot.domain.tickets import Reporter, TicketCategory, TicketDraft
 from bot.tickets import TicketService
 from bot.tickets import texts as ticket_texts
-
-Handoff = Callable[[Turn, str], Awaitable[list[Reply]]]
 
 START_INTENTS = {"report_repair": TicketCategory.REPAIR, "complain": TicketCategory.COMPLAINT}
 CANCEL = re.compile(r"^(算了|取消|不用了|不报了|不修了|不投诉了|先不用|不要了|撤销|cancel)")
@@ -37,7 +34,7 @@ class IntakeRoute:
     name = "intake"
     capability = "登记报修、投诉，生成工单并跟进办理"
 
-    def __init__(self, tickets: TicketService, handoff: Handoff) -> None:
+    def __init__(self, tickets: TicketService, handoff: HandOver) -> None:
         self._tickets = tickets
         self._handoff = handoff
 

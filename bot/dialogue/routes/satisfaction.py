@@ -4,15 +4,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 
 from bot.dialogue.events import LiveEvents
-from bot.dialogue.turn import Turn
+from bot.dialogue.turn import AlertStaff, Turn
 from bot.domain import Reply, ReplyKind
 from bot.domain.tickets import Actor, Reporter, ResidentId, Satisfaction
 from bot.tickets import TicketService
-
-AlertStaff = Callable[[str, str], Awaitable[bool]]
 
 _SCORES = (
     (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.dialogue.turn import Turn
 from bot.domain import Reply, ReplyKind
-from bot.domain.tickets import ResidentId, TicketNotFound, find_number
+from bot.domain.tickets import ResidentId, find_number
 from bot.tickets import TicketService
 from bot.tickets import texts as ticket_texts
 
@@ -49,6 +49,3 @@ class StatusRoute:
         if len(tickets) > 5:
             lines.append(f"……另有 {len(tickets) - 5} 个，请到居委会查询。")
         return [Reply("\n".join(lines), ReplyKind.STATUS)]
-
-
-__all__ = ["StatusRoute", "TicketNotFound"]
