@@ -33,12 +33,15 @@ from bot.dialogue.routes.satisfaction import SatisfactionRoute
 from bot.dialogue.routes.smalltalk import SmallTalkRoute
 from bot.dialogue.routes.status import StatusRoute
 from bot.domain import Contacts, IncomingMessage, Registry, Reply, StoreUnavailable
-from bot.domain.faq import FaqEntry, FaqFormatError
+from bot.domain.faq import FaqEntry
 from bot.domain.tickets import Notification
+from bot.faq_service import FaqService
+from bot.insights import UnansweredQuestions
+from bot.insights.stats import DashboardFigures
 from bot.metrics import Metrics
 from bot.nlu import NluService
 from bot.playground import add_try_routes
-from bot.retrieval import CorpusError, RetrievalService, load_corpus, load_encoder
+from bot.retrieval import RetrievalService, load_encoder
 from bot.retrieval.service import shanghai_today
 from bot.settings import Settings
 from bot.storage import keys
@@ -78,7 +81,8 @@ def build_state(settings: Settings) -> StateStore:
 
 async def build_app(settings: Settings) -> web.Application:
     """The whole bot as an aiohttp application (``linli serve`` runs it)."""
-    app = web.Application(client_max_size=settings.max_body_bytes)
+    # Channels enforce max_body_bytes themselves; this bounds console and API requests.
+    app = web.Application(client_max_size=max(settings.max_upload_bytes, settings.max_body_bytes))
     metrics = Metrics()
     registry = load_registry(settings)
     db = Database.connect(settings.effective_database_url)
@@ -131,6 +135,8 @@ async def build_app(settings: Settings) -> web.Application:
         emergency=emergency.respond,
         handoff=handoff.begin,
         forward=handoff.resident_message,
+        record_outcome=message_log.record_outcome,
+        tasks=tasks,
         handoff_after_fallbacks=settings.handoff_after_fallbacks,
     )
 
@@ -141,7 +147,10 @@ async def build_app(settings: Settings) -> web.Application:
     app[appkeys.STATE] = state
     app[appkeys.TASKS] = tasks
     app[appkeys.MESSAGE_LOG] = message_log
-    app[appkeys.FAQ_STORE] = SqlFaqStore(db)
+    app[appkeys.FAQ_STORE] = faq_store = SqlFaqStore(db)
+    app[appkeys.FAQS] = FaqService(
+        faq_store, state, registry, retrieval, seed_dir=settings.knowledge_dir
+    )
     app[appkeys.CONVERSATIONS] = conversations
     app[appkeys.EVENTS] = events
     app[appkeys.HTTP] = http
@@ -151,6 +160,8 @@ async def build_app(settings: Settings) -> web.Application:
     app[appkeys.RETRIEVAL] = retrieval
     app[appkeys.NLU] = nlu
     app[appkeys.HANDOFF] = handoff
+    app[appkeys.UNANSWERED] = UnansweredQuestions(message_log, encoder)
+    app[appkeys.DASHBOARD] = DashboardFigures(message_log, tickets)
     app[appkeys.PIPELINE] = pipeline
 
     ingress = Ingress(
@@ -193,39 +204,13 @@ async def _models(app: web.Application) -> AsyncIterator[None]:
             await app[appkeys.RETRIEVAL].aload_or_build(
                 committee.id, entries, settings.effective_index_dir
             )
+        await app[appkeys.FAQS].remember(committee.id)
     yield
 
 
 async def load_committee_faqs(app: web.Application, committee: str) -> list[FaqEntry]:
-    """A committee's FAQs from the database, seeded from the sample corpus when empty."""
-    store = app[appkeys.FAQ_STORE]
-    rows = await store.load(committee)
-    if not rows:
-        settings = app[appkeys.SETTINGS]
-        try:
-            # File reading and validation run off the event loop.
-            seed = await asyncio.get_running_loop().run_in_executor(
-                None, load_corpus, [settings.knowledge_dir], app[appkeys.REGISTRY], committee
-            )
-        except CorpusError as exc:
-            log.warning(
-                "sample corpus does not fit this committee; starting empty",
-                extra={"committee": committee, "errors": len(exc.errors)},
-            )
-            return []
-        await store.upsert_many(committee, [e.to_dict() for e in seed], actor="seed")
-        rows = await store.load(committee)
-    entries = []
-    for row in rows:
-        try:
-            entries.append(FaqEntry.from_dict(row))
-        except FaqFormatError as exc:
-            # One bad row must not take the committee's whole FAQ down.
-            log.error(
-                "unreadable FAQ entry skipped",
-                extra={"committee": committee, "faq": row.get("id"), "error": str(exc)},
-            )
-    return entries
+    """A committee's FAQs from the database, seeded from the sample corpus the first time."""
+    return await app[appkeys.FAQS].entries(committee)
 
 
 async def _stores(app: web.Application) -> AsyncIterator[None]:
@@ -306,20 +291,14 @@ async def _corpus_changes(app: web.Application) -> None:
     it (Redis), and by polling the database's revision otherwise (e.g. ``linli kb import``
     while the bot runs on the embedded default)."""
     state, settings = app[appkeys.STATE], app[appkeys.SETTINGS]
-    store = app[appkeys.FAQ_STORE]
-    seen: dict[str, str] = {}
+    faqs = app[appkeys.FAQS]
 
     async def refresh(committee: str, force: bool) -> None:
-        revision = await store.revision(committee)
-        if not force and seen.get(committee) == revision:
-            return
-        entries = await load_committee_faqs(app, committee)
-        await app[appkeys.RETRIEVAL].arebuild(committee, entries)
-        seen[committee] = revision
-        log.info("index rebuilt", extra={"committee": committee, "n": len(entries)})
+        # A change this process saved was applied already (FaqService.apply): its revision
+        # is the one built, so only other processes' changes rebuild here.
+        if await faqs.refresh(committee, force=force):
+            log.info("index rebuilt", extra={"committee": committee})
 
-    for known in app[appkeys.REGISTRY].committees:
-        seen[known.id] = await store.revision(known.id)
     subscription = None
     while True:
         try:
@@ -327,7 +306,7 @@ async def _corpus_changes(app: web.Application) -> None:
                 subscription = await state.subscribe(keys.channel("corpus"))
             try:
                 changed = await asyncio.wait_for(subscription.__anext__(), settings.corpus_poll_s)
-                await refresh(changed, force=True)
+                await refresh(changed, force=False)
             except TimeoutError:
                 for c in app[appkeys.REGISTRY].committees:
                     await refresh(c.id, force=False)

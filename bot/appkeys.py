@@ -12,6 +12,9 @@ from bot.dialogue import Pipeline
 from bot.dialogue.events import LiveEvents
 from bot.dialogue.handoff import Handoff
 from bot.domain import Registry
+from bot.faq_service import FaqService
+from bot.insights import UnansweredQuestions
+from bot.insights.stats import DashboardFigures
 from bot.metrics import Metrics
 from bot.nlu import NluService
 from bot.retrieval import RetrievalService
@@ -31,6 +34,7 @@ HTTP = web.AppKey("http", aiohttp.ClientSession)
 TASKS = web.AppKey("tasks", BackgroundTasks)
 MESSAGE_LOG = web.AppKey("message_log", MessageLog)
 FAQ_STORE = web.AppKey("faq_store", FaqStore)
+FAQS = web.AppKey("faqs", FaqService)
 PIPELINE = web.AppKey("pipeline", Pipeline)
 METRICS = web.AppKey("metrics", Metrics)
 OUTBOUND = web.AppKey("outbound", OutboundSender)
@@ -41,3 +45,5 @@ TICKETS = web.AppKey("tickets", TicketService)
 RETRIEVAL = web.AppKey("retrieval", RetrievalService)
 NLU = web.AppKey("nlu", NluService)
 HANDOFF = web.AppKey("handoff", Handoff)
+UNANSWERED = web.AppKey("unanswered", UnansweredQuestions)
+DASHBOARD = web.AppKey("dashboard", DashboardFigures)

@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 
 from bot.app import build_state, load_registry
+from bot.domain import Registry
 from bot.domain.faq import FaqEntry
+from bot.faq_service import FaqService
 from bot.retrieval import FORMATS, CorpusError, export_corpus, load_corpus
 from bot.settings import Settings, load_settings
-from bot.storage import keys
 from bot.storage.sql import Database, SqlFaqStore
 
 
@@ -47,7 +48,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     except CorpusError as exc:
         print(f"nothing imported: {exc}", file=sys.stderr)
         return 1
-    summary = asyncio.run(_import(settings, committee, entries, args.actor))
+    summary = asyncio.run(_import(settings, registry, committee, entries, args.actor))
     print(
         f"imported {len(entries)} FAQ entries into {committee}: "
         f"{summary[0]} new, {summary[1]} changed, {summary[2]} unchanged"
@@ -56,20 +57,19 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 async def _import(
-    settings: Settings, committee: str, entries: list[FaqEntry], actor: str
+    settings: Settings, registry: Registry, committee: str, entries: list[FaqEntry], actor: str
 ) -> tuple[int, int, int]:
+    """Save and apply like the console's import: running bots are told over the corpus
+    channel (with Redis; on the embedded default they notice by polling)."""
     db = Database.connect(settings.effective_database_url)
+    state = build_state(settings)
     try:
         await db.migrate()
-        result = await SqlFaqStore(db).upsert_many(committee, [e.to_dict() for e in entries], actor)
+        faqs = FaqService(SqlFaqStore(db), state, registry)
+        result = await faqs.import_entries(committee, entries, actor)
     finally:
+        await state.close()
         await db.close()
-    if settings.redis_url:
-        state = build_state(settings)
-        try:
-            await state.publish(keys.channel("corpus"), committee)
-        finally:
-            await state.close()
     return result.created, result.updated, result.unchanged
 
 

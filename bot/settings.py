@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     signature_window_s: int = 300
     """Requests whose timestamp is further than this from now are rejected as replays."""
     max_body_bytes: int = 256 * 1024
+    """Largest message a channel accepts (WeChat, WeCom, the webhook)."""
+    max_upload_bytes: int = 8 * 1024 * 1024
+    """Largest console/API request (an FAQ spreadsheet import)."""
     dedup_ttl_s: int = 3 * 24 * 3600
     max_concurrent_pipelines: int = 32
     """Messages processed at once per worker; more wait their turn."""

@@ -23,6 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "accounts": {"domain", "storage", "settings", "logs", "appkeys", "app"},
     "dialogue": {"domain", "storage", "nlu", "retrieval", "tickets", "background", "logs"},
     "channels": {"domain", "storage", "settings", "background", "logs"},
+    "insights": {"domain", "storage", "encoders", "retrieval", "tickets", "logs"},
 }
 
 

@@ -17,6 +17,8 @@ from pydantic import BaseModel
 
 from bot.accounts.types import Role
 from bot.api.conversations import ReplyIn
+from bot.api.faqs import FaqCreateIn, FaqIn, RevertIn
+from bot.api.insights import DismissIn, UserIn
 from bot.api.tickets import NoteIn, ResolveIn, StatusIn, TransferIn
 from bot.channels.webhook import MessageIn
 from bot.domain import ReplyKind
@@ -42,6 +44,11 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     NoteIn,
     ResolveIn,
     MessageIn,
+    FaqCreateIn,
+    FaqIn,
+    RevertIn,
+    UserIn,
+    DismissIn,
 )
 
 
@@ -194,7 +201,60 @@ def _response_schemas() -> dict[str, Schema]:
         },
         optional=("private",),
     )
+    faq_variant = _object({"answer": _str(), "materials": {"type": "array", "items": _str()}})
+    strings = {"type": "array", "items": _str()}
+    faq = _object(
+        {
+            "id": _str(),
+            "topic": _str(),
+            "question": _str(),
+            "alternates": strings,
+            "answer": _str(),
+            "materials": strings,
+            "tags": strings,
+            "compounds": {**strings, "description": "Compound ids; empty: every compound."},
+            "variants": {
+                "type": "object",
+                "additionalProperties": _ref("FaqVariant"),
+                "description": "A compound id → that compound's own answer and materials.",
+            },
+            "valid_from": _nullable({"type": "string", "format": "date"}),
+            "valid_until": _nullable({"type": "string", "format": "date"}),
+            "source": _str(),
+            "updated": _nullable({"type": "string", "format": "date"}),
+            "state": _enum(["active", "expired", "upcoming"]),
+        }
+    )
+    stored = {"anyOf": [{"type": "object"}, {"type": "null"}]}
+    faq_revision = _object(
+        {
+            "id": {"type": "integer"},
+            "action": _enum(["create", "update", "delete", "revert"]),
+            "actor": _str(),
+            "at": _datetime(),
+            "before": {**stored, "description": "The entry before (null: it did not exist)."},
+            "after": {**stored, "description": "The entry after (null: it was retired)."},
+            "changes": {
+                "type": "array",
+                "items": _object({"field": _str(), "before": _str(), "after": _str()}),
+            },
+        }
+    )
     return {
+        "FaqVariant": faq_variant,
+        "Faq": faq,
+        "FaqList": _object(
+            {"faqs": {"type": "array", "items": _ref("Faq")}, "count": {"type": "integer"}}
+        ),
+        "FaqRevision": faq_revision,
+        "FaqHistory": _object({"revisions": {"type": "array", "items": _ref("FaqRevision")}}),
+        "FaqDeleted": _object(
+            {
+                "id": _str(),
+                "deleted": {"type": "boolean", "const": True},
+                "revision": {"type": "integer"},
+            }
+        ),
         "Error": {
             **_object({"error": _object({"code": _str(), "message": _str()})}),
             "description": "Every admin API error. `message` is Chinese, for people.",
@@ -281,7 +341,7 @@ ERRORS = {
     "401": "No valid API token or console session.",
     "403": "CSRF check failed (console sessions on unsafe methods) or role not allowed.",
     "404": "Not found, or outside the caller's committee.",
-    "409": "The action is not allowed in the ticket's current state.",
+    "409": "The action is not allowed in the ticket's current state, or the FAQ id is taken.",
     "413": "Request body too large.",
     "422": "The body failed validation.",
     "503": "A store is temporarily unavailable; retry later.",
@@ -328,14 +388,16 @@ def _admin(
     params: tuple[Schema, ...] = (),
     body: str | None = None,
     errors: tuple[str, ...] = (),
+    success: str = "200",
+    query: tuple[Schema, ...] = (),
 ) -> Schema:
     operation: Schema = {
         "operationId": op_id,
         "summary": summary,
         "tags": [tag],
-        "parameters": [*params, COMMITTEE_PARAM],
+        "parameters": [*params, *query, COMMITTEE_PARAM],
         "responses": {
-            "200": _json(ok, "OK"),
+            success: _json(ok, "Created" if success == "201" else "OK"),
             **_errors("400", "401", "404", *errors, "503"),
         },
     }
@@ -490,6 +552,8 @@ def _paths() -> dict[str, Schema]:
                 errors=("409",),
             )
         },
+        **_faq_paths(),
+        **_insight_paths(),
         "/api/v1/messages": {
             "post": {
                 "operationId": "postResidentMessage",
@@ -532,6 +596,335 @@ def _paths() -> dict[str, Schema]:
     }
 
 
+FAQ_ID_PARAM: Schema = {
+    "name": "faq_id",
+    "in": "path",
+    "required": True,
+    "description": "FAQ id, e.g. `cert-residence-permit-apply`.",
+    "schema": {"type": "string", "minLength": 1},
+}
+
+
+def _query(name: str, description: str, schema: Schema | None = None) -> Schema:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }
+
+
+def _faq_paths() -> dict[str, Schema]:
+    tag, editors = "faqs", ("403",)
+    filters = (
+        _query("q", "Text in the id, question, alternates or answers."),
+        _query("topic", "Only this topic."),
+        _query("compound", "Only entries this compound's residents get (general or own answer)."),
+        _query(
+            "state",
+            "Validity today: active, expired (valid_until passed) or upcoming.",
+            _enum(["all", "active", "expired", "upcoming"]),
+        ),
+    )
+    return {
+        "/api/v1/faqs": {
+            "get": _admin(
+                "The committee's FAQ entries, filtered.",
+                "listFaqs",
+                tag,
+                _ref("FaqList"),
+                query=filters,
+                errors=("422",),
+            ),
+            "post": _admin(
+                "Create an entry (admins and street admins).",
+                "createFaq",
+                tag,
+                _ref("Faq"),
+                body="FaqCreateIn",
+                errors=("409",),
+                success="201",
+            ),
+        },
+        "/api/v1/faqs/{faq_id}": {
+            "get": _admin("One entry.", "getFaq", tag, _ref("Faq"), params=(FAQ_ID_PARAM,)),
+            "put": _admin(
+                "Replace an entry's content (admins and street admins).",
+                "updateFaq",
+                tag,
+                _ref("Faq"),
+                params=(FAQ_ID_PARAM,),
+                body="FaqIn",
+            ),
+            "delete": _admin(
+                "Retire an entry; it keeps its history and can be restored (revert).",
+                "deleteFaq",
+                tag,
+                _ref("FaqDeleted"),
+                params=(FAQ_ID_PARAM,),
+                errors=editors,
+            ),
+        },
+        "/api/v1/faqs/{faq_id}/history": {
+            "get": _admin(
+                "Every change of the entry (who, when, before/after, field diff), oldest first.",
+                "faqHistory",
+                tag,
+                _ref("FaqHistory"),
+                params=(FAQ_ID_PARAM,),
+            )
+        },
+        "/api/v1/faqs/{faq_id}/revert": {
+            "post": _admin(
+                "Restore the entry to its state after a revision (recorded as a revert).",
+                "revertFaq",
+                tag,
+                _ref("Faq"),
+                params=(FAQ_ID_PARAM,),
+                body="RevertIn",
+            )
+        },
+    }
+
+
+def _insight_schemas() -> dict[str, Schema]:
+    """Stats, unanswered questions, the registry and users (``bot.api.insights``)."""
+    count, rate = {"type": "integer", "minimum": 0}, _nullable({"type": "number"})
+    day = {"type": "string", "format": "date"}
+    ratio = _object({"good": count, "total": count, "rate": rate})
+    totals = {
+        "received": {**count, "description": "Resident messages received (events excluded)."},
+        "to_bot": {**count, "description": "Messages the bot had to answer."},
+        "answered": {**count, "description": "Answered by the bot itself."},
+        "handed_over": {**count, "description": "Handed to a caseworker (handoff, emergency)."},
+        "unanswered": {**count, "description": "No answer, did-you-mean, unreadable media."},
+        "human": {**count, "description": "Reached a caseworker who had the conversation."},
+        "answered_rate": {**rate, "description": "answered / to_bot (null: no message)."},
+        "handoff_rate": {**rate, "description": "handed_over / to_bot (null: no message)."},
+    }
+    messages = _object(
+        {
+            "days": {
+                "type": "array",
+                "items": _object({"day": day, **totals}),
+            },
+            "total": _object(totals),
+            "by_outcome": {
+                "type": "object",
+                "additionalProperties": count,
+                "description": "Messages per outcome (faq, clarify, fallback, handoff, …).",
+            },
+        }
+    )
+    counts = {"type": "object", "additionalProperties": count}
+    tickets = _object(
+        {
+            "days": {
+                "type": "array",
+                "items": _object({"day": day, "opened": count, "resolved": count}),
+            },
+            "opened": count,
+            "resolved": count,
+            "sla": _object({"first_response": ratio, "resolution": ratio}),
+            "satisfaction": _object(
+                {
+                    "good": count,
+                    "total": count,
+                    "rate": rate,
+                    "ratings": {
+                        **counts,
+                        "description": "Ratings per score: 1 满意, 2 基本满意, 3 不满意.",
+                    },
+                }
+            ),
+            "open_by_status": counts,
+            "open_by_sla": counts,
+        }
+    )
+    figures = _object(
+        {
+            "committee": {**_str(), "description": "A committee id, or `all` for the street."},
+            "start": {"type": "string", "format": "date"},
+            "end": {"type": "string", "format": "date"},
+            "messages": messages,
+            "tickets": tickets,
+        }
+    )
+    cluster = _object(
+        {
+            "representative": _str(),
+            "size": count,
+            "first_seen": _datetime(),
+            "last_seen": _datetime(),
+            "alternates": {"type": "array", "items": _str()},
+            "message_ids": {"type": "array", "items": {"type": "integer"}},
+            "messages": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "id": {"type": "integer"},
+                        "text": _str(),
+                        "conversation_key": _str(),
+                        "outcome": _enum(["fallback", "clarify"]),
+                        "at": _datetime(),
+                    }
+                ),
+            },
+        }
+    )
+    user = _object(
+        {
+            "id": {"type": "integer"},
+            "name": _str(),
+            "display_name": _str(),
+            "role": _enum([r.value for r in Role]),
+            "committee": _nullable(_str()),
+            "disabled": {"type": "boolean"},
+            "created_at": _datetime(),
+            "last_login_at": _nullable(_datetime()),
+        }
+    )
+    strings = {"type": "array", "items": _str()}
+    return {
+        "Figures": figures,
+        "Stats": {
+            "allOf": [
+                _ref("Figures"),
+                _object(
+                    {
+                        "scope": _enum(["committee", "street"]),
+                        "committees": {
+                            "type": "array",
+                            "items": _ref("Figures"),
+                            "description": "Street scope: each committee (else empty).",
+                        },
+                    }
+                ),
+            ]
+        },
+        "UnansweredCluster": cluster,
+        "Unanswered": _object(
+            {"committee": _str(), "clusters": {"type": "array", "items": _ref("UnansweredCluster")}}
+        ),
+        "Dismissed": _object({"dismissed": count}),
+        "Compound": _object(
+            {
+                "committee": _str(),
+                "id": _str(),
+                "name": _str(),
+                "aliases": strings,
+                "kind": _str(),
+                "note": _str(),
+                "buildings": strings,
+                "group_chats": strings,
+            }
+        ),
+        "CompoundList": _object({"compounds": {"type": "array", "items": _ref("Compound")}}),
+        "GroupChatList": _object(
+            {
+                "group_chats": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "chat_id": _str(),
+                            "committee": _str(),
+                            "compound": _str(),
+                            "compound_name": _str(),
+                        }
+                    ),
+                }
+            }
+        ),
+        "User": user,
+        "UserList": _object({"users": {"type": "array", "items": _ref("User")}}),
+    }
+
+
+def _insight_paths() -> dict[str, Schema]:
+    day = {"type": "string", "format": "date"}
+    scope = "Street admins without `committee` (or with `committee=all`) get every committee."
+    return {
+        "/api/v1/stats": {
+            "get": {
+                **_admin(
+                    "Dashboard figures: messages, answered-by-bot and handoff rates, tickets, "
+                    "SLA compliance, satisfaction, per local day.",
+                    "getStats",
+                    "insights",
+                    _ref("Stats"),
+                    query=(
+                        _query("start", "First local day (default: 29 days before end).", day),
+                        _query("end", "Last local day, inclusive (default: today).", day),
+                    ),
+                ),
+                "description": scope + " At most 366 days.",
+            }
+        },
+        "/api/v1/unanswered": {
+            "get": _admin(
+                "Unanswered questions (no answer or did-you-mean), clustered, most asked first.",
+                "listUnanswered",
+                "insights",
+                _ref("Unanswered"),
+            )
+        },
+        "/api/v1/unanswered/dismiss": {
+            "post": _admin(
+                "Mark messages reviewed so they leave the list (admins and street admins).",
+                "dismissUnanswered",
+                "insights",
+                _ref("Dismissed"),
+                body="DismissIn",
+            )
+        },
+        "/api/v1/compounds": {
+            "get": {
+                **_admin(
+                    "The compounds (小区) of the committee.",
+                    "listCompounds",
+                    "registry",
+                    _ref("CompoundList"),
+                ),
+                "description": scope,
+            }
+        },
+        "/api/v1/group-chats": {
+            "get": {
+                **_admin(
+                    "The group chats and the compound each serves.",
+                    "listGroupChats",
+                    "registry",
+                    _ref("GroupChatList"),
+                ),
+                "description": scope,
+            }
+        },
+        "/api/v1/users": {
+            "get": {
+                **_admin(
+                    "Users (admins: their committee's; street admins: every user).",
+                    "listUsers",
+                    "accounts",
+                    _ref("UserList"),
+                    errors=("403",),
+                ),
+                "description": scope + " Caseworkers get 403.",
+            },
+            "post": _admin(
+                "Create a user (admins: a caseworker or admin of their committee; street "
+                "admins: any).",
+                "createUser",
+                "accounts",
+                _ref("User"),
+                body="UserIn",
+                errors=("409",),
+                success="201",
+            ),
+        },
+    }
+
+
 @functools.cache
 def _document() -> str:
     doc: Schema = {
@@ -540,7 +933,8 @@ def _document() -> str:
             "title": "Linli admin API",
             "version": API_VERSION,
             "description": (
-                "Caseworkers' conversations and tickets of a neighbourhood committee, and the "
+                "Caseworkers' conversations and tickets, the FAQ admins keep, of a "
+                "neighbourhood committee, and the "
                 "generic resident webhook. Authenticate with `Authorization: Bearer <token>` "
                 "(tokens from `linli user token`), or a console session plus the "
                 "`X-CSRF-Token` header on unsafe methods. Errors are "
@@ -548,11 +942,21 @@ def _document() -> str:
             ),
         },
         "tags": [
-            {"name": name} for name in ("accounts", "conversations", "tickets", "webhook", "meta")
+            {"name": name}
+            for name in (
+                "accounts",
+                "conversations",
+                "tickets",
+                "faqs",
+                "insights",
+                "registry",
+                "webhook",
+                "meta",
+            )
         ],
         "paths": _paths(),
         "components": {
-            "schemas": {**_request_schemas(), **_response_schemas()},
+            "schemas": {**_request_schemas(), **_response_schemas(), **_insight_schemas()},
             "securitySchemes": {
                 "bearerToken": {
                     "type": "http",

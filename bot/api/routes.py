@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.api import conversations, tickets
+from bot.api import conversations, faqs, tickets
+from bot.api.insights import add_insight_api_routes
 from bot.api.openapi import add_openapi_route
 
 
@@ -22,4 +23,12 @@ def add_api_routes(app: web.Application) -> None:
     r.add_post("/api/v1/tickets/{number}/status", tickets.change_status)
     r.add_post("/api/v1/tickets/{number}/resolve", tickets.resolve)
     r.add_post("/api/v1/tickets/{number}/notes", tickets.add_note)
+    r.add_get("/api/v1/faqs", faqs.list_faqs)
+    r.add_post("/api/v1/faqs", faqs.create_faq)
+    r.add_get("/api/v1/faqs/{faq_id}", faqs.get_faq)
+    r.add_put("/api/v1/faqs/{faq_id}", faqs.update_faq)
+    r.add_delete("/api/v1/faqs/{faq_id}", faqs.delete_faq)
+    r.add_get("/api/v1/faqs/{faq_id}/history", faqs.faq_history)
+    r.add_post("/api/v1/faqs/{faq_id}/revert", faqs.revert_faq)
+    add_insight_api_routes(app)
     add_openapi_route(app)

@@ -23,6 +23,8 @@ from bot.accounts.http import (
 from bot.accounts.passwords import Passwords
 from bot.accounts.service import SESSION_TTL_S, AccountService, Authenticator
 from bot.accounts.throttle import LoginThrottle
+from bot.console.faqs import add_faq_pages
+from bot.console.insights import add_insight_pages
 from bot.console.pages import add_console_pages
 from bot.console.rendering import render, setup_templates
 from bot.console.security import add_security_headers, console_middleware
@@ -65,6 +67,8 @@ def setup_console_auth(
     add_security_headers(app, settings)
     setup_templates(app, registry)
     add_console_pages(app)  # the inbox is the home page
+    add_faq_pages(app)
+    add_insight_pages(app)
     add_auth_routes(app)
     app.router.add_get("/api/v1/me", whoami)
     return accounts

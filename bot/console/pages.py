@@ -29,7 +29,7 @@ from bot.accounts.types import Principal, Role
 from bot.console.rendering import CONSOLE_REGISTRY, render
 from bot.console.security import HOME_PATH
 from bot.dialogue.events import committee_channel
-from bot.dialogue.handoff import ConversationNotFound
+from bot.dialogue.handoff import REASONS, ConversationNotFound
 from bot.domain import StoreUnavailable
 from bot.domain.tickets import (
     ALLOWED_TRANSITIONS,
@@ -63,6 +63,7 @@ SLA_LABELS = {
     SlaState.BREACHED: "超时完成",
 }
 DIRECTION_LABELS = {"in": "居民", "out": "邻里助手", "staff": "社工"}
+CHANNEL_LABELS = {"wechat_mp": "微信公众号", "wecom_bot": "企业微信", "webhook": "接入网关"}
 STATUS_ACTIONS = {
     TicketStatus.IN_PROGRESS: "开始处理",
     TicketStatus.WAITING_RESIDENT: "等待居民补充",
@@ -170,14 +171,22 @@ def ticket_row(
     }
 
 
+def resident_label(name: str, sender_id: str) -> str:
+    """The resident's name, else a short stand-in (platform ids are long and meaningless)."""
+    if name.strip():
+        return name
+    tail = sender_id[-4:] if len(sender_id) > 4 else sender_id
+    return f"居民（…{tail}）" if tail else "居民"
+
+
 def conversation_row(conv: Conversation) -> dict[str, Any]:
     return {
         "key": conv.key,
         "href": conversation_href(conv.key),
-        "resident": conv.sender_name or conv.sender_id,
+        "resident": resident_label(conv.sender_name, conv.sender_id),
         "mode": conv.mode.value,
         "mode_label": MODE_LABELS[conv.mode],
-        "reason": conv.handoff_reason,
+        "reason": REASONS.get(conv.handoff_reason, conv.handoff_reason),
         "since": local_time(conv.handoff_at),
         "assignee": conv.assignee_name,
         "group": conv.chat_type == "group",
@@ -309,14 +318,18 @@ async def conversation_page(
     context = {
         "conv": conversation_row(conv),
         "chat_id": conv.chat_id,
-        "channel": conv.channel,
+        "channel": CHANNEL_LABELS.get(conv.channel, conv.channel),
         "compound": compound_name(request, conv.committee, conv.compound),
         "mine": conv.mode is Mode.HUMAN and conv.assignee_id == str(principal.user_id),
         "action": conversation_href(conv.key),
         "messages": [
             {
                 "direction": m.direction,
-                "who": m.sender_name or DIRECTION_LABELS.get(m.direction, m.direction),
+                "who": (
+                    resident_label(m.sender_name, conv.sender_id)
+                    if m.direction == "in"
+                    else m.sender_name or DIRECTION_LABELS.get(m.direction, m.direction)
+                ),
                 "role": DIRECTION_LABELS.get(m.direction, m.direction),
                 "text": m.text,
                 "at": local_time(m.created_at),

@@ -16,6 +16,7 @@ from aiohttp import web
 from bot.accounts.http import csrf_token, current_user
 from bot.accounts.types import Principal
 from bot.domain import Registry, RegistryError, StoreUnavailable
+from bot.domain.faq import topic_label
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ def setup_templates(app: web.Application, registry: Registry) -> jinja2.Environm
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["topic_label"] = topic_label
     app[aiohttp_jinja2.static_root_key] = STATIC_URL
     app[CONSOLE_REGISTRY] = registry
     app.router.add_static(STATIC_URL + "/", STATIC, name="console_static", append_version=True)

@@ -18,6 +18,7 @@ import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
+from bot.background import BackgroundTasks
 from bot.dialogue import texts
 from bot.dialogue.turn import HandOver, Route, Turn, Understanding
 from bot.domain import (
@@ -44,10 +45,15 @@ APPLIED = "applied"
 MAX_TEXT = 500
 """Characters of a message the routes look at; the conversation log keeps all of it."""
 
+HUMAN_OUTCOME = ReplyKind.HUMAN.value
+"""The outcome of a message the bot stays silent on because a caseworker has it."""
+
 Emergency = Callable[
     [IncomingMessage, Committee, Compound | None, ParseResult], Awaitable[list[Reply]]
 ]
 Forward = Callable[[Conversation, str], Awaitable[None]]
+RecordOutcome = Callable[[IncomingMessage, str], Awaitable[None]]
+"""Note what the bot did with a message that gets no reply (``MessageLog.record_outcome``)."""
 
 
 class Pipeline:
@@ -62,6 +68,8 @@ class Pipeline:
         emergency: Emergency | None = None,
         handoff: HandOver | None = None,
         forward: Forward | None = None,
+        record_outcome: RecordOutcome | None = None,
+        tasks: BackgroundTasks | None = None,
         handoff_after_fallbacks: int = 2,
     ) -> None:
         self._registry = registry
@@ -72,6 +80,8 @@ class Pipeline:
         self._emergency = emergency
         self._handoff = handoff
         self._forward = forward
+        self._record_outcome = record_outcome
+        self._tasks = tasks
         self._fallback_limit = handoff_after_fallbacks
 
     @property
@@ -98,7 +108,15 @@ class Pipeline:
         parse = await self._nlu.aparse(text, committee=committee.id)
         if parse.is_emergency and self._emergency is not None:
             compound = self._quick_compound(msg, committee, parse)
-            return await self._emergency(msg, committee, compound, parse)
+            replies = await self._emergency(msg, committee, compound, parse)
+            # The console opens the resident's conversation from the alert: make sure there
+            # is one, without holding up the reply (the lock may be busy, the store slow).
+            remember = self._remember(msg, compound)
+            if self._tasks is not None:
+                self._tasks.spawn(remember, name="emergency conversation")
+            else:
+                await remember
+            return replies
         if msg.chat.type is ChatType.GROUP and not msg.mentioned:
             # Residents talk among themselves in the group; Linli answers when addressed.
             return []
@@ -115,12 +133,24 @@ class Pipeline:
                 await self._conversations.save(conv)
                 if self._forward is not None:
                     await self._forward(conv, text)
+                if self._record_outcome is not None:
+                    await self._record_outcome(msg, HUMAN_OUTCOME)
                 return []
             turn = Turn(msg, text, committee, self._compound(msg, committee, conv), parse, conv)
             replies = await self._route(turn)
             conv.state[APPLIED] = {"key": msg.dedup_key, "replies": _replies_to(replies)}
             await self._conversations.save(conv)
         return prefix + replies
+
+    async def _remember(self, msg: IncomingMessage, compound: Compound | None) -> None:
+        """Create or refresh the conversation record of a resident who raised an emergency."""
+        async with self._state.lock(keys.lock(msg.conversation_key)):
+            conv = await self._conversations.get(msg.conversation_key) or _new(msg)
+            conv.sender_name = msg.sender.name or conv.sender_name
+            conv.last_message_at = datetime.now(UTC)
+            if compound is not None and not conv.compound:
+                conv.compound = compound.id
+            await self._conversations.save(conv)
 
     async def _route(self, turn: Turn) -> list[Reply]:
         for route in self._routes:

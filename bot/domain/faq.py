@@ -19,6 +19,32 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 """FAQ ids: ASCII letters, digits, ``.``, ``_`` and ``-``; at most 80 characters."""
 
 
+TOPIC_LABELS = {
+    "certificates": "居住证与证明",
+    "committee": "居委会办事",
+    "elderly": "养老服务",
+    "epidemic": "疫情防控（已失效）",
+    "garbage": "垃圾分类",
+    "housing": "房屋与动迁",
+    "lifts": "电梯",
+    "medical": "医保与就医",
+    "neighbours": "噪音与邻里纠纷",
+    "parking": "停车与电动自行车",
+    "pets": "养宠",
+    "property": "物业费与业委会",
+    "renovation": "装修",
+    "repairs": "报修",
+    "safety": "安全",
+    "volunteering": "志愿服务与居民自治",
+    "general": "综合",
+}
+"""Chinese names of the sample corpus' topics; an admin's own topic is shown as typed."""
+
+
+def topic_label(topic: str) -> str:
+    return TOPIC_LABELS.get(topic, topic)
+
+
 class FaqFormatError(LinliError, ValueError):
     """A dict does not describe a valid FAQ entry; the message names the field."""
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
+
+Expect = Literal["any", "absent", "present"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +20,22 @@ class FaqRevision:
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFaq:
+    """One entry as stored, live or retired (``deleted``)."""
+
+    faq_id: str
+    data: dict[str, Any]
+    deleted: bool
+    updated_at: datetime
+    updated_by: str
+
+
+class FaqConflict(Exception):
+    """A write's precondition failed: the entry exists already, or is not (or no longer)
+    live."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +67,29 @@ class FaqStore(abc.ABC):
     @abc.abstractmethod
     async def history(self, committee: str, faq_id: str) -> list[FaqRevision]:
         """Every recorded change of an entry, oldest first."""
+
+    @abc.abstractmethod
+    async def get(self, committee: str, faq_id: str) -> StoredFaq | None:
+        """One entry, live or retired; None if it never existed."""
+
+    @abc.abstractmethod
+    async def write(
+        self,
+        committee: str,
+        faq_id: str,
+        data: dict[str, Any] | None,
+        actor: str,
+        action: str,
+        *,
+        expect: Expect = "any",
+    ) -> FaqRevision | None:
+        """Set one entry to ``data`` (``None`` retires it) in one transaction and record the
+        change as a revision with ``action``; returns it, or None when nothing changed.
+        ``expect``: ``absent`` (no live entry with this id, e.g. creating) or ``present`` (a
+        live one, e.g. editing), else FaqConflict."""
+
+    @abc.abstractmethod
+    async def revision_of(
+        self, committee: str, faq_id: str, revision_id: int
+    ) -> FaqRevision | None:
+        """One recorded change of an entry, or None."""

@@ -199,6 +199,27 @@ async def test_an_emergency_in_a_group_alerts_staff_before_the_reply(
     assert replied_at >= 0
 
 
+async def test_a_caseworker_can_take_over_from_a_resident_whose_first_message_is_an_emergency(
+    bot: Any,
+) -> None:
+    token = await caseworker_token(bot)
+    auth = {"Authorization": f"Bearer {token}"}
+    stranger = Resident(bot, "u-first", name="")
+    data = await stranger.say("燕宁苑4号楼电梯困人了，有人被关在里面")
+    assert kinds(data) == ["emergency"]
+    path = f"/api/v1/conversations/{stranger.key()}"
+    for _ in range(100):  # the record is written in the background, after the reply
+        resp = await bot.get(path, headers=auth)
+        if resp.status == 200:
+            break
+        await asyncio.sleep(0.05)
+    assert resp.status == 200, "the emergency left no conversation to open from the console"
+    assert (await resp.json())["compound"] == "yanningyuan"
+    taken = await bot.post(f"{path}/takeover", headers=auth)
+    assert taken.status == 200
+    assert (await taken.json())["mode"] == "human"
+
+
 async def test_two_reports_of_the_same_lift_fault_are_linked(bot: Any) -> None:
     first = Resident(bot, "u5", name="赵老师")
     second = Resident(bot, "u6", name="钱阿姨")

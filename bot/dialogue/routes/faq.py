@@ -78,7 +78,7 @@ class FaqRoute:
             return [
                 Reply(
                     f"这个问题各小区的安排不一样。请问您住在哪个小区？回复数字或小区名：\n{names}",
-                    ReplyKind.CLARIFY,
+                    ReplyKind.SLOT,  # a question matched; only the compound is missing
                 )
             ]
         text = format_answer(entry, compound_id, committee=turn.committee, as_of=self.today())

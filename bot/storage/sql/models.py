@@ -56,6 +56,8 @@ class MessageRow(Base):
         Index("ix_messages_conversation", "conversation_key", "id"),
         Index("uq_messages_inbound", "direction", "channel", "account", "external_id", unique=True),
         Index("ix_messages_committee_created", "committee", "created_at"),
+        Index("ix_messages_committee_outcome", "committee", "direction", "outcome", "id"),
+        Index("ix_messages_created", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -74,6 +76,10 @@ class MessageRow(Base):
     external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     delivery: Mapped[str] = mapped_column(String(16), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    """Inbound rows: what the bot did with the message (see ``bot.storage.messages``)."""
+    reviewed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    """Inbound rows: when an admin dealt with it on the unanswered-questions page."""
 
 
 class FaqRow(Base):

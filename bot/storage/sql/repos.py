@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 from bot.domain import IncomingMessage, Reply
+from bot.domain.tickets import SHANGHAI
 from bot.storage.conversations import Conversation
-from bot.storage.faqs import FaqRevision, FaqStore, UpsertSummary
-from bot.storage.messages import LoggedMessage, MessageLog
+from bot.storage.faqs import (
+    Expect,
+    FaqConflict,
+    FaqRevision,
+    FaqStore,
+    StoredFaq,
+    UpsertSummary,
+)
+from bot.storage.messages import (
+    NOT_FOR_BOT,
+    InboundRecord,
+    LoggedMessage,
+    MessageLog,
+    OutcomeCount,
+    outcome_of,
+)
 from bot.storage.sql.database import Database
 from bot.storage.sql.models import FaqRevisionRow, FaqRow, MessageRow, utcnow
 
@@ -69,6 +87,104 @@ class SqlMessageLog(MessageLog):
                 )
                 for r in replies
             )
+            stmt = update(MessageRow).where(*_inbound_row(msg))
+            if replies:
+                await s.execute(stmt.values(outcome=outcome_of(replies)))
+            else:
+                # A silent turn keeps an outcome set during it (``human``).
+                await s.execute(stmt.where(MessageRow.outcome == "").values(outcome=NOT_FOR_BOT))
+
+    async def record_outcome(self, msg: IncomingMessage, outcome: str) -> None:
+        async with self._db.session() as s:
+            await s.execute(
+                update(MessageRow).where(*_inbound_row(msg)).values(outcome=outcome[:16])
+            )
+
+    async def recent_inbound(
+        self,
+        committee: str,
+        *,
+        limit: int = 500,
+        outcomes: Collection[str] | None = None,
+        include_reviewed: bool = True,
+    ) -> list[InboundRecord]:
+        if limit <= 0 or (outcomes is not None and not outcomes):
+            return []
+        stmt = select(
+            MessageRow.id,
+            MessageRow.conversation_key,
+            MessageRow.text,
+            MessageRow.outcome,
+            MessageRow.created_at,
+            MessageRow.reviewed_at,
+        ).where(
+            MessageRow.committee == committee,
+            MessageRow.direction == "in",
+            MessageRow.msg_type != "event",
+        )
+        if outcomes is not None:
+            stmt = stmt.where(MessageRow.outcome.in_(sorted(set(outcomes))))
+        if not include_reviewed:
+            stmt = stmt.where(MessageRow.reviewed_at.is_(None))
+        stmt = stmt.order_by(MessageRow.id.desc()).limit(limit)
+        async with self._db.session() as s:
+            rows = (await s.execute(stmt)).all()
+        return [InboundRecord(*row) for row in rows]
+
+    async def mark_reviewed(self, committee: str, message_ids: Sequence[int]) -> int:
+        ids = sorted({int(i) for i in message_ids})
+        marked = 0
+        now = utcnow()
+        async with self._db.session() as s:
+            for chunk in range(0, len(ids), 500):
+                result = await s.execute(
+                    update(MessageRow)
+                    .where(
+                        MessageRow.committee == committee,
+                        MessageRow.direction == "in",
+                        MessageRow.id.in_(ids[chunk : chunk + 500]),
+                        MessageRow.reviewed_at.is_(None),
+                    )
+                    .values(reviewed_at=now)
+                )
+                marked += int(getattr(result, "rowcount", 0) or 0)
+        return marked
+
+    async def outcome_counts(
+        self, start: date, end: date, committee: str | None = None
+    ) -> list[OutcomeCount]:
+        if end < start:
+            return []
+        lo = datetime.combine(start, time(0), SHANGHAI)
+        hi = datetime.combine(end + timedelta(days=1), time(0), SHANGHAI)
+        day = self._local_day()
+        stmt = (
+            select(MessageRow.committee, day, MessageRow.outcome, func.count())
+            .where(
+                MessageRow.direction == "in",
+                MessageRow.msg_type != "event",
+                MessageRow.created_at >= lo,
+                MessageRow.created_at < hi,
+            )
+            .group_by(MessageRow.committee, day, MessageRow.outcome)
+        )
+        if committee is not None:
+            stmt = stmt.where(MessageRow.committee == committee)
+        async with self._db.session() as s:
+            rows = (await s.execute(stmt)).all()
+        out = [
+            OutcomeCount(c, d if isinstance(d, date) else date.fromisoformat(str(d)), o, int(n))
+            for c, d, o, n in rows
+        ]
+        out.sort(key=lambda r: (r.committee, r.day, r.outcome))
+        return out
+
+    def _local_day(self) -> ColumnElement[Any]:
+        """The Asia/Shanghai calendar day of ``created_at``, in SQL."""
+        if self._db.dialect == "postgresql":
+            return func.date(func.timezone("Asia/Shanghai", MessageRow.created_at))
+        # SQLite stores UTC; Shanghai has been UTC+8 all year since 1991.
+        return func.date(MessageRow.created_at, "+8 hours")
 
     async def record_proactive(
         self,
@@ -209,10 +325,88 @@ class SqlFaqStore(FaqStore):
         )
         async with self._db.session() as s:
             rows = (await s.scalars(stmt)).all()
-        return [
-            FaqRevision(r.id, r.faq_id, r.actor, r.action, r.before, r.after, r.created_at)
-            for r in rows
-        ]
+        return [_faq_revision(r) for r in rows]
+
+    async def get(self, committee: str, faq_id: str) -> StoredFaq | None:
+        async with self._db.session() as s:
+            row = await s.get(FaqRow, (committee, faq_id))
+            if row is None:
+                return None
+            return StoredFaq(
+                row.faq_id, dict(row.data), row.deleted, row.updated_at, row.updated_by
+            )
+
+    async def write(
+        self,
+        committee: str,
+        faq_id: str,
+        data: dict[str, Any] | None,
+        actor: str,
+        action: str,
+        *,
+        expect: Expect = "any",
+    ) -> FaqRevision | None:
+        now = utcnow()
+        try:
+            async with self._db.session() as s:
+                row = await s.get(FaqRow, (committee, faq_id), with_for_update=True)
+                live = row is not None and not row.deleted
+                if (expect == "absent" and live) or (expect == "present" and not live):
+                    raise FaqConflict(f"FAQ {faq_id!r} is {'live' if live else 'not live'}")
+                before = dict(row.data) if row is not None and live else None
+                if data is None:
+                    if row is None or not live:
+                        return None
+                    row.deleted, row.updated_at, row.updated_by = True, now, actor
+                elif row is None:
+                    s.add(
+                        FaqRow(
+                            committee=committee,
+                            faq_id=faq_id,
+                            data=data,
+                            deleted=False,
+                            updated_at=now,
+                            updated_by=actor,
+                        )
+                    )
+                elif live and row.data == data:
+                    return None
+                else:
+                    row.data, row.deleted, row.updated_at, row.updated_by = data, False, now, actor
+                revision = _revision(committee, faq_id, actor, action, before, data)
+                revision.created_at = now
+                s.add(revision)
+                await s.flush()
+                return _faq_revision(revision)
+        except IntegrityError:
+            # Two writers created the same id at once: the loser is told it exists.
+            raise FaqConflict(f"FAQ {faq_id!r} was created concurrently") from None
+
+    async def revision_of(
+        self, committee: str, faq_id: str, revision_id: int
+    ) -> FaqRevision | None:
+        stmt = select(FaqRevisionRow).where(
+            FaqRevisionRow.id == revision_id,
+            FaqRevisionRow.committee == committee,
+            FaqRevisionRow.faq_id == faq_id,
+        )
+        async with self._db.session() as s:
+            row = (await s.scalars(stmt)).first()
+            return _faq_revision(row) if row is not None else None
+
+
+def _faq_revision(r: FaqRevisionRow) -> FaqRevision:
+    return FaqRevision(r.id, r.faq_id, r.actor, r.action, r.before, r.after, r.created_at)
+
+
+def _inbound_row(msg: IncomingMessage) -> tuple[ColumnElement[bool], ...]:
+    """The stored row of a resident's message (the unique inbound index)."""
+    return (
+        MessageRow.direction == "in",
+        MessageRow.channel == msg.channel,
+        MessageRow.account == msg.account,
+        MessageRow.external_id == msg.message_id,
+    )
 
 
 def _logged(r: MessageRow) -> LoggedMessage:

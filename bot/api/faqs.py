@@ -1,0 +1,258 @@
+"""The committee's FAQ: list and search, one entry, create / edit / retire, history and
+revert. Caseworkers read; the committee's admin (居委管理员) and street admins change.
+Every change is recorded (who, when, before/after) and live within seconds
+(``bot.faq_service``)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot import appkeys
+from bot.accounts.http import ApiError
+from bot.accounts.types import Principal
+from bot.api.common import NO_NUL, acting, body, ok
+from bot.domain.faq import FaqEntry
+from bot.faq_service import (
+    MAX_ANSWER,
+    MAX_ITEM,
+    MAX_ITEMS,
+    MAX_QUESTION,
+    MAX_SOURCE,
+    MAX_TOPIC,
+    FaqService,
+    InvalidFaq,
+    NothingToRestore,
+    RevisionNotFound,
+    actor_text,
+    diff,
+    matches,
+    state_of,
+)
+from bot.retrieval.service import shanghai_today
+from bot.storage.faqs import FaqConflict, FaqRevision
+
+Item = Annotated[str, Field(min_length=1, max_length=MAX_ITEM, pattern=NO_NUL)]
+
+
+class VariantIn(BaseModel):
+    """One compound's own answer and materials."""
+
+    model_config = ConfigDict(extra="forbid")
+    answer: str = Field(min_length=1, max_length=MAX_ANSWER, pattern=NO_NUL)
+    materials: list[Item] = Field(default_factory=list, max_length=MAX_ITEMS)
+
+
+class FaqIn(BaseModel):
+    """An entry's content (the id is in the path, or generated when creating without one).
+    Compounds may be named by id, name or alias; they are stored by id."""
+
+    model_config = ConfigDict(extra="forbid")
+    topic: str = Field(default="", max_length=MAX_TOPIC, pattern=NO_NUL)
+    question: str = Field(min_length=1, max_length=MAX_QUESTION, pattern=NO_NUL)
+    alternates: list[Item] = Field(default_factory=list, max_length=MAX_ITEMS)
+    answer: str = Field(min_length=1, max_length=MAX_ANSWER, pattern=NO_NUL)
+    materials: list[Item] = Field(default_factory=list, max_length=MAX_ITEMS)
+    tags: list[Item] = Field(default_factory=list, max_length=MAX_ITEMS)
+    compounds: list[Item] = Field(default_factory=list, max_length=MAX_ITEMS)
+    variants: dict[str, VariantIn] = Field(default_factory=dict)
+    valid_from: date | None = None
+    valid_until: date | None = None
+    source: str = Field(default="", max_length=MAX_SOURCE, pattern=NO_NUL)
+
+
+class FaqCreateIn(FaqIn):
+    id: str = Field(
+        default="",
+        max_length=80,
+        pattern=r"^([A-Za-z0-9][A-Za-z0-9._-]{0,79})?$",
+        description="Empty: generated from the topic.",
+    )
+
+
+class RevertIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    revision: int = Field(ge=1, le=2**62, description="Restore the entry to its state after it.")
+
+
+STATES: tuple[Literal["all", "active", "expired", "upcoming"], ...] = (
+    "all",
+    "active",
+    "expired",
+    "upcoming",
+)
+NOT_FOUND = "没有找到该常见问题。"
+FORBIDDEN = "只有居委管理员或街道管理员可以修改常见问题。"
+
+
+def faq_json(entry: FaqEntry, today: date | None = None) -> dict[str, Any]:
+    return {**entry.to_dict(), "state": state_of(entry, today or shanghai_today())}
+
+
+def revision_json(r: FaqRevision) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "action": r.action,
+        "actor": r.actor,
+        "at": r.created_at.isoformat(),
+        "before": r.before,
+        "after": r.after,
+        "changes": [
+            {"field": c.field, "before": c.before, "after": c.after}
+            for c in diff(r.before, r.after)
+        ],
+    }
+
+
+def actor_name(principal: Principal) -> str:
+    return actor_text(principal.display_name, principal.name)
+
+
+async def scope(request: web.Request) -> tuple[Principal, str, FaqService]:
+    """The caller, a committee of the registry they may act in, and the FAQ service."""
+    principal, committee = await acting(request)
+    if not request.app[appkeys.REGISTRY].has_committee(committee):
+        raise ApiError(404, "not_found", "没有找到该居委会。")
+    return principal, committee, request.app[appkeys.FAQS]
+
+
+def require_editor(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise ApiError(403, "forbidden", FORBIDDEN)
+
+
+def _input(data: FaqIn, faq_id: str) -> dict[str, Any]:
+    raw = data.model_dump(mode="json")
+    raw["id"] = faq_id
+    return raw
+
+
+def _invalid(exc: InvalidFaq) -> ApiError:
+    return ApiError(422, "invalid", exc.first)
+
+
+# --- handlers -----------------------------------------------------------------------------------
+async def list_faqs(request: web.Request) -> web.Response:
+    """The committee's live entries, filtered by ``q``, ``topic``, ``compound``, ``state``."""
+    _, committee, faqs = await scope(request)
+    query = request.query
+    state = query.get("state", "all")
+    if state not in STATES:
+        raise ApiError(422, "invalid", "state 只能是 all、active、expired 或 upcoming。")
+    today = shanghai_today()
+    found = [
+        faq_json(e, today)
+        for e in await faqs.entries(committee)
+        if matches(
+            e,
+            today,
+            q=query.get("q", ""),
+            topic=query.get("topic", ""),
+            compound=query.get("compound", ""),
+            state=state,
+        )
+    ]
+    return ok({"faqs": found, "count": len(found)})
+
+
+async def get_faq(request: web.Request) -> web.Response:
+    _, committee, faqs = await scope(request)
+    entry = await faqs.entry(committee, request.match_info["faq_id"])
+    if entry is None:
+        raise ApiError(404, "not_found", NOT_FOUND)
+    return ok(faq_json(entry))
+
+
+async def create_faq(request: web.Request) -> web.Response:
+    principal, committee, faqs = await scope(request)
+    require_editor(principal)
+    data = await body(request, FaqCreateIn)
+    try:
+        entry = faqs.validate(committee, _input(data, data.id), new=True)
+    except InvalidFaq as exc:
+        raise _invalid(exc) from None
+    try:
+        await faqs.create(committee, entry, actor_name(principal))
+    except FaqConflict:
+        raise ApiError(409, "exists", f"编号“{entry.id}”已被其他常见问题使用。") from None
+    saved = await faqs.entry(committee, entry.id)
+    assert saved is not None
+    return ok(faq_json(saved), status=201)
+
+
+async def update_faq(request: web.Request) -> web.Response:
+    principal, committee, faqs = await scope(request)
+    require_editor(principal)
+    faq_id = request.match_info["faq_id"]
+    if await faqs.entry(committee, faq_id) is None:
+        raise ApiError(404, "not_found", NOT_FOUND)
+    data = await body(request, FaqIn)
+    try:
+        entry = faqs.validate(committee, _input(data, faq_id))
+    except InvalidFaq as exc:
+        raise _invalid(exc) from None
+    try:
+        await faqs.update(committee, entry, actor_name(principal))
+    except FaqConflict:
+        raise ApiError(404, "not_found", NOT_FOUND) from None
+    saved = await faqs.entry(committee, faq_id)
+    if saved is None:
+        raise ApiError(404, "not_found", NOT_FOUND)
+    return ok(faq_json(saved))
+
+
+async def delete_faq(request: web.Request) -> web.Response:
+    principal, committee, faqs = await scope(request)
+    require_editor(principal)
+    faq_id = request.match_info["faq_id"]
+    revision = await faqs.delete(committee, faq_id, actor_name(principal))
+    if revision is None:
+        raise ApiError(404, "not_found", NOT_FOUND)
+    return ok({"id": faq_id, "deleted": True, "revision": revision.id})
+
+
+async def faq_history(request: web.Request) -> web.Response:
+    """Every change of the entry, oldest first (also of a retired entry)."""
+    _, committee, faqs = await scope(request)
+    faq_id = request.match_info["faq_id"]
+    if await faqs.get(committee, faq_id) is None:
+        raise ApiError(404, "not_found", NOT_FOUND)
+    return ok({"revisions": [revision_json(r) for r in await faqs.history(committee, faq_id)]})
+
+
+async def revert_faq(request: web.Request) -> web.Response:
+    """Restore the entry to its state after a revision (reviving it if retired)."""
+    principal, committee, faqs = await scope(request)
+    require_editor(principal)
+    faq_id = request.match_info["faq_id"]
+    if await faqs.get(committee, faq_id) is None:
+        raise ApiError(404, "not_found", NOT_FOUND)
+    data = await body(request, RevertIn)
+    try:
+        await faqs.revert(committee, faq_id, data.revision, actor_name(principal))
+    except RevisionNotFound:
+        raise ApiError(404, "not_found", "没有找到该常见问题的这个版本。") from None
+    except NothingToRestore:
+        raise ApiError(422, "invalid", "这个版本删除了该条目，没有可以恢复的内容。") from None
+    entry = await faqs.entry(committee, faq_id)
+    if entry is None:
+        raise ApiError(422, "invalid", "该版本的内容已无法读取。")
+    return ok(faq_json(entry))
+
+
+__all__ = [
+    "FaqCreateIn",
+    "FaqIn",
+    "RevertIn",
+    "VariantIn",
+    "create_faq",
+    "delete_faq",
+    "faq_history",
+    "get_faq",
+    "list_faqs",
+    "revert_faq",
+    "update_faq",
+]

@@ -1,0 +1,269 @@
+"""Insights, the registry and accounts through the admin API:
+
+* ``GET /api/v1/stats`` — the dashboard's figures (``bot.insights.stats``) for the local days
+  ``start``..``end`` (default: the last 30 days). A committee's user gets their committee; a
+  street admin gets the street's totals plus each committee, or one committee with
+  ``?committee=``.
+* ``GET /api/v1/unanswered`` and ``POST /api/v1/unanswered/dismiss`` — unanswered questions,
+  clustered; dismissing (admins) marks messages reviewed.
+* ``GET /api/v1/compounds`` and ``GET /api/v1/group-chats`` — from the committee registry.
+* ``GET /api/v1/users`` and ``POST /api/v1/users`` — admins only: an admin lists and creates
+  caseworkers and admins of their own committee; a street admin any user. Password hashes
+  never leave the store.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot import appkeys
+from bot.accounts.http import ACCOUNTS, ApiError, require_user
+from bot.accounts.types import (
+    MAX_PASSWORD_LEN,
+    MIN_PASSWORD_LEN,
+    InvalidAccount,
+    Principal,
+    Role,
+    User,
+    UserExists,
+)
+from bot.api.common import NO_NUL, acting, body, ok
+from bot.domain import Committee
+from bot.domain.tickets import SHANGHAI
+from bot.insights import Cluster
+from bot.insights.stats import STREET
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+NOT_FOUND = "未找到该居委会。"
+
+
+class UserIn(BaseModel):
+    """A new console/API user. Admins create caseworkers and admins of their own committee
+    (``committee`` may be left out); street admins create any user."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=2, max_length=64, pattern=r"^[\w.@-]{2,64}$")
+    display_name: str = Field(default="", max_length=100, pattern=NO_NUL)
+    role: Literal["caseworker", "admin", "street_admin"] = "caseworker"
+    committee: str | None = Field(default=None, max_length=64, pattern=NO_NUL)
+    password: str = Field(min_length=MIN_PASSWORD_LEN, max_length=MAX_PASSWORD_LEN, pattern=NO_NUL)
+
+
+class DismissIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message_ids: list[int] = Field(min_length=1, max_length=10_000)
+
+
+def _today() -> date:
+    return datetime.now(UTC).astimezone(SHANGHAI).date()
+
+
+async def _scope(request: web.Request) -> tuple[Principal, str | None]:
+    """The caller and the committee they look at: their own; a street admin's
+    ``?committee=``; None for a street admin's "every committee"."""
+    principal = await require_user(request)
+    committee = principal.committee or request.query.get("committee", "") or None
+    if committee == STREET and principal.committee is None:
+        committee = None
+    if committee is not None and not request.app[appkeys.REGISTRY].has_committee(committee):
+        raise ApiError(404, "not_found", NOT_FOUND)
+    return principal, committee
+
+
+def _committees(request: web.Request, committee: str | None) -> list[Committee]:
+    registry = request.app[appkeys.REGISTRY]
+    return [c for c in registry.committees if committee is None or c.id == committee]
+
+
+def _day(request: web.Request, name: str) -> date | None:
+    raw = request.query.get(name, "")
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ApiError(400, "bad_date", f"{name} 应为 YYYY-MM-DD 格式的日期。") from None
+
+
+# --- stats --------------------------------------------------------------------------------------
+async def stats(request: web.Request) -> web.Response:
+    """Dashboard figures over local (Asia/Shanghai) days ``start``..``end`` inclusive."""
+    _, committee = await _scope(request)
+    end = _day(request, "end") or _today()
+    start = _day(request, "start") or end - timedelta(days=DEFAULT_DAYS - 1)
+    if end < start:
+        raise ApiError(400, "bad_range", "结束日期不能早于开始日期。")
+    if (end - start).days + 1 > MAX_DAYS:
+        raise ApiError(400, "bad_range", f"时间范围最长 {MAX_DAYS} 天。")
+    service = request.app[appkeys.DASHBOARD]
+    if committee is not None:
+        figures = await service.committee(committee, start, end)
+        return ok({"scope": "committee", **figures.to_dict(), "committees": []})
+    ids = [c.id for c in request.app[appkeys.REGISTRY].committees]
+    total, parts = await service.street(ids, start, end)
+    return ok({"scope": "street", **total.to_dict(), "committees": [p.to_dict() for p in parts]})
+
+
+# --- unanswered questions -----------------------------------------------------------------------
+def cluster_json(cluster: Cluster) -> dict[str, Any]:
+    return {
+        "representative": cluster.representative,
+        "size": cluster.size,
+        "first_seen": cluster.first_seen.isoformat(),
+        "last_seen": cluster.last_seen.isoformat(),
+        "alternates": cluster.alternates(),
+        "message_ids": list(cluster.message_ids),
+        "messages": [
+            {
+                "id": m.id,
+                "text": m.text,
+                "conversation_key": m.conversation_key,
+                "outcome": m.outcome,
+                "at": m.created_at.isoformat(),
+            }
+            for m in cluster.messages
+        ],
+    }
+
+
+async def unanswered(request: web.Request) -> web.Response:
+    """The committee's unreviewed unanswered questions, clustered, most asked first."""
+    _, committee = await acting(request)
+    if not request.app[appkeys.REGISTRY].has_committee(committee):
+        raise ApiError(404, "not_found", NOT_FOUND)
+    clusters = await request.app[appkeys.UNANSWERED].clusters(committee)
+    return ok({"committee": committee, "clusters": [cluster_json(c) for c in clusters]})
+
+
+async def dismiss_unanswered(request: web.Request) -> web.Response:
+    """Mark messages reviewed (admins): they leave the unanswered list."""
+    principal, committee = await acting(request)
+    if not principal.is_admin:
+        raise ApiError(403, "forbidden", "只有居委管理员和街道管理员可以处理未解答问题。")
+    if not request.app[appkeys.REGISTRY].has_committee(committee):
+        raise ApiError(404, "not_found", NOT_FOUND)
+    data = await body(request, DismissIn)
+    ids = [i for i in data.message_ids if 0 < i < 2**63]
+    marked = await request.app[appkeys.UNANSWERED].dismiss(committee, ids)
+    return ok({"dismissed": marked})
+
+
+# --- registry -----------------------------------------------------------------------------------
+async def compounds(request: web.Request) -> web.Response:
+    """The compounds (小区) of the caller's committee, or of every committee."""
+    _, committee = await _scope(request)
+    return ok(
+        {
+            "compounds": [
+                {
+                    "committee": c.id,
+                    "id": p.id,
+                    "name": p.name,
+                    "aliases": list(p.aliases),
+                    "kind": p.kind,
+                    "note": p.note,
+                    "buildings": list(p.buildings),
+                    "group_chats": list(p.group_chats),
+                }
+                for c in _committees(request, committee)
+                for p in c.compounds
+            ]
+        }
+    )
+
+
+async def group_chats(request: web.Request) -> web.Response:
+    """Which group chat serves which compound, for the caller's committee or every one."""
+    _, committee = await _scope(request)
+    return ok(
+        {
+            "group_chats": [
+                {
+                    "chat_id": chat,
+                    "committee": c.id,
+                    "compound": p.id,
+                    "compound_name": p.name,
+                }
+                for c in _committees(request, committee)
+                for p in c.compounds
+                for chat in p.group_chats
+            ]
+        }
+    )
+
+
+# --- users --------------------------------------------------------------------------------------
+def user_json(u: User) -> dict[str, Any]:
+    return {
+        "id": u.id,
+        "name": u.name,
+        "display_name": u.display_name,
+        "role": u.role.value,
+        "committee": u.committee,
+        "disabled": u.disabled,
+        "created_at": u.created_at.isoformat(),
+        "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None,
+    }
+
+
+def _require_admin(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise ApiError(403, "forbidden", "只有居委管理员和街道管理员可以管理账号。")
+
+
+async def list_users(request: web.Request) -> web.Response:
+    """Admins: the users of their committee; street admins: every user (or one committee's)."""
+    principal, committee = await _scope(request)
+    _require_admin(principal)
+    users = await request.app[ACCOUNTS].list_users(committee)
+    return ok({"users": [user_json(u) for u in users]})
+
+
+async def create_user(request: web.Request) -> web.Response:
+    """Create a user; 201 with the user (never the password)."""
+    principal = await require_user(request)
+    _require_admin(principal)
+    data = await body(request, UserIn)
+    role = Role(data.role)
+    committee = data.committee or None
+    if not principal.is_street_admin:
+        if role is Role.STREET_ADMIN:
+            raise ApiError(403, "forbidden", "居委管理员不能创建街道管理员。")
+        if committee is not None and committee != principal.committee:
+            raise ApiError(403, "forbidden", "只能为本居委会创建账号。")
+        committee = principal.committee
+    try:
+        user = await request.app[ACCOUNTS].add_user(
+            data.name, role, committee, data.password, data.display_name
+        )
+    except UserExists:
+        raise ApiError(409, "user_exists", "该用户名已被使用。") from None
+    except InvalidAccount as exc:
+        raise ApiError(422, "invalid", _account_message(str(exc))) from None
+    return ok(user_json(user), status=201)
+
+
+def _account_message(reason: str) -> str:
+    if "committee" in reason:
+        return "居委会无效：街道管理员不属于任何居委会，其他角色必须属于一个已登记的居委会。"
+    if "password" in reason:
+        return f"密码无效：长度需为 {MIN_PASSWORD_LEN}–{MAX_PASSWORD_LEN} 个字符且不能全是空格。"
+    if "user name" in reason:
+        return "用户名无效：2–64 个字符，只能包含字母、数字和 _ . @ -。"
+    return "账号信息无效，请检查后重试。"
+
+
+def add_insight_api_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/api/v1/stats", stats)
+    r.add_get("/api/v1/unanswered", unanswered)
+    r.add_post("/api/v1/unanswered/dismiss", dismiss_unanswered)
+    r.add_get("/api/v1/compounds", compounds)
+    r.add_get("/api/v1/group-chats", group_chats)
+    r.add_get("/api/v1/users", list_users)
+    r.add_post("/api/v1/users", create_user)
