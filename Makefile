@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest bench browsers clean
+.PHONY: install browser-deps run test lint typecheck pytest browser-test bench clean
 
 install: $(STAMP)
 
@@ -13,6 +13,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+# Debian's Chromium and a CJK font for the browser tests (apt-get, only when missing).
+browser-deps:
+	bash .ci/browser-deps
 
 run: install
 	$(BIN)/linli serve
@@ -24,10 +28,14 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+pytest: install browser-deps
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/pytest -q
 
 test: lint typecheck pytest
+
+# Only the browser tests (Debian's Chromium; screenshots under var/screenshots/).
+browser-test: install browser-deps
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/pytest -q -m browser
 
 bench: install
 	OMP_NUM_THREADS=1 $(BIN)/python bench/ingest.py
