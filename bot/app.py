@@ -33,7 +33,6 @@ from bot.dialogue.routes.satisfaction import SatisfactionRoute
 from bot.dialogue.routes.smalltalk import SmallTalkRoute
 from bot.dialogue.routes.status import StatusRoute
 from bot.domain import Contacts, IncomingMessage, Registry, Reply, StoreUnavailable
-from bot.domain.faq import FaqEntry
 from bot.domain.tickets import Notification
 from bot.faq_service import FaqService
 from bot.insights import UnansweredQuestions
@@ -198,19 +197,18 @@ async def _models(app: web.Application) -> AsyncIterator[None]:
     """Load (or train/build) the NLU model and every committee's FAQ index before serving."""
     settings = app[appkeys.SETTINGS]
     await app[appkeys.NLU].astart()
+    faqs = app[appkeys.FAQS]
     for committee in app[appkeys.REGISTRY].committees:
-        entries = await load_committee_faqs(app, committee.id)
+        # The revision is read before the entries: a change saved meanwhile by another
+        # worker then shows as a newer revision and is picked up by the next refresh.
+        revision = await faqs.store.revision(committee.id)
+        entries = await faqs.entries(committee.id)
         if entries:
             await app[appkeys.RETRIEVAL].aload_or_build(
                 committee.id, entries, settings.effective_index_dir
             )
-        await app[appkeys.FAQS].remember(committee.id)
+        faqs.remember(committee.id, revision)
     yield
-
-
-async def load_committee_faqs(app: web.Application, committee: str) -> list[FaqEntry]:
-    """A committee's FAQs from the database, seeded from the sample corpus the first time."""
-    return await app[appkeys.FAQS].entries(committee)
 
 
 async def _stores(app: web.Application) -> AsyncIterator[None]:

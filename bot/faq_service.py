@@ -35,12 +35,22 @@ from bot.domain.registry import Registry
 from bot.retrieval import CorpusError, RetrievalError, RetrievalService, RowError, load_corpus
 from bot.retrieval.service import shanghai_today
 from bot.storage import keys
-from bot.storage.faqs import FaqConflict, FaqRevision, FaqStore, StoredFaq, UpsertSummary
+from bot.storage.faqs import (
+    NEVER_CHANGED,
+    FaqConflict,
+    FaqRevision,
+    FaqStore,
+    StoredFaq,
+    UpsertSummary,
+)
 from bot.storage.state import StateStore
 
 log = logging.getLogger(__name__)
 
 CORPUS_CHANNEL = keys.channel("corpus")
+MAX_UPLOAD_ENTRIES = 5000
+"""Entries in one console upload (every worker re-encodes the committee's corpus after it;
+bigger corpora go through ``linli kb import``)."""
 RESERVED_IDS = frozenset({"new", "export", "import"})
 """Ids the console's paths use (``/console/faqs/new`` …): never an entry's id."""
 
@@ -347,7 +357,7 @@ class FaqService:
         return entries
 
     async def _never_had_entries(self, committee: str) -> bool:
-        return (await self.store.revision(committee)).startswith("0:")
+        return await self.store.revision(committee) == NEVER_CHANGED
 
     async def get(self, committee: str, faq_id: str) -> StoredFaq | None:
         return await self.store.get(committee, faq_id)
@@ -511,7 +521,9 @@ class FaqService:
             raise RevisionNotFound(f"no revision {revision_id} of {faq_id!r}")
         if revision.after is None:
             raise NothingToRestore(f"revision {revision_id} retired {faq_id!r}")
-        restored = await self.store.write(committee, faq_id, revision.after, actor, "revert")
+        # The registry may have changed since (a compound renamed or gone): check it again.
+        entry = self.validate(committee, revision.after)
+        restored = await self.store.write(committee, faq_id, entry.to_dict(), actor, "revert")
         if restored is not None:
             await self.apply(committee)
         return restored
@@ -520,6 +532,9 @@ class FaqService:
         self, committee: str, entries: Sequence[FaqEntry], actor: str
     ) -> UpsertSummary:
         """Create or update validated entries (all in one transaction) and apply."""
+        reserved = [e.id for e in entries if e.id.lower() in RESERVED_IDS]
+        if reserved:
+            raise InvalidFaq({"id": f"编号不能是“{reserved[0]}”"})
         summary = await self.store.upsert_many(committee, [e.to_dict() for e in entries], actor)
         if summary.created or summary.updated:
             await self.apply(committee)
@@ -559,9 +574,9 @@ class FaqService:
         await self.rebuild(committee)
         return True
 
-    async def remember(self, committee: str) -> None:
-        """Note the store's current revision as built (after the start-up load)."""
-        self._built[committee] = await self.store.revision(committee)
+    def remember(self, committee: str, revision: str) -> None:
+        """Note ``revision`` (read before the start-up load) as the one this index holds."""
+        self._built[committee] = revision
 
 
 def actor_text(display_name: str, name: str) -> str:

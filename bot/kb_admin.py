@@ -12,7 +12,7 @@ from pathlib import Path
 from bot.app import build_state, load_registry
 from bot.domain import Registry
 from bot.domain.faq import FaqEntry
-from bot.faq_service import FaqService
+from bot.faq_service import FaqService, InvalidFaq
 from bot.retrieval import FORMATS, CorpusError, export_corpus, load_corpus
 from bot.settings import Settings, load_settings
 from bot.storage.sql import Database, SqlFaqStore
@@ -48,7 +48,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     except CorpusError as exc:
         print(f"nothing imported: {exc}", file=sys.stderr)
         return 1
-    summary = asyncio.run(_import(settings, registry, committee, entries, args.actor))
+    try:
+        summary = asyncio.run(_import(settings, registry, committee, entries, args.actor))
+    except InvalidFaq as exc:
+        print(f"nothing imported: {'; '.join(exc.errors.values())}", file=sys.stderr)
+        return 1
     print(
         f"imported {len(entries)} FAQ entries into {committee}: "
         f"{summary[0]} new, {summary[1]} changed, {summary[2]} unchanged"

@@ -27,7 +27,7 @@ import yaml
 
 from bot.accounts.passwords import Passwords
 from bot.accounts.service import AccountService
-from bot.accounts.types import AccountError, ApiToken, Role, User
+from bot.accounts.types import AccountError, ApiToken, Role
 from bot.domain import Registry, RegistryError, StoreUnavailable
 from bot.settings import Settings, load_settings
 from bot.storage.sql.account_repo import SqlAccountStore
@@ -161,7 +161,7 @@ async def _enable(accounts: AccountService, args: argparse.Namespace) -> int:
 async def _list(accounts: AccountService, args: argparse.Namespace) -> int:
     users = await accounts.list_users(args.committee)
     if args.json:
-        print(json.dumps([_user_json(u) for u in users], ensure_ascii=False, indent=2))
+        print(json.dumps([u.to_dict() for u in users], ensure_ascii=False, indent=2))
         return 0
     for u in users:
         state = "disabled" if u.disabled else "active"
@@ -195,19 +195,6 @@ async def _revoke(accounts: AccountService, args: argparse.Namespace) -> int:
     record = await accounts.revoke_token(args.token_id)
     print(f"API token {record.id} ({record.prefix}…) revoked")
     return 0
-
-
-def _user_json(u: User) -> dict[str, Any]:
-    return {
-        "id": u.id,
-        "name": u.name,
-        "display_name": u.display_name,
-        "role": u.role.value,
-        "committee": u.committee,
-        "disabled": u.disabled,
-        "created_at": u.created_at.isoformat(),
-        "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None,
-    }
 
 
 def _token_json(t: ApiToken) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bot.domain import LinliError
 
@@ -131,6 +132,19 @@ class User:
     def label(self) -> str:
         """The name shown in the console."""
         return self.display_name or self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe, for the API and ``linli user list --json`` (no credentials in a User)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "display_name": self.display_name,
+            "role": self.role.value,
+            "committee": self.committee,
+            "disabled": self.disabled,
+            "created_at": self.created_at.isoformat(),
+            "last_login_at": self.last_login_at.isoformat() if self.last_login_at else None,
+        }
 
 
 @dataclass(frozen=True, slots=True)

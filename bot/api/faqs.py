@@ -237,6 +237,8 @@ async def revert_faq(request: web.Request) -> web.Response:
         raise ApiError(404, "not_found", "没有找到该常见问题的这个版本。") from None
     except NothingToRestore:
         raise ApiError(422, "invalid", "这个版本删除了该条目，没有可以恢复的内容。") from None
+    except InvalidFaq as exc:
+        raise ApiError(422, "invalid", "这个版本已不能恢复：" + exc.first) from None
     entry = await faqs.entry(committee, faq_id)
     if entry is None:
         raise ApiError(422, "invalid", "该版本的内容已无法读取。")

@@ -28,7 +28,6 @@ from bot.accounts.types import (
     InvalidAccount,
     Principal,
     Role,
-    User,
     UserExists,
 )
 from bot.api.common import NO_NUL, acting, body, ok
@@ -80,14 +79,21 @@ def _committees(request: web.Request, committee: str | None) -> list[Committee]:
     return [c for c in registry.committees if committee is None or c.id == committee]
 
 
+EARLIEST_DAY = date(2000, 1, 1)
+"""Stats before this day cannot exist (and far dates overflow the day arithmetic)."""
+
+
 def _day(request: web.Request, name: str) -> date | None:
     raw = request.query.get(name, "")
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise ApiError(400, "bad_date", f"{name} 应为 YYYY-MM-DD 格式的日期。") from None
+    if not EARLIEST_DAY <= day <= _today() + timedelta(days=1):
+        raise ApiError(400, "bad_date", f"{name} 应在 {EARLIEST_DAY.isoformat()} 到明天之间。")
+    return day
 
 
 # --- stats --------------------------------------------------------------------------------------
@@ -198,19 +204,6 @@ async def group_chats(request: web.Request) -> web.Response:
 
 
 # --- users --------------------------------------------------------------------------------------
-def user_json(u: User) -> dict[str, Any]:
-    return {
-        "id": u.id,
-        "name": u.name,
-        "display_name": u.display_name,
-        "role": u.role.value,
-        "committee": u.committee,
-        "disabled": u.disabled,
-        "created_at": u.created_at.isoformat(),
-        "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None,
-    }
-
-
 def _require_admin(principal: Principal) -> None:
     if not principal.is_admin:
         raise ApiError(403, "forbidden", "只有居委管理员和街道管理员可以管理账号。")
@@ -221,7 +214,7 @@ async def list_users(request: web.Request) -> web.Response:
     principal, committee = await _scope(request)
     _require_admin(principal)
     users = await request.app[ACCOUNTS].list_users(committee)
-    return ok({"users": [user_json(u) for u in users]})
+    return ok({"users": [u.to_dict() for u in users]})
 
 
 async def create_user(request: web.Request) -> web.Response:
@@ -245,7 +238,7 @@ async def create_user(request: web.Request) -> web.Response:
         raise ApiError(409, "user_exists", "该用户名已被使用。") from None
     except InvalidAccount as exc:
         raise ApiError(422, "invalid", _account_message(str(exc))) from None
-    return ok(user_json(user), status=201)
+    return ok(user.to_dict(), status=201)
 
 
 def _account_message(reason: str) -> str:

@@ -27,14 +27,15 @@ from multidict import MultiDictProxy
 from bot import appkeys
 from bot.accounts.http import require_user
 from bot.accounts.types import Principal
-from bot.console.pages import local_time, scope_query, ticket_committee
+from bot.console.pages import local_time, ticket_committee
 from bot.console.rendering import CONSOLE_REGISTRY, render
 from bot.console.security import error_page
-from bot.domain.faq import FaqEntry
+from bot.domain.faq import ID_PATTERN, FaqEntry
 from bot.domain.registry import Committee
 from bot.faq_service import (
     ACTION_LABELS,
     FIELD_LABELS,
+    MAX_UPLOAD_ENTRIES,
     STATE_LABELS,
     FaqService,
     InvalidFaq,
@@ -74,8 +75,6 @@ class Scope:
     principal: Principal
     committee: str
     info: Committee
-    query: str
-    """``?committee=…`` for a street admin, else empty."""
     faqs: FaqService
 
     @property
@@ -105,7 +104,6 @@ async def scope_of(request: web.Request) -> Scope:
         principal,
         committee,
         request.config_dict[CONSOLE_REGISTRY].committee(committee),
-        scope_query(principal, committee),
         request.app[appkeys.FAQS],
     )
 
@@ -399,7 +397,16 @@ async def faq_import(request: web.Request) -> web.StreamResponse:
             errors.append(f"……另有 {len(exc.errors) - MAX_IMPORT_ERRORS} 处问题未列出。")
         errors.insert(0, "文件中有错误，没有导入任何内容。请修改后重新导入：")
         return await list_page(request, scope, import_errors=errors, status=422)
-    summary = await scope.faqs.import_entries(scope.committee, entries, scope.actor)
+    if len(entries) > MAX_UPLOAD_ENTRIES:
+        errors = [
+            f"一次最多导入 {MAX_UPLOAD_ENTRIES} 条，本文件有 {len(entries)} 条，请拆分后导入。"
+        ]
+        return await list_page(request, scope, import_errors=errors, status=422)
+    try:
+        summary = await scope.faqs.import_entries(scope.committee, entries, scope.actor)
+    except InvalidFaq as exc:
+        errors = ["文件中有错误，没有导入任何内容。", *exc.errors.values()]
+        return await list_page(request, scope, import_errors=errors, status=422)
     raise web.HTTPSeeOther(
         scope.href(
             imported="1",
@@ -527,6 +534,8 @@ async def faq_create(request: web.Request) -> web.StreamResponse:
 
 
 async def _stored(scope: Scope, faq_id: str) -> StoredFaq:
+    if not ID_PATTERN.match(faq_id):
+        raise web.HTTPNotFound()  # not an id any entry can have (and no NUL to the store)
     stored = await scope.faqs.get(scope.committee, faq_id)
     if stored is None:
         raise web.HTTPNotFound()
@@ -592,15 +601,15 @@ async def faq_revert(request: web.Request) -> web.StreamResponse:
         await scope.faqs.revert(scope.committee, faq_id, int(raw), scope.actor)
     except RevisionNotFound:
         raise web.HTTPNotFound() from None
-    except NothingToRestore:
+    except (NothingToRestore, InvalidFaq) as exc:
+        why = (
+            "这个版本删除了该条目，没有可以恢复的内容。"
+            if isinstance(exc, NothingToRestore)
+            else "这个版本已不能恢复：" + exc.first
+        )
         form = entry_form(await scope.faqs.entry(scope.committee, faq_id))
         return await edit_page(
-            request,
-            scope,
-            stored=stored,
-            form=form,
-            errors={"entry": "这个版本删除了该条目，没有可以恢复的内容。"},
-            status=422,
+            request, scope, stored=stored, form=form, errors={"entry": why}, status=422
         )
     raise web.HTTPSeeOther(scope.entry_href(faq_id, reverted="1"))
 
@@ -612,9 +621,8 @@ async def faq_preview(request: web.Request) -> web.StreamResponse:
     faq_id = request.match_info["faq_id"]
     stored = await _stored(scope, faq_id)
     entry = await scope.faqs.entry(scope.committee, faq_id)
-    compound = request.query.get("compound", "")
-    if compound and scope.info.compound(compound) is None:
-        compound = ""
+    found = scope.info.compound(request.query.get("compound", ""))
+    compound = found.id if found is not None else ""
     question = _clean(request.query.get("q", ""))[:500]
     context: dict[str, Any] = {
         "faq_id": faq_id,

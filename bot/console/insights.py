@@ -74,14 +74,28 @@ def _committee_name(request: web.Request, committee: str) -> str:
 
 
 # --- unanswered questions -------------------------------------------------------------------------
+LINK_MAX_BYTES = 6000
+"""Well under aiohttp's 8190-byte request line."""
+
+
 def faq_link(cluster: Cluster, committee: str, principal: Principal) -> str:
     """The new-FAQ form pre-filled from a cluster."""
-    params: list[tuple[str, str]] = [("question", cluster.representative)]
-    params += [("alternate", a) for a in cluster.alternates(LINK_ALTERNATES)]
-    params.append(("message_ids", ",".join(str(i) for i in cluster.message_ids[:LINK_IDS])))
-    if principal.committee is None:
-        params.append(("committee", committee))
-    return "/console/faqs/new?" + urlencode(params)
+    alternates = cluster.alternates(LINK_ALTERNATES)
+    ids = list(cluster.message_ids[:LINK_IDS])
+    while True:
+        params: list[tuple[str, str]] = [("question", cluster.representative[:200])]
+        params += [("alternate", a) for a in alternates]
+        params.append(("message_ids", ",".join(str(i) for i in ids)))
+        if principal.committee is None:
+            params.append(("committee", committee))
+        link = "/console/faqs/new?" + urlencode(params)
+        # Browsers and aiohttp refuse long request lines: drop phrasings, then ids, to fit.
+        if len(link) <= LINK_MAX_BYTES or (not alternates and len(ids) <= 1):
+            return link
+        if alternates:
+            alternates = alternates[:-1]
+        else:
+            ids = ids[: len(ids) // 2]
 
 
 def cluster_row(

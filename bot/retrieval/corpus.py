@@ -333,18 +333,39 @@ def _read_csv(path: Path, errors: list[RowError]) -> list[_Raw]:
     return _from_table(src, [str(c) for c in records[0]], rows, path.stem, errors)
 
 
+MAX_XLSX_UNPACKED = 64 * 1024 * 1024
+"""A workbook larger than this once unzipped is refused (a zip bomb must not exhaust memory)."""
+
+
 def _read_xlsx(path: Path, errors: list[RowError]) -> list[_Raw]:
     import zipfile
 
     import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
 
     src = path.name
     try:
-        with warnings.catch_warnings():
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+        if unpacked > MAX_XLSX_UNPACKED:
+            errors.append(RowError(src, None, "the workbook is too large once unpacked"))
+            return []
+        # Our own handle: openpyxl leaves its file open when the workbook is broken.
+        with path.open("rb") as handle, warnings.catch_warnings():
             # WPS/Excel files often carry styles openpyxl warns about; they do not matter here
             warnings.simplefilter("ignore")
-            wb = openpyxl.load_workbook(path, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
+            wb = openpyxl.load_workbook(handle, data_only=True)
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        InvalidFileException,
+        KeyError,
+        ValueError,
+        TypeError,
+        SyntaxError,  # a cut-short sheet: xml.etree.ElementTree.ParseError
+        OSError,
+        EOFError,
+    ) as exc:
         errors.append(RowError(src, None, f"not a valid XLSX workbook ({exc})"))
         return []
     try:

@@ -45,6 +45,10 @@ class UpsertSummary:
     unchanged: int
 
 
+NEVER_CHANGED = "r0"
+"""The revision of a committee whose corpus was never written."""
+
+
 class FaqStore(abc.ABC):
     @abc.abstractmethod
     async def load(self, committee: str) -> list[dict[str, Any]]:

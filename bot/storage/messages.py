@@ -4,10 +4,10 @@ Each resident (inbound) message also carries its *outcome*, what the bot did wit
 
 * ``""`` — not handled yet (or logged before outcomes were recorded);
 * the primary ``ReplyKind`` of the bot's replies (``outcome_of``): ``faq`` (answered from the
-  FAQ), ``clarify`` (a "did you mean" with choices — low confidence — or the compound asked
-  before an answer), ``fallback`` (no answer), ``handoff`` (handed to a caseworker),
-  ``emergency``, ``ticket``, ``slot``, ``status``, ``feedback``, ``smalltalk``, ``media``,
-  ``welcome``, ``notice``;
+  FAQ), ``clarify`` (a "did you mean" with choices — low confidence), ``fallback`` (no
+  answer), ``handoff`` (handed to a caseworker), ``emergency``, ``ticket``, ``slot`` (a
+  question asked back, e.g. the compound before a per-compound answer), ``status``,
+  ``feedback``, ``smalltalk``, ``media``, ``welcome``, ``notice``;
 * ``human`` — the bot stayed silent because a caseworker has (or is about to take) the
   conversation;
 * ``none`` — no reply because the message was not for the bot (group chatter without @).
@@ -23,8 +23,6 @@ from datetime import date, datetime
 from bot.domain import IncomingMessage, Reply, ReplyKind
 from bot.storage.conversations import Conversation
 
-HUMAN = ReplyKind.HUMAN.value
-"""Outcome: the bot stayed silent, a caseworker has the conversation."""
 NOT_FOR_BOT = "none"
 """Outcome: no reply, the message was not addressed to the bot."""
 

@@ -212,6 +212,9 @@ async def test_stats_refuse_bad_dates(api: Api) -> None:
     assert status == 200
     assert [d["day"] for d in old["messages"]["days"]] == ["2026-01-01", "2026-01-02", "2026-01-03"]
     assert old["messages"]["total"]["answered_rate"] is None
+    for far in ("end=0001-01-05", "start=0001-01-01&end=0001-01-02", "end=9999-12-31"):
+        status, err = await api.call("GET", f"/api/v1/stats?{far}", "worker")
+        assert (status, err["error"]["code"]) == (400, "bad_date"), far
 
 
 async def test_unanswered_questions_through_the_api(api: Api) -> None:

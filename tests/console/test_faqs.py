@@ -277,6 +277,9 @@ async def test_another_committees_faq_is_not_found_and_forms_need_csrf(
     post = await client.post("/console/faqs/jn-secret", data=entry_form(token))
     assert post.status == 404
     assert (await client.get("/console/faqs/jn-secret/preview")).status == 404
+    # No id holds NUL or slashes: a clear 404, never a store error.
+    assert (await client.get("/console/faqs/a%00b")).status == 404
+    assert (await client.get("/console/faqs/a%00b/preview")).status == 404
     assert (await store.get("jiangning", "jn-secret")).data["answer"] == "江宁居委会的答案"  # type: ignore[union-attr]
 
     refused = await client.post("/console/faqs/new", data=entry_form("")[1:])

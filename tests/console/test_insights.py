@@ -321,3 +321,29 @@ async def test_the_street_dashboard_adds_up_every_committee(street: Client) -> N
     same = await (await street.get("/console/dashboard?committee=all&days=7")).text()
     assert figure(same, "居民消息") == "4"
     assert (await street.get("/console/dashboard?committee=nowhere")).status == 404
+
+
+def test_the_new_faq_link_of_a_huge_cluster_fits_a_request_line() -> None:
+    from datetime import UTC, datetime
+
+    from bot.accounts.types import Principal, Role
+    from bot.console.insights import LINK_MAX_BYTES, faq_link
+    from bot.insights.unanswered import Cluster, ClusterMessage
+
+    now = datetime.now(UTC)
+    wordings = [
+        f"第{i}种说法：我们小区楼道里的共享单车和电瓶车一直没人管到底该找谁来处理呢"
+        for i in range(300)
+    ]
+    cluster = Cluster(
+        wordings[0],
+        tuple(ClusterMessage(i + 1, w, "k", "fallback", now) for i, w in enumerate(wordings)),
+    )
+    street = Principal(
+        user_id=1, name="street", display_name="", role=Role.STREET_ADMIN, committee=None
+    )
+    link = faq_link(cluster, "puxiong", street)
+    assert len(link) <= LINK_MAX_BYTES
+    assert link.startswith("/console/faqs/new?question=")
+    assert "message_ids=" in link
+    assert "committee=puxiong" in link

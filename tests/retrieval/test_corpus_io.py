@@ -7,6 +7,7 @@ import csv
 import dataclasses
 import io
 import json
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -219,6 +220,34 @@ def test_xlsx_merged_cells(tmp_path: Path, registry: Registry) -> None:
     assert errors_of([path], registry) == [
         "faq.xlsx row 3: merged cells E3:E4 are not supported: unmerge them and fill every cell"
     ]
+
+
+def test_a_cut_short_or_bloated_workbook_is_refused_cleanly(
+    tmp_path: Path, registry: Registry
+) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(HEADER)
+    ws.append(good_row(2))
+    whole = tmp_path / "whole.xlsx"
+    wb.save(whole)
+    cut = tmp_path / "cut.xlsx"
+    with zipfile.ZipFile(whole) as src, zipfile.ZipFile(cut, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename.endswith("sheet1.xml"):
+                data = data[: len(data) // 2]  # a sheet cut off mid-XML
+            dst.writestr(item, data)
+    [cut_error] = errors_of([cut], registry)
+    assert cut_error.startswith("cut.xlsx not a valid XLSX workbook (")
+
+    bomb = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(whole) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            dst.writestr(item, src.read(item))
+        dst.writestr("xl/padding.bin", b"\0" * (65 * 1024 * 1024))
+    assert errors_of([bomb], registry) == ["bomb.xlsx the workbook is too large once unpacked"]
 
 
 def test_xlsx_real_dates_and_numbers(tmp_path: Path, registry: Registry) -> None:

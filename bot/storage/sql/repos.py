@@ -15,6 +15,7 @@ from bot.domain import IncomingMessage, Reply
 from bot.domain.tickets import SHANGHAI
 from bot.storage.conversations import Conversation
 from bot.storage.faqs import (
+    NEVER_CHANGED,
     Expect,
     FaqConflict,
     FaqRevision,
@@ -254,12 +255,11 @@ class SqlFaqStore(FaqStore):
             return [dict(d) for d in (await s.scalars(stmt)).all()]
 
     async def revision(self, committee: str) -> str:
-        stmt = select(func.count(), func.max(FaqRow.updated_at)).where(
-            FaqRow.committee == committee
-        )
+        # Every change writes a revision row: its id only grows, whatever the hosts' clocks.
+        stmt = select(func.max(FaqRevisionRow.id)).where(FaqRevisionRow.committee == committee)
         async with self._db.session() as s:
-            count, latest = (await s.execute(stmt)).one()
-        return f"{count}:{latest.isoformat() if latest else '-'}"
+            latest = await s.scalar(stmt)
+        return f"r{latest}" if latest else NEVER_CHANGED
 
     async def upsert_many(
         self, committee: str, entries: list[dict[str, Any]], actor: str
