@@ -18,7 +18,8 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
+from datetime import date
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -32,7 +33,7 @@ from bot.channels.wecom_bot import WeComBotChannel
 from bot.domain import IncomingMessage, Reply, ReplyKind
 from bot.settings import load_settings
 from bot.storage.conversations import Conversation
-from bot.storage.messages import LoggedMessage, MessageLog
+from bot.storage.messages import InboundRecord, LoggedMessage, MessageLog, OutcomeCount
 from bot.storage.state_memory import MemoryStateStore
 
 MP_TOKEN, MP_KEY, MP_APPID = "spamtest", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wxbench01"
@@ -70,6 +71,28 @@ class ListLog(MessageLog):
         return []
 
     async def conversation(self, conversation_key: str, limit: int = 200) -> list[LoggedMessage]:
+        return []
+
+    # The console's readers: intake never calls them, and this sink keeps no rows to read.
+    async def record_outcome(self, msg: IncomingMessage, outcome: str) -> None:
+        return None
+
+    async def recent_inbound(
+        self,
+        committee: str,
+        *,
+        limit: int = 500,
+        outcomes: Collection[str] | None = None,
+        include_reviewed: bool = True,
+    ) -> list[InboundRecord]:
+        return []
+
+    async def mark_reviewed(self, committee: str, message_ids: Sequence[int]) -> int:
+        return 0
+
+    async def outcome_counts(
+        self, start: date, end: date, committee: str | None = None
+    ) -> list[OutcomeCount]:
         return []
 
 

@@ -15,7 +15,9 @@ import asyncpg
 import pytest
 import redis.asyncio as redis_async
 from aiohttp import web_app
+from threadpoolctl import threadpool_limits
 
+from bot.encoders import Encoder, Usem3Encoder
 from bot.settings import Settings, load_settings
 from bot.storage.sql.models import Base
 
@@ -113,3 +115,18 @@ def settings_factory(tmp_path: Path, shared_models: tuple[Path, Path]) -> object
         return load_settings(None, **base)
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_blas_thread() -> Iterator[None]:
+    """Two cores here: oversubscribed BLAS threads made an encoder 100x slower."""
+    with threadpool_limits(1):
+        yield
+
+
+@pytest.fixture(scope="session")
+def encoder() -> Encoder:
+    """The real USE-m3 encoder, loaded once for every test directory that needs it."""
+    enc = Usem3Encoder()
+    enc.encode(["预热"])
+    return enc

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, Literal
 
 from aiohttp import web
@@ -32,9 +32,9 @@ from bot.accounts.types import (
 )
 from bot.api.common import NO_NUL, acting, body, ok
 from bot.domain import Committee
-from bot.domain.tickets import SHANGHAI
 from bot.insights import Cluster
 from bot.insights.stats import STREET
+from bot.retrieval.service import shanghai_today
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -56,10 +56,6 @@ class UserIn(BaseModel):
 class DismissIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     message_ids: list[int] = Field(min_length=1, max_length=10_000)
-
-
-def _today() -> date:
-    return datetime.now(UTC).astimezone(SHANGHAI).date()
 
 
 async def _scope(request: web.Request) -> tuple[Principal, str | None]:
@@ -91,7 +87,7 @@ def _day(request: web.Request, name: str) -> date | None:
         day = date.fromisoformat(raw)
     except ValueError:
         raise ApiError(400, "bad_date", f"{name} 应为 YYYY-MM-DD 格式的日期。") from None
-    if not EARLIEST_DAY <= day <= _today() + timedelta(days=1):
+    if not EARLIEST_DAY <= day <= shanghai_today() + timedelta(days=1):
         raise ApiError(400, "bad_date", f"{name} 应在 {EARLIEST_DAY.isoformat()} 到明天之间。")
     return day
 
@@ -100,7 +96,7 @@ def _day(request: web.Request, name: str) -> date | None:
 async def stats(request: web.Request) -> web.Response:
     """Dashboard figures over local (Asia/Shanghai) days ``start``..``end`` inclusive."""
     _, committee = await _scope(request)
-    end = _day(request, "end") or _today()
+    end = _day(request, "end") or shanghai_today()
     start = _day(request, "start") or end - timedelta(days=DEFAULT_DAYS - 1)
     if end < start:
         raise ApiError(400, "bad_range", "结束日期不能早于开始日期。")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,9 +30,10 @@ from bot.console.charts import HRow, Series, day_bars, day_lines, hbars, pct
 from bot.console.pages import conversation_href, form_data, local_time
 from bot.console.rendering import CONSOLE_REGISTRY, render
 from bot.console.security import error_page
-from bot.domain.tickets import SHANGHAI, Satisfaction
+from bot.domain.tickets import Satisfaction
 from bot.insights import Cluster
 from bot.insights.stats import STREET, Figures
+from bot.retrieval.service import shanghai_today
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,6 @@ LINK_ALTERNATES = 10
 LINK_IDS = 300
 """Message ids carried by one new-FAQ link (keeps the URL short); the rest stay listed."""
 OUTCOME_LABELS = {"fallback": "未能回答", "clarify": "低置信度（反问/候选）"}
-
-
-def _today() -> date:
-    return datetime.now(UTC).astimezone(SHANGHAI).date()
 
 
 def _committee_of(request: web.Request, principal: Principal) -> str:
@@ -306,7 +303,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     scope = _scope(request, principal)
     if isinstance(scope, str):
         return await error_page(request, 400, scope)
-    end = _today()
+    end = shanghai_today()
     start = end - timedelta(days=scope.days - 1)
     service = request.app[appkeys.DASHBOARD]
     registry = request.config_dict[CONSOLE_REGISTRY]

@@ -3,18 +3,17 @@ sample registry and corpus, and a service holding the sample corpus's index."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from threadpoolctl import threadpool_limits
 
 from bot.domain.faq import FaqEntry
 from bot.domain.registry import Committee, Registry
-from bot.encoders import Encoder, Usem3Encoder, Vectors
+from bot.encoders import Encoder, Vectors
 from bot.retrieval.corpus import load_corpus
 from bot.retrieval.service import RetrievalService
 
@@ -23,19 +22,6 @@ KNOWLEDGE = ROOT / "knowledge"
 SHARED_EVAL = ROOT.parent / "shared" / "eval"
 TODAY = date(2026, 11, 25)
 COMMITTEE = "puxiong"
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _one_blas_thread() -> Iterator[None]:
-    with threadpool_limits(1):
-        yield
-
-
-@pytest.fixture(scope="session")
-def encoder() -> Encoder:
-    enc = Usem3Encoder()
-    enc.encode(["预热"])
-    return enc
 
 
 @pytest.fixture(scope="session")
