@@ -16,9 +16,11 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot import appkeys
+from bot.accounts.http import ACCOUNTS
+from bot.alerts import StaffAlerts
 from bot.api import add_api_routes
 from bot.background import BackgroundTasks
-from bot.channels.ingress import Ingress, LateDelivery
+from bot.channels.ingress import Ingress
 from bot.channels.outbound import OutboundSender
 from bot.channels.push import ResidentPusher
 from bot.channels.web import ChannelDeps, add_channel_routes, make_try_handler
@@ -32,7 +34,7 @@ from bot.dialogue.routes.intake import IntakeRoute
 from bot.dialogue.routes.satisfaction import SatisfactionRoute
 from bot.dialogue.routes.smalltalk import SmallTalkRoute
 from bot.dialogue.routes.status import StatusRoute
-from bot.domain import ChatType, Contacts, IncomingMessage, Registry, Reply, StoreUnavailable
+from bot.domain import Contacts, IncomingMessage, Registry, Reply, StoreUnavailable
 from bot.domain.tickets import Notification
 from bot.faq_service import FaqService
 from bot.insights import UnansweredQuestions
@@ -47,6 +49,7 @@ from bot.storage import keys
 from bot.storage.conversations import Conversation
 from bot.storage.sql import (
     Database,
+    SqlAlertStore,
     SqlConversationStore,
     SqlFaqStore,
     SqlMessageLog,
@@ -74,8 +77,8 @@ def load_registry(settings: Settings) -> Registry:
 
 def build_state(settings: Settings) -> StateStore:
     if settings.redis_url:
-        return RedisStateStore.from_url(settings.redis_url, lock_lease_s=settings.lock_lease_s)
-    return MemoryStateStore(lock_lease_s=settings.lock_lease_s)
+        return RedisStateStore.from_url(settings.redis_url)
+    return MemoryStateStore()
 
 
 async def build_app(settings: Settings) -> web.Application:
@@ -96,6 +99,14 @@ async def build_app(settings: Settings) -> web.Application:
     pusher = ResidentPusher(outbound, settings)
     tickets = TicketService(
         SqlTicketStore(db), registry, sla=SlaPolicy.from_mapping(settings.ticket_sla)
+    )
+    alerts = StaffAlerts(
+        SqlAlertStore(db),
+        settings,
+        outbound,
+        tickets,
+        registry,
+        user_names=lambda user_id: console_user_name(app, user_id),
     )
     encoder = load_encoder(settings.encoder)
     retrieval = RetrievalService(encoder, index_dir=settings.effective_index_dir)
@@ -162,6 +173,7 @@ async def build_app(settings: Settings) -> web.Application:
     app[appkeys.UNANSWERED] = UnansweredQuestions(message_log, encoder)
     app[appkeys.DASHBOARD] = DashboardFigures(message_log, tickets)
     app[appkeys.PIPELINE] = pipeline
+    app[appkeys.ALERTS] = alerts
 
     ingress = Ingress(
         timed_handler(app),
@@ -170,10 +182,7 @@ async def build_app(settings: Settings) -> web.Application:
         tasks,
         lease_s=settings.processing_lease_s,
         dedup_ttl_s=settings.dedup_ttl_s,
-        max_attempts=settings.recovery_max_attempts,
     )
-    register_late_senders(ingress, outbound)
-    app[appkeys.INGRESS] = ingress
     deps = ChannelDeps(settings=settings, ingress=ingress, outbound=outbound)
 
     app.cleanup_ctx.append(_stores)
@@ -223,6 +232,7 @@ async def _stores(app: web.Application) -> AsyncIterator[None]:
         "stores ready",
         extra={"database": db.dialect, "state": type(state).__name__},
     )
+    warn_alert_channels(app)
     yield
     await state.close()
     await db.close()
@@ -245,9 +255,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
             _every(settings.sweep_interval_s, app[appkeys.HANDOFF].sweep), name="handoff sweep"
         ),
         tasks.spawn(_every(3600, app[appkeys.TICKETS].auto_close_unrated), name="auto close"),
-        tasks.spawn(
-            _every(settings.recovery_interval_s, app[appkeys.INGRESS].recover), name="recovery"
-        ),
+        tasks.spawn(_every(settings.alert_sweep_s, app[appkeys.ALERTS].sweep), name="alert sweep"),
         tasks.spawn(_corpus_changes(app), name="corpus changes"),
     ]
     yield
@@ -256,23 +264,6 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     cancelled = await app[appkeys.TASKS].drain(app[appkeys.SETTINGS].drain_timeout_s)
     if cancelled:
         log.warning("background work cancelled at shutdown", extra={"cancelled": cancelled})
-
-
-def register_late_senders(ingress: Ingress, outbound: OutboundSender) -> None:
-    """How each channel answers a message taken up again after its worker died: the Official
-    Account's customer-service API, a WeCom AI bot's ``response_url`` (kept with the message).
-    The generic webhook has no late sender: its retry fetches the stored answer."""
-
-    def mp(msg: IncomingMessage, reply_to: str) -> LateDelivery | None:
-        return outbound.mp_late(msg.account) if outbound.mp_can_send(msg.account) else None
-
-    def wecom(msg: IncomingMessage, reply_to: str) -> LateDelivery | None:
-        if not reply_to:
-            return None
-        return outbound.wecom_late(reply_to, group=msg.chat.type is ChatType.GROUP)
-
-    ingress.register_late("wechat_mp", mp)
-    ingress.register_late("wecom_bot", wecom)
 
 
 async def _every(interval_s: float, work: Callable[[], Awaitable[object]]) -> None:
@@ -412,9 +403,43 @@ async def healthz(request: web.Request) -> web.Response:
         except StoreUnavailable as exc:
             checks[name] = f"unavailable: {exc}"
     ok = all(v == "ok" for v in checks.values())
+    # Visible, but not "degraded": a committee without a robot still works (console only).
+    alerts: dict[str, str] = {}
+    if ok:
+        for committee in app[appkeys.REGISTRY].committees:
+            try:
+                alerts[committee.id] = await app[appkeys.ALERTS].channel_state(committee.id)
+            except StoreUnavailable:
+                alerts[committee.id] = "unknown"
     return web.json_response(
-        {"status": "ok" if ok else "degraded", **checks}, status=200 if ok else 503
+        {"status": "ok" if ok else "degraded", **checks, "alerts": alerts},
+        status=200 if ok else 503,
     )
+
+
+async def console_user_name(app: web.Application, user_id: str) -> str | None:
+    """A console user's login name from their id (who holds a conversation → the rota)."""
+    if not user_id.isdigit():
+        return None
+    for user in await app[ACCOUNTS].list_users():
+        if str(user.id) == user_id:
+            return user.name
+    return None
+
+
+def warn_alert_channels(app: web.Application) -> None:
+    """One WARNING per committee whose urgent alerts would reach nobody but the console."""
+    alerts = app[appkeys.ALERTS]
+    for committee in app[appkeys.REGISTRY].committees:
+        if not alerts.has_channel(committee.id):
+            log.warning(
+                "no staff alert channel: urgent alerts only reach the console; set "
+                f"committees.{committee.id}.staff_robot_key (or street.staff_robot_key)",
+                extra={
+                    "committee": committee.id,
+                    "duty_phone_set": bool(alerts.duty_phone(committee.id)),
+                },
+            )
 
 
 async def metrics_view(request: web.Request) -> web.Response:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
+from bot.alerts import StaffAlerts
 from bot.background import BackgroundTasks
-from bot.channels.ingress import Ingress
 from bot.channels.outbound import OutboundSender
 from bot.channels.push import ResidentPusher
 from bot.dialogue import Pipeline
@@ -37,7 +37,6 @@ MESSAGE_LOG = web.AppKey("message_log", MessageLog)
 FAQ_STORE = web.AppKey("faq_store", FaqStore)
 FAQS = web.AppKey("faqs", FaqService)
 PIPELINE = web.AppKey("pipeline", Pipeline)
-INGRESS = web.AppKey("ingress", Ingress)
 METRICS = web.AppKey("metrics", Metrics)
 OUTBOUND = web.AppKey("outbound", OutboundSender)
 CONVERSATIONS = web.AppKey("conversations", ConversationStore)
@@ -49,3 +48,4 @@ NLU = web.AppKey("nlu", NluService)
 HANDOFF = web.AppKey("handoff", Handoff)
 UNANSWERED = web.AppKey("unanswered", UnansweredQuestions)
 DASHBOARD = web.AppKey("dashboard", DashboardFigures)
+ALERTS = web.AppKey("alerts", StaffAlerts)

@@ -5,6 +5,7 @@ environment."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -65,6 +66,90 @@ class Channels(BaseModel):
     webhook: WebhookChannel = Field(default_factory=WebhookChannel)
 
 
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+
+
+def _parse_days(spec: str) -> frozenset[int]:
+    """``daily`` / ``mon-fri`` / ``sat,sun`` / ``fri-mon`` → weekday numbers (Monday 0)."""
+    spec = spec.strip().lower().replace("，", ",")
+    if spec in {"daily", "all", "*"}:
+        return frozenset(range(7))
+    days: set[int] = set()
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        first, _, last = part.partition("-")
+        if first not in _WEEKDAYS or (last and last not in _WEEKDAYS):
+            raise ValueError(f"days: {part!r} is not mon..sun, a range such as mon-fri, or daily")
+        a, b = _WEEKDAYS.index(first), _WEEKDAYS.index(last or first)
+        days.update((a + i) % 7 for i in range((b - a) % 7 + 1))
+    if not days:
+        raise ValueError("days: empty")
+    return frozenset(days)
+
+
+def _parse_hours(spec: str) -> tuple[int, int]:
+    """``08:30-17:30`` → minutes (510, 1050); ``17:30-08:30`` runs overnight; ``00:00-24:00``
+    is the whole day."""
+    m = _HOURS.match(spec.strip())
+    if m is None:
+        raise ValueError(f"hours: {spec!r} is not HH:MM-HH:MM")
+    h1, m1, h2, m2 = (int(g) for g in m.groups())
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    if h1 > 23 or m1 > 59 or m2 > 59 or end > 24 * 60 or start == end:
+        raise ValueError(f"hours: {spec!r} is not a valid span of the day")
+    return start, end
+
+
+class Shift(BaseModel):
+    """One line of a committee's on-duty rota (Asia/Shanghai time). ``hours`` whose end is
+    before its start run overnight: ``days`` then names the day the shift starts."""
+
+    name: str
+    user: str = ""
+    """The person's console user name (matches who holds a conversation)."""
+    mobile: str = ""
+    """Mentioned in the staff group (the robot's ``mentioned_mobile_list``)."""
+    days: str = "daily"
+    hours: str = "00:00-24:00"
+
+    @field_validator("days")
+    @classmethod
+    def _days_ok(cls, v: str) -> str:
+        _parse_days(v)
+        return v
+
+    @field_validator("hours")
+    @classmethod
+    def _hours_ok(cls, v: str) -> str:
+        _parse_hours(v)
+        return v
+
+    @property
+    def weekdays(self) -> frozenset[int]:
+        return _parse_days(self.days)
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """Start and end in minutes after local midnight (end < start: overnight)."""
+        return _parse_hours(self.hours)
+
+
+class Rota(BaseModel):
+    """Who is on duty when, and how long an urgent alert may wait for "我来处理"."""
+
+    ack_timeout_s: float = Field(default=300.0, gt=0)
+    shifts: list[Shift] = Field(default_factory=list)
+
+
+class StreetDuty(BaseModel):
+    """The street office's duty contact: the last step of an unacknowledged alert."""
+
+    duty_name: str = ""
+    duty_phone: str = ""
+    staff_robot_key: str = ""
+    """WeCom group-robot key of the street office's duty group."""
+
+
 class CommitteeConfig(BaseModel):
     """Per-committee contacts: the only place phone numbers come from."""
 
@@ -73,6 +158,7 @@ class CommitteeConfig(BaseModel):
     property_phones: dict[str, str] = Field(default_factory=dict)
     staff_robot_key: str = ""
     """WeCom group-robot key of the committee's staff group (alerts for emergencies)."""
+    rota: Rota = Field(default_factory=Rota)
 
 
 class Settings(BaseSettings):
@@ -108,19 +194,8 @@ class Settings(BaseSettings):
     dedup_ttl_s: int = 3 * 24 * 3600
     max_concurrent_pipelines: int = 32
     """Messages processed at once per worker; more wait their turn."""
-    processing_lease_s: float = Field(default=10.0, gt=0)
-    """A message's processing lease: the worker holding it renews it every third of this
-    while it works; a dead worker's message is taken over this long after its last renewal
-    (by a retry, or by the recovery loop of any worker)."""
-    lock_lease_s: float = Field(default=10.0, gt=0)
-    """A conversation lock's lease, renewed the same way: a dead worker's lock is taken over
-    this long after its last renewal."""
-    recovery_interval_s: float = Field(default=2.0, gt=0)
-    """How often each worker looks for stored messages left unanswered with their lease run
-    out, and takes them up again."""
-    recovery_max_attempts: int = Field(default=5, ge=1)
-    """Times a message is taken up before it is given up with an apology (a message that
-    keeps failing must not loop forever)."""
+    processing_lease_s: int = 120
+    """How long a message stays claimed by a worker before a retry may process it again."""
     conversation_ttl_s: int = 24 * 3600
     drain_timeout_s: float = 30.0
 
@@ -153,6 +228,10 @@ class Settings(BaseSettings):
     corpus_poll_s: float = 30.0
     """How often a worker checks the database for FAQ changes made elsewhere."""
     sweep_interval_s: float = 30.0
+    alert_sweep_s: float = 5.0
+    """How often staff alerts are retried and unacknowledged ones escalated."""
+    alert_send_timeout_s: float = 2.0
+    """How long raising an alert waits for the robot before leaving it queued for retry."""
 
     ticket_sla: dict[str, Any] = Field(default_factory=dict)
     """Per-category SLA overrides, e.g. ``repair = {first_response = "2 working hours",
@@ -160,6 +239,7 @@ class Settings(BaseSettings):
 
     channels: Channels = Field(default_factory=Channels)
     committees: dict[str, CommitteeConfig] = Field(default_factory=dict)
+    street: StreetDuty = Field(default_factory=StreetDuty)
 
     @property
     def try_enabled(self) -> bool:

@@ -194,16 +194,27 @@ class OutboundSender:
 
     # --- WeCom group robot ("消息推送") ----------------------------------------------------
     async def send_group_robot_text(
-        self, key: str, text: str, *, mentioned_list: Sequence[str] = ()
+        self,
+        key: str,
+        text: str,
+        *,
+        mentioned_list: Sequence[str] = (),
+        mentioned_mobiles: Sequence[str] = (),
+        retries: int | None = None,
     ) -> int:
         """Post ``text`` into the group of robot ``key``; split into up to five messages of
-        at most 2048 bytes (cut beyond that). Returns how many messages were posted."""
+        at most 2048 bytes (cut beyond that). The first message @-mentions
+        ``mentioned_list`` (WeCom user ids, or ``@all``) and ``mentioned_mobiles``.
+        ``retries`` overrides ``outbound_retries`` (0: a single attempt). Returns how many
+        messages were posted; raises OutboundError unless the API answered errcode 0."""
         chunks = split_bytes(text, TEXT_LIMIT_BYTES, ROBOT_MAX_PARTS, CUT_MARKER)
         for i, chunk in enumerate(chunks):
             body: dict[str, Any] = {"content": chunk}
             if mentioned_list and i == 0:
                 body["mentioned_list"] = list(mentioned_list)
-            await self._robot_post(key, {"msgtype": "text", "text": body})
+            if mentioned_mobiles and i == 0:
+                body["mentioned_mobile_list"] = list(mentioned_mobiles)
+            await self._robot_post(key, {"msgtype": "text", "text": body}, retries=retries)
         return len(chunks)
 
     async def push_gateway(self, url: str, token: str, payload: Mapping[str, Any]) -> None:
@@ -240,7 +251,9 @@ class OutboundSender:
             return False
         return True
 
-    async def _robot_post(self, key: str, payload: Mapping[str, Any]) -> None:
+    async def _robot_post(
+        self, key: str, payload: Mapping[str, Any], *, retries: int | None = None
+    ) -> None:
         await self._robot_throttle(key)
         await self._request(
             "POST",
@@ -248,6 +261,7 @@ class OutboundSender:
             what="wecom group robot",
             params={"key": key},
             payload=payload,
+            retries=retries,
         )
 
     async def _robot_throttle(self, key: str) -> None:
@@ -271,9 +285,11 @@ class OutboundSender:
         params: Mapping[str, str] | None = None,
         payload: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        retries: int | None = None,
     ) -> dict[str, Any]:
         """One API call with retries; the platform's JSON answer when errcode is 0/absent."""
-        attempts = max(self._settings.outbound_retries, 0) + 1
+        retries = self._settings.outbound_retries if retries is None else retries
+        attempts = max(retries, 0) + 1
         where = _safe_url(url)
         for attempt in range(attempts):
             try:

@@ -227,6 +227,8 @@ class EventKind(enum.StrEnum):
     REOPENED = "reopened"
     PRIORITY_CHANGED = "priority_changed"
     ATTACHMENT_ADDED = "attachment_added"
+    ALERT = "alert"
+    """A staff alert step: sent, re-sent, escalated, acknowledged (internal)."""
 
 
 class NotificationKind(enum.StrEnum):

@@ -24,9 +24,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from bot.domain.errors import RegistryError
 from bot.domain.registry import Committee, Registry
@@ -274,6 +275,11 @@ class TicketService:
         if ticket is None:
             raise TicketNotFound(f"no ticket {number}")
         return ticket
+
+    async def by_source_key(self, committee: str, source_key: str) -> Ticket | None:
+        """The committee's ticket opened from this inbound message, if any."""
+        ticket = await self._store.by_source_key(source_key)
+        return ticket if ticket is not None and ticket.committee == committee else None
 
     async def history(
         self, committee: str, number: str, *, public_only: bool = False
@@ -727,6 +733,28 @@ class TicketService:
             await self._link_events(unit, one, two, reason, now, actor=actor)
         log.info("tickets linked", extra={"committee": committee, "tickets": [a, b]})
         return True
+
+    async def record_alert(
+        self,
+        committee: str,
+        number: str,
+        summary: str,
+        *,
+        actor: Actor | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> Ticket:
+        """Put one step of a staff alert (sent, re-sent, escalated, acknowledged) on the
+        ticket's internal history; the system is the actor unless a caseworker acted."""
+        summary = _note(summary, required=True)
+        who = actor or Actor.system()
+
+        def op(t: Ticket, now: datetime) -> _Change:
+            return _Change(
+                t,
+                [NewEvent(EventKind.ALERT, who, summary, now, public=False, data=dict(data or {}))],
+            )
+
+        return (await self._mutate(committee, number, who, op))[0]
 
     # -- satisfaction ----------------------------------------------------------------------
 

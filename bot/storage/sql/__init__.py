@@ -1,8 +1,16 @@
 """SQL (SQLite or PostgreSQL) implementations of the store interfaces."""
 
+from bot.storage.sql.alert_repo import SqlAlertStore
 from bot.storage.sql.conversation_repo import SqlConversationStore
 from bot.storage.sql.database import Database
 from bot.storage.sql.repos import SqlFaqStore, SqlMessageLog
 from bot.storage.sql.ticket_repo import SqlTicketStore
 
-__all__ = ["Database", "SqlConversationStore", "SqlFaqStore", "SqlMessageLog", "SqlTicketStore"]
+__all__ = [
+    "Database",
+    "SqlAlertStore",
+    "SqlConversationStore",
+    "SqlFaqStore",
+    "SqlMessageLog",
+    "SqlTicketStore",
+]
