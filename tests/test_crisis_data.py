@@ -1,0 +1,187 @@
+"""Validates the hand-written crisis evaluation set in tests/data/crisis/.
+
+The set is data for measuring the emergency detector (see tests/data/crisis/README.md); these
+tests only check that the files are well-formed, big enough, and honestly split, so a careless
+edit (a duplicated line, a typo in a category, a holdout item copied into tune) fails CI.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DATA = Path(__file__).parent / "data" / "crisis"
+
+CATEGORIES = frozenset(
+    {
+        "self_harm",
+        "welfare",
+        "medical",
+        "fire",
+        "gas",
+        "lift",
+        "flood",
+        "violence",
+        "missing_child",
+    }
+)
+KINDS = frozenset(
+    {
+        "hyperbole",
+        "past_incident",
+        "fire_safety",
+        "alarm_install",
+        "gas_bill",
+        "lift_routine",
+        "water_routine",
+        "medical_routine",
+        "elderly_care",
+        "media_fiction",
+        "safety_drill",
+        "other_calm",
+    }
+)
+MIN_PER_CATEGORY = 25
+MIN_PER_CATEGORY_HIGH = {"self_harm": 45, "welfare": 45}
+MIN_PER_KIND = 20
+MIN_TOTAL = 300
+SPLITS = ("tune", "holdout")
+# Character-bigram Jaccard similarity above this between a tune and a holdout text counts as a
+# near-duplicate (the halves must use different phrasings, or the holdout measures nothing).
+NEAR_DUPLICATE = 0.5
+EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf]")
+
+# (file stem, id prefix, label field, allowed labels)
+SETS = {
+    "urgent": ("u", "category", CATEGORIES),
+    "lookalike": ("l", "kind", KINDS),
+}
+
+
+def _load(stem: str, split: str) -> list[dict[str, Any]]:
+    path = DATA / f"{stem}_{split}.jsonl"
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            assert line.endswith("\n"), f"{path.name}:{lineno} has no trailing newline"
+            assert line.strip(), f"{path.name}:{lineno} is blank"
+            obj = json.loads(line)
+            assert isinstance(obj, dict), f"{path.name}:{lineno} is not an object"
+            obj["_where"] = f"{path.name}:{lineno}"
+            rows.append(obj)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, dict[str, list[dict[str, Any]]]]:
+    return {stem: {split: _load(stem, split) for split in SPLITS} for stem in SETS}
+
+
+def _bigrams(text: str) -> set[str]:
+    t = re.sub(r"[\W_]", "", text)
+    return {t[i : i + 2] for i in range(len(t) - 1)} or {t}
+
+
+@pytest.mark.parametrize("stem", list(SETS))
+def test_rows_are_well_formed(data: dict[str, Any], stem: str) -> None:
+    prefix, field, labels = SETS[stem]
+    for split in SPLITS:
+        for row in data[stem][split]:
+            where = row["_where"]
+            assert set(row) == {"id", "text", field, "chat", "_where"}, where
+            assert re.fullmatch(rf"{prefix}-\d{{4}}", row["id"]), where
+            assert isinstance(row["text"], str), where
+            assert row["text"] == row["text"].strip(), where
+            assert row["text"], where
+            assert "\n" not in row["text"], where
+            assert row[field] in labels, f"{where}: unknown {field} {row[field]!r}"
+            assert row["chat"] in {"private", "group"}, where
+
+
+def test_files_are_utf8_without_ascii_escapes() -> None:
+    for stem in SETS:
+        for split in SPLITS:
+            raw = (DATA / f"{stem}_{split}.jsonl").read_text(encoding="utf-8")
+            assert "\\u" not in raw, f"{stem}_{split}: write with ensure_ascii=False"
+
+
+@pytest.mark.parametrize("stem", list(SETS))
+def test_ids_unique_across_halves(data: dict[str, Any], stem: str) -> None:
+    ids = [row["id"] for split in SPLITS for row in data[stem][split]]
+    dupes = [i for i, n in Counter(ids).items() if n > 1]
+    assert not dupes, dupes
+
+
+def test_no_exact_duplicate_texts_anywhere(data: dict[str, Any]) -> None:
+    texts = [row["text"] for stem in SETS for split in SPLITS for row in data[stem][split]]
+    dupes = [t for t, n in Counter(texts).items() if n > 1]
+    assert not dupes, dupes
+
+
+@pytest.mark.parametrize("stem", list(SETS))
+def test_no_text_in_both_halves(data: dict[str, Any], stem: str) -> None:
+    tune = {row["text"] for row in data[stem]["tune"]}
+    holdout = {row["text"] for row in data[stem]["holdout"]}
+    assert not tune & holdout
+
+
+@pytest.mark.parametrize("stem", list(SETS))
+def test_no_near_duplicates_across_halves(data: dict[str, Any], stem: str) -> None:
+    holdout = [(row["text"], _bigrams(row["text"])) for row in data[stem]["holdout"]]
+    close = []
+    for row in data[stem]["tune"]:
+        a = _bigrams(row["text"])
+        for text, b in holdout:
+            if len(a & b) / len(a | b) > NEAR_DUPLICATE:
+                close.append((row["text"], text))
+    assert not close, close
+
+
+def test_urgent_counts(data: dict[str, Any]) -> None:
+    rows = data["urgent"]["tune"] + data["urgent"]["holdout"]
+    assert len(rows) >= MIN_TOTAL
+    counts = Counter(row["category"] for row in rows)
+    for cat in CATEGORIES:
+        need = MIN_PER_CATEGORY_HIGH.get(cat, MIN_PER_CATEGORY)
+        assert counts[cat] >= need, f"{cat}: {counts[cat]} < {need}"
+
+
+def test_lookalike_counts(data: dict[str, Any]) -> None:
+    rows = data["lookalike"]["tune"] + data["lookalike"]["holdout"]
+    assert len(rows) >= MIN_TOTAL
+    counts = Counter(row["kind"] for row in rows)
+    for kind in KINDS:
+        assert counts[kind] >= MIN_PER_KIND, f"{kind}: {counts[kind]} < {MIN_PER_KIND}"
+
+
+@pytest.mark.parametrize("stem", list(SETS))
+def test_split_is_stratified_roughly_half(data: dict[str, Any], stem: str) -> None:
+    _, field, labels = SETS[stem]
+    tune = Counter(row[field] for row in data[stem]["tune"])
+    holdout = Counter(row[field] for row in data[stem]["holdout"])
+    for label in labels:
+        total = tune[label] + holdout[label]
+        share = tune[label] / total
+        assert 0.4 <= share <= 0.6, f"{label}: {tune[label]} tune of {total}"
+
+
+@pytest.mark.parametrize("stem", list(SETS))
+def test_about_a_third_are_group_messages(data: dict[str, Any], stem: str) -> None:
+    rows = data[stem]["tune"] + data[stem]["holdout"]
+    share = sum(row["chat"] == "group" for row in rows) / len(rows)
+    assert 0.25 <= share <= 0.45, share
+    prefixed = [row for row in rows if row["chat"] == "group" and "邻里" in row["text"][:8]]
+    assert prefixed, "some group messages must address the bot with @邻里"
+
+
+def test_urgent_has_long_and_emoji_messages(data: dict[str, Any]) -> None:
+    rows = data["urgent"]["tune"] + data["urgent"]["holdout"]
+    long_rows = [row for row in rows if 120 <= len(row["text"]) <= 400]
+    assert len(long_rows) >= 15
+    assert all(len(row["text"]) <= 400 for row in rows)
+    assert sum(bool(EMOJI.search(row["text"])) for row in rows) >= 15
