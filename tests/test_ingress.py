@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
+import redis.asyncio as redis_async
 
 from bot.app import build_state
 from bot.background import BackgroundTasks
@@ -20,9 +21,12 @@ from bot.domain import (
     Sender,
     StoreUnavailable,
 )
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
+from bot.storage import keys
+from bot.storage.messages import Intake
 from bot.storage.sql import Database, SqlMessageLog
-from bot.storage.state import StateStore
+from bot.storage.state import LockTimeout, StateStore
+from bot.storage.state_redis import RedisStateStore
 
 
 @dataclass
@@ -41,6 +45,7 @@ class Handler:
 
 @dataclass
 class Rig:
+    settings: Settings
     db: Database
     state: StateStore
     tasks: BackgroundTasks
@@ -48,17 +53,40 @@ class Rig:
     handler: Handler
     late: list[tuple[str, list[str]]]
 
-    def ingress(self) -> Ingress:
-        return Ingress(
+    def ingress(self, lease_s: float = 5) -> Ingress:
+        ingress = Ingress(
             self.handler,
             self.state,
             self.log,
             self.tasks,
-            lease_s=5,
+            lease_s=lease_s,
             dedup_ttl_s=60,
             late_retry_attempts=2,
             late_retry_delay_s=0.01,
         )
+        ingress.register_late("wechat_mp", lambda msg, reply_to: self.deliver)
+        return ingress
+
+    async def lose_state(self) -> None:
+        """The state store loses every key (a Redis restart without persistence, a flush;
+        a restarted worker's in-process store)."""
+        if isinstance(self.state, RedisStateStore):
+            client = redis_async.Redis.from_url(self.settings.redis_url)
+            try:
+                await client.flushdb()
+            finally:
+                await client.aclose()
+        else:
+            await self.state.close()
+            self.state = build_state(self.settings)
+
+    async def settle(self) -> None:
+        """Wait until the background work started so far is done."""
+        for _ in range(500):
+            if not len(self.tasks):
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("background work still running after 5 s")
 
     async def deliver(self, msg: IncomingMessage, replies: list[Reply]) -> None:
         self.late.append((msg.message_id, [r.text for r in replies]))
@@ -71,9 +99,10 @@ async def rig(backend: dict[str, str]) -> AsyncIterator[Rig]:
     await db.migrate()
     state = build_state(settings)
     tasks = BackgroundTasks()
-    yield Rig(db, state, tasks, SqlMessageLog(db), Handler(), [])
+    rig = Rig(settings, db, state, tasks, SqlMessageLog(db), Handler(), [])
+    yield rig
     await tasks.drain(5)
-    await state.close()
+    await rig.state.close()
     await db.close()
 
 
@@ -140,3 +169,102 @@ async def test_a_pipeline_bug_gets_a_polite_apology(rig: Rig) -> None:
     rig.handler.fail_with = ZeroDivisionError()
     result = await rig.ingress().receive(msg(), budget_s=2, late=rig.deliver)
     assert [r.text for r in result.replies] == [APOLOGY]
+
+
+# --- durable intake: dead workers, lost state, busy conversations ---------------------------
+
+
+async def test_a_dead_workers_message_is_taken_over_by_the_retry(rig: Rig) -> None:
+    """Worker A claimed and stored the message, then was killed: WeChat's retry waits for
+    A's answer, sees A's lease run out, takes the message over and answers it; A's late
+    answer (an old fencing token) is refused."""
+    key = keys.dedup(msg().dedup_key)
+    dead = await rig.state.claim(key, 0.3)
+    assert dead is not None
+    assert (await rig.log.claim_inbound(msg(), fence=dead, lease_s=0.3)).held
+    retry = await rig.ingress(lease_s=0.3).receive(msg(), budget_s=3, late=rig.deliver)
+    assert [r.text for r in retry.replies] == ["收到：你好"]
+    assert rig.handler.calls == ["m1"]
+    stale = [Reply("A 的回答", ReplyKind.FALLBACK)]
+    assert not await rig.log.record_outbound(msg(), stale, "passive", fence=dead, result="{}")
+    logged = await rig.log.conversation(msg().conversation_key)
+    assert [(m.direction, m.text) for m in logged] == [("in", "你好"), ("out", "收到：你好")]
+
+
+async def test_a_message_claimed_by_a_worker_that_died_before_storing_it_is_not_lost(
+    rig: Rig,
+) -> None:
+    """The claim was taken but the message never stored: the retry that times out stores it
+    before acknowledging, and recovery answers it once through the late sender."""
+    key = keys.dedup(msg().dedup_key)
+    assert await rig.state.claim(key, 0.3) is not None
+    ingress = rig.ingress(lease_s=0.3)
+    retry = await ingress.receive(msg(), budget_s=0.1, late=rig.deliver)
+    assert retry.duplicate
+    assert retry.pending
+    assert rig.handler.calls == []
+    status = await rig.log.inbound_status(msg())
+    assert status is not None
+    assert status.intake is Intake.BUSY
+    await asyncio.sleep(0.4)  # the dead worker's claim lapses
+    assert await ingress.recover() == 1
+    await rig.settle()
+    assert rig.late == [("m1", ["收到：你好"])]
+    assert await ingress.recover() == 0
+    again = await ingress.receive(msg(), budget_s=1, late=rig.deliver)
+    assert again.duplicate
+    assert again.replies == []  # it went out actively: never twice
+    assert rig.handler.calls == ["m1"]
+
+
+async def test_lost_state_still_stops_a_replayed_message(rig: Rig) -> None:
+    """The state store lost its keys (Redis restart): the log's unique inbound key stops the
+    replay, which gets the stored answer without running the pipeline again."""
+    ingress = rig.ingress()
+    first = await ingress.receive(msg("m1", "第一条"), budget_s=2, late=rig.deliver)
+    await ingress.receive(msg("m2", "第二条"), budget_s=2, late=rig.deliver)
+    await rig.lose_state()
+    ingress = rig.ingress()
+    replayed = await ingress.receive(msg("m1", "第一条"), budget_s=2, late=rig.deliver)
+    assert replayed.duplicate
+    assert [r.text for r in replayed.replies] == [r.text for r in first.replies]
+    assert rig.handler.calls == ["m1", "m2"]
+    # The answer is back in the fast path: the next replay does not need the log.
+    assert await rig.state.peek(keys.dedup(msg("m1").dedup_key)) not in (None, "")
+    logged = await rig.log.conversation(msg().conversation_key)
+    assert [m.direction for m in logged] == ["in", "out", "in", "out"]
+
+
+async def test_a_busy_conversation_is_left_for_recovery_not_apologised_for(rig: Rig) -> None:
+    """The conversation lock stayed busy (LockTimeout): no apology, nothing dropped; the
+    message stays stored without an answer and recovery answers it once the lock is free."""
+    rig.handler.fail_with = LockTimeout("lock busy")
+    ingress = rig.ingress(lease_s=0.3)
+    result = await ingress.receive(msg(), budget_s=2, late=rig.deliver)
+    assert result.pending
+    assert result.replies == []
+    logged = await rig.log.conversation(msg().conversation_key)
+    assert [(m.direction, m.text) for m in logged] == [("in", "你好")]
+    rig.handler.fail_with = None
+    assert await ingress.recover() == 1
+    await rig.settle()
+    assert rig.late == [("m1", ["收到：你好"])]
+    logged = await rig.log.conversation(msg().conversation_key)
+    assert APOLOGY not in [m.text for m in logged]
+    assert [m.direction for m in logged] == ["in", "out"]
+
+
+async def test_a_message_that_keeps_failing_is_given_up_with_one_apology(rig: Rig) -> None:
+    rig.handler.fail_with = LockTimeout("lock busy")
+    ingress = Ingress(
+        rig.handler, rig.state, rig.log, rig.tasks, lease_s=5, dedup_ttl_s=60, max_attempts=2
+    )
+    ingress.register_late("wechat_mp", lambda msg, reply_to: rig.deliver)
+    await ingress.receive(msg(), budget_s=2, late=rig.deliver)
+    assert await ingress.recover() == 1  # second attempt, fails again
+    await rig.settle()
+    assert await ingress.recover() == 1  # given up
+    await rig.settle()
+    assert rig.late == [("m1", [APOLOGY])]
+    assert await ingress.recover() == 0
+    assert len(rig.handler.calls) == 2

@@ -1,11 +1,21 @@
 """Exactly-once intake shared by every channel.
 
-For each message: claim its dedup key, store it in the conversation log, run the pipeline,
-store the replies, and hand them back within the reply budget (passive reply) or, when the
-pipeline is slower, deliver them later through the channel's active sender. A retried message
-gets the stored answer (or nothing, if that answer already went out actively) and is never
-processed twice. A store that is down raises ``StoreUnavailable`` before anything is
-acknowledged, so the channel answers 503 and the platform retries.
+The conversation log (database) is the source of truth; the state store (Redis or
+in-process) is the fast path. For each message: claim its dedup key (a lease with a fencing
+token), store it in the log under that token, run the pipeline while a heartbeat renews both
+leases, store the replies (only while the token still holds the message), and hand them back
+within the reply budget (passive reply) or, when the pipeline is slower, deliver them later
+through the channel's active sender.
+
+A retried message gets the stored answer (or nothing, if that answer already went out
+actively) and is never processed twice; while another worker processes it, the retry waits
+for that answer within its budget, and takes the message over if that worker's lease runs
+out. When the state store lost its keys, the log's unique inbound key still recognises the
+retry and answers it from the log. A message is acknowledged only once it is stored: a
+stored message without an answer whose lease ran out (its worker died, or gave it back) is
+taken up again by ``recover``, on any worker, and answered through the channel's late
+sender (``register_late``). A store that is down raises ``StoreUnavailable`` before
+anything is acknowledged, so the channel answers 503 and the platform retries.
 """
 
 from __future__ import annotations
@@ -20,13 +30,16 @@ from dataclasses import dataclass
 from bot.background import BackgroundTasks
 from bot.domain import IncomingMessage, Reply, ReplyKind, StoreUnavailable, TicketRef
 from bot.storage import keys
-from bot.storage.messages import MessageLog
-from bot.storage.state import PROCESSING, StateStore
+from bot.storage.messages import Intake, MessageLog
+from bot.storage.state import PROCESSING, Fenced, LockTimeout, StateStore
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[IncomingMessage], Awaitable[list[Reply]]]
 LateDelivery = Callable[[IncomingMessage, list[Reply]], Awaitable[None]]
+LateSender = Callable[[IncomingMessage, str], LateDelivery | None]
+"""A channel's late delivery rebuilt for a stored message and its ``reply_to`` (None: the
+channel cannot deliver it)."""
 
 APOLOGY = "抱歉，系统刚才出了点问题，您的消息已记录，工作人员会尽快处理。如有急事请直接联系居委会。"
 
@@ -43,6 +56,11 @@ class IngressResult:
 @dataclass(slots=True)
 class _Flight:
     waiting: bool = True
+    """The request that brought the message still waits for its replies."""
+    answering: bool = False
+    """The replies are ready and being stored for that request: it waits for them."""
+    given_back: bool = False
+    """This worker gave the message back unanswered (left for recovery)."""
 
 
 class Ingress:
@@ -57,6 +75,9 @@ class Ingress:
         dedup_ttl_s: float,
         late_retry_attempts: int = 5,
         late_retry_delay_s: float = 1.0,
+        max_attempts: int = 5,
+        recovery_batch: int = 50,
+        poll_s: float = 0.05,
     ) -> None:
         self._handler = handler
         self._state = state
@@ -66,59 +87,250 @@ class Ingress:
         self._dedup_ttl_s = dedup_ttl_s
         self._late_attempts = late_retry_attempts
         self._late_delay_s = late_retry_delay_s
+        self._max_attempts = max_attempts
+        self._batch = recovery_batch
+        self._poll_s = poll_s
+        self._late_senders: dict[str, LateSender] = {}
+
+    def register_late(self, channel: str, sender: LateSender) -> None:
+        """How ``channel`` delivers the answer to a message taken up again by ``recover``."""
+        self._late_senders[channel] = sender
 
     async def receive(
-        self, msg: IncomingMessage, budget_s: float, late: LateDelivery | None
+        self,
+        msg: IncomingMessage,
+        budget_s: float,
+        late: LateDelivery | None,
+        *,
+        reply_to: str = "",
     ) -> IngressResult:
         """Process ``msg`` once. ``late`` delivers replies that miss ``budget_s``; without it
-        the replies are logged as undeliverable once the budget has passed."""
+        the replies are logged as undeliverable once the budget has passed. ``reply_to`` is
+        what the channel's late sender needs besides the message (kept with it in the log)."""
+        deadline = time.monotonic() + budget_s
         key = keys.dedup(msg.dedup_key)
-        if not await self._state.claim(key, self._lease_s):
-            return await self._duplicate(key, budget_s)
-        try:
-            await self._log.record_inbound(msg)
-        except BaseException:
-            await _quietly(self._state.release(key))
-            raise
+        token = await self._state.claim(key, self._lease_s)
+        if token is None:
+            return await self._duplicate(msg, key, deadline, late, reply_to)
+        return await self._claimed(msg, key, token, deadline, late, reply_to)
+
+    async def recover(self) -> int:
+        """Take up stored messages whose lease ran out unanswered (a worker died or gave them
+        back) and answer them through their channel's late sender. Returns how many were
+        taken up; each is processed in the background."""
+        taken = 0
+        for item in await self._log.unfinished(self._batch):
+            msg = item.message
+            key = keys.dedup(msg.dedup_key)
+            token = await self._state.claim(key, self._lease_s)
+            if token is None:
+                continue  # a live worker (or a waiting retry) has it
+            try:
+                status = await self._log.claim_inbound(msg, fence=token, lease_s=self._lease_s)
+            except BaseException:
+                await _quietly(self._state.release(key, token))
+                raise
+            if not status.held:
+                if status.intake is Intake.DONE and status.result is not None:
+                    await _quietly(self._state.finish(key, status.result, self._dedup_ttl_s))
+                else:
+                    await _quietly(self._state.release(key, token))
+                continue
+            late = self._late_for(msg, item.reply_to)
+            if item.attempts >= self._max_attempts:
+                work = self._abandon(msg, key, token, late, item.attempts)
+            else:
+                work = self._finish_late(msg, key, token, late)
+            self._tasks.spawn(work, name=f"recover {key}")
+            log.info("message taken up again", extra={"key": key, "attempt": item.attempts + 1})
+            taken += 1
+        return taken
+
+    def _late_for(self, msg: IncomingMessage, reply_to: str) -> LateDelivery | None:
+        sender = self._late_senders.get(msg.channel)
+        return None if sender is None else sender(msg, reply_to)
+
+    async def _claimed(
+        self,
+        msg: IncomingMessage,
+        key: str,
+        token: int,
+        deadline: float,
+        late: LateDelivery | None,
+        reply_to: str,
+    ) -> IngressResult:
+        """This request holds the dedup claim ``token``: store the message under it (or take
+        over a stored one whose lease ran out) and process it."""
+        while True:
+            try:
+                status = await self._log.claim_inbound(
+                    msg, fence=token, lease_s=self._lease_s, reply_to=reply_to
+                )
+            except BaseException:
+                await _quietly(self._state.release(key, token))
+                raise
+            if status.held:
+                break
+            if status.intake is Intake.DONE:
+                # The state store had lost the message (restart, flush): the log answers.
+                return await self._answered(key, status.result)
+            # Stored and held by a live lease elsewhere: wait for its answer, or its lapse.
+            if time.monotonic() >= deadline:
+                await _quietly(self._state.release(key, token))
+                return IngressResult([], duplicate=True, pending=True)
+            await asyncio.sleep(self._poll_s * 2)
         flight = _Flight()
-        task = self._tasks.spawn(self._process(msg, key, flight, late), name=f"msg {key}")
-        await asyncio.wait({task}, timeout=budget_s)
+        task = self._tasks.spawn(self._process(msg, key, token, flight, late), name=f"msg {key}")
+        await asyncio.wait({task}, timeout=max(deadline - time.monotonic(), 0.0))
+        if not task.done() and flight.answering:
+            # The replies are ready and being stored for this very response.
+            await asyncio.wait({task})
         if task.done():
-            return IngressResult(task.result())
+            replies = task.result()
+            if replies is not None:
+                return IngressResult(replies)
+            if flight.given_back:
+                # Stored, unanswered, free to be taken up again: acknowledged, not dropped.
+                return IngressResult([], pending=True)
+            # A newer claim took the message over: answer the request like a retry.
+            return await self._duplicate(msg, key, deadline, late, reply_to)
         flight.waiting = False
         return IngressResult([], pending=True)
 
+    async def _duplicate(
+        self,
+        msg: IncomingMessage,
+        key: str,
+        deadline: float,
+        late: LateDelivery | None,
+        reply_to: str,
+    ) -> IngressResult:
+        """The message is claimed (or done): wait for its answer within the budget; take it
+        over if the holder's claim lapses meanwhile."""
+        while True:
+            stored = await self._state.peek(key)
+            if stored is not None and stored != PROCESSING:
+                return _resend(stored)
+            if stored is None:
+                token = await self._state.claim(key, self._lease_s)
+                if token is not None:
+                    return await self._claimed(msg, key, token, deadline, late, reply_to)
+                continue
+            if time.monotonic() >= deadline:
+                # Acknowledge only a stored message: the holder may have died before storing
+                # it. Stored unclaimed, it is taken up by ``recover`` once the claim lapses.
+                status = await self._log.claim_inbound(msg, fence=0, lease_s=0, reply_to=reply_to)
+                if status.intake is Intake.DONE:
+                    return await self._answered(key, status.result)
+                return IngressResult([], duplicate=True, pending=True)
+            await asyncio.sleep(self._poll_s)
+
+    async def _answered(self, key: str, result: str | None) -> IngressResult:
+        """A retry of a message the log has answered already."""
+        if result is None:
+            return IngressResult([], duplicate=True)
+        await _quietly(self._state.finish(key, result, self._dedup_ttl_s))
+        return _resend(result)
+
     async def _process(
-        self, msg: IncomingMessage, key: str, flight: _Flight, late: LateDelivery | None
-    ) -> list[Reply]:
+        self,
+        msg: IncomingMessage,
+        key: str,
+        token: int,
+        flight: _Flight,
+        late: LateDelivery | None,
+    ) -> list[Reply] | None:
+        """Run the pipeline and store its answer under ``token``. None: not answered by this
+        worker (another claim took the message over, or it was given back for later)."""
         started = time.perf_counter()
-        replies = await self._run_handler(msg, key, flight)
+        heartbeat = asyncio.create_task(self._heartbeat(msg, key, token), name=f"lease {key}")
+        try:
+            replies = await self._run_handler(msg, key, token, flight)
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+        if replies is None:
+            return None
         if flight.waiting:
+            flight.answering = True
+            result = _dump(replies, "passive")
             try:
-                await self._log.record_outbound(msg, replies, "passive")
-                await self._state.finish(key, _dump(replies, "passive"), self._dedup_ttl_s)
+                accepted = await self._log.record_outbound(
+                    msg, replies, "passive", fence=token, result=result
+                )
             except StoreUnavailable:
-                # Not acknowledged: give the claim back so the platform's retry answers.
-                await _quietly(self._state.release(key))
+                # Not acknowledged: give the message back so the platform's retry answers.
+                await self._give_back(msg, key, token)
                 raise
+            if not accepted:
+                log.warning("answer refused: message taken over", extra={"key": key})
+                return None
+            await _quietly(self._state.finish(key, result, self._dedup_ttl_s))
             log.info(
                 "message answered",
                 extra={"key": key, "replies": len(replies), "ms": _ms(started)},
             )
             return replies
+        if await self._store_late(msg, key, token, replies, late):
+            log.info("message answered late", extra={"key": key, "ms": _ms(started)})
+        return replies
+
+    async def _finish_late(
+        self, msg: IncomingMessage, key: str, token: int, late: LateDelivery | None
+    ) -> None:
+        await self._process(msg, key, token, _Flight(waiting=False), late)
+
+    async def _abandon(
+        self, msg: IncomingMessage, key: str, token: int, late: LateDelivery | None, tries: int
+    ) -> None:
+        """A message that failed every attempt: apologise instead of trying forever."""
+        log.error("message abandoned after repeated failures", extra={"key": key, "tries": tries})
+        await self._store_late(msg, key, token, [Reply(APOLOGY, ReplyKind.FALLBACK)], late)
+
+    async def _store_late(
+        self,
+        msg: IncomingMessage,
+        key: str,
+        token: int,
+        replies: list[Reply],
+        late: LateDelivery | None,
+    ) -> bool:
+        """Store replies that go out actively, then send them (once: a message whose answer
+        was stored is never answered again, so a crash in between loses the send rather than
+        doubling it). False when nothing was sent (refused, or left for recovery)."""
         delivery = "active" if late is not None and replies else "undeliverable"
         if not replies:
             delivery = "passive"
-        await self._log.record_outbound(msg, replies, delivery)
-        await self._state.finish(key, _dump(replies, delivery), self._dedup_ttl_s)
+        result = _dump(replies, delivery)
+        attempt = 0
+        while True:
+            try:
+                accepted = await self._log.record_outbound(
+                    msg, replies, delivery, fence=token, result=result
+                )
+                break
+            except StoreUnavailable:
+                attempt += 1
+                if attempt >= self._late_attempts:
+                    log.error(
+                        "store down while answering late; left for recovery", extra={"key": key}
+                    )
+                    await self._give_back(msg, key, token)
+                    return False
+                await asyncio.sleep(self._late_delay_s * attempt)
+        if not accepted:
+            log.warning("answer refused: message taken over", extra={"key": key})
+            return False
+        await _quietly(self._state.finish(key, result, self._dedup_ttl_s))
         if late is not None and replies:
             await late(msg, replies)
         elif replies:
             log.warning("late reply has no active channel", extra={"key": key})
-        log.info("message answered late", extra={"key": key, "ms": _ms(started)})
-        return replies
+        return True
 
-    async def _run_handler(self, msg: IncomingMessage, key: str, flight: _Flight) -> list[Reply]:
+    async def _run_handler(
+        self, msg: IncomingMessage, key: str, token: int, flight: _Flight
+    ) -> list[Reply] | None:
         attempt = 0
         while True:
             try:
@@ -126,30 +338,57 @@ class Ingress:
             except StoreUnavailable:
                 attempt += 1
                 if flight.waiting:
-                    # Nothing acknowledged yet: give the claim back; the platform retries.
-                    await _quietly(self._state.release(key))
+                    # Nothing acknowledged yet: give the message back; the platform retries.
+                    await self._give_back(msg, key, token)
                     raise
                 if attempt >= self._late_attempts:
-                    log.error("store down while answering late", extra={"key": key})
-                    return [Reply(APOLOGY, ReplyKind.FALLBACK)]
+                    log.error(
+                        "store down while answering late; left for recovery", extra={"key": key}
+                    )
+                    await self._give_back(msg, key, token)
+                    flight.given_back = True
+                    return None
                 await asyncio.sleep(self._late_delay_s * attempt)
+            except Fenced:
+                # This worker stalled past its lease and another took over: its work is void.
+                log.warning("message taken over by another worker", extra={"key": key})
+                return None
+            except LockTimeout:
+                # The conversation stayed busy: not the resident's fault, and not dropped. The
+                # message goes back unanswered; ``recover`` (or the platform's retry) takes it up.
+                log.warning("conversation busy; message left for recovery", extra={"key": key})
+                await self._give_back(msg, key, token)
+                flight.given_back = True
+                return None
             except Exception:
                 log.exception("pipeline failed", extra={"key": key})
                 return [Reply(APOLOGY, ReplyKind.FALLBACK)]
 
-    async def _duplicate(self, key: str, budget_s: float) -> IngressResult:
-        deadline = time.monotonic() + budget_s
+    async def _heartbeat(self, msg: IncomingMessage, key: str, token: int) -> None:
+        """Renew the message's leases (log and state store) while this worker processes it."""
         while True:
-            stored = await self._state.peek(key)
-            if stored is not None and stored != PROCESSING:
-                replies, delivery = _load(stored)
-                # Replies that already went out actively must not be sent a second time;
-                # ones that could not be delivered are offered again to the retry.
-                resend = delivery in {"passive", "undeliverable"}
-                return IngressResult(replies if resend else [], duplicate=True)
-            if stored is None or time.monotonic() >= deadline:
-                return IngressResult([], duplicate=True, pending=stored is not None)
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(self._lease_s / 3)
+            try:
+                if not await self._log.renew_inbound(msg, token, self._lease_s):
+                    log.warning("message lease lost to another worker", extra={"key": key})
+                    return
+                await self._state.renew(key, token, self._lease_s)
+            except StoreUnavailable:
+                log.warning("could not renew a message lease", extra={"key": key})
+
+    async def _give_back(self, msg: IncomingMessage, key: str, token: int) -> None:
+        """End this worker's leases on an unanswered message so that it is taken up again."""
+        await _quietly(self._log.release_inbound(msg, token))
+        await _quietly(self._state.release(key, token))
+
+
+def _resend(stored: str) -> IngressResult:
+    """The answer for a retry: replies that already went out actively must not be sent a
+    second time; ones sent passively (the response may have been lost) or that could not be
+    delivered are offered again."""
+    replies, delivery = _load(stored)
+    resend = delivery in {"passive", "undeliverable"}
+    return IngressResult(replies if resend else [], duplicate=True)
 
 
 def _dump(replies: list[Reply], delivery: str) -> str:
@@ -194,7 +433,7 @@ async def _quietly(aw: Awaitable[None]) -> None:
     try:
         await aw
     except StoreUnavailable:
-        log.warning("could not release a claim; it expires with its lease")
+        log.warning("store unavailable; the lease or cache entry expires on its own")
 
 
 def _ms(started: float) -> float:

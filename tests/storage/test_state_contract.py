@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+import redis.asyncio as redis_async
 
 from bot.domain import StoreUnavailable
 from bot.storage import keys
@@ -113,3 +114,84 @@ async def test_redis_down_is_reported_as_unavailable() -> None:
             await store.ping()
     finally:
         await store.close()
+
+
+# --- leases and fencing -----------------------------------------------------------------
+
+
+async def test_claims_carry_growing_fencing_tokens(store: StateStore) -> None:
+    first = await store.claim(keys.dedup("fence:a"), lease_s=5)
+    second = await store.claim(keys.dedup("fence:b"), lease_s=5)
+    fresh = await store.next_fence()
+    assert first is not None
+    assert second is not None
+    assert 0 < first < second < fresh
+
+
+async def test_a_claim_whose_holder_stops_renewing_is_taken_over(store: StateStore) -> None:
+    """A worker killed mid-message: its claim lapses after one lease, the next claim gets a
+    larger token, and the dead worker's token can neither renew nor release it."""
+    key = keys.dedup("x:y:killed")
+    dead = await store.claim(key, lease_s=0.3)
+    assert dead is not None
+    assert await store.renew(key, dead, lease_s=0.3)  # alive for a moment
+    assert await store.claim(key, lease_s=5) is None
+    await asyncio.sleep(0.4)
+    heir = await store.claim(key, lease_s=5)
+    assert heir is not None
+    assert heir > dead
+    assert not await store.renew(key, dead, lease_s=5)
+    await store.release(key, dead)
+    assert await store.peek(key) == PROCESSING
+    await store.release(key, heir)
+    assert await store.peek(key) is None
+
+
+async def test_a_renewed_claim_outlives_its_first_lease(store: StateStore) -> None:
+    key = keys.dedup("x:y:renewed")
+    token = await store.claim(key, lease_s=0.3)
+    assert token is not None
+    for _ in range(3):
+        await asyncio.sleep(0.15)
+        assert await store.renew(key, token, lease_s=0.3)
+    assert await store.claim(key, lease_s=5) is None
+
+
+async def test_an_orphaned_lock_is_taken_over_after_its_lease(store: StateStore) -> None:
+    name = keys.lock("conv:orphan")
+    dead = await store.acquire(name, lease_s=0.3, wait_s=0)
+    with pytest.raises(LockTimeout):
+        await store.acquire(name, lease_s=5, wait_s=0.05)
+    async with store.lock(name, timeout_s=5, wait_s=2) as lease:
+        assert lease.token > dead.token
+        assert not await store.renew_lock(name, dead.token, 5)
+        await store.unlock(name, dead.token)  # the dead holder's late release changes nothing
+        with pytest.raises(LockTimeout):
+            await store.acquire(name, lease_s=5, wait_s=0.05)
+
+
+async def test_a_held_lock_is_renewed_while_its_holder_works(store: StateStore) -> None:
+    name = keys.lock("conv:slow")
+    async with store.lock(name, timeout_s=0.3, wait_s=1) as lease:
+        await asyncio.sleep(0.8)  # more than two leases
+        with pytest.raises(LockTimeout):
+            await store.acquire(name, lease_s=5, wait_s=0.05)
+        assert not lease.lost
+    taken = await store.acquire(name, lease_s=5, wait_s=0.05)
+    assert taken.token > lease.token
+
+
+async def test_fencing_tokens_keep_growing_when_the_store_loses_its_keys(
+    store: StateStore, redis_url: str
+) -> None:
+    before = await store.next_fence()
+    if isinstance(store, RedisStateStore):
+        client = redis_async.Redis.from_url(redis_url)
+        try:
+            await client.flushdb()
+        finally:
+            await client.aclose()
+        after = await store.next_fence()
+    else:
+        after = await MemoryStateStore().next_fence()  # a restarted worker
+    assert after > before

@@ -1,0 +1,134 @@
+"""The message log as the source of truth of intake: processing leases with fencing tokens on
+inbound messages, stored answers, taking up unfinished messages, fenced conversation saves;
+on SQLite and on the real PostgreSQL server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+
+from bot.domain import Chat, ChatType, IncomingMessage, MessageType, Reply, ReplyKind, Sender
+from bot.storage.conversations import Conversation
+from bot.storage.messages import Intake
+from bot.storage.sql import Database, SqlConversationStore, SqlMessageLog
+from bot.storage.state import Fenced
+
+
+@pytest.fixture
+async def db(backend: dict[str, str]) -> AsyncIterator[Database]:
+    database = Database.connect(backend["database_url"])
+    await database.migrate()
+    yield database
+    await database.close()
+
+
+def _msg(mid: str = "m1", text: str = "电梯坏了") -> IncomingMessage:
+    return IncomingMessage(
+        message_id=mid,
+        channel="wecom_bot",
+        account="bot1",
+        committee="puxiong",
+        chat=Chat("g-7", ChatType.GROUP),
+        sender=Sender("u1", "王阿姨"),
+        text=text,
+        mentioned=False,
+        media_id="MEDIA-9",
+        event_key="k-1",
+    )
+
+
+async def test_a_stored_message_is_held_by_one_claim_at_a_time(db: Database) -> None:
+    log = SqlMessageLog(db)
+    first = await log.claim_inbound(_msg(), fence=10, lease_s=0.3, reply_to="https://r/1")
+    assert first.intake is Intake.NEW
+    # Another worker (the state store lost the claim) finds it held by a live lease.
+    assert (await log.claim_inbound(_msg(), fence=20, lease_s=5)).intake is Intake.BUSY
+    assert await log.renew_inbound(_msg(), 10, 0.3)
+    await asyncio.sleep(0.4)  # the holder died: no renewal
+    taken = await log.claim_inbound(_msg(), fence=20, lease_s=5)
+    assert taken.intake is Intake.TAKEN_OVER
+    # The dead worker's late writes are refused; the new holder's are kept.
+    assert not await log.renew_inbound(_msg(), 10, 5)
+    late = [Reply("旧的回答", ReplyKind.FALLBACK)]
+    assert not await log.record_outbound(_msg(), late, "passive", fence=10, result="old")
+    answer = [Reply("已通知物业", ReplyKind.TICKET)]
+    assert await log.record_outbound(_msg(), answer, "passive", fence=20, result="new")
+    # Answered once: a third worker gets the stored answer, and cannot answer again.
+    done = await log.claim_inbound(_msg(), fence=30, lease_s=5)
+    assert (done.intake, done.result) == (Intake.DONE, "new")
+    assert not await log.record_outbound(_msg(), answer, "passive", fence=20, result="new")
+    history = await log.conversation(_msg().conversation_key)
+    assert [(m.direction, m.text) for m in history] == [("in", "电梯坏了"), ("out", "已通知物业")]
+
+
+async def test_an_unfinished_message_can_be_rebuilt_and_taken_up(db: Database) -> None:
+    log = SqlMessageLog(db)
+    held = _msg("held")
+    assert (await log.claim_inbound(held, fence=5, lease_s=60)).held
+    assert await log.record_inbound(_msg("free"), reply_to="https://r/2")
+    given_back = _msg("given-back")
+    assert (await log.claim_inbound(given_back, fence=7, lease_s=60)).held
+    await log.release_inbound(given_back, 7)
+    answered = _msg("answered")
+    assert await log.record_inbound(answered)
+    assert await log.record_outbound(answered, [], "passive")
+    found = {u.message.message_id: u for u in await log.unfinished()}
+    assert set(found) == {"free", "given-back"}
+    free = found["free"].message
+    original = _msg("free")
+    assert free == replace(original, received_at=free.received_at)
+    assert abs((free.received_at - original.received_at).total_seconds()) < 60
+    assert (found["free"].reply_to, found["free"].attempts) == ("https://r/2", 0)
+    assert found["given-back"].attempts == 1
+    assert (await log.inbound_status(given_back)) is not None
+    assert await log.inbound_status(_msg("never")) is None
+
+
+async def test_an_event_is_rebuilt_with_its_type(db: Database) -> None:
+    log = SqlMessageLog(db)
+    event = IncomingMessage(
+        "o1:1700000000",
+        "wechat_mp",
+        "demo",
+        "puxiong",
+        Chat("o1", ChatType.PRIVATE),
+        Sender("o1"),
+        "",
+        type=MessageType.EVENT,
+        event="subscribe",
+        event_key="qrscene_7",
+    )
+    assert await log.record_inbound(event)
+    (found,) = await log.unfinished()
+    assert (found.message.type, found.message.event, found.message.event_key) == (
+        MessageType.EVENT,
+        "subscribe",
+        "qrscene_7",
+    )
+
+
+async def test_a_conversation_save_under_an_older_lock_is_refused(db: Database) -> None:
+    store = SqlConversationStore(db)
+    conv = Conversation("c1", "puxiong", "webhook", "default", "p-1", "private", "u1")
+    conv.state = {"step": "new holder"}
+    await store.save(conv, fence=200)
+    stale = Conversation("c1", "puxiong", "webhook", "default", "p-1", "private", "u1")
+    stale.state = {"step": "stalled holder"}
+    with pytest.raises(Fenced):
+        await store.save(stale, fence=100)
+    # Created by the new holder first: the stalled one cannot create it again.
+    await store.save(
+        Conversation("c2", "puxiong", "webhook", "default", "p", "private", "u"), fence=50
+    )
+    with pytest.raises(Fenced):
+        await store.save(
+            Conversation("c2", "puxiong", "webhook", "default", "p", "private", "u"), fence=1
+        )
+    conv.state = {"step": "next"}
+    await store.save(conv, fence=300)
+    kept = await store.get("c1")
+    assert kept is not None
+    assert kept.state == {"step": "next"}
