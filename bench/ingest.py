@@ -33,7 +33,15 @@ from bot.channels.wecom_bot import WeComBotChannel
 from bot.domain import IncomingMessage, Reply, ReplyKind
 from bot.settings import load_settings
 from bot.storage.conversations import Conversation
-from bot.storage.messages import InboundRecord, LoggedMessage, MessageLog, OutcomeCount
+from bot.storage.messages import (
+    InboundRecord,
+    InboundStatus,
+    Intake,
+    LoggedMessage,
+    MessageLog,
+    OutcomeCount,
+    Unfinished,
+)
 from bot.storage.state_memory import MemoryStateStore
 
 MP_TOKEN, MP_KEY, MP_APPID = "spamtest", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wxbench01"
@@ -45,14 +53,35 @@ class ListLog(MessageLog):
     def __init__(self) -> None:
         self.rows = 0
 
-    async def record_inbound(self, msg: IncomingMessage) -> bool:
+    async def claim_inbound(
+        self, msg: IncomingMessage, *, fence: int, lease_s: float, reply_to: str = ""
+    ) -> InboundStatus:
         self.rows += 1
+        return InboundStatus(Intake.NEW)
+
+    async def renew_inbound(self, msg: IncomingMessage, fence: int, lease_s: float) -> bool:
         return True
 
+    async def release_inbound(self, msg: IncomingMessage, fence: int) -> None:
+        return None
+
+    async def inbound_status(self, msg: IncomingMessage) -> InboundStatus | None:
+        return None
+
+    async def unfinished(self, limit: int = 50) -> list[Unfinished]:
+        return []
+
     async def record_outbound(
-        self, msg: IncomingMessage, replies: list[Reply], delivery: str
-    ) -> None:
+        self,
+        msg: IncomingMessage,
+        replies: list[Reply],
+        delivery: str,
+        *,
+        fence: int | None = None,
+        result: str | None = None,
+    ) -> bool:
         self.rows += len(replies)
+        return True
 
     async def record_proactive(
         self,

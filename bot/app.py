@@ -20,7 +20,7 @@ from bot.accounts.http import ACCOUNTS
 from bot.alerts import StaffAlerts
 from bot.api import add_api_routes
 from bot.background import BackgroundTasks
-from bot.channels.ingress import Ingress
+from bot.channels.ingress import Ingress, LateDelivery
 from bot.channels.outbound import OutboundSender
 from bot.channels.push import ResidentPusher
 from bot.channels.web import ChannelDeps, add_channel_routes, make_try_handler
@@ -34,7 +34,7 @@ from bot.dialogue.routes.intake import IntakeRoute
 from bot.dialogue.routes.satisfaction import SatisfactionRoute
 from bot.dialogue.routes.smalltalk import SmallTalkRoute
 from bot.dialogue.routes.status import StatusRoute
-from bot.domain import Contacts, IncomingMessage, Registry, Reply, StoreUnavailable
+from bot.domain import ChatType, Contacts, IncomingMessage, Registry, Reply, StoreUnavailable
 from bot.domain.tickets import Notification
 from bot.faq_service import FaqService
 from bot.insights import UnansweredQuestions
@@ -77,8 +77,8 @@ def load_registry(settings: Settings) -> Registry:
 
 def build_state(settings: Settings) -> StateStore:
     if settings.redis_url:
-        return RedisStateStore.from_url(settings.redis_url)
-    return MemoryStateStore()
+        return RedisStateStore.from_url(settings.redis_url, lock_lease_s=settings.lock_lease_s)
+    return MemoryStateStore(lock_lease_s=settings.lock_lease_s)
 
 
 async def build_app(settings: Settings) -> web.Application:
@@ -182,7 +182,10 @@ async def build_app(settings: Settings) -> web.Application:
         tasks,
         lease_s=settings.processing_lease_s,
         dedup_ttl_s=settings.dedup_ttl_s,
+        max_attempts=settings.recovery_max_attempts,
     )
+    register_late_senders(ingress, outbound)
+    app[appkeys.INGRESS] = ingress
     deps = ChannelDeps(settings=settings, ingress=ingress, outbound=outbound)
 
     app.cleanup_ctx.append(_stores)
@@ -255,6 +258,9 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
             _every(settings.sweep_interval_s, app[appkeys.HANDOFF].sweep), name="handoff sweep"
         ),
         tasks.spawn(_every(3600, app[appkeys.TICKETS].auto_close_unrated), name="auto close"),
+        tasks.spawn(
+            _every(settings.recovery_interval_s, app[appkeys.INGRESS].recover), name="recovery"
+        ),
         tasks.spawn(_every(settings.alert_sweep_s, app[appkeys.ALERTS].sweep), name="alert sweep"),
         tasks.spawn(_corpus_changes(app), name="corpus changes"),
     ]
@@ -264,6 +270,23 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     cancelled = await app[appkeys.TASKS].drain(app[appkeys.SETTINGS].drain_timeout_s)
     if cancelled:
         log.warning("background work cancelled at shutdown", extra={"cancelled": cancelled})
+
+
+def register_late_senders(ingress: Ingress, outbound: OutboundSender) -> None:
+    """How each channel answers a message taken up again after its worker died: the Official
+    Account's customer-service API, a WeCom AI bot's ``response_url`` (kept with the message).
+    The generic webhook has no late sender: its retry fetches the stored answer."""
+
+    def mp(msg: IncomingMessage, reply_to: str) -> LateDelivery | None:
+        return outbound.mp_late(msg.account) if outbound.mp_can_send(msg.account) else None
+
+    def wecom(msg: IncomingMessage, reply_to: str) -> LateDelivery | None:
+        if not reply_to:
+            return None
+        return outbound.wecom_late(reply_to, group=msg.chat.type is ChatType.GROUP)
+
+    ingress.register_late("wechat_mp", mp)
+    ingress.register_late("wecom_bot", wecom)
 
 
 async def _every(interval_s: float, work: Callable[[], Awaitable[object]]) -> None:

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from bot.alerts import StaffAlerts
 from bot.background import BackgroundTasks
+from bot.channels.ingress import Ingress
 from bot.channels.outbound import OutboundSender
 from bot.channels.push import ResidentPusher
 from bot.dialogue import Pipeline
@@ -37,6 +38,7 @@ MESSAGE_LOG = web.AppKey("message_log", MessageLog)
 FAQ_STORE = web.AppKey("faq_store", FaqStore)
 FAQS = web.AppKey("faqs", FaqService)
 PIPELINE = web.AppKey("pipeline", Pipeline)
+INGRESS = web.AppKey("ingress", Ingress)
 METRICS = web.AppKey("metrics", Metrics)
 OUTBOUND = web.AppKey("outbound", OutboundSender)
 CONVERSATIONS = web.AppKey("conversations", ConversationStore)

@@ -194,8 +194,19 @@ class Settings(BaseSettings):
     dedup_ttl_s: int = 3 * 24 * 3600
     max_concurrent_pipelines: int = 32
     """Messages processed at once per worker; more wait their turn."""
-    processing_lease_s: int = 120
-    """How long a message stays claimed by a worker before a retry may process it again."""
+    processing_lease_s: float = Field(default=10.0, gt=0)
+    """A message's processing lease: the worker holding it renews it every third of this
+    while it works; a dead worker's message is taken over this long after its last renewal
+    (by a retry, or by the recovery loop of any worker)."""
+    lock_lease_s: float = Field(default=10.0, gt=0)
+    """A conversation lock's lease, renewed the same way: a dead worker's lock is taken over
+    this long after its last renewal."""
+    recovery_interval_s: float = Field(default=2.0, gt=0)
+    """How often each worker looks for stored messages left unanswered with their lease run
+    out, and takes them up again."""
+    recovery_max_attempts: int = Field(default=5, ge=1)
+    """Times a message is taken up before it is given up with an apology (a message that
+    keeps failing must not loop forever)."""
     conversation_ttl_s: int = 24 * 3600
     drain_timeout_s: float = 30.0
 

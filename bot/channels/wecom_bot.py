@@ -111,7 +111,13 @@ class WeComBotChannel:
         response_url = data.get("response_url")
         if self._outbound is not None and isinstance(response_url, str) and response_url:
             late = self._outbound.wecom_late(response_url, group=group)
-        result = await self._ingress.receive(msg, self._settings.reply_budget_s, late)
+        result = await self._ingress.receive(
+            msg,
+            self._settings.reply_budget_s,
+            late,
+            # Kept with the message: a worker taking it up after a crash answers through it.
+            reply_to=response_url if late is not None and isinstance(response_url, str) else "",
+        )
         text = join_replies(result.replies, group=group)
         log.info(
             "wecom_bot message",

@@ -120,7 +120,7 @@ class Pipeline:
         if msg.chat.type is ChatType.GROUP and not msg.mentioned:
             # Residents talk among themselves in the group; Linli answers when addressed.
             return []
-        async with self._state.lock(keys.lock(msg.conversation_key)):
+        async with self._state.lock(keys.lock(msg.conversation_key)) as lease:
             conv = await self._conversations.get(msg.conversation_key) or _new(msg)
             conv.sender_name = msg.sender.name or conv.sender_name
             conv.last_message_at = datetime.now(UTC)
@@ -130,7 +130,7 @@ class Pipeline:
                 # failed afterwards): answer as before instead of applying it twice.
                 return prefix + _replies_from(applied.get("replies"))
             if conv.silent:
-                await self._conversations.save(conv)
+                await self._conversations.save(conv, fence=lease.token)
                 if self._forward is not None:
                     await self._forward(conv, text)
                 if self._record_outcome is not None:
@@ -139,18 +139,18 @@ class Pipeline:
             turn = Turn(msg, text, committee, self._compound(msg, committee, conv), parse, conv)
             replies = await self._route(turn)
             conv.state[APPLIED] = {"key": msg.dedup_key, "replies": _replies_to(replies)}
-            await self._conversations.save(conv)
+            await self._conversations.save(conv, fence=lease.token)
         return prefix + replies
 
     async def _remember(self, msg: IncomingMessage, compound: Compound | None) -> None:
         """Create or refresh the conversation record of a resident who raised an emergency."""
-        async with self._state.lock(keys.lock(msg.conversation_key)):
+        async with self._state.lock(keys.lock(msg.conversation_key)) as lease:
             conv = await self._conversations.get(msg.conversation_key) or _new(msg)
             conv.sender_name = msg.sender.name or conv.sender_name
             conv.last_message_at = datetime.now(UTC)
             if compound is not None and not conv.compound:
                 conv.compound = compound.id
-            await self._conversations.save(conv)
+            await self._conversations.save(conv, fence=lease.token)
 
     async def _route(self, turn: Turn) -> list[Reply]:
         for route in self._routes:
@@ -190,7 +190,7 @@ class Pipeline:
         """A photo during a report is attached to it (the caseworker sees the media id)."""
         if msg.chat.type is ChatType.GROUP and not msg.mentioned:
             return []
-        async with self._state.lock(keys.lock(msg.conversation_key)):
+        async with self._state.lock(keys.lock(msg.conversation_key)) as lease:
             conv = await self._conversations.get(msg.conversation_key)
             draft = conv.state.get("draft") if conv is not None else None
             if conv is None or not isinstance(draft, dict):
@@ -200,7 +200,7 @@ class Pipeline:
                 photos.append(str(msg.media_id))
             draft["attachments"] = photos[-9:]
             conv.last_message_at = datetime.now(UTC)
-            await self._conversations.save(conv)
+            await self._conversations.save(conv, fence=lease.token)
         return [Reply(texts.PHOTO_ATTACHED, ReplyKind.SLOT)]
 
     def _event(self, msg: IncomingMessage, committee: Committee) -> list[Reply]:

@@ -25,3 +25,8 @@ def token(name: str) -> str:
 
 def channel(name: str) -> str:
     return f"{PREFIX}events:{name}"
+
+
+def fence() -> str:
+    """The fencing-token sequence shared by message claims and locks."""
+    return f"{PREFIX}fence"

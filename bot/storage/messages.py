@@ -16,6 +16,7 @@ Each resident (inbound) message also carries its *outcome*, what the bot did wit
 from __future__ import annotations
 
 import abc
+import enum
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -27,6 +28,7 @@ NOT_FOR_BOT = "none"
 """Outcome: no reply, the message was not addressed to the bot."""
 
 PRECEDENCE: tuple[ReplyKind, ...] = (
+    ReplyKind.CRISIS,
     ReplyKind.EMERGENCY,
     ReplyKind.HANDOFF,
     ReplyKind.TICKET,
@@ -53,6 +55,39 @@ def outcome_of(replies: Sequence[Reply]) -> str:
         if kind in kinds:
             return kind.value
     return replies[0].kind.value if replies else NOT_FOR_BOT
+
+
+class Intake(enum.Enum):
+    """What ``claim_inbound`` found."""
+
+    NEW = "new"
+    """Stored now: the caller holds the message."""
+    TAKEN_OVER = "taken_over"
+    """Stored before, unanswered, its lease had run out: the caller holds it now."""
+    BUSY = "busy"
+    """Stored, unanswered, and another holder's lease is live."""
+    DONE = "done"
+    """Stored and answered (``result`` is the stored answer, if any was kept)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InboundStatus:
+    intake: Intake
+    result: str | None = None
+
+    @property
+    def held(self) -> bool:
+        """The caller holds the message and must process it."""
+        return self.intake in (Intake.NEW, Intake.TAKEN_OVER)
+
+
+@dataclass(frozen=True, slots=True)
+class Unfinished:
+    """A stored resident message nobody is processing: what is needed to take it up again."""
+
+    message: IncomingMessage
+    reply_to: str
+    attempts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,18 +127,62 @@ class LoggedMessage:
 
 
 class MessageLog(abc.ABC):
+    """The durable record of every message. An inbound message is stored before it is
+    acknowledged and carries a processing lease with a fencing token: the holder renews the
+    lease while it works and only the holder of the latest token may answer it; a message
+    whose lease ran out unanswered is taken up again (``unfinished``)."""
+
+    async def record_inbound(self, msg: IncomingMessage, *, reply_to: str = "") -> bool:
+        """Store a resident's message, unclaimed (anyone may take it up); idempotent per
+        channel/account/message id. Returns False when it was already stored (a retry)."""
+        status = await self.claim_inbound(msg, fence=0, lease_s=0, reply_to=reply_to)
+        return status.intake is Intake.NEW
+
     @abc.abstractmethod
-    async def record_inbound(self, msg: IncomingMessage) -> bool:
-        """Store a resident's message; idempotent per channel/account/message id.
-        Returns False when it was already stored (a retry)."""
+    async def claim_inbound(
+        self, msg: IncomingMessage, *, fence: int, lease_s: float, reply_to: str = ""
+    ) -> InboundStatus:
+        """Store ``msg`` held by ``fence`` for ``lease_s``, or, when it is stored already and
+        unanswered with its lease run out, take it over with ``fence`` (a larger token than
+        the stored one). Otherwise says whether it is answered (with the stored answer) or
+        held by a live lease elsewhere. ``reply_to`` is kept for a late answer."""
+
+    @abc.abstractmethod
+    async def renew_inbound(self, msg: IncomingMessage, fence: int, lease_s: float) -> bool:
+        """Extend the lease ``fence`` holds by ``lease_s``; False when a newer claim has
+        taken the message over or it is answered."""
+
+    @abc.abstractmethod
+    async def release_inbound(self, msg: IncomingMessage, fence: int) -> None:
+        """End the lease of ``fence`` now, unanswered: any worker may take the message up."""
+
+    @abc.abstractmethod
+    async def inbound_status(self, msg: IncomingMessage) -> InboundStatus | None:
+        """Whether ``msg`` is answered, held or free (None: never stored). A free message
+        (lease run out) is reported ``BUSY``: nobody answered it yet."""
+
+    @abc.abstractmethod
+    async def unfinished(self, limit: int = 50) -> list[Unfinished]:
+        """Stored resident messages whose lease ran out unanswered (their worker died, or
+        gave them back), oldest first."""
 
     @abc.abstractmethod
     async def record_outbound(
-        self, msg: IncomingMessage, replies: list[Reply], delivery: str
-    ) -> None:
+        self,
+        msg: IncomingMessage,
+        replies: list[Reply],
+        delivery: str,
+        *,
+        fence: int | None = None,
+        result: str | None = None,
+    ) -> bool:
         """Store the bot's replies to ``msg`` and how they went out (``passive``, ``active``,
         ``undeliverable``, ``suppressed``), and set the outcome of ``msg`` (``outcome_of``;
-        with no replies, ``none`` unless an outcome such as ``human`` is already set)."""
+        with no replies, ``none`` unless an outcome such as ``human`` is already set). This
+        ends the message's lease and keeps ``result`` (the answer for a retry).
+
+        With ``fence``: only while that token holds the message unanswered; otherwise
+        nothing is stored and False is returned (a newer holder answers it, or did)."""
 
     @abc.abstractmethod
     async def record_outcome(self, msg: IncomingMessage, outcome: str) -> None:

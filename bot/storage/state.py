@@ -9,16 +9,50 @@ Every method raises `StoreUnavailable` when the backing store cannot be reached.
 from __future__ import annotations
 
 import abc
+import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
+from bot.domain.errors import LinliError, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
 PROCESSING = "\x00processing"
+"""What ``peek`` returns while a message is claimed (the stored marker also holds the
+claim's fencing token: ``PROCESSING:<token>``)."""
+
+DEFAULT_LOCK_LEASE_S = 10.0
 
 
 class LockTimeout(TimeoutError):
     """A lock could not be acquired within its wait time."""
+
+
+class Fenced(LinliError):
+    """A write under a lease or claim was refused: a newer holder (a larger fencing token)
+    has taken over, so this holder's work must not be saved."""
+
+
+def processing_marker(token: int) -> str:
+    return f"{PROCESSING}:{token}"
+
+
+def is_processing(value: str | None) -> bool:
+    return value is not None and value.startswith(PROCESSING)
+
+
+@dataclass(slots=True)
+class Lease:
+    """A held lock: its fencing token (larger than every earlier holder's) and whether the
+    holder has noticed that it lost the lock (its lease ran out and someone else took it)."""
+
+    name: str
+    token: int
+    lost: bool = False
 
 
 class Subscription(abc.ABC):
@@ -35,25 +69,43 @@ class Subscription(abc.ABC):
 
 
 class StateStore(abc.ABC):
+    lock_lease_s: float = DEFAULT_LOCK_LEASE_S
+    """How long a lock outlives its holder's last renewal (``lock()`` renews it while held)."""
+
     # --- message dedup --------------------------------------------------------------------
     @abc.abstractmethod
-    async def claim(self, key: str, lease_s: float) -> bool:
-        """Atomically claim a message for processing. False if already claimed or done.
+    async def claim(self, key: str, lease_s: float) -> int | None:
+        """Atomically claim a message for processing: its fencing token (a positive integer
+        larger than every token handed out before, by any worker), or None if the message is
+        claimed or done already.
 
-        The claim expires after ``lease_s`` so a worker that died mid-message does not block
-        WeChat's retry forever."""
+        The claim is a lease: it lapses ``lease_s`` after it was taken or last renewed, so a
+        worker that died mid-message blocks a retry for seconds, not minutes."""
+
+    @abc.abstractmethod
+    async def renew(self, key: str, token: int, lease_s: float) -> bool:
+        """Extend the claim ``token`` holds by ``lease_s``. False if the claim is no longer
+        this token's (it lapsed and another worker claimed the message, or it is done); a
+        claim lost with the store's keys is taken again."""
 
     @abc.abstractmethod
     async def finish(self, key: str, result: str, ttl_s: float) -> None:
         """Mark a claimed message done and keep its result for ``ttl_s`` (answers duplicates)."""
 
     @abc.abstractmethod
-    async def release(self, key: str) -> None:
-        """Drop a claim after a failure, so a retry processes the message again."""
+    async def release(self, key: str, token: int | None = None) -> None:
+        """Drop a claim after a failure, so a retry processes the message again (only the
+        claim of ``token`` when given; never a finished result)."""
 
     @abc.abstractmethod
     async def peek(self, key: str) -> str | None:
         """The stored result, ``PROCESSING`` while claimed, or None if unknown."""
+
+    @abc.abstractmethod
+    async def next_fence(self) -> int:
+        """A fresh fencing token, larger than every token handed out before (claims and
+        locks draw from the same sequence). Tokens keep growing across restarts and lost
+        keys: they are at least the store's clock in microseconds."""
 
     # --- key/value with TTL (conversation state, cached tokens) ---------------------------
     @abc.abstractmethod
@@ -77,11 +129,53 @@ class StateStore(abc.ABC):
 
     # --- locks ----------------------------------------------------------------------------
     @abc.abstractmethod
+    async def acquire(self, name: str, lease_s: float, wait_s: float) -> Lease:
+        """Take the lock ``name`` for ``lease_s`` (waiting up to ``wait_s``, then LockTimeout).
+        A lock whose holder stopped renewing it lapses after its lease and can be taken."""
+
+    @abc.abstractmethod
+    async def renew_lock(self, name: str, token: int, lease_s: float) -> bool:
+        """Extend a held lock by ``lease_s``; False if ``token`` no longer holds it."""
+
+    @abc.abstractmethod
+    async def unlock(self, name: str, token: int) -> None:
+        """Release the lock if ``token`` still holds it."""
+
     def lock(
-        self, name: str, timeout_s: float = 30.0, wait_s: float = 10.0
-    ) -> AbstractAsyncContextManager[None]:
-        """A mutex shared by every worker. ``timeout_s`` bounds how long a holder keeps it
-        (a dead worker's lock expires); raises LockTimeout after waiting ``wait_s``."""
+        self, name: str, timeout_s: float | None = None, wait_s: float = 10.0
+    ) -> AbstractAsyncContextManager[Lease]:
+        """A mutex shared by every worker, held as a lease of ``timeout_s`` (default
+        ``lock_lease_s``) renewed every third of it while the holder lives: a dead worker's
+        lock is taken over within one lease. Raises LockTimeout after waiting ``wait_s``.
+
+        Yields the Lease: writes made under the lock pass its ``token`` so that a holder
+        that lost the lock (stalled past its lease) cannot overwrite its successor's work."""
+        return self._leased(name, self.lock_lease_s if timeout_s is None else timeout_s, wait_s)
+
+    @asynccontextmanager
+    async def _leased(self, name: str, lease_s: float, wait_s: float) -> AsyncIterator[Lease]:
+        lease = await self.acquire(name, lease_s, wait_s)
+        heartbeat = asyncio.create_task(self._keep(lease, lease_s), name=f"lease {name}")
+        try:
+            yield lease
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+            try:
+                await self.unlock(name, lease.token)
+            except StoreUnavailable:
+                log.warning("could not release a lock; it lapses with its lease")
+
+    async def _keep(self, lease: Lease, lease_s: float) -> None:
+        while True:
+            await asyncio.sleep(lease_s / 3)
+            try:
+                if not await self.renew_lock(lease.name, lease.token, lease_s):
+                    lease.lost = True
+                    log.warning("lock lost to another holder", extra={"lock": lease.name})
+                    return
+            except StoreUnavailable:
+                log.warning("could not renew a lock", extra={"lock": lease.name})
 
     # --- throttle -------------------------------------------------------------------------
     @abc.abstractmethod

@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from bot.storage.state import PROCESSING, LockTimeout, StateStore, Subscription
+from bot.storage.state import (
+    DEFAULT_LOCK_LEASE_S,
+    PROCESSING,
+    Lease,
+    LockTimeout,
+    StateStore,
+    Subscription,
+    is_processing,
+    processing_marker,
+)
 
 
 class MemoryStateStore(StateStore):
-    def __init__(self) -> None:
+    def __init__(self, *, lock_lease_s: float = DEFAULT_LOCK_LEASE_S) -> None:
+        self.lock_lease_s = lock_lease_s
         self._data: dict[str, tuple[str, float | None]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._lock_users: dict[str, int] = {}
+        self._held: dict[str, tuple[int, float]] = {}
+        """Locks: name → (holder's token, monotonic time its lease ends)."""
+        self._freed: dict[str, asyncio.Event] = {}
+        self._fence = 0
         self._windows: dict[str, deque[float]] = {}
         self._subscribers: dict[str, set[asyncio.Queue[str]]] = {}
 
@@ -43,21 +54,36 @@ class MemoryStateStore(StateStore):
         for k in [k for k, (_, exp) in self._data.items() if exp is not None and exp <= now]:
             del self._data[k]
 
-    async def claim(self, key: str, lease_s: float) -> bool:
+    async def next_fence(self) -> int:
+        # Wall-clock microseconds: tokens keep growing across a restart of the process.
+        self._fence = max(self._fence + 1, time.time_ns() // 1000)
+        return self._fence
+
+    async def claim(self, key: str, lease_s: float) -> int | None:
         if self._live(key) is not None:
+            return None
+        token = await self.next_fence()
+        self._put(key, processing_marker(token), lease_s)
+        return token
+
+    async def renew(self, key: str, token: int, lease_s: float) -> bool:
+        current = self._live(key)
+        if current is not None and current != processing_marker(token):
             return False
-        self._put(key, PROCESSING, lease_s)
+        self._put(key, processing_marker(token), lease_s)
         return True
 
     async def finish(self, key: str, result: str, ttl_s: float) -> None:
         self._put(key, result, ttl_s)
 
-    async def release(self, key: str) -> None:
-        if self._live(key) == PROCESSING:
+    async def release(self, key: str, token: int | None = None) -> None:
+        current = self._live(key)
+        if is_processing(current) and (token is None or current == processing_marker(token)):
             del self._data[key]
 
     async def peek(self, key: str) -> str | None:
-        return self._live(key)
+        value = self._live(key)
+        return PROCESSING if is_processing(value) else value
 
     async def get(self, key: str) -> str | None:
         return self._live(key)
@@ -67,30 +93,38 @@ class MemoryStateStore(StateStore):
 
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)
+        self._windows.pop(key, None)  # a rate-limit window is a key too (as in Redis)
 
-    def lock(
-        self, name: str, timeout_s: float = 30.0, wait_s: float = 10.0
-    ) -> AbstractAsyncContextManager[None]:
-        return self._lock(name, wait_s)
+    async def acquire(self, name: str, lease_s: float, wait_s: float) -> Lease:
+        deadline = self._now() + wait_s
+        while True:
+            now = self._now()
+            held = self._held.get(name)
+            if held is None or held[1] <= now:
+                token = await self.next_fence()
+                self._held[name] = (token, now + lease_s)
+                return Lease(name, token)
+            if now >= deadline:
+                raise LockTimeout(f"lock {name!r} busy for {wait_s}s")
+            # Woken when the holder lets go, or when its lease runs out.
+            freed = self._freed.setdefault(name, asyncio.Event())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(freed.wait(), min(deadline, held[1]) - now)
 
-    @asynccontextmanager
-    async def _lock(self, name: str, wait_s: float) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(name, asyncio.Lock())
-        self._lock_users[name] = self._lock_users.get(name, 0) + 1
-        try:
-            try:
-                await asyncio.wait_for(lock.acquire(), wait_s)
-            except TimeoutError as exc:
-                raise LockTimeout(f"lock {name!r} busy for {wait_s}s") from exc
-            try:
-                yield
-            finally:
-                lock.release()
-        finally:
-            self._lock_users[name] -= 1
-            if self._lock_users[name] == 0:
-                del self._lock_users[name]
-                del self._locks[name]
+    async def renew_lock(self, name: str, token: int, lease_s: float) -> bool:
+        held = self._held.get(name)
+        if held is None or held[0] != token or held[1] <= self._now():
+            return False
+        self._held[name] = (token, self._now() + lease_s)
+        return True
+
+    async def unlock(self, name: str, token: int) -> None:
+        held = self._held.get(name)
+        if held is not None and held[0] == token:
+            del self._held[name]
+            freed = self._freed.pop(name, None)
+            if freed is not None:
+                freed.set()
 
     async def reserve(self, key: str, limit: int, window_s: float) -> float:
         now = self._now()

@@ -5,17 +5,25 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import redis.asyncio as redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import LockError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.domain.errors import StoreUnavailable
-from bot.storage.state import PROCESSING, LockTimeout, StateStore, Subscription
+from bot.storage import keys
+from bot.storage.state import (
+    DEFAULT_LOCK_LEASE_S,
+    PROCESSING,
+    Lease,
+    LockTimeout,
+    StateStore,
+    Subscription,
+    is_processing,
+    processing_marker,
+)
 
 T = TypeVar("T")
 
@@ -33,21 +41,73 @@ local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
 return tostring(tonumber(oldest[2]) + window - now)
 """
 
-# Release a claim only while it is still the processing marker (never drop a finished result).
+# The fencing sequence: the next token is above the last one and at least Redis's clock in
+# microseconds, so tokens keep growing when Redis restarts without its keys.
+_FENCE = """
+local function fence(key)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local last = tonumber(redis.call('GET', key) or '0')
+  local token = math.max(last + 1, now)
+  redis.call('SET', key, string.format('%d', token))
+  return token
+end
+"""
+
+# KEYS: the key to take, the fence counter. ARGV: lease ms, value prefix. The key is set to
+# prefix .. token unless it exists; returns the token, or 0 when taken.
+_TAKE = (
+    _FENCE
+    + """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local token = fence(KEYS[2])
+redis.call('SET', KEYS[1], ARGV[2] .. string.format('%d', token), 'PX', ARGV[1])
+return token
+"""
+)
+
+_NEXT_FENCE = _FENCE + "return fence(KEYS[1])"
+
+# Extend a claim or lock held by ARGV[1]; ARGV[3] = 1: take it again if its key was lost.
+_RENEW = """
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if v == false and ARGV[3] == '1' then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# Drop a claim or lock only while it is still the given holder's.
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
 
+# Drop any processing claim (never a finished result).
+_RELEASE_ANY = """
+local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, string.len(ARGV[1])) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 
 class RedisStateStore(StateStore):
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, *, lock_lease_s: float = DEFAULT_LOCK_LEASE_S) -> None:
         self._r = client
+        self.lock_lease_s = lock_lease_s
         self._reserve = client.register_script(_RESERVE)
+        self._take = client.register_script(_TAKE)
+        self._next_fence = client.register_script(_NEXT_FENCE)
+        self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
+        self._release_any = client.register_script(_RELEASE_ANY)
 
     @classmethod
-    def from_url(cls, url: str, max_connections: int = 64) -> RedisStateStore:
+    def from_url(
+        cls, url: str, max_connections: int = 64, *, lock_lease_s: float = DEFAULT_LOCK_LEASE_S
+    ) -> RedisStateStore:
         # A bounded, blocking pool: under a burst, callers wait for a free connection
         # instead of failing with "Too many connections".
         pool = redis.BlockingConnectionPool.from_url(
@@ -58,7 +118,7 @@ class RedisStateStore(StateStore):
             socket_timeout=5,
             socket_connect_timeout=2,
         )
-        return cls(redis.Redis.from_pool(pool))
+        return cls(redis.Redis.from_pool(pool), lock_lease_s=lock_lease_s)
 
     async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
         try:
@@ -66,18 +126,34 @@ class RedisStateStore(StateStore):
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise StoreUnavailable(f"redis unavailable: {exc}") from exc
 
-    async def claim(self, key: str, lease_s: float) -> bool:
-        ok = await self._call(lambda: self._r.set(key, PROCESSING, nx=True, px=_ms(lease_s)))
+    async def next_fence(self) -> int:
+        return int(await self._call(lambda: self._next_fence(keys=[keys.fence()])))
+
+    async def claim(self, key: str, lease_s: float) -> int | None:
+        prefix = processing_marker(0)[:-1]
+        token = await self._call(
+            lambda: self._take(keys=[key, keys.fence()], args=[_ms(lease_s), prefix])
+        )
+        return int(token) or None
+
+    async def renew(self, key: str, token: int, lease_s: float) -> bool:
+        marker = processing_marker(token)
+        ok = await self._call(lambda: self._renew(keys=[key], args=[marker, _ms(lease_s), 1]))
         return bool(ok)
 
     async def finish(self, key: str, result: str, ttl_s: float) -> None:
         await self._call(lambda: self._r.set(key, result, px=_ms(ttl_s)))
 
-    async def release(self, key: str) -> None:
-        await self._call(lambda: self._release(keys=[key], args=[PROCESSING]))
+    async def release(self, key: str, token: int | None = None) -> None:
+        if token is None:
+            await self._call(lambda: self._release_any(keys=[key], args=[PROCESSING]))
+        else:
+            marker = processing_marker(token)
+            await self._call(lambda: self._release(keys=[key], args=[marker]))
 
     async def peek(self, key: str) -> str | None:
-        return await self.get(key)
+        value = await self.get(key)
+        return PROCESSING if is_processing(value) else value
 
     async def get(self, key: str) -> str | None:
         value: Any = await self._call(lambda: self._r.get(key))
@@ -90,31 +166,26 @@ class RedisStateStore(StateStore):
     async def delete(self, key: str) -> None:
         await self._call(lambda: self._r.delete(key))
 
-    def lock(
-        self, name: str, timeout_s: float = 30.0, wait_s: float = 10.0
-    ) -> AbstractAsyncContextManager[None]:
-        return self._lock(name, timeout_s, wait_s)
+    async def acquire(self, name: str, lease_s: float, wait_s: float) -> Lease:
+        deadline = time.monotonic() + wait_s
+        pause = 0.01
+        while True:
+            token = await self._call(
+                lambda: self._take(keys=[name, keys.fence()], args=[_ms(lease_s), ""])
+            )
+            if int(token):
+                return Lease(name, int(token))
+            if time.monotonic() >= deadline:
+                raise LockTimeout(f"lock {name!r} busy for {wait_s}s")
+            await asyncio.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
+            pause = min(pause * 1.5, 0.05)
 
-    @asynccontextmanager
-    async def _lock(self, name: str, timeout_s: float, wait_s: float) -> AsyncIterator[None]:
-        lock = self._r.lock(name, timeout=timeout_s, blocking_timeout=wait_s, sleep=0.01)
-        try:
-            acquired = await self._call(lambda: lock.acquire(token=uuid.uuid4().hex))
-        except LockError as exc:  # pragma: no cover - redis-py raises only on misuse
-            raise LockTimeout(str(exc)) from exc
-        if not acquired:
-            raise LockTimeout(f"lock {name!r} busy for {wait_s}s")
-        try:
-            yield
-        finally:
-            try:
-                await lock.release()
-            except LockError:
-                # The lock expired while held (a very slow holder); nothing left to release.
-                pass
-            except (RedisError, OSError):
-                # Redis went away: the lock expires on its own after timeout_s.
-                pass
+    async def renew_lock(self, name: str, token: int, lease_s: float) -> bool:
+        ok = await self._call(lambda: self._renew(keys=[name], args=[str(token), _ms(lease_s), 0]))
+        return bool(ok)
+
+    async def unlock(self, name: str, token: int) -> None:
+        await self._call(lambda: self._release(keys=[name], args=[str(token)]))
 
     async def reserve(self, key: str, limit: int, window_s: float) -> float:
         now = time.time()

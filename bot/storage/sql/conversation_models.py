@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.sql.models import Base, UtcDateTime
@@ -35,3 +35,6 @@ class ConversationRow(Base):
     ticket_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
     last_message_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
+    fence: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """The fencing token of the last save made under the conversation lock; a save with an
+    older token (a holder that lost the lock) is refused."""

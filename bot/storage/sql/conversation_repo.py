@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from bot.storage.conversations import Conversation, ConversationStore, Mode
 from bot.storage.sql.conversation_models import ConversationRow
 from bot.storage.sql.database import Database
+from bot.storage.state import Fenced
 
 _FIELDS = (
     "committee",
@@ -38,7 +40,10 @@ class SqlConversationStore(ConversationStore):
             row = await s.get(ConversationRow, key)
             return None if row is None else _from_row(row)
 
-    async def save(self, conversation: Conversation) -> None:
+    async def save(self, conversation: Conversation, *, fence: int | None = None) -> None:
+        if fence is not None:
+            await self._save_fenced(conversation, fence)
+            return
         async with self._db.session() as s:
             row = await s.get(ConversationRow, conversation.key)
             if row is None:
@@ -49,6 +54,28 @@ class SqlConversationStore(ConversationStore):
             row.mode = conversation.mode.value
             row.version = (row.version or 0) + 1
         conversation.version = row.version
+
+    async def _save_fenced(self, conversation: Conversation, fence: int) -> None:
+        values = {name: getattr(conversation, name) for name in _FIELDS}
+        values["mode"] = conversation.mode.value
+        stmt = (
+            update(ConversationRow)
+            .where(ConversationRow.key == conversation.key, ConversationRow.fence <= fence)
+            .values(**values, fence=fence, version=ConversationRow.version + 1)
+            .returning(ConversationRow.version)
+        )
+        try:
+            async with self._db.session() as s:
+                version = (await s.execute(stmt)).scalar_one_or_none()
+                if version is None:
+                    if await s.get(ConversationRow, conversation.key) is not None:
+                        raise Fenced(f"conversation saved under a newer lock than {fence}")
+                    s.add(ConversationRow(key=conversation.key, **values, fence=fence, version=1))
+                    version = 1
+        except IntegrityError:
+            # Created meanwhile by a holder of the lock that took over from this one.
+            raise Fenced(f"conversation created under a newer lock than {fence}") from None
+        conversation.version = version
 
     async def recent(
         self, committee: str, modes: tuple[Mode, ...] = (), limit: int = 200

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+    true,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -58,6 +69,13 @@ class MessageRow(Base):
         Index("ix_messages_committee_created", "committee", "created_at"),
         Index("ix_messages_committee_outcome", "committee", "direction", "outcome", "id"),
         Index("ix_messages_created", "created_at"),
+        # Only unfinished inbound rows carry a lease: the recovery loop's index stays small.
+        Index(
+            "ix_messages_unfinished",
+            "claimed_until",
+            postgresql_where=text("claimed_until IS NOT NULL"),
+            sqlite_where=text("claimed_until IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -80,6 +98,21 @@ class MessageRow(Base):
     """Inbound rows: what the bot did with the message (see ``bot.storage.messages``)."""
     reviewed_at: Mapped[datetime | None] = mapped_column(nullable=True)
     """Inbound rows: when an admin dealt with it on the unanswered-questions page."""
+    mentioned: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    media_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    event_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reply_to: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Inbound rows: where a late answer goes when the channel needs more than the message
+    (a WeCom AI bot's ``response_url``); cleared once the message is answered."""
+    claimed_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    """Inbound rows: the processing lease. Set while the message is unfinished (a worker holds
+    it until then, or it is free to be taken up again after it); NULL once answered."""
+    fence: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """Inbound rows: the fencing token of the latest claim; only its holder may answer."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Inbound rows: how many times a worker took the message up."""
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Inbound rows: the stored answer (JSON: replies and how they went out), for a retry."""
 
 
 class FaqRow(Base):

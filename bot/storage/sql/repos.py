@@ -6,12 +6,12 @@ from collections.abc import Collection, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from bot.domain import IncomingMessage, Reply
+from bot.domain import Chat, ChatType, IncomingMessage, MessageType, Reply, Sender
 from bot.domain.tickets import SHANGHAI
 from bot.storage.conversations import Conversation
 from bot.storage.faqs import (
@@ -26,9 +26,12 @@ from bot.storage.faqs import (
 from bot.storage.messages import (
     NOT_FOR_BOT,
     InboundRecord,
+    InboundStatus,
+    Intake,
     LoggedMessage,
     MessageLog,
     OutcomeCount,
+    Unfinished,
     outcome_of,
 )
 from bot.storage.sql.database import Database
@@ -39,7 +42,11 @@ class SqlMessageLog(MessageLog):
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def record_inbound(self, msg: IncomingMessage) -> bool:
+    async def claim_inbound(
+        self, msg: IncomingMessage, *, fence: int, lease_s: float, reply_to: str = ""
+    ) -> InboundStatus:
+        now = utcnow()
+        until = now + timedelta(seconds=lease_s)
         values = {
             "committee": msg.committee,
             "conversation_key": msg.conversation_key,
@@ -56,18 +63,100 @@ class SqlMessageLog(MessageLog):
             "external_id": msg.message_id,
             "delivery": "",
             "created_at": msg.received_at,
+            "mentioned": msg.mentioned,
+            "media_id": msg.media_id,
+            "event_key": msg.event_key,
+            "reply_to": reply_to or None,
+            "claimed_until": until,
+            "fence": fence,
+            "attempts": 1 if fence else 0,
         }
         insert = pg_insert if self._db.dialect == "postgresql" else sqlite_insert
         stmt = insert(MessageRow).values(**values).on_conflict_do_nothing()
         async with self._db.session() as s:
             result = await s.execute(stmt)
-        return bool(getattr(result, "rowcount", 1))
+            if getattr(result, "rowcount", 1):
+                return InboundStatus(Intake.NEW)
+            if fence > 0:
+                took = await s.execute(
+                    update(MessageRow)
+                    .where(
+                        *_inbound_row(msg),
+                        MessageRow.claimed_until.is_not(None),
+                        MessageRow.claimed_until <= now,
+                        MessageRow.fence < fence,
+                    )
+                    .values(
+                        fence=fence,
+                        claimed_until=until,
+                        attempts=MessageRow.attempts + 1,
+                        reply_to=reply_to or MessageRow.reply_to,
+                    )
+                )
+                if getattr(took, "rowcount", 0):
+                    return InboundStatus(Intake.TAKEN_OVER)
+            return await _status(s, msg) or InboundStatus(Intake.BUSY)
+
+    async def renew_inbound(self, msg: IncomingMessage, fence: int, lease_s: float) -> bool:
+        until = utcnow() + timedelta(seconds=lease_s)
+        async with self._db.session() as s:
+            result = await s.execute(
+                update(MessageRow).where(*_held(msg, fence)).values(claimed_until=until)
+            )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def release_inbound(self, msg: IncomingMessage, fence: int) -> None:
+        async with self._db.session() as s:
+            await s.execute(
+                update(MessageRow).where(*_held(msg, fence)).values(claimed_until=utcnow())
+            )
+
+    async def inbound_status(self, msg: IncomingMessage) -> InboundStatus | None:
+        async with self._db.session() as s:
+            return await _status(s, msg)
+
+    async def unfinished(self, limit: int = 50) -> list[Unfinished]:
+        stmt = (
+            select(MessageRow)
+            .where(
+                MessageRow.claimed_until.is_not(None),
+                MessageRow.claimed_until <= utcnow(),
+                MessageRow.direction == "in",
+            )
+            .order_by(MessageRow.claimed_until)
+            .limit(limit)
+        )
+        async with self._db.session() as s:
+            rows = (await s.scalars(stmt)).all()
+        return [Unfinished(_incoming(r), r.reply_to or "", r.attempts) for r in rows]
 
     async def record_outbound(
-        self, msg: IncomingMessage, replies: list[Reply], delivery: str
-    ) -> None:
+        self,
+        msg: IncomingMessage,
+        replies: list[Reply],
+        delivery: str,
+        *,
+        fence: int | None = None,
+        result: str | None = None,
+    ) -> bool:
         now = utcnow()
+        # A silent turn keeps an outcome set during it (``human``).
+        outcome: Any = (
+            outcome_of(replies)
+            if replies
+            else case((MessageRow.outcome == "", NOT_FOR_BOT), else_=MessageRow.outcome)
+        )
+        stmt = update(MessageRow).where(*_inbound_row(msg))
+        if fence is not None:
+            stmt = stmt.where(*_held(msg, fence))
         async with self._db.session() as s:
+            # The update comes first: it locks the inbound row, so of two workers answering
+            # the same message only the holder of its latest claim writes anything.
+            answered = await s.execute(
+                stmt.values(outcome=outcome, result=result, claimed_until=None, reply_to=None)
+            )
+            if fence is not None and not getattr(answered, "rowcount", 0):
+                return False
             s.add_all(
                 MessageRow(
                     committee=msg.committee,
@@ -88,12 +177,7 @@ class SqlMessageLog(MessageLog):
                 )
                 for r in replies
             )
-            stmt = update(MessageRow).where(*_inbound_row(msg))
-            if replies:
-                await s.execute(stmt.values(outcome=outcome_of(replies)))
-            else:
-                # A silent turn keeps an outcome set during it (``human``).
-                await s.execute(stmt.where(MessageRow.outcome == "").values(outcome=NOT_FOR_BOT))
+        return True
 
     async def record_outcome(self, msg: IncomingMessage, outcome: str) -> None:
         async with self._db.session() as s:
@@ -406,6 +490,45 @@ def _inbound_row(msg: IncomingMessage) -> tuple[ColumnElement[bool], ...]:
         MessageRow.channel == msg.channel,
         MessageRow.account == msg.account,
         MessageRow.external_id == msg.message_id,
+    )
+
+
+def _held(msg: IncomingMessage, fence: int) -> tuple[ColumnElement[bool], ...]:
+    """The inbound row while ``fence`` holds it unanswered."""
+    return (
+        *_inbound_row(msg),
+        MessageRow.fence == fence,
+        MessageRow.claimed_until.is_not(None),
+    )
+
+
+async def _status(s: Any, msg: IncomingMessage) -> InboundStatus | None:
+    stmt = select(MessageRow.claimed_until, MessageRow.result).where(*_inbound_row(msg))
+    row = (await s.execute(stmt)).first()
+    if row is None:
+        return None
+    claimed_until, result = row
+    if claimed_until is None:
+        return InboundStatus(Intake.DONE, result)
+    return InboundStatus(Intake.BUSY)
+
+
+def _incoming(r: MessageRow) -> IncomingMessage:
+    """The resident's message as it came in, rebuilt from its stored row."""
+    return IncomingMessage(
+        message_id=r.external_id or "",
+        channel=r.channel,
+        account=r.account,
+        committee=r.committee,
+        chat=Chat(r.chat_id, ChatType(r.chat_type)),
+        sender=Sender(r.sender_id, r.sender_name),
+        text=r.text,
+        type=MessageType(r.msg_type),
+        mentioned=r.mentioned,
+        event=r.kind or None,
+        event_key=r.event_key,
+        media_id=r.media_id,
+        received_at=r.created_at,
     )
 
 
