@@ -34,7 +34,6 @@ from bot.nlu import (
     ACTION_INTENTS,
     NluService,
     Usem3SentenceEncoder,
-    detect_emergency,
     load_training_data,
 )
 from bot.nlu.evaluate import cross_validate, evaluate_files
@@ -69,7 +68,7 @@ def emergency(service: NluService) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in ("nlu_emergencies_heldout.txt", "nlu_emergencies_dev.txt"):
         lines = _lines(DATA / name)
-        rules = [t for t in lines if detect_emergency(t) is not None]
+        rules = [t for t in lines if service.crisis.detect(t) is not None]
         full = [t for t in lines if service.parse(t).is_emergency]
         out[name] = {
             "n": len(lines),

@@ -125,7 +125,7 @@ async def build_app(settings: Settings) -> web.Application:
         calendar=tickets.sla.calendar,
         around_the_clock=settings.handoff_around_the_clock,
     )
-    emergency = EmergencyResponder(tickets, outbound.alert_staff, events, tasks)
+    emergency = EmergencyResponder(tickets, alerts, events, tasks)
     faq = FaqRoute(retrieval, shanghai_today)
     routes: list[Route] = [
         PendingChoiceRoute(faq),
@@ -147,6 +147,7 @@ async def build_app(settings: Settings) -> web.Application:
         forward=handoff.resident_message,
         record_outcome=message_log.record_outcome,
         tasks=tasks,
+        set_location=tickets.locate_urgent,
         handoff_after_fallbacks=settings.handoff_after_fallbacks,
     )
 

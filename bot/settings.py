@@ -264,6 +264,9 @@ class Settings(BaseSettings):
     def effective_index_dir(self) -> Path:
         return self.index_dir or self.data_dir / "index"
 
+    bot_names: list[str] = Field(default_factory=lambda: ["邻里", "邻里小助手", "Linli"])
+    """The bot's names and aliases in group chats: "@邻里 …" is removed before the message is
+    understood (full- or half-width @, with or without a space) and counts as addressing it."""
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

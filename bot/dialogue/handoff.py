@@ -42,6 +42,7 @@ REASONS = {
     "slot_failure": "登记信息时多次没能理解",
     "angry": "居民情绪激动",
     "caseworker": "社工主动接管",
+    "crisis": "自伤风险，需社工跟进",
 }
 
 
@@ -184,6 +185,10 @@ class Handoff:
             async with self._state.lock(keys.lock(stale.key)):
                 conv = await self._conversations.get(stale.key)
                 if conv is None or conv.mode is not Mode.WAITING:
+                    continue
+                if conv.handoff_reason == "crisis":
+                    # A person in crisis stays with a person: the urgent ticket and its
+                    # escalating alert carry it, never a consultation ticket and the bot.
                     continue
                 number = await self._carry(
                     conv,

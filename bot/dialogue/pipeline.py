@@ -1,25 +1,34 @@
 """The transport-neutral core: ``handle(IncomingMessage) -> list[Reply]``.
 
 Order of work for a message:
-1. events (subscribe → welcome) and non-text messages;
-2. the NLU reads the text (stateless, no lock);
-3. an emergency skips everything else — no lock, no mode gate, even unaddressed in a group;
-4. in a group, Linli answers only when addressed;
-5. under the conversation lock: load the conversation; if a caseworker has it, stay silent and
-   pass the message on; otherwise each route in turn (the first that answers wins), else the
-   fallback — repeated fallbacks hand over to a caseworker; save the conversation.
+1. mentions of the bot are removed (and count as addressing it);
+2. events (subscribe → welcome) and non-text messages — silent while a caseworker has the
+   conversation;
+3. the NLU reads the text (stateless, no lock); the crisis rules read all of it;
+4. a crisis skips everything else — no lock, no mode gate, even unaddressed in a group, even
+   while a caseworker has the conversation (then that caseworker is alerted and the reply is
+   one safety line);
+5. in a group, Linli answers only when addressed;
+6. under the conversation lock: load the conversation; if a caseworker has it, stay silent and
+   pass the message on; an address asked for after an emergency fills in the urgent ticket;
+   otherwise each route in turn (the first that answers wins), else the fallback — repeated
+   fallbacks hand over to a caseworker; save the conversation.
 Routes are added by capabilities; the pipeline does not change for them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from bot.background import BackgroundTasks
 from bot.dialogue import texts
+from bot.dialogue.mentions import Mentions
+from bot.dialogue.routes.emergency import CrisisOutcome
 from bot.dialogue.turn import HandOver, Route, Turn, Understanding
 from bot.domain import (
     ChatType,
@@ -30,11 +39,12 @@ from bot.domain import (
     Registry,
     Reply,
     ReplyKind,
+    StoreUnavailable,
     TicketRef,
 )
-from bot.nlu.types import ParseResult
+from bot.nlu.types import EmergencyCategory, ParseResult
 from bot.storage import keys
-from bot.storage.conversations import Conversation, ConversationStore
+from bot.storage.conversations import Conversation, ConversationStore, Mode
 from bot.storage.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -48,9 +58,29 @@ MAX_TEXT = 500
 HUMAN_OUTCOME = ReplyKind.HUMAN.value
 """The outcome of a message the bot stays silent on because a caseworker has it."""
 
-Emergency = Callable[
-    [IncomingMessage, Committee, Compound | None, ParseResult], Awaitable[list[Reply]]
-]
+PENDING_LOCATION = "emergency_location"
+"""Conversation state: an urgent ticket waiting for the address the bot asked for."""
+
+CRISIS_REASON = "crisis"
+"""Handoff reason of a conversation a self-harm message put with a person."""
+
+
+class Emergency(Protocol):
+    async def __call__(
+        self,
+        msg: IncomingMessage,
+        committee: Committee,
+        compound: Compound | None,
+        parse: ParseResult,
+        *,
+        holder: str | None = None,
+        someone_else: bool = False,
+    ) -> CrisisOutcome: ...
+
+
+SetLocation = Callable[[str, str, dict[str, str]], Awaitable[str]]
+"""Fill in an urgent ticket's place: (committee, ticket number or source key, parts) →
+a Chinese description of the place now on the ticket."""
 Forward = Callable[[Conversation, str], Awaitable[None]]
 RecordOutcome = Callable[[IncomingMessage, str], Awaitable[None]]
 """Note what the bot did with a message that gets no reply (``MessageLog.record_outcome``)."""
@@ -69,8 +99,10 @@ class Pipeline:
         handoff: HandOver | None = None,
         forward: Forward | None = None,
         record_outcome: RecordOutcome | None = None,
+        set_location: SetLocation | None = None,
         tasks: BackgroundTasks | None = None,
         handoff_after_fallbacks: int = 2,
+        bot_names: Sequence[str] = ("邻里",),
     ) -> None:
         self._registry = registry
         self._state = state
@@ -81,43 +113,40 @@ class Pipeline:
         self._handoff = handoff
         self._forward = forward
         self._record_outcome = record_outcome
+        self._set_location = set_location
         self._tasks = tasks
         self._fallback_limit = handoff_after_fallbacks
+        self._mentions = Mentions(bot_names)
 
     @property
     def capabilities(self) -> list[str]:
         caps = [r.capability for r in self._routes if r.capability]
         if self._emergency is not None:
-            caps.append("紧急情况（被困电梯、燃气、火情、漏水、有人晕倒）立即提醒并通知值班社工")
+            caps.append(
+                "紧急情况（被困电梯、燃气、火情、漏水、有人晕倒、独居老人联系不上）立即给出安全提示并提醒值班社工"
+            )
         return caps
 
     async def handle(self, msg: IncomingMessage) -> list[Reply]:
         committee = self._registry.committee(msg.committee)
+        text, named = self._mentions.strip(_clean(msg.text))
+        addressed = msg.mentioned or named or msg.chat.type is ChatType.PRIVATE
         if msg.type is MessageType.EVENT:
-            return self._event(msg, committee)
-        text = _clean(msg.text)
-        if not text and msg.type is MessageType.IMAGE and msg.media_id:
-            return await self._photo(msg)
+            return await self._event(msg, committee)
         if not text:
-            return self._non_text(msg)
+            if msg.type is MessageType.IMAGE and msg.media_id:
+                return await self._photo(msg, addressed)
+            return await self._non_text(msg, addressed)
         prefix: list[Reply] = []
+        head = text
         if len(text) > MAX_TEXT:
-            text = text[:MAX_TEXT]
-            if msg.mentioned or msg.chat.type is ChatType.PRIVATE:
+            head = text[:MAX_TEXT]
+            if addressed:
                 prefix.append(Reply(texts.TOO_LONG, ReplyKind.NOTICE))
-        parse = await self._nlu.aparse(text, committee=committee.id)
+        parse = await self._nlu.aparse(head, committee=committee.id, scan=text)
         if parse.is_emergency and self._emergency is not None:
-            compound = self._quick_compound(msg, committee, parse)
-            replies = await self._emergency(msg, committee, compound, parse)
-            # The console opens the resident's conversation from the alert: make sure there
-            # is one, without holding up the reply (the lock may be busy, the store slow).
-            remember = self._remember(msg, compound)
-            if self._tasks is not None:
-                self._tasks.spawn(remember, name="emergency conversation")
-            else:
-                await remember
-            return replies
-        if msg.chat.type is ChatType.GROUP and not msg.mentioned:
+            return await self._crisis(msg, committee, parse)
+        if not addressed:
             # Residents talk among themselves in the group; Linli answers when addressed.
             return []
         async with self._state.lock(keys.lock(msg.conversation_key)) as lease:
@@ -132,24 +161,104 @@ class Pipeline:
             if conv.silent:
                 await self._conversations.save(conv, fence=lease.token)
                 if self._forward is not None:
-                    await self._forward(conv, text)
+                    await self._forward(conv, head)
                 if self._record_outcome is not None:
                     await self._record_outcome(msg, HUMAN_OUTCOME)
                 return []
-            turn = Turn(msg, text, committee, self._compound(msg, committee, conv), parse, conv)
-            replies = await self._route(turn)
+            turn = Turn(msg, head, committee, self._compound(msg, committee, conv), parse, conv)
+            replies = await self._location(turn) or await self._route(turn)
             conv.state[APPLIED] = {"key": msg.dedup_key, "replies": _replies_to(replies)}
             await self._conversations.save(conv, fence=lease.token)
         return prefix + replies
 
-    async def _remember(self, msg: IncomingMessage, compound: Compound | None) -> None:
-        """Create or refresh the conversation record of a resident who raised an emergency."""
+    async def _crisis(
+        self, msg: IncomingMessage, committee: Committee, parse: ParseResult
+    ) -> list[Reply]:
+        """Safety reply, urgent ticket and staff alert at once; the conversation record is
+        updated in the background (the lock may be busy, the store slow)."""
+        assert self._emergency is not None
+        compound = self._quick_compound(msg, committee, parse)
+        holder = await self._holder(msg)
+        hit = parse.emergency
+        outcome = await self._emergency(
+            msg,
+            committee,
+            compound,
+            parse,
+            holder=holder,
+            someone_else=hit.someone_else if hit is not None else False,
+        )
+        remember = self._remember(msg, compound, outcome)
+        if self._tasks is not None:
+            self._tasks.spawn(remember, name="emergency conversation")
+        else:
+            await remember
+        return outcome.replies
+
+    async def _holder(self, msg: IncomingMessage) -> str | None:
+        """The caseworker holding the conversation (console user id), read without the lock
+        and without waiting long: a crisis reply is never held up by the store."""
+        try:
+            conv = await asyncio.wait_for(self._conversations.get(msg.conversation_key), 0.3)
+        except (TimeoutError, StoreUnavailable):
+            return None
+        if conv is None or conv.mode is not Mode.HUMAN:
+            return None
+        return conv.assignee_id
+
+    async def _location(self, turn: Turn) -> list[Reply] | None:
+        """The address asked for after an emergency: fill in the urgent ticket."""
+        pending = turn.state.get(PENDING_LOCATION)
+        if not isinstance(pending, dict) or self._set_location is None:
+            return None
+        parts = {
+            k: v for k in ("compound", "building", "unit", "room") if (v := turn.parse.value(k))
+        }
+        if not parts:
+            # Not an address: stop waiting for one and answer the message as it is.
+            turn.state.pop(PENDING_LOCATION, None)
+            return None
+        turn.state.pop(PENDING_LOCATION, None)
+        compound = turn.committee.compound(parts["compound"]) if "compound" in parts else None
+        if compound is not None:
+            turn.remember_compound(compound)
+        ref = str(pending.get("ticket") or pending.get("source_key") or "")
+        try:
+            where = await self._set_location(turn.committee.id, ref, parts)
+        except LookupError:
+            log.warning("urgent ticket for the address not found")
+            return None
+        return [
+            Reply(
+                f"收到，地址“{where}”已补充到紧急工单，值班社工会按这个地址尽快联系和上门。"
+                "有危险请先拨打 110、119 或 120。",
+                ReplyKind.SLOT,
+            )
+        ]
+
+    async def _remember(
+        self, msg: IncomingMessage, compound: Compound | None, outcome: CrisisOutcome
+    ) -> None:
+        """Create or refresh the conversation record of a resident who raised a crisis: the
+        console opens it from the alert; self-harm puts it with a person (and keeps it
+        there); an address asked for is awaited."""
         async with self._state.lock(keys.lock(msg.conversation_key)) as lease:
             conv = await self._conversations.get(msg.conversation_key) or _new(msg)
             conv.sender_name = msg.sender.name or conv.sender_name
             conv.last_message_at = datetime.now(UTC)
             if compound is not None and not conv.compound:
                 conv.compound = compound.id
+            if outcome.ticket:
+                conv.ticket_number = outcome.ticket
+            if outcome.category is EmergencyCategory.SELF_HARM and conv.mode is Mode.BOT:
+                conv.mode = Mode.WAITING
+                conv.handoff_reason = CRISIS_REASON
+                conv.handoff_at = datetime.now(UTC)
+            if outcome.location_asked:
+                conv.state[PENDING_LOCATION] = {
+                    "ticket": outcome.ticket,
+                    "source_key": msg.dedup_key,
+                }
             await self._conversations.save(conv, fence=lease.token)
 
     async def _route(self, turn: Turn) -> list[Reply]:
@@ -186,15 +295,17 @@ class Pipeline:
         named = parse.value("compound")
         return _group_compound(msg, committee) or (committee.compound(named) if named else None)
 
-    async def _photo(self, msg: IncomingMessage) -> list[Reply]:
+    async def _photo(self, msg: IncomingMessage, addressed: bool) -> list[Reply]:
         """A photo during a report is attached to it (the caseworker sees the media id)."""
-        if msg.chat.type is ChatType.GROUP and not msg.mentioned:
-            return []
         async with self._state.lock(keys.lock(msg.conversation_key)) as lease:
             conv = await self._conversations.get(msg.conversation_key)
+            if conv is not None and conv.silent:
+                return await self._hold(msg, conv, "[图片]")
+            if not addressed:
+                return []
             draft = conv.state.get("draft") if conv is not None else None
             if conv is None or not isinstance(draft, dict):
-                return self._non_text(msg)
+                return _non_text_reply(msg)
             photos = [str(p) for p in draft.get("attachments", [])]
             if msg.media_id not in photos:
                 photos.append(str(msg.media_id))
@@ -203,21 +314,50 @@ class Pipeline:
             await self._conversations.save(conv, fence=lease.token)
         return [Reply(texts.PHOTO_ATTACHED, ReplyKind.SLOT)]
 
-    def _event(self, msg: IncomingMessage, committee: Committee) -> list[Reply]:
-        if msg.event in {"subscribe", "enter_chat"}:
-            return [Reply(texts.welcome(committee, self.capabilities), ReplyKind.WELCOME)]
+    async def _event(self, msg: IncomingMessage, committee: Committee) -> list[Reply]:
+        if msg.event not in {"subscribe", "enter_chat"}:
+            return []
+        conv = await self._conversations.get(msg.conversation_key)
+        if conv is not None and conv.silent:
+            # A caseworker has the conversation: no welcome from the bot in between.
+            return await self._hold(msg, conv, f"[事件：{msg.event}]")
+        return [Reply(texts.welcome(committee, self.capabilities), ReplyKind.WELCOME)]
+
+    async def _non_text(self, msg: IncomingMessage, addressed: bool) -> list[Reply]:
+        """Voice without recognition, video, location, a blank text…: a short hint, or
+        silence while a caseworker has the conversation (they see what arrived)."""
+        conv = await self._conversations.get(msg.conversation_key)
+        if conv is not None and conv.silent:
+            return await self._hold(msg, conv, _placeholder(msg))
+        if not addressed:
+            return []
+        return _non_text_reply(msg)
+
+    async def _hold(self, msg: IncomingMessage, conv: Conversation, note: str) -> list[Reply]:
+        """The bot stays silent; the caseworker holding the conversation sees the message."""
+        if self._forward is not None:
+            await self._forward(conv, note)
+        if self._record_outcome is not None:
+            await self._record_outcome(msg, HUMAN_OUTCOME)
         return []
 
-    def _non_text(self, msg: IncomingMessage) -> list[Reply]:
-        if msg.chat.type is ChatType.GROUP and not msg.mentioned:
-            return []
-        if msg.type is MessageType.IMAGE:
-            return [Reply(texts.IMAGE, ReplyKind.MEDIA)]
-        if msg.type is MessageType.VOICE:
-            return [Reply(texts.VOICE, ReplyKind.MEDIA)]
-        if msg.type is MessageType.OTHER:
-            return [Reply(texts.OTHER, ReplyKind.MEDIA)]
-        return [Reply(texts.EMPTY, ReplyKind.FALLBACK)]
+
+def _non_text_reply(msg: IncomingMessage) -> list[Reply]:
+    if msg.type is MessageType.IMAGE:
+        return [Reply(texts.IMAGE, ReplyKind.MEDIA)]
+    if msg.type is MessageType.VOICE:
+        return [Reply(texts.VOICE, ReplyKind.MEDIA)]
+    if msg.type is MessageType.OTHER:
+        return [Reply(texts.OTHER, ReplyKind.MEDIA)]
+    return [Reply(texts.EMPTY, ReplyKind.FALLBACK)]
+
+
+def _placeholder(msg: IncomingMessage) -> str:
+    return {
+        MessageType.IMAGE: "[图片]",
+        MessageType.VOICE: "[语音]",
+        MessageType.OTHER: "[其他消息]",
+    }.get(msg.type, "[空消息]")
 
 
 def _group_compound(msg: IncomingMessage, committee: Committee) -> Compound | None:

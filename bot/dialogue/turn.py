@@ -15,7 +15,11 @@ from bot.storage.conversations import Conversation
 class Understanding(Protocol):
     """The NLU as the dialogue uses it."""
 
-    async def aparse(self, text: str, *, committee: str | None = None) -> ParseResult: ...
+    async def aparse(
+        self, text: str, *, committee: str | None = None, scan: str | None = None
+    ) -> ParseResult:
+        """``scan``: the whole message when ``text`` is its bounded head (crisis rules)."""
+        ...
 
 
 @dataclass(slots=True)

@@ -45,6 +45,8 @@ class Chat:
     type: ChatType
 
 
+    CRISIS = "crisis"
+    """A self-harm reply: a caring word, the hotlines, and a person to follow up."""
 @dataclass(frozen=True, slots=True)
 class Sender:
     id: str

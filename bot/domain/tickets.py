@@ -229,6 +229,8 @@ class EventKind(enum.StrEnum):
     ATTACHMENT_ADDED = "attachment_added"
     ALERT = "alert"
     """A staff alert step: sent, re-sent, escalated, acknowledged (internal)."""
+    LOCATION = "location"
+    """The resident told where an urgent ticket's emergency is (after it was opened)."""
 
 
 class NotificationKind(enum.StrEnum):

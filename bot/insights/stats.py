@@ -37,7 +37,7 @@ from bot.tickets import TicketService
 from bot.tickets.dashboard import Dashboard, DayCount, Ratio
 
 ANSWERED = frozenset({"faq", "status", "ticket", "slot", "feedback", "smalltalk"})
-HANDED_OVER = frozenset({"handoff", "emergency"})
+HANDED_OVER = frozenset({"handoff", "emergency", "crisis"})
 UNANSWERED = frozenset({"fallback", "clarify", "media"})
 NOT_TO_BOT = frozenset({"", "none", "human"})
 

@@ -2,13 +2,13 @@
 (entities), and whether it is an emergency.
 
 Public API: ``NluService`` (built by the composition root), ``ParseResult``/``Entity``,
-``detect_emergency``, ``extract_entities``, ``train``/``load_latest``, ``RasaNluClient``.
+``CrisisRules``, ``extract_entities``, ``train``/``load_latest``, ``RasaNluClient``.
 Nothing loads at import time.
 """
 
 from bot.nlu.classifier import ClassifierConfig, IntentClassifier
+from bot.nlu.crisis import CrisisRules, guess_category
 from bot.nlu.data import TrainingData, load_training_data
-from bot.nlu.emergency import detect_emergency, guess_category
 from bot.nlu.encoder import SentenceEncoder, Usem3SentenceEncoder
 from bot.nlu.entities import EntityExtractor, extract_entities, validate_phone
 from bot.nlu.errors import ModelError, NluError, RasaUnavailable, TrainingDataError
@@ -36,6 +36,7 @@ __all__ = [
     "LINLI_INTENTS",
     "OUT_OF_SCOPE",
     "ClassifierConfig",
+    "CrisisRules",
     "EmergencyCategory",
     "EmergencyHit",
     "Entity",
@@ -54,7 +55,6 @@ __all__ = [
     "TrainingData",
     "TrainingDataError",
     "Usem3SentenceEncoder",
-    "detect_emergency",
     "extract_entities",
     "guess_category",
     "load_latest",

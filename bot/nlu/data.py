@@ -26,6 +26,7 @@ _ITEM_KINDS = ("intent", "synonym", "regex", "lookup")
 _ITEM_KEYS = {*_ITEM_KINDS, "examples", "metadata"}
 _TOP_KEYS = {
     "version",
+    "crisis",
     "nlu",
     "intents",
     "entities",

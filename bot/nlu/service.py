@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from bot.domain import Registry
 from bot.nlu.classifier import ClassifierConfig, IntentClassifier
+from bot.nlu.crisis import CrisisRules, guess_category
 from bot.nlu.data import TrainingData, load_training_data
-from bot.nlu.emergency import detect_emergency, guess_category
 from bot.nlu.encoder import SentenceEncoder, Usem3SentenceEncoder
 from bot.nlu.entities import EntityExtractor
 from bot.nlu.errors import NluError, RasaUnavailable
@@ -105,6 +105,7 @@ class NluService:
         self._lock = threading.Lock()
         self._model: TrainedModel | None = None
         self._data: TrainingData | None = None
+        self._crisis: CrisisRules | None = None
         self._extractors: dict[str | None, EntityExtractor] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -118,6 +119,7 @@ class NluService:
             if self._model is not None:
                 return self._model
             data = load_training_data(self.intents_dir)
+            self._crisis = CrisisRules.load(self.intents_dir)
             wanted = data_hash(data, self.encoder.name, self.config)
             model = load_latest(self.models_dir, data_hash=wanted, encoder=self.encoder)
             if model is None:
@@ -147,6 +149,14 @@ class NluService:
         return self._model if self._model is not None else self.start()
 
     @property
+    def crisis(self) -> CrisisRules:
+        """The crisis rules (``intents/crisis.yml``), loaded with the model."""
+        if self._crisis is None:
+            self.start()
+        assert self._crisis is not None
+        return self._crisis
+
+    @property
     def classifier(self) -> IntentClassifier:
         return self.model.classifier
 
@@ -172,11 +182,13 @@ class NluService:
         expected: Collection[str] = (),
         today: date | None = None,
         committee: str | None = None,
+        scan: str | None = None,
     ) -> ParseResult:
         """Classify and extract with the built-in model (CPU-bound: ~2 ms).
 
         ``expected``: entities the dialogue just asked for (see ``EntityExtractor``);
-        ``committee``: restrict compound names to that committee's.
+        ``committee``: restrict compound names to that committee's; ``scan``: the whole
+        message when ``text`` is its (bounded) head — the crisis rules read all of it.
         """
         text = text if isinstance(text, str) else str(text)
         classifier = self.classifier  # loads or trains the model on first use
@@ -184,7 +196,8 @@ class NluService:
         if not text.strip():
             return ParseResult(text=text, intent=FALLBACK, confidence=0.0, entities=entities)
         ranking = tuple(IntentScore(n, p) for n, p in classifier.rank(text))
-        return self._decide(text, ranking, entities, detect_emergency(text), "builtin")
+        hit = self.crisis.detect(scan or text)
+        return self._decide(text, ranking, entities, hit, "builtin")
 
     async def aparse(
         self,
@@ -193,6 +206,7 @@ class NluService:
         expected: Collection[str] = (),
         today: date | None = None,
         committee: str | None = None,
+        scan: str | None = None,
     ) -> ParseResult:
         """``parse`` off the event loop, or via the Rasa server when configured."""
         if self.rasa is not None and text.strip():
@@ -203,9 +217,11 @@ class NluService:
                 log.warning("Rasa NLU unavailable, using the built-in model: %s", exc)
             else:
                 log.debug("rasa parse in %.1f ms", (time.perf_counter() - started) * 1000)
-                return self._from_rasa(text, remote, expected, today, committee)
+                return self._from_rasa(text, remote, expected, today, committee, scan)
         loop = asyncio.get_running_loop()
-        call = partial(self.parse, text, expected=expected, today=today, committee=committee)
+        call = partial(
+            self.parse, text, expected=expected, today=today, committee=committee, scan=scan
+        )
         return await loop.run_in_executor(self._executor, call)
 
     def _from_rasa(
@@ -215,6 +231,7 @@ class NluService:
         expected: Collection[str],
         today: date | None,
         committee: str | None,
+        scan: str | None = None,
     ) -> ParseResult:
         self.model  # noqa: B018 - training data (synonyms, lookups) must be loaded
         ours = self.extractor(committee).extract(text, expected=expected, today=today)
@@ -224,7 +241,8 @@ class NluService:
                 merged.append(e)
         merged.sort(key=lambda e: e.start)
         ranking = remote.ranking or (IntentScore(remote.intent, remote.confidence),)
-        result = self._decide(text, ranking, tuple(merged), detect_emergency(text), "rasa")
+        hit = self.crisis.detect(scan or text)
+        result = self._decide(text, ranking, tuple(merged), hit, "rasa")
         if result.intent == FALLBACK and remote.intent == FALLBACK:
             return replace(result, confidence=remote.confidence)
         return result

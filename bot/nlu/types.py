@@ -46,26 +46,38 @@ LINLI_INTENTS: tuple[str, ...] = (
 
 
 class EmergencyCategory(enum.StrEnum):
-    """What kind of emergency; the dialogue picks its safety advice by it."""
+    """What kind of crisis; the dialogue picks its reply and safety advice by it."""
 
-    LIFT = "lift"
-    GAS = "gas"
+    SELF_HARM = "self_harm"
     FIRE = "fire"
+    GAS = "gas"
+    LIFT = "lift"
+    VIOLENCE = "violence"
     FLOOD = "flood"
     MEDICAL = "medical"
+    WELFARE = "welfare"
+    MISSING_CHILD = "missing_child"
     OTHER = "other"
 
 
 @dataclass(frozen=True, slots=True)
 class EmergencyHit:
     """An emergency found in a message. ``start``/``end`` index the original text;
-    ``source`` is ``"rules"`` (keyword layer) or ``"classifier"``."""
+    ``source`` is ``"rules"`` (the crisis rules) or ``"classifier"``; ``also`` lists the
+    other categories the message matched (a self-harm message that mentions gas)."""
 
     category: EmergencyCategory
     matched: str
     start: int
     end: int
     source: str = "rules"
+    also: tuple[EmergencyCategory, ...] = ()
+    someone_else: bool = False
+    """Self-harm about another person ("我妈说不想活了"): the reply speaks to a helper."""
+
+    @property
+    def categories(self) -> tuple[EmergencyCategory, ...]:
+        return (self.category, *self.also)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,6 +86,8 @@ class EmergencyHit:
             "start": self.start,
             "end": self.end,
             "source": self.source,
+            "also": [c.value for c in self.also],
+            "someone_else": self.someone_else,
         }
 
 

@@ -105,9 +105,12 @@ class TicketUnit(abc.ABC):
         """Read a ticket of ``committee`` for update (row lock where the database has one)."""
 
     @abc.abstractmethod
-    async def update(self, before: Ticket, after: Ticket) -> Ticket:
+    async def update(
+        self, before: Ticket, after: Ticket, *, building_key: str | None = None
+    ) -> Ticket:
         """Write the mutable fields of ``after`` if the row still has ``before.version``;
-        returns ``after`` with the next version. Raises :class:`TicketConflict` otherwise."""
+        returns ``after`` with the next version. Raises :class:`TicketConflict` otherwise.
+        ``building_key``: the new comparable building key when the building changed."""
 
     @abc.abstractmethod
     async def add_event(self, ticket: Ticket, event: NewEvent) -> None:

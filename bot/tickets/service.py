@@ -682,6 +682,86 @@ class TicketService:
 
         return (await self._mutate(committee, number, actor, op))[0]
 
+    async def locate_urgent(self, committee: str, ref: str, parts: Mapping[str, str]) -> str:
+        """The resident's answer to "where?" after an emergency: fill in the urgent ticket
+        known by number or by the message that opened it. Returns the place as now on the
+        ticket (Chinese). Raises TicketNotFound when there is no such ticket (yet)."""
+        ticket = await self._store.get(committee, ref) if ref else None
+        if ticket is None and ref:
+            ticket = await self.by_source_key(committee, ref)
+        if ticket is None:
+            raise TicketNotFound(f"no ticket {ref}")
+        resident = Actor.resident(ticket.reporter)
+        after = await self.set_location(
+            committee,
+            ticket.number,
+            actor=resident,
+            compound=parts.get("compound"),
+            building=parts.get("building", ""),
+            unit=parts.get("unit", ""),
+            room=parts.get("room", ""),
+        )
+        return self.place(after)
+
+    def place(self, ticket: Ticket) -> str:
+        """Where a ticket is, in Chinese ("普陀一村 5号楼 302室")."""
+        found = self._committee(ticket.committee).compound(ticket.compound or "")
+        parts = (found.name if found else "", ticket.building, ticket.unit, ticket.room)
+        return " ".join(p for p in parts if p) or "（未知）"
+
+    async def set_location(
+        self,
+        committee: str,
+        number: str,
+        *,
+        actor: Actor,
+        compound: str | None = None,
+        building: str = "",
+        unit: str = "",
+        room: str = "",
+    ) -> Ticket:
+        """Fill in where the ticket's problem is (the resident answered "where?" after an
+        emergency ticket was opened). Given parts replace the old ones; the rest stay."""
+        found = self._committee(committee).compound(compound) if compound else None
+        if compound and found is None:
+            raise InvalidTicket(f"unknown compound {compound!r}")
+        parts = {"building": building.strip(), "unit": unit.strip(), "room": room.strip()}
+        if any(len(v) > 40 for v in parts.values()):
+            raise InvalidTicket("building, unit and room must be at most 40 characters")
+
+        def op(t: Ticket, now: datetime) -> _Change:
+            after = replace(
+                t,
+                compound=found.id if found is not None else t.compound,
+                building=parts["building"] or t.building,
+                unit=parts["unit"] or t.unit,
+                room=parts["room"] or t.room,
+            )
+            if after == t:
+                return _Change(t)
+            names = self._committee(committee)
+            place = names.compound(after.compound) if after.compound else None
+            where = " ".join(
+                p
+                for p in (place.name if place else "", after.building, after.unit, after.room)
+                if p
+            )
+            return _Change(
+                after,
+                [
+                    NewEvent(
+                        EventKind.LOCATION,
+                        actor,
+                        texts.location_summary(actor, where),
+                        now,
+                        public=True,
+                        data={k: getattr(after, k) for k in ("compound", *parts)},
+                    )
+                ],
+            )
+
+        return (await self._mutate(committee, number, actor, op))[0]
+
     async def change_priority(
         self,
         committee: str,
@@ -993,7 +1073,12 @@ class TicketService:
                     change = op(current, at)
                     if not change.events:
                         return current, False
-                    after = await unit.update(current, replace(change.ticket, updated_at=at))
+                    moved = change.ticket.building != current.building
+                    after = await unit.update(
+                        current,
+                        replace(change.ticket, updated_at=at),
+                        building_key=building_key(change.ticket.building) if moved else None,
+                    )
                     for event in change.events:
                         await unit.add_event(after, event)
                     for notification in change.notifications:

@@ -185,6 +185,10 @@ def attachment_summary(by: Actor, media_id: str) -> str:
     return f"{by.display} 添加附件（媒体 {media_id}）"
 
 
+def location_summary(by: Actor, where: str) -> str:
+    return f"{by.display} 补充地址：{where}"
+
+
 def auto_close_reason(days: float) -> str:
     amount = int(days) if days == int(days) else round(days, 1)
     return f"居民 {amount} 天内未评价，系统自动关闭"

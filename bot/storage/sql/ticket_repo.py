@@ -251,11 +251,18 @@ class _SqlTicketUnit(TicketUnit):
         row = (await self._s.scalars(stmt.execution_options(populate_existing=True))).one_or_none()
         return None if row is None else (await _tickets(self._s, [row]))[0]
 
-    async def update(self, before: Ticket, after: Ticket) -> Ticket:
+    async def update(
+        self, before: Ticket, after: Ticket, *, building_key: str | None = None
+    ) -> Ticket:
+        values = _mutable(after)
+        values.update(compound=after.compound, building=after.building, unit=after.unit)
+        values["room"] = after.room
+        if building_key is not None:
+            values["building_key"] = building_key
         stmt = (
             update(TicketRow)
             .where(TicketRow.id == before.id, TicketRow.version == before.version)
-            .values(**_mutable(after), version=before.version + 1)
+            .values(**values, version=before.version + 1)
             .execution_options(synchronize_session=False)
         )
         if _rowcount(await self._s.execute(stmt)) != 1:
@@ -328,7 +335,8 @@ def _rowcount(result: Any) -> int:
 
 
 def _mutable(t: Ticket) -> dict[str, Any]:
-    """Columns an update may change (everything but identity, reporter, place and dues)."""
+    """Columns an update may change besides the place (everything but identity, reporter
+    and dues)."""
     return {
         "status": t.status.value,
         "priority": t.priority.value,

@@ -1,0 +1,217 @@
+"""The crisis layer: urgent messages found by rules that are data (``intents/crisis.yml``).
+
+It runs on every message, in group and private chats, addressed or not, whatever the
+classifier said. A missed crisis is the worst error Linli can make, so the category
+patterns favour recall; look-alikes ("吵死了", "救命啊这个表格怎么填", "上次着火的那栋楼修好了吗",
+"燃气报警器怎么安装") are kept calm by the file's ``calm``, ``not_live`` and ``negated`` rules.
+Rules run on the normalised text (simplified, half-width, lower-case ASCII) and a hit is
+reported against the original text. Long messages are scanned whole, in overlapping
+windows, so a crisis buried in the middle of a long letter is still found.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.nlu.errors import TrainingDataError
+from bot.nlu.normalize import normalize
+from bot.nlu.types import EmergencyCategory, EmergencyHit
+
+RULES_FILE = "crisis.yml"
+
+WINDOW = 2000
+"""Characters normalised and scanned at a time; windows overlap by ``OVERLAP``."""
+OVERLAP = 100
+MAX_SCAN = 200_000
+"""Characters of one message scanned at most (larger bodies are refused at the edge)."""
+
+_CLAUSE_END = re.compile(r"[。！？!?；;\n，,]")
+
+
+@dataclass(frozen=True, slots=True)
+class _Category:
+    category: EmergencyCategory
+    label: str
+    rule: re.Pattern[str]
+
+
+@dataclass(frozen=True, slots=True)
+class CrisisRules:
+    """Compiled crisis rules; build with ``CrisisRules.load(intents_dir)``."""
+
+    categories: tuple[_Category, ...]
+    calm: re.Pattern[str]
+    not_live: re.Pattern[str]
+    urgent: re.Pattern[str]
+    negated: re.Pattern[str]
+    negated_inside: re.Pattern[str]
+    someone_else: re.Pattern[str]
+    source: Path | None = None
+
+    @classmethod
+    def load(cls, path: Path | str) -> CrisisRules:
+        """Rules from ``path`` (the file, or the intents folder holding ``crisis.yml``).
+        Raises ``TrainingDataError`` with the file (and the rule) when it is malformed."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / RULES_FILE
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise TrainingDataError(f"cannot read crisis rules: {exc}", path) from exc
+        body = raw.get("crisis") if isinstance(raw, Mapping) else None
+        if not isinstance(body, Mapping):
+            raise TrainingDataError("expected a top-level 'crisis:' mapping", path)
+        return cls.from_mapping(body, source=path)
+
+    @classmethod
+    def from_mapping(cls, body: Mapping[str, Any], source: Path | None = None) -> CrisisRules:
+        where = source or Path(RULES_FILE)
+        cats = body.get("categories")
+        if not isinstance(cats, Mapping) or not cats:
+            raise TrainingDataError("'categories' must map category names to rules", where)
+        compiled: list[_Category] = []
+        for name, spec in cats.items():
+            try:
+                category = EmergencyCategory(str(name))
+            except ValueError as exc:
+                known = ", ".join(c.value for c in EmergencyCategory)
+                raise TrainingDataError(
+                    f"unknown crisis category {name!r} ({known})", where
+                ) from exc
+            if not isinstance(spec, Mapping):
+                raise TrainingDataError(f"category {name!r}: expected label and patterns", where)
+            compiled.append(
+                _Category(
+                    category,
+                    str(spec.get("label") or name),
+                    _compile(spec.get("patterns"), where, f"categories.{name}"),
+                )
+            )
+        return cls(
+            categories=tuple(compiled),
+            calm=_compile(body.get("calm"), where, "calm"),
+            not_live=_compile(body.get("not_live"), where, "not_live"),
+            urgent=_compile(body.get("urgent"), where, "urgent"),
+            negated=_compile(body.get("negated"), where, "negated"),
+            negated_inside=_compile(body.get("negated_inside"), where, "negated_inside"),
+            someone_else=_compile(body.get("someone_else"), where, "someone_else"),
+            source=source,
+        )
+
+    def label(self, category: EmergencyCategory) -> str:
+        for c in self.categories:
+            if c.category is category:
+                return c.label
+        return "紧急情况"
+
+    def detect(self, text: str) -> EmergencyHit | None:
+        """The crisis ``text`` describes, or None. The first category (in the file's order)
+        with a live match is the hit's category; other live categories are in ``also``."""
+        if not text or not text.strip():
+            return None
+        found: dict[EmergencyCategory, tuple[int, int]] = {}
+        for offset, chunk in _windows(text[:MAX_SCAN]):
+            for category, (start, end) in self._scan(chunk):
+                if category not in found:
+                    found[category] = (offset + start, offset + end)
+        if not found:
+            return None
+        order = [c.category for c in self.categories if c.category in found]
+        first = order[0]
+        start, end = found[first]
+        other = first is EmergencyCategory.SELF_HARM and self.about_someone_else(text, start)
+        return EmergencyHit(first, text[start:end], start, end, "rules", tuple(order[1:]), other)
+
+    def about_someone_else(self, text: str, at: int = 0) -> bool:
+        """Whether the self-harm phrase at ``at`` is about another person ("我妈说不想活了")."""
+        window = text[max(0, at - 40) : at + 40]
+        return bool(self.someone_else.search(normalize(window).text))
+
+    def _scan(self, chunk: str) -> Iterator[tuple[EmergencyCategory, tuple[int, int]]]:
+        norm = normalize(chunk)
+        body = norm.text
+        calm = [m.span() for m in self.calm.finditer(body)]
+        urgent = bool(self.urgent.search(body))
+        for cat in self.categories:
+            for m in cat.rule.finditer(body):
+                if m.end() <= m.start() or self._dropped(body, m, calm, urgent):
+                    continue
+                yield cat.category, norm.to_original(m.start(), m.end())
+                break
+
+    def _dropped(
+        self, body: str, m: re.Match[str], calm: list[tuple[int, int]], urgent: bool
+    ) -> bool:
+        start, end = m.span()
+        length = end - start
+        for c_start, c_end in calm:
+            if min(end, c_end) - max(start, c_start) >= length / 2:
+                return True
+        if self.negated.search(body[max(0, start - 4) : start]):
+            return True
+        if self.negated_inside.search(m.group(0)):
+            return True
+        if urgent:
+            return False
+        clause_start = 0
+        for sep in _CLAUSE_END.finditer(body, 0, start):
+            clause_start = sep.end()
+        after = _CLAUSE_END.search(body, end)
+        clause = body[clause_start : after.start() if after else len(body)]
+        return bool(self.not_live.search(clause))
+
+
+def _compile(patterns: object, where: Path, name: str) -> re.Pattern[str]:
+    if isinstance(patterns, str):
+        items = [patterns]
+    elif isinstance(patterns, Iterable) and not isinstance(patterns, Mapping):
+        items = [str(p) for p in patterns]
+    else:
+        raise TrainingDataError(f"{name}: expected a pattern or a list of patterns", where)
+    if not items:
+        raise TrainingDataError(f"{name}: no patterns", where)
+    for i, p in enumerate(items):
+        try:
+            re.compile(p)
+        except re.error as exc:
+            raise TrainingDataError(f"{name}[{i}]: invalid pattern: {exc}", where) from exc
+    return re.compile("|".join(f"(?:{p})" for p in items), re.IGNORECASE)
+
+
+def _windows(text: str) -> Iterator[tuple[int, str]]:
+    if len(text) <= WINDOW:
+        yield 0, text
+        return
+    step = WINDOW - OVERLAP
+    for offset in range(0, len(text), step):
+        yield offset, text[offset : offset + WINDOW]
+        if offset + WINDOW >= len(text):
+            return
+
+
+_GUESS: tuple[tuple[EmergencyCategory, re.Pattern[str]], ...] = (
+    (EmergencyCategory.FIRE, re.compile(r"火|烟|烧|炸|fire|smoke", re.IGNORECASE)),
+    (EmergencyCategory.GAS, re.compile(r"煤气|燃气|天然气|液化气|气味|漏气|gas", re.IGNORECASE)),
+    (EmergencyCategory.LIFT, re.compile(r"电梯|梯|轿厢|lift|elevator", re.IGNORECASE)),
+    (EmergencyCategory.FLOOD, re.compile(r"水|淹|漏|flood", re.IGNORECASE)),
+    (
+        EmergencyCategory.MEDICAL,
+        re.compile(r"晕|倒|血|呼吸|喘|药|病|摔|跌|疼|痛|昏|抽|医|伤|噎|卡住", re.IGNORECASE),
+    ),
+)
+
+
+def guess_category(text: str) -> EmergencyCategory:
+    """A best-effort category for an emergency found by the classifier, not the rules."""
+    body = normalize(text[:WINDOW]).text
+    for category, rx in _GUESS:
+        if rx.search(body):
+            return category
+    return EmergencyCategory.OTHER
