@@ -1,0 +1,89 @@
+"""Nothing lost, nothing doubled: two real ``linli serve`` workers on their own PostgreSQL and
+Redis, a WeChat API stand-in and a bounded load client (loopback only, at most 60 s of load
+per scenario), with one fault injected mid-load per test. Counted per inbound message from
+the database, the stand-in's log and the HTTP responses (``harness.count``).
+
+The servers are private to this module (never the shared 6379/5432): the tests stop, restart
+and flush them. They fail, never skip, when ``redis-server`` or ``initdb`` is missing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from faults.harness import FaultEnv, HarnessError, Plan, Report, run_scenario
+
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
+
+PLAN = Plan(
+    residents=20,
+    messages=260,
+    max_s=60.0,
+    fault_at_s=10.0,
+    fault_at_messages=100,
+    after_fault_s=15.0,
+    grace_s=25.0,
+)
+
+
+@pytest.fixture(scope="module")
+def env() -> Iterator[FaultEnv]:
+    workdir = Path(tempfile.mkdtemp(prefix="linli-faults-test-"))
+    try:
+        fault_env = FaultEnv(workdir)
+    except HarnessError as exc:
+        shutil.rmtree(workdir, ignore_errors=True)
+        pytest.fail(str(exc))
+    try:
+        fault_env.start()
+        yield fault_env
+    finally:
+        fault_env.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+_numbers = iter(range(1, 100))
+Run = Callable[[str], Awaitable[Report]]
+
+
+@pytest.fixture
+async def scenario(env: FaultEnv) -> Run:
+    async def run(name: str) -> Report:
+        return await run_scenario(env, name, PLAN, next(_numbers))
+
+    return run
+
+
+def check(report: Report) -> None:
+    detail = json.dumps(report.summary(), ensure_ascii=False)
+    assert report.messages >= 100, detail
+    assert report.lost == 0, f"acknowledged but never processed: {detail}"
+    assert report.duplicated_replies == 0, f"a reply delivered twice: {detail}"
+    assert report.duplicated_turns == 0, f"a message processed twice: {detail}"
+    assert report.duplicated_tickets == 0, f"a ticket opened twice: {detail}"
+    assert report.duplicated_alerts == 0, f"staff alerted twice: {detail}"
+    assert report.apologies == 0, f"apologies for merely delayed messages: {detail}"
+    assert report.undelivered == 0, f"processed, reply never delivered: {detail}"
+    assert report.missed_alerts == 0, f"an emergency without a staff alert: {detail}"
+    assert report.recovered_s is not None, f"never served normally again: {detail}"
+
+
+async def test_kill9_of_a_worker_mid_load(scenario: Run) -> None:
+    check(await scenario("kill9"))
+
+
+async def test_redis_restart_mid_load(scenario: Run) -> None:
+    check(await scenario("redis_restart"))
+
+
+async def test_postgres_outage_of_15_s_mid_load(scenario: Run) -> None:
+    check(await scenario("postgres_outage"))
+
+
+async def test_replay_of_every_answered_msgid_after_a_redis_flush(scenario: Run) -> None:
+    check(await scenario("replay_after_flush"))
