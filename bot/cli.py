@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 
@@ -20,6 +21,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from bot import logs
     from bot.app import build_app
+    from bot.storage.sql.guard import DatabaseInUse, hold_sqlite_file
 
     overrides: dict[str, object] = {}
     if args.host:
@@ -28,6 +30,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overrides["port"] = args.port
     settings = _settings(args, **overrides)
     logs.configure(settings.log_level, settings.log_json)
+    try:
+        # Held (open) until the process exits: one serving process per SQLite file.
+        guard = hold_sqlite_file(settings.effective_database_url)
+    except DatabaseInUse as exc:
+        logging.getLogger("bot.cli").error(
+            "refusing to start: the SQLite database is in use", extra={"reason": str(exc)}
+        )
+        print(f"linli: {exc}", file=sys.stderr, flush=True)
+        return 3
     base = f"http://{settings.host}:{settings.port}"
     print(f"Linli is starting on {base}", flush=True)
     if settings.try_enabled:
@@ -41,6 +52,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         shutdown_timeout=settings.drain_timeout_s,
         access_log=None,
     )
+    if guard is not None:
+        guard.close()
     return 0
 
 
