@@ -31,7 +31,7 @@ OVERLAP = 100
 MAX_SCAN = 200_000
 """Characters of one message scanned at most (larger bodies are refused at the edge)."""
 
-_CLAUSE_END = re.compile(r"[。！？!?；;\n，,]")
+_SENTENCE_END = re.compile(r"[。！？!?；;\n]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,8 @@ class CrisisRules:
     negated: re.Pattern[str]
     negated_inside: re.Pattern[str]
     someone_else: re.Pattern[str]
+    fiction: re.Pattern[str]
+    dialect: dict[int, str]
     source: Path | None = None
 
     @classmethod
@@ -102,6 +104,8 @@ class CrisisRules:
             negated=_compile(body.get("negated"), where, "negated"),
             negated_inside=_compile(body.get("negated_inside"), where, "negated_inside"),
             someone_else=_compile(body.get("someone_else"), where, "someone_else"),
+            fiction=_compile(body.get("fiction"), where, "fiction"),
+            dialect=_dialect(body.get("dialect"), where),
             source=source,
         )
 
@@ -129,16 +133,28 @@ class CrisisRules:
         other = first is EmergencyCategory.SELF_HARM and self.about_someone_else(text, start)
         return EmergencyHit(first, text[start:end], start, end, "rules", tuple(order[1:]), other)
 
+    def calm_context(self, text: str) -> bool:
+        """Whether ``text`` reads like a look-alike (hyperbole, a routine question, a story,
+        a past or hypothetical event) — the classifier alone may not call it a crisis."""
+        body = normalize(text[:WINDOW]).text.translate(self.dialect)
+        if self.calm.search(body):
+            return True
+        if self.urgent.search(body):
+            return False
+        return bool(self.fiction.search(body) or self.not_live.search(body))
+
     def about_someone_else(self, text: str, at: int = 0) -> bool:
         """Whether the self-harm phrase at ``at`` is about another person ("我妈说不想活了")."""
         window = text[max(0, at - 40) : at + 40]
-        return bool(self.someone_else.search(normalize(window).text))
+        return bool(self.someone_else.search(normalize(window).text.translate(self.dialect)))
 
     def _scan(self, chunk: str) -> Iterator[tuple[EmergencyCategory, tuple[int, int]]]:
         norm = normalize(chunk)
-        body = norm.text
+        body = norm.text.translate(self.dialect)
         calm = [m.span() for m in self.calm.finditer(body)]
         urgent = bool(self.urgent.search(body))
+        if not urgent and self.fiction.search(body):
+            return
         for cat in self.categories:
             for m in cat.rule.finditer(body):
                 if m.end() <= m.start() or self._dropped(body, m, calm, urgent):
@@ -152,7 +168,9 @@ class CrisisRules:
         start, end = m.span()
         length = end - start
         for c_start, c_end in calm:
-            if min(end, c_end) - max(start, c_start) >= length / 2:
+            # A look-alike covers the trigger: most of the match, or its last character
+            # (window rules end on the trigger word: "电梯…有人在里" of "有人在里面抽烟").
+            if min(end, c_end) - max(start, c_start) >= length / 2 or c_start < end <= c_end:
                 return True
         if self.negated.search(body[max(0, start - 4) : start]):
             return True
@@ -160,12 +178,12 @@ class CrisisRules:
             return True
         if urgent:
             return False
-        clause_start = 0
-        for sep in _CLAUSE_END.finditer(body, 0, start):
-            clause_start = sep.end()
-        after = _CLAUSE_END.search(body, end)
-        clause = body[clause_start : after.start() if after else len(body)]
-        return bool(self.not_live.search(clause))
+        sentence_start = 0
+        for sep in _SENTENCE_END.finditer(body, 0, start):
+            sentence_start = sep.end()
+        after = _SENTENCE_END.search(body, end)
+        sentence = body[sentence_start : after.start() if after else len(body)]
+        return bool(self.not_live.search(sentence))
 
 
 def _compile(patterns: object, where: Path, name: str) -> re.Pattern[str]:
@@ -183,6 +201,17 @@ def _compile(patterns: object, where: Path, name: str) -> re.Pattern[str]:
         except re.error as exc:
             raise TrainingDataError(f"{name}[{i}]: invalid pattern: {exc}", where) from exc
     return re.compile("|".join(f"(?:{p})" for p in items), re.IGNORECASE)
+
+
+def _dialect(mapping: object, where: Path) -> dict[int, str]:
+    if mapping is None:
+        return {}
+    if not isinstance(mapping, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) and len(k) == 1 and len(v) == 1
+        for k, v in mapping.items()
+    ):
+        raise TrainingDataError("dialect: map single characters to single characters", where)
+    return {ord(k): v for k, v in mapping.items()}
 
 
 def _windows(text: str) -> Iterator[tuple[int, str]]:
