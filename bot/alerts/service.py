@@ -532,7 +532,7 @@ class StaffAlerts:
                 "staff alert acknowledged",
                 extra={"alert": alert.id, "committee": alert.committee, "level": alert.level},
             )
-            await self._flush(written)
+            await self._link(written)
             if alert.status is AlertStatus.SENT:
                 await self._tell_group(written, name)
             return True

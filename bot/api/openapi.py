@@ -30,6 +30,7 @@ from bot.domain.tickets import (
     TicketPriority,
     TicketStatus,
 )
+from bot.storage.alerts import AlertStatus
 from bot.storage.conversations import Mode
 
 OPENAPI_PATH = "/api/v1/openapi.json"
@@ -554,6 +555,7 @@ def _paths() -> dict[str, Schema]:
         },
         **_faq_paths(),
         **_insight_paths(),
+        **_alert_paths(),
         "/api/v1/messages": {
             "post": {
                 "operationId": "postResidentMessage",
@@ -925,6 +927,87 @@ def _insight_paths() -> dict[str, Schema]:
     }
 
 
+ALERT_ID_PARAM: Schema = {
+    "name": "alert_id",
+    "in": "path",
+    "required": True,
+    "description": "Staff alert id (an integer).",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 18},
+}
+
+
+def _alert_schemas() -> dict[str, Schema]:
+    alert = _object(
+        {
+            "id": {"type": "integer"},
+            "committee": _str(),
+            "kind": {**_str(), "description": "crisis, emergency, handoff…"},
+            "category": _str(),
+            "text": {**_str(), "description": "What the staff group was told (masked)."},
+            "conversation_key": _nullable(_str()),
+            "ticket_number": _nullable(_str()),
+            "status": _enum([s.value for s in AlertStatus]),
+            "level": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "0 on duty, 1 next on the rota, 2 street office.",
+            },
+            "recipients": {"type": "array", "items": _str()},
+            "attempts": {"type": "integer", "minimum": 0},
+            "next_attempt_at": _nullable(_datetime()),
+            "escalate_at": _nullable(_datetime()),
+            "acknowledged_by": _nullable(_object({"id": _str(), "name": _str()})),
+            "acknowledged_at": _nullable(_datetime()),
+            "created_at": _datetime(),
+            "steps": {
+                "type": "array",
+                "items": _object({"at": _str(), "step": _str(), "summary": _str()}),
+            },
+        }
+    )
+    ack = {
+        "allOf": [
+            _ref("Alert"),
+            _object({"acknowledged_now": {"type": "boolean"}}),
+        ]
+    }
+    return {
+        "Alert": alert,
+        "AlertAck": ack,
+        "AlertList": _object({"alerts": {"type": "array", "items": _ref("Alert")}}),
+    }
+
+
+def _alert_paths() -> dict[str, Schema]:
+    return {
+        "/api/v1/alerts": {
+            "get": _admin(
+                "Staff alerts of the committee, newest first (at most 200).",
+                "listAlerts",
+                "alerts",
+                _ref("AlertList"),
+                query=(
+                    _query(
+                        "status",
+                        "Only alerts with this status.",
+                        _enum([s.value for s in AlertStatus]),
+                    ),
+                ),
+            )
+        },
+        "/api/v1/alerts/{alert_id}/ack": {
+            "post": _admin(
+                "我来处理: acknowledge the alert (its escalation stops) and claim its ticket.",
+                "acknowledgeAlert",
+                "alerts",
+                _ref("AlertAck"),
+                params=(ALERT_ID_PARAM,),
+                errors=("403", "409"),
+            )
+        },
+    }
+
+
 @functools.cache
 def _document() -> str:
     doc: Schema = {
@@ -947,6 +1030,7 @@ def _document() -> str:
                 "accounts",
                 "conversations",
                 "tickets",
+                "alerts",
                 "faqs",
                 "insights",
                 "registry",
@@ -956,7 +1040,12 @@ def _document() -> str:
         ],
         "paths": _paths(),
         "components": {
-            "schemas": {**_request_schemas(), **_response_schemas(), **_insight_schemas()},
+            "schemas": {
+                **_request_schemas(),
+                **_response_schemas(),
+                **_insight_schemas(),
+                **_alert_schemas(),
+            },
             "securitySchemes": {
                 "bearerToken": {
                     "type": "http",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.api import conversations, faqs, tickets
+from bot.api import alerts, conversations, faqs, tickets
 from bot.api.insights import add_insight_api_routes
 from bot.api.openapi import add_openapi_route
 
@@ -23,6 +23,8 @@ def add_api_routes(app: web.Application) -> None:
     r.add_post("/api/v1/tickets/{number}/status", tickets.change_status)
     r.add_post("/api/v1/tickets/{number}/resolve", tickets.resolve)
     r.add_post("/api/v1/tickets/{number}/notes", tickets.add_note)
+    r.add_get("/api/v1/alerts", alerts.list_alerts)
+    r.add_post("/api/v1/alerts/{alert_id}/ack", alerts.acknowledge)
     r.add_get("/api/v1/faqs", faqs.list_faqs)
     r.add_post("/api/v1/faqs", faqs.create_faq)
     r.add_get("/api/v1/faqs/{faq_id}", faqs.get_faq)

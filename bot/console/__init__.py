@@ -23,6 +23,7 @@ from bot.accounts.http import (
 from bot.accounts.passwords import Passwords
 from bot.accounts.service import SESSION_TTL_S, AccountService, Authenticator
 from bot.accounts.throttle import LoginThrottle
+from bot.console.alerts import add_alert_pages
 from bot.console.faqs import add_faq_pages
 from bot.console.insights import add_insight_pages
 from bot.console.pages import add_console_pages
@@ -67,6 +68,7 @@ def setup_console_auth(
     add_security_headers(app, settings)
     setup_templates(app, registry)
     add_console_pages(app)  # the inbox is the home page
+    add_alert_pages(app)
     add_faq_pages(app)
     add_insight_pages(app)
     add_auth_routes(app)

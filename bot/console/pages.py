@@ -26,6 +26,7 @@ from aiohttp_sse import sse_response
 from bot import appkeys
 from bot.accounts.http import ACCOUNTS, ensure_committee, require_user
 from bot.accounts.types import Principal, Role
+from bot.console.alerts import inbox_alerts
 from bot.console.rendering import CONSOLE_REGISTRY, render
 from bot.console.security import HOME_PATH
 from bot.dialogue.events import committee_channel
@@ -226,6 +227,7 @@ async def inbox(request: web.Request) -> web.StreamResponse:
         "events_url": "/console/events"
         + ("" if principal.committee else "?" + urlencode({"committee": committee})),
         "ticket_query": query,
+        "alerts": await inbox_alerts(request, committee, query),
     }
     return await render(request, "inbox.html", context)
 

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from bot.accounts.http import csrf_token, current_user
 from bot.accounts.types import Principal
+from bot.console.alerts import alert_banner
 from bot.domain import Registry, RegistryError, StoreUnavailable
 from bot.domain.faq import topic_label
 
@@ -54,7 +55,8 @@ async def render(
 ) -> web.Response:
     """Render a console template. Every template sees ``user`` (a Principal or None),
     ``csrf_token`` (put it in each form as ``<input type="hidden" name="csrf_token">``) and
-    ``scope_label`` (the user's committee, or the street office for a street admin)."""
+    ``scope_label`` (the user's committee, or the street office for a street admin) and
+    ``alert_banner`` (why urgent alerts reach nobody, or "")."""
     try:
         user = await current_user(request)
     except StoreUnavailable:
@@ -63,6 +65,7 @@ async def render(
         "user": user,
         "csrf_token": await csrf_token(request),
         "scope_label": scope_label(request.config_dict[CONSOLE_REGISTRY], user),
+        "alert_banner": await alert_banner(request, request.config_dict[CONSOLE_REGISTRY], user),
     }
     base.update(context or {})
     return aiohttp_jinja2.render_template(template, request, base, status=status)

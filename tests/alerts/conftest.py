@@ -4,6 +4,7 @@ settable clock."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import TestClient, TestServer
 
 from bot.alerts import StaffAlerts
 from bot.app import build_state, load_registry
@@ -24,6 +25,8 @@ from bot.storage.sql import Database, SqlAlertStore, SqlTicketStore
 from bot.storage.state import StateStore
 from bot.tickets import TicketService
 
+PASSWORD = "correct horse 1"
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 ROBOT_KEY = "committee-robot-key"
 STREET_KEY = "street-robot-key"
 ROTA: dict[str, Any] = {
@@ -165,3 +168,25 @@ def emergency_draft(sender: str = "u1") -> TicketDraft:
         description="我妈一个人住，两天打电话都不接",
         reporter=Reporter.from_message(msg),
     )
+
+
+async def csrf_from(client: TestClient[web.Request, web.Application], path: str) -> str:
+    resp = await client.get(path)
+    assert resp.status == 200, path
+    match = CSRF_RE.search(await resp.text())
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+async def login(
+    client: TestClient[web.Request, web.Application], username: str = "wangfang"
+) -> str:
+    """Log in like a browser; returns the session's CSRF token."""
+    token = await csrf_from(client, "/console/login")
+    resp = await client.post(
+        "/console/login",
+        data={"username": username, "password": PASSWORD, "csrf_token": token},
+        allow_redirects=False,
+    )
+    assert resp.status == 303, await resp.text()
+    return await csrf_from(client, "/console/")

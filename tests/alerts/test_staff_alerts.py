@@ -184,14 +184,14 @@ async def test_acknowledge_stops_escalation(make_stack: MakeStack) -> None:
     ticket = (await stack.tickets.create(emergency_draft(), source_message_key=source)).ticket
     result = await raise_one(stack, source=source)
     assert result.alert_id is not None
-    # No attach_ticket: the sweep finds the ticket by the message key.
+    # No attach_ticket: acknowledging finds the ticket by the message key.
     assert await stack.alerts.acknowledge(result.alert_id, "7", "王芳")
     assert not await stack.alerts.acknowledge(result.alert_id, "8", "李军")
     told = stack.robot.to(ROBOT_KEY)
     assert len(told) == 2
     assert "王芳" in told[1]["content"]
     stack.clock.advance(3600)
-    assert await stack.alerts.sweep() == 1  # linked to the ticket, nothing sent
+    assert await stack.alerts.sweep() == 0
     assert len(stack.robot.posts) == 2
     stored = await stack.alerts.get(result.alert_id)
     assert stored is not None
@@ -237,3 +237,14 @@ async def test_bad_arguments_are_refused(
     with pytest.raises(ValueError, match=error):
         await raise_one(stack, **bad)
     assert stack.robot.posts == []
+
+
+async def test_sweep_links_the_ticket_opened_later(make_stack: MakeStack) -> None:
+    stack: Stack = await make_stack()
+    source = "puxiong:webhook:default:m-late"
+    await raise_one(stack, source=source)
+    assert await stack.alerts.sweep() == 0, "no ticket yet"
+    ticket = (await stack.tickets.create(emergency_draft(), source_message_key=source)).ticket
+    assert await stack.alerts.sweep() == 1
+    assert await alert_events(stack, ticket.number) == ["已在员工群提醒：王芳"]
+    assert await stack.alerts.sweep() == 0, "each step goes on the history once"
