@@ -26,6 +26,9 @@ class WeChatMpAccount(BaseModel):
     app_id: str = ""
     app_secret: str = ""
     committee: str
+    compatible_mode: bool = False
+    """兼容模式: with an ``encoding_aes_key``, also accept unencrypted (plain-mode) POSTs, e.g.
+    while switching the account from plain to safe mode; otherwise they are refused (403)."""
 
     @field_validator("encoding_aes_key")
     @classmethod
@@ -191,6 +194,15 @@ class Settings(BaseSettings):
     """Largest message a channel accepts (WeChat, WeCom, the webhook)."""
     max_upload_bytes: int = 8 * 1024 * 1024
     """Largest console/API request (an FAQ spreadsheet import)."""
+    max_json_depth: int = Field(default=32, ge=2, le=200)
+    """Deepest array/object nesting a JSON body may have (checked before parsing)."""
+    request_header_timeout_s: float = Field(default=15.0, gt=0)
+    """A client must send a request's headers within this (a new connection's first request,
+    or the next one on a kept-alive connection); idle connections close after it too."""
+    request_body_timeout_s: float = Field(default=30.0, gt=0)
+    """A request's body must arrive within this after its headers, or the answer is 408."""
+    metrics_token: str = ""
+    """Bearer token for ``/metrics``; empty: ``/metrics`` answers loopback clients only."""
     dedup_ttl_s: int = 3 * 24 * 3600
     max_concurrent_pipelines: int = 32
     """Messages processed at once per worker; more wait their turn."""

@@ -9,8 +9,12 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from bot import appkeys
 from bot.accounts.http import ApiError, ensure_committee, require_user
 from bot.accounts.types import Principal
+from bot.channels.errors import BodyTooLarge
+from bot.channels.safe_json import JsonRejected, loads
+from bot.channels.web import read_body
 from bot.domain.tickets import (
     ActionNotAllowed,
     Actor,
@@ -24,6 +28,11 @@ NO_NUL = r"^[^\x00]*$"
 """Pattern for every text field of a request body: PostgreSQL text cannot hold NUL."""
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+MAX_COMMITTEE_CHARS = 64
+PATH_ID_MAX: dict[str, int] = {"key": 400, "number": 40, "faq_id": 128}
+"""Longest value of each path id, as wide as its database column (conversation keys,
+ticket numbers, FAQ ids); a longer one is answered 400 before any store is asked."""
+
 
 async def acting(request: web.Request) -> tuple[Principal, str]:
     """The caller and the committee they act in: their own, or (street admin) the one named
@@ -36,6 +45,12 @@ async def acting(request: web.Request) -> tuple[Principal, str]:
         raise ApiError(404, "not_found", "未找到该资源。")
     if not committee:
         raise ApiError(400, "committee_required", "请用 ?committee= 指定居委会。")
+    if len(committee) > MAX_COMMITTEE_CHARS:
+        raise ApiError(400, "bad_id", f"committee 不能超过 {MAX_COMMITTEE_CHARS} 个字符。")
+    for name, value in request.match_info.items():
+        limit = PATH_ID_MAX.get(name)
+        if limit is not None and len(value) > limit:
+            raise ApiError(400, "bad_id", f"{name} 不能超过 {limit} 个字符。")
     ensure_committee(principal, committee)
     return principal, committee
 
@@ -45,10 +60,17 @@ def actor_of(principal: Principal) -> Actor:
 
 
 async def body(request: web.Request, model: type[M]) -> M:
+    """The JSON body validated by ``model``. Size and nesting are bounded before parsing
+    (``bot.channels.safe_json``): 413 beyond ``max_upload_bytes``, 400 for a body that is
+    not plain JSON (too deep, not UTF-8, NaN, a repeated key), 422 for a schema violation."""
+    settings = request.app[appkeys.SETTINGS]
     try:
-        raw = await request.json(loads=json.loads)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "bad_json", "请求体不是有效的 JSON。") from None
+        data = await read_body(request, settings.max_upload_bytes)
+        raw = loads(data, max_bytes=settings.max_upload_bytes, max_depth=settings.max_json_depth)
+    except BodyTooLarge:
+        raise ApiError(413, "too_large", "请求内容过大。") from None
+    except JsonRejected as exc:
+        raise ApiError(400, "bad_json", f"请求体不是有效的 JSON（{exc}）。") from None
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

@@ -16,6 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from bot.accounts.types import Role
+from bot.api.common import MAX_COMMITTEE_CHARS, PATH_ID_MAX
 from bot.api.conversations import ReplyIn
 from bot.api.faqs import FaqCreateIn, FaqIn, RevertIn
 from bot.api.insights import DismissIn, UserIn
@@ -338,7 +339,10 @@ def _response_schemas() -> dict[str, Schema]:
 
 # --- operations -------------------------------------------------------------------------------
 ERRORS = {
-    "400": "Bad request (e.g. body is not JSON, no committee given).",
+    "400": (
+        "Bad request (e.g. body is not JSON or nested too deep, no committee given, an id "
+        "longer than its maxLength)."
+    ),
     "401": "No valid API token or console session.",
     "403": "CSRF check failed (console sessions on unsafe methods) or role not allowed.",
     "404": "Not found, or outside the caller's committee.",
@@ -362,21 +366,21 @@ COMMITTEE_PARAM: Schema = {
     "in": "query",
     "required": False,
     "description": "Street admins only: the committee to act in (others act in their own).",
-    "schema": {"type": "string"},
+    "schema": {"type": "string", "maxLength": MAX_COMMITTEE_CHARS},
 }
 KEY_PARAM: Schema = {
     "name": "key",
     "in": "path",
     "required": True,
     "description": "Conversation key, e.g. `puxiong:webhook:default:p:u1`.",
-    "schema": {"type": "string", "minLength": 1},
+    "schema": {"type": "string", "minLength": 1, "maxLength": PATH_ID_MAX["key"]},
 }
 NUMBER_PARAM: Schema = {
     "name": "number",
     "in": "path",
     "required": True,
     "description": "Ticket number, e.g. `PX-20260101-0001`.",
-    "schema": {"type": "string", "minLength": 1},
+    "schema": {"type": "string", "minLength": 1, "maxLength": PATH_ID_MAX["number"]},
 }
 
 
@@ -603,7 +607,7 @@ FAQ_ID_PARAM: Schema = {
     "in": "path",
     "required": True,
     "description": "FAQ id, e.g. `cert-residence-permit-apply`.",
-    "schema": {"type": "string", "minLength": 1},
+    "schema": {"type": "string", "minLength": 1, "maxLength": PATH_ID_MAX["faq_id"]},
 }
 
 

@@ -36,6 +36,13 @@ class SignatureError(ChannelRequestError):
     status = 403
 
 
+class PlainModeRefused(ChannelRequestError):
+    """A plain-mode (unencrypted) POST to an Official Account configured for safe mode
+    (``encoding_aes_key`` set) without ``compatible_mode``."""
+
+    status = 403
+
+
 class ReplayError(ChannelRequestError):
     """The signed timestamp is outside the accepted window."""
 

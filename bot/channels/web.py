@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.channels.base import ChannelResponse
-from bot.channels.errors import BodyTooLarge, ChannelRequestError
+from bot.channels.errors import BadRequestError, BodyTooLarge, ChannelRequestError
 from bot.channels.ingress import Ingress
 from bot.channels.outbound import OutboundSender
 from bot.channels.webhook import (
@@ -29,7 +29,7 @@ from bot.channels.webhook import (
 )
 from bot.channels.wechat_mp import WeChatMpChannel
 from bot.channels.wecom_bot import WeComBotChannel
-from bot.domain import StoreUnavailable
+from bot.domain import InvalidMessage, StoreUnavailable
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,9 @@ async def _wechat_guard(request: web.Request, work: Awaitable[ChannelResponse]) 
     except ChannelRequestError as exc:
         _refused(request, exc)
         return web.Response(status=exc.status, text=str(exc))
+    except InvalidMessage as exc:
+        _refused(request, BadRequestError(str(exc)))
+        return web.Response(status=400, text=str(exc))
     except StoreUnavailable as exc:
         log.error("store unavailable", extra={"path": request.path, "error": str(exc)})
         return web.Response(status=503, text=UNAVAILABLE)
@@ -104,6 +107,9 @@ async def _json_guard(request: web.Request, work: Awaitable[WebhookResult]) -> w
     except ChannelRequestError as exc:
         _refused(request, exc)
         return web.json_response({"error": str(exc)}, status=exc.status)
+    except InvalidMessage as exc:
+        _refused(request, BadRequestError(str(exc)))
+        return web.json_response({"error": str(exc)}, status=400)
     except StoreUnavailable as exc:
         log.error("store unavailable", extra={"path": request.path, "error": str(exc)})
         return web.json_response({"error": UNAVAILABLE}, status=503)
@@ -185,7 +191,7 @@ def make_try_handler(deps: ChannelDeps) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         async def work() -> WebhookResult:
             body = await read_body(request, limit)
-            return await hook.try_message(parse_json(body))
+            return await hook.try_message(parse_json(body, deps.settings))
 
         return await _json_guard(request, work())
 

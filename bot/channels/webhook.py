@@ -16,7 +16,6 @@ gateways sharing a deployment must use distinct message ids.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import uuid
 from collections.abc import Mapping
@@ -28,7 +27,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bot.channels.errors import BadRequestError, UnauthorizedError
 from bot.channels.ingress import Ingress, IngressResult
 from bot.channels.render import mask
+from bot.channels.safe_json import loads
 from bot.domain import Chat, ChatType, IncomingMessage, Reply, Sender
+from bot.domain.messages import MAX_ID_CHARS, MAX_NAME_CHARS
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,17 +56,17 @@ class _Model(BaseModel):
 
 
 class ChatIn(_Model):
-    id: str = Field(min_length=1, max_length=256)
+    id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
     type: Literal["group", "private"]
 
 
 class SenderIn(_Model):
-    id: str = Field(min_length=1, max_length=256)
-    name: str = Field(default="", max_length=256)
+    id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
+    name: str = Field(default="", max_length=MAX_NAME_CHARS)
 
 
 class MessageIn(_Model):
-    message_id: str = Field(min_length=1, max_length=256)
+    message_id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
     chat: ChatIn
     sender: SenderIn
     text: str = Field(max_length=MAX_TEXT_CHARS)
@@ -76,7 +77,7 @@ class TryMessageIn(_Model):
     """The playground's body: only ``text`` is required."""
 
     text: str = Field(max_length=MAX_TEXT_CHARS)
-    message_id: str | None = Field(default=None, min_length=1, max_length=256)
+    message_id: str | None = Field(default=None, min_length=1, max_length=MAX_ID_CHARS)
     chat: ChatIn | None = None
     sender: SenderIn = SenderIn(id="try-user", name="体验用户")
     mentioned: bool | None = None
@@ -112,11 +113,10 @@ def _reply_json(reply: Reply) -> dict[str, Any]:
     return out
 
 
-def parse_json(body: bytes | str) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequestError("body is not valid JSON") from None
+def parse_json(body: bytes | str, settings: Settings) -> Any:
+    """The JSON value of a body: size, nesting, UTF-8, numbers and keys checked
+    (``bot.channels.safe_json``); raises BadRequestError/BodyTooLarge."""
+    return loads(body, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
 
 
 def _validate(model: type[M], data: Any) -> M:
@@ -157,7 +157,7 @@ class WebhookChannel:
     async def handle(self, body: bytes) -> WebhookResult:
         """An authorised webhook POST body → the response (raises BadRequestError/
         InvalidPayload for bad input, StoreUnavailable when the store is down)."""
-        message = _validate(MessageIn, parse_json(body))
+        message = _validate(MessageIn, parse_json(body, self._settings))
         return await self._submit(message, ACCOUNT)
 
     async def try_message(self, payload: Any) -> WebhookResult:

@@ -1,7 +1,10 @@
 """WeChat Official Account (公众号) callback: ``GET|POST /wechat/mp/{account}``.
 
 - GET: URL verification; the ``echostr`` is returned verbatim when ``signature`` matches.
-- POST plain mode: ``signature`` over (token, timestamp, nonce) is required.
+- POST plain mode: ``signature`` over (token, timestamp, nonce) is required. An account with an
+  ``encoding_aes_key`` (safe mode) refuses plain POSTs with 403 unless ``compatible_mode`` is
+  set (兼容模式, while switching modes): otherwise a forged or downgraded request would be
+  answered in clear text.
 - POST safe/compatible mode (``encrypt_type=aes``): ``msg_signature`` over (token, timestamp,
   nonce, Encrypt) is required; the message is decrypted with the account's EncodingAESKey
   (receive id = AppID) and the reply is encrypted with the Tencent XML template.
@@ -24,11 +27,12 @@ from datetime import UTC, datetime
 
 from bot.channels.base import APPLICATION_XML, ChannelResponse, parse_xml, xml_field
 from bot.channels.crypto import MessageCrypto, check_timestamp, verify_signature
-from bot.channels.errors import BadRequestError, UnknownAccount
+from bot.channels.errors import BadRequestError, PlainModeRefused, UnknownAccount
 from bot.channels.ingress import Ingress
 from bot.channels.outbound import OutboundSender
 from bot.channels.render import join_replies, mask, xml_text
 from bot.domain import Chat, ChatType, IncomingMessage, MessageType, Sender
+from bot.domain.messages import MAX_ID_CHARS
 from bot.settings import Settings, WeChatMpAccount
 
 log = logging.getLogger(__name__)
@@ -36,6 +40,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "wechat_mp"
 SUCCESS = "success"
 HANDLED_EVENTS = frozenset({"subscribe", "unsubscribe", "scan", "click"})
+MAX_CREATE_TIME_DIGITS = 20
 
 
 class WeChatMpChannel:
@@ -104,6 +109,11 @@ class WeChatMpChannel:
             root = parse_xml(plain, "decrypted message")
         else:
             self._check(acc, query)
+            if acc.encoding_aes_key is not None and not acc.compatible_mode:
+                raise PlainModeRefused(
+                    "this account is in safe mode: unencrypted messages are refused "
+                    "(set compatible_mode = true to accept them while switching modes)"
+                )
             root = parse_xml(body)
         msg = self.to_message(name, acc, root)
         if msg is None:
@@ -126,7 +136,7 @@ class WeChatMpChannel:
         )
         if not text:
             return ChannelResponse.text(SUCCESS)
-        gh_id = xml_field(root, "ToUserName") or ""
+        gh_id = (xml_field(root, "ToUserName") or "").strip()
         reply = self.render_text(msg.sender.id, gh_id, text)
         if crypto is not None:
             reply = crypto.encrypt_xml(reply, nonce=nonce)
@@ -146,13 +156,18 @@ class WeChatMpChannel:
         self, name: str, acc: WeChatMpAccount, root: ET.Element
     ) -> IncomingMessage | None:
         """The domain message for a parsed callback; None for events Linli ignores."""
-        openid = (xml_field(root, "FromUserName") or "").strip()
+        openid = _bounded(root, "FromUserName")
+        _bounded(root, "ToUserName")
         msg_type = (xml_field(root, "MsgType") or "").strip().lower()
         if not openid:
             raise BadRequestError("missing FromUserName")
         if not msg_type:
             raise BadRequestError("missing MsgType")
         created = (xml_field(root, "CreateTime") or "").strip()
+        if created and not (created.isascii() and created.isdigit()):
+            raise BadRequestError("CreateTime is not a number")
+        if len(created) > MAX_CREATE_TIME_DIGITS:
+            raise BadRequestError(f"CreateTime longer than {MAX_CREATE_TIME_DIGITS} digits")
         received = _received_at(created)
 
         def make(
@@ -189,7 +204,7 @@ class WeChatMpChannel:
             key = (xml_field(root, "EventKey") or "").strip() or None
             # Events carry no MsgId: WeChat's dedup key is FromUserName + CreateTime.
             return make(f"{openid}:{created}", "", MessageType.EVENT, event=event, event_key=key)
-        msg_id = (xml_field(root, "MsgId") or "").strip()
+        msg_id = _bounded(root, "MsgId")
         if not msg_id:
             raise BadRequestError("missing MsgId")
         if msg_type == "text":
@@ -197,7 +212,7 @@ class WeChatMpChannel:
             if content is None:
                 raise BadRequestError("missing Content")
             return make(msg_id, content, MessageType.TEXT)
-        media_id = (xml_field(root, "MediaId") or "").strip() or None
+        media_id = _bounded(root, "MediaId") or None
         if msg_type == "image":
             return make(msg_id, "", MessageType.IMAGE, media_id=media_id)
         if msg_type == "voice":
@@ -206,6 +221,14 @@ class WeChatMpChannel:
             recognition = (xml_field(root, "Recognition") or "").strip()
             return make(msg_id, recognition, MessageType.VOICE, media_id=media_id)
         return make(msg_id, "", MessageType.OTHER, media_id=media_id)
+
+
+def _bounded(root: ET.Element, name: str) -> str:
+    """An id field, stripped ("" when absent); BadRequestError beyond MAX_ID_CHARS."""
+    value = (xml_field(root, name) or "").strip()
+    if len(value) > MAX_ID_CHARS:
+        raise BadRequestError(f"{name} longer than {MAX_ID_CHARS} characters")
+    return value
 
 
 def _received_at(create_time: str) -> datetime:

@@ -32,7 +32,9 @@ from bot.channels.errors import BadRequestError, UnknownAccount
 from bot.channels.ingress import Ingress, LateDelivery
 from bot.channels.outbound import OutboundSender
 from bot.channels.render import join_replies, mask
+from bot.channels.safe_json import loads
 from bot.domain import Chat, ChatType, IncomingMessage, MessageType, Sender
+from bot.domain.messages import MAX_ID_CHARS
 from bot.settings import Settings, WeComBotAccount
 
 log = logging.getLogger(__name__)
@@ -96,13 +98,15 @@ class WeComBotChannel:
         """POST: verify, decrypt, convert, run through ingress, render the encrypted reply."""
         acc, crypto = self._crypto(name)
         timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
-        envelope = _json_object(body, "body")
+        # Size and depth are bounded before parsing, and before the signature check, which
+        # needs the parsed envelope.
+        envelope = _json_object(body, "body", self._settings)
         encrypted = envelope.get("encrypt")
         if not isinstance(encrypted, str) or not encrypted:
             raise BadRequestError('body must be {"encrypt": "..."}')
         plain = crypto.verify_and_decrypt(query.get("msg_signature"), timestamp, nonce, encrypted)
         check_timestamp(timestamp, self._settings.signature_window_s, self._clock())
-        data = _json_object(plain, "decrypted message")
+        data = _json_object(plain, "decrypted message", self._settings)
         msg = self.to_message(name, acc, data)
         if msg is None:
             return ChannelResponse.text("")
@@ -154,18 +158,14 @@ class WeComBotChannel:
         msgtype = _str(data.get("msgtype")).lower()
         if not msgtype:
             raise BadRequestError("missing msgtype")
-        msgid = _str(data.get("msgid"))
-        if not msgid:
-            raise BadRequestError("missing msgid")
+        msgid = _id(data.get("msgid"), "msgid")
         sender = data.get("from")
-        userid = _str(sender.get("userid")) if isinstance(sender, Mapping) else ""
-        if not userid:
-            raise BadRequestError("missing from.userid")
+        userid = _id(sender.get("userid") if isinstance(sender, Mapping) else None, "from.userid")
         chattype = _str(data.get("chattype")).lower() or "single"
         if chattype == "group":
-            chatid = _str(data.get("chatid"))
-            if not chatid:
+            if not _str(data.get("chatid")):
                 raise BadRequestError("group message without chatid")
+            chatid = _id(data.get("chatid"), "chatid")
             chat = Chat(chatid, ChatType.GROUP)
         elif chattype == "single":
             chat = Chat(userid, ChatType.PRIVATE)
@@ -228,11 +228,10 @@ class WeComBotChannel:
         return make("", MessageType.OTHER)
 
 
-def _json_object(raw: bytes, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequestError(f"{what}: malformed JSON") from None
+def _json_object(raw: bytes, what: str, settings: Settings) -> dict[str, Any]:
+    data = loads(
+        raw, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth, what=what
+    )
     if not isinstance(data, dict):
         raise BadRequestError(f"{what}: expected a JSON object")
     return data
@@ -240,6 +239,16 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
 
 def _str(value: object) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _id(value: object, field: str) -> str:
+    """A required id field: a non-empty string of at most MAX_ID_CHARS characters."""
+    text = _str(value)
+    if not text:
+        raise BadRequestError(f"missing {field}")
+    if len(text) > MAX_ID_CHARS:
+        raise BadRequestError(f"{field} longer than {MAX_ID_CHARS} characters")
+    return text
 
 
 def _content(data: Mapping[str, Any], field: str) -> str:

@@ -1,6 +1,12 @@
 """Pure domain types. Imports nothing else from ``bot``."""
 
-from bot.domain.errors import ChannelError, LinliError, RegistryError, StoreUnavailable
+from bot.domain.errors import (
+    ChannelError,
+    InvalidMessage,
+    LinliError,
+    RegistryError,
+    StoreUnavailable,
+)
 from bot.domain.messages import (
     Chat,
     ChatType,
@@ -21,6 +27,7 @@ __all__ = [
     "Compound",
     "Contacts",
     "IncomingMessage",
+    "InvalidMessage",
     "LinliError",
     "MessageType",
     "Registry",

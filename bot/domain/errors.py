@@ -15,3 +15,8 @@ class StoreUnavailable(LinliError):
 
 class ChannelError(LinliError):
     """Root of channel errors (bad signature, bad body, …); see ``bot.channels.errors``."""
+
+
+class InvalidMessage(LinliError, ValueError):
+    """A message that cannot be stored as it is (an id or name longer than the limits of
+    ``bot.domain.messages``); a channel answers it with 400."""

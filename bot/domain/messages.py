@@ -6,6 +6,21 @@ import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from bot.domain.errors import InvalidMessage
+
+# Id limits, shared by every channel's edge checks, the webhook schema (OpenAPI) and the
+# database columns (``bot/storage/sql``): chat_id/sender_id/sender_name/external_id are 200
+# characters wide, conversation keys 400, ticket source keys and actor ids 300.
+MAX_ID_CHARS = 128
+"""Longest chat or sender id, and message id as a platform sends it (WeChat openids have 28
+characters, WeCom user and chat ids at most 64)."""
+MAX_MESSAGE_ID_CHARS = 160
+"""Longest message id once composed (an Official Account event is ``openid:CreateTime``)."""
+MAX_NAME_CHARS = 128
+"""Longest sender name (display names are far shorter)."""
+MAX_CONVERSATION_KEY_CHARS = 400
+MAX_DEDUP_KEY_CHARS = 300
+
 
 class ChatType(enum.StrEnum):
     GROUP = "group"
@@ -30,6 +45,8 @@ class ReplyKind(enum.StrEnum):
     SLOT = "slot"
     STATUS = "status"
     EMERGENCY = "emergency"
+    CRISIS = "crisis"
+    """A self-harm reply: a caring word, the hotlines, and a person to follow up."""
     HANDOFF = "handoff"
     HUMAN = "human"
     FEEDBACK = "feedback"
@@ -45,8 +62,6 @@ class Chat:
     type: ChatType
 
 
-    CRISIS = "crisis"
-    """A self-harm reply: a caring word, the hotlines, and a person to follow up."""
 @dataclass(frozen=True, slots=True)
 class Sender:
     id: str
@@ -90,6 +105,20 @@ class IncomingMessage:
                 "sender",
                 Sender(self.sender.id.replace("\x00", ""), self.sender.name.replace("\x00", "")),
             )
+        self._check_lengths()
+
+    def _check_lengths(self) -> None:
+        """Raise InvalidMessage for an id the database could not store (never a 500 later)."""
+        for what, value, limit in (
+            ("message id", self.message_id, MAX_MESSAGE_ID_CHARS),
+            ("chat id", self.chat.id, MAX_ID_CHARS),
+            ("sender id", self.sender.id, MAX_ID_CHARS),
+            ("sender name", self.sender.name, MAX_NAME_CHARS),
+            ("conversation key", self.conversation_key, MAX_CONVERSATION_KEY_CHARS),
+            ("message key", self.dedup_key, MAX_DEDUP_KEY_CHARS),
+        ):
+            if len(value) > limit:
+                raise InvalidMessage(f"{what} longer than {limit} characters")
 
     @property
     def dedup_key(self) -> str:
