@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser-deps run test lint typecheck pytest browser-test bench clean
+.PHONY: install browser-deps run test lint typecheck pytest browser-test bench faults bench-faults clean
 
 install: $(STAMP)
 
@@ -36,6 +36,14 @@ test: lint typecheck pytest
 # Only the browser tests (Debian's Chromium; screenshots under var/screenshots/).
 browser-test: install browser-deps
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/pytest -q -m browser
+
+# Only the fault suite (own PostgreSQL + Redis + two workers, faults injected mid-load).
+faults: install
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/pytest -q -rA tests/faults
+
+# The same scenarios longer (>= 500 messages each), JSON figures.
+bench-faults: install
+	OMP_NUM_THREADS=1 $(BIN)/python bench/faults.py --json
 
 bench: install
 	OMP_NUM_THREADS=1 $(BIN)/python bench/ingest.py

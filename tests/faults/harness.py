@@ -405,7 +405,10 @@ class Worker:
         async with aiohttp.ClientSession() as session:
             while time.monotonic() < deadline:
                 if self.proc is None or self.proc.poll() is not None:
-                    raise HarnessError(f"worker {self.name} exited; see {self.log_path}")
+                    raise HarnessError(
+                        f"worker {self.name} exited at start; the end of its log:\n"
+                        + self.log_tail()
+                    )
                 with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                     async with session.get(
                         f"{self.url}/healthz", timeout=aiohttp.ClientTimeout(total=2)
@@ -414,6 +417,13 @@ class Worker:
                             return
                 await asyncio.sleep(0.25)
         raise HarnessError(f"worker {self.name} not healthy after {timeout_s} s")
+
+    def log_tail(self, lines: int = 25) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
 
     def kill9(self) -> None:
         if self.proc is not None:
@@ -575,8 +585,13 @@ class Sent:
 
 
 class LoadClient:
-    def __init__(self, stack: Stack, scenario_no: int, *, seed: int = 11) -> None:
+    def __init__(
+        self, stack: Stack, scenario_no: int, *, seed: int = 11, lost_responses: float = 0.0
+    ) -> None:
         self.stack = stack
+        self.lost_responses = lost_responses
+        """Share of answers dropped on their way back (the client then retries like WeChat)."""
+        self._net = random.Random(seed)
         self.sent: list[Sent] = []
         self._scenario = scenario_no
         self._counter = 0
@@ -584,6 +599,8 @@ class LoadClient:
         self._session: aiohttp.ClientSession | None = None
         self._episode = 0
         self._milestones: dict[int, asyncio.Event] = {}
+        self.inflight: Counter[str] = Counter()
+        """Callbacks waiting for an answer, per worker."""
         self.t0 = time.monotonic()
 
     def now(self) -> float:
@@ -614,6 +631,7 @@ class LoadClient:
         started = self.now()
         status: int | str
         text: str | None = None
+        self.inflight[worker.name] += 1
         try:
             async with self._session.post(
                 f"{worker.url}/wechat/mp/{ACCOUNT}",
@@ -631,6 +649,8 @@ class LoadClient:
             status = "refused"
         except aiohttp.ClientError:
             status = "error"
+        finally:
+            self.inflight[worker.name] -= 1
         return Attempt(worker.name, started, self.now(), status), text
 
     async def deliver(self, sent: Sent, first_worker: int, *, replay: bool = False) -> None:
@@ -643,6 +663,16 @@ class LoadClient:
             worker = workers[(first_worker + n) % len(workers)]
             attempt, body = await self._attempt(worker, sent.resident, xml)
             (sent.replays if replay else sent.attempts).append(attempt)
+            if (
+                body is not None
+                and not replay
+                and n < RETRIES
+                and self._net.random() < self.lost_responses
+            ):
+                # The answer got lost on its way back: WeChat saw no answer within 5 s and
+                # retries, so the message must not be processed (or answered) twice.
+                attempt.status = "answer lost"
+                body = None
             if body is not None:
                 reply = _open_reply(body)
                 if replay:
@@ -893,9 +923,11 @@ async def count(stack: Stack, client: LoadClient, report: Report, *, window: int
     )
     report.duplicated_turns = sum(max(0, group_count[r] - answered[r]) for r in residents)
 
-    # Deliveries: the acknowledging passive reply of each message plus every active message.
+    # Deliveries: the acknowledging passive reply of each message plus every active message
+    # (news Linli starts itself, ``notice`` rows, are not answers to a message).
     delivered: Counter[str] = Counter(s.resident for s in sent if s.passive)
-    pushes = [p for p in stack.standin.pushes if p.to in residents]
+    notices = {row["text"] for row in outbound if row["kind"] == "notice"}
+    pushes = [p for p in stack.standin.pushes if p.to in residents and p.text not in notices]
     delivered.update(p.to for p in pushes)
     report.duplicated_replies = sum(max(0, delivered[r] - answered[r]) for r in residents)
     report.undelivered = sum(max(0, answered[r] - delivered[r]) for r in residents)
@@ -917,7 +949,7 @@ async def count(stack: Stack, client: LoadClient, report: Report, *, window: int
     emergencies = {
         m
         for s in sent
-        if s.kind == "emergency" and outcome.get(s.msg_id) == "emergency"
+        if s.kind == "emergency" and outcome.get(s.msg_id) in {"emergency", "crisis"}
         for m in MARKER.findall(s.text)
     }
     report.missed_alerts = len(emergencies - set(alert_markers))
@@ -926,9 +958,11 @@ async def count(stack: Stack, client: LoadClient, report: Report, *, window: int
 
 
 def _normal(s: Sent, outcome: dict[str, str]) -> bool:
-    """Served as usual: acknowledged by the first attempt within WeChat's 5 s, processed, no
-    apology."""
-    if not s.attempts or s.attempts[0].status != 200 or not outcome.get(s.msg_id):
+    """Served as usual: answered by the first attempt within WeChat's 5 s (the answer may then
+    be lost on the network, that is no fault of the bot), processed, no apology."""
+    if not s.attempts or s.attempts[0].status not in {200, "answer lost"}:
+        return False
+    if not outcome.get(s.msg_id):
         return False
     return not (s.passive and APOLOGY_MARK in s.passive)
 
@@ -969,13 +1003,27 @@ class Plan:
     kill_down_s: float = 3.0
     pg_down_s: float = 15.0
     probes_during_replay: int = 3
+    lost_responses: float = 0.05
+    """Share of answers lost on the way back to WeChat (so it retries a processed message)."""
 
 
 SCENARIOS = ("kill9", "redis_restart", "postgres_outage", "replay_after_flush")
 
 
+async def _busy(client: LoadClient, worker: str | None, at_least: int, limit_s: float) -> None:
+    """Wait (up to ``limit_s``) until ``at_least`` callbacks are in flight (at ``worker``), so
+    the fault hits messages mid-processing."""
+    deadline = client.now() + limit_s
+    while client.now() < deadline:
+        busy = client.inflight[worker] if worker else sum(client.inflight.values())
+        if busy >= at_least:
+            return
+        await asyncio.sleep(0.02)
+
+
 async def _kill9(stack: Stack, client: LoadClient, plan: Plan, report: Report) -> None:
     victim = stack.workers[1]
+    await _busy(client, victim.name, 3, 10.0)
     report.fault_start = client.now()
     victim.kill9()
     await asyncio.sleep(plan.kill_down_s)
@@ -985,12 +1033,14 @@ async def _kill9(stack: Stack, client: LoadClient, plan: Plan, report: Report) -
 
 
 async def _redis_restart(stack: Stack, client: LoadClient, plan: Plan, report: Report) -> None:
+    await _busy(client, None, 4, 10.0)
     report.fault_start = client.now()
     await asyncio.to_thread(stack.redis.restart)
     report.fault_end = client.now()
 
 
 async def _postgres_outage(stack: Stack, client: LoadClient, plan: Plan, report: Report) -> None:
+    await _busy(client, None, 4, 10.0)
     report.fault_start = client.now()
     await asyncio.to_thread(stack.postgres.stop, "fast")
     await asyncio.sleep(plan.pg_down_s)
@@ -1010,7 +1060,10 @@ async def run_scenario(env: FaultEnv, name: str, plan: Plan, scenario_no: int) -
     if name not in SCENARIOS:
         raise ValueError(f"unknown scenario {name!r}")
     report = Report(name)
-    async with env.stack(name) as stack, LoadClient(stack, scenario_no) as client:
+    async with (
+        env.stack(name) as stack,
+        LoadClient(stack, scenario_no, lost_responses=plan.lost_responses) as client,
+    ):
 
         def stop() -> bool:
             if client.now() >= plan.max_s:

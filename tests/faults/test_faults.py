@@ -4,11 +4,15 @@ per scenario), with one fault injected mid-load per test. Counted per inbound me
 the database, the stand-in's log and the HTTP responses (``harness.count``).
 
 The servers are private to this module (never the shared 6379/5432): the tests stop, restart
-and flush them. They fail, never skip, when ``redis-server`` or ``initdb`` is missing."""
+and flush them. They fail, never skip, when ``redis-server`` or ``initdb`` is missing.
+
+``LINLI_FAULTS_SOURCE=DIR`` runs the workers from another tree (e.g. ``git archive`` of an
+older commit) to show what the suite finds there."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
@@ -16,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from faults.harness import FaultEnv, HarnessError, Plan, Report, run_scenario
+from faults.harness import ROOT, FaultEnv, HarnessError, Plan, Report, run_scenario
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
 
@@ -35,7 +39,8 @@ PLAN = Plan(
 def env() -> Iterator[FaultEnv]:
     workdir = Path(tempfile.mkdtemp(prefix="linli-faults-test-"))
     try:
-        fault_env = FaultEnv(workdir)
+        source = os.environ.get("LINLI_FAULTS_SOURCE")
+        fault_env = FaultEnv(workdir, Path(source) if source else ROOT)
     except HarnessError as exc:
         shutil.rmtree(workdir, ignore_errors=True)
         pytest.fail(str(exc))
@@ -61,6 +66,7 @@ async def scenario(env: FaultEnv) -> Run:
 
 def check(report: Report) -> None:
     detail = json.dumps(report.summary(), ensure_ascii=False)
+    print(f"{report.name}: {detail}")  # shown with -rA, and with the failure
     assert report.messages >= 100, detail
     assert report.lost == 0, f"acknowledged but never processed: {detail}"
     assert report.duplicated_replies == 0, f"a reply delivered twice: {detail}"
