@@ -4,125 +4,22 @@ back-ends: tickets by conversation, emergencies, handoff, status, satisfaction."
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
-import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
-from channel_helpers import MP_TOKEN, ROBOT_KEY, Platform, mp_text, mp_xml, plain_query, xml_fields
+from channel_helpers import ROBOT_KEY, Platform, mp_text, mp_xml, plain_query, xml_fields
+from conversation_helpers import (
+    PUSH_PATH,
+    ROBOT_PATH,
+    Resident,
+    caseworker_token,
+    kinds,
+    texts,
+)
 
 from bot import appkeys
-from bot.accounts.http import ACCOUNTS
-from bot.app import build_app
 from bot.domain import Chat, ChatType, IncomingMessage, Sender
 from bot.domain.tickets import TicketStatus
-from bot.settings import Settings
-
-HOOK = "hook-token"
-ROBOT_PATH = "/cgi-bin/webhook/send"
-PUSH_PATH = "/gateway/push"
-
-
-@dataclass
-class Resident:
-    """A resident talking to the bot through the generic webhook of a running app."""
-
-    client: TestClient[web.Request, web.Application]
-    sender: str
-    chat: str = ""
-    group: bool = False
-    name: str = "王阿姨"
-    counter: list[int] = field(default_factory=lambda: [0])
-    log: list[tuple[float, str]] = field(default_factory=list)
-
-    async def say(self, text: str, *, mentioned: bool = True) -> dict[str, Any]:
-        self.counter[0] += 1
-        chat = self.chat or f"p-{self.sender}"
-        body = {
-            "message_id": f"{self.sender}-{self.counter[0]}-{time.monotonic_ns()}",
-            "chat": {"id": chat, "type": "group" if self.group else "private"},
-            "sender": {"id": self.sender, "name": self.name},
-            "text": text,
-            "mentioned": mentioned,
-        }
-        resp = await self.client.post(
-            "/api/v1/messages", json=body, headers={"Authorization": f"Bearer {HOOK}"}
-        )
-        assert resp.status == 200, await resp.text()
-        data: dict[str, Any] = await resp.json()
-        self.log.append((time.monotonic(), "reply returned"))
-        return data
-
-    def key(self) -> str:
-        if self.group:
-            return f"puxiong:webhook:default:g:{self.chat}:{self.sender}"
-        return f"puxiong:webhook:default:p:{self.sender}"
-
-
-def texts(data: dict[str, Any]) -> str:
-    return "\n".join(r["text"] for r in data["replies"])
-
-
-def kinds(data: dict[str, Any]) -> list[str]:
-    return [r["kind"] for r in data["replies"]]
-
-
-@pytest.fixture
-def config(backend: dict[str, str], platform: Platform) -> dict[str, Any]:
-    return {
-        **backend,
-        "wecom_api_base": platform.base_url,
-        "wechat_api_base": platform.base_url,
-        "outbound_backoff_s": 0.01,
-        "handoff_around_the_clock": True,
-        "outbox_interval_s": 0.05,
-        "sweep_interval_s": 0.05,
-        "channels": {
-            "wechat_mp": {"plain": {"token": MP_TOKEN, "committee": "puxiong"}},
-            "webhook": {
-                "tokens": [HOOK],
-                "committee": "puxiong",
-                "push_url": platform.base_url + PUSH_PATH,
-                "push_token": "gateway-secret",
-            },
-        },
-        "committees": {"puxiong": {"staff_robot_key": ROBOT_KEY}},
-    }
-
-
-@pytest.fixture
-async def start(
-    settings_factory: Callable[..., Settings], config: dict[str, Any]
-) -> AsyncIterator[Callable[..., Any]]:
-    """Start a bot (a worker) on the test's stores; every one started is closed at the end."""
-    started: list[TestClient[web.Request, web.Application]] = []
-
-    async def make(**overrides: Any) -> TestClient[web.Request, web.Application]:
-        app = await build_app(settings_factory(**{**config, **overrides}))
-        client: TestClient[web.Request, web.Application] = TestClient(TestServer(app))
-        await client.start_server()
-        started.append(client)
-        return client
-
-    yield make
-    for client in started:
-        await client.close()
-
-
-@pytest.fixture
-async def bot(start: Callable[..., Any]) -> TestClient[web.Request, web.Application]:
-    client: TestClient[web.Request, web.Application] = await start()
-    return client
-
-
-async def caseworker_token(client: TestClient[web.Request, web.Application]) -> str:
-    accounts = client.app[ACCOUNTS]
-    await accounts.add_user("zhangmin", "caseworker", "puxiong", "Str0ng-pass-123", "张敏")
-    token, _ = await accounts.create_token("zhangmin", "tests")
-    return token
 
 
 async def test_repair_in_one_message_with_everything_given(bot: Any) -> None:

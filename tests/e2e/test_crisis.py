@@ -1,0 +1,222 @@
+"""Crises through the real HTTP server on both store back-ends: self-harm in a private and a
+group chat, a welfare worry with the address asked and filled in, honest replies with no
+alert channel, escalation of an unacknowledged alert, a caseworker's conversation, retries,
+long messages and look-alikes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from channel_helpers import ROBOT_KEY, Platform
+from conversation_helpers import ROBOT_PATH, Resident, caseworker_token, kinds, texts
+
+from bot import appkeys
+from bot.domain.tickets import EventKind
+from bot.storage.conversations import Mode
+
+HOTLINES = ("12356", "962525")
+
+
+def robot_texts(platform: Platform, key: str = ROBOT_KEY) -> list[str]:
+    return [b["text"]["content"] for q, b in platform.of(ROBOT_PATH) if q.get("key") == key]
+
+
+async def conversation(bot: Any, key: str) -> Any:
+    for _ in range(100):  # written in the background after the reply
+        conv = await bot.app[appkeys.CONVERSATIONS].get(key)
+        if conv is not None and (conv.mode is not Mode.BOT or conv.state):
+            return conv
+        await asyncio.sleep(0.05)
+    return await bot.app[appkeys.CONVERSATIONS].get(key)
+
+
+async def test_self_harm_in_a_private_chat_gets_a_caring_reply_hotlines_and_a_person(
+    bot: Any, platform: Platform
+) -> None:
+    resident = Resident(bot, "sh-1")
+    data = await resident.say("我真的不想活了，活着没意思")
+    assert kinds(data) == ["crisis"]
+    reply = texts(data)
+    for number in (*HOTLINES, "110", "120"):
+        assert number in reply
+    assert "安全" in reply
+    assert "再见" not in reply
+    assert "1." not in reply
+    assert "已为您登记紧急工单" in reply
+    assert "通知了居委会值班社工" in reply
+    assert data["ticket"]["priority"] == "urgent"
+    alerts = robot_texts(platform)
+    assert len(alerts) == 1
+    assert "自伤风险" in alerts[0]
+    conv = await conversation(bot, resident.key())
+    assert conv.mode is Mode.WAITING
+    assert conv.handoff_reason == "crisis"
+    # The conversation stays with a person: the bot does not chat on.
+    after = await resident.say("湿垃圾几点扔")
+    assert after["replies"] == []
+
+
+async def test_self_harm_in_a_group_gets_one_line_there_and_the_rest_privately(
+    bot: Any, platform: Platform
+) -> None:
+    neighbour = Resident(bot, "sh-2", chat="g-putuoyicun", group=True, name="小陈")
+    data = await neighbour.say("活着真没意思，吃了一瓶安眠药", mentioned=False)
+    public = [r for r in data["replies"] if not r.get("private")]
+    private = [r for r in data["replies"] if r.get("private")]
+    assert len(public) == 1
+    assert public[0]["kind"] == "crisis"
+    assert all(n in public[0]["text"] for n in HOTLINES)
+    assert len(public[0]["text"]) < 100
+    assert private
+    assert all(n in private[0]["text"] for n in HOTLINES)
+    assert len(robot_texts(platform)) == 1
+
+
+async def test_welfare_worry_asks_the_address_and_fills_in_the_urgent_ticket(
+    bot: Any, platform: Platform
+) -> None:
+    son = Resident(bot, "wf-1", name="小王")
+    data = await son.say("我妈一个人住，两天打她电话都不接，我在外地很着急")
+    assert kinds(data) == ["emergency"]
+    reply = texts(data)
+    assert "110" in reply
+    assert "上门" in reply
+    assert "哪个小区" in reply
+    assert "几号楼" in reply
+    number = data["ticket"]["number"]
+    assert robot_texts(platform)
+    assert "独居" in robot_texts(platform)[0]
+    await conversation(bot, son.key())
+    where = await son.say("普陀一村5号楼302室")
+    assert "已补充到紧急工单" in texts(where)
+    tickets = bot.app[appkeys.TICKETS]
+    ticket = await tickets.get("puxiong", number)
+    assert (ticket.compound, ticket.building, ticket.room) == ("putuoyicun", "5号楼", "302室")
+    history = await tickets.history("puxiong", number)
+    assert any(e.kind is EventKind.LOCATION for e in history)
+
+
+async def test_without_an_alert_channel_the_reply_gives_the_duty_phone_and_claims_nothing(
+    start: Callable[..., Any], platform: Platform
+) -> None:
+    bot = await start(committees={"puxiong": {"duty_phone": "021-00000000"}})
+    resident = Resident(bot, "nc-1")
+    data = await resident.say("家里煤气味好重，头好晕")
+    reply = texts(data)
+    assert kinds(data) == ["emergency"]
+    assert "021-00000000" in reply
+    assert "通知了" not in reply
+    assert "已通知" not in reply
+    assert "119" in reply
+    assert platform.of(ROBOT_PATH) == []
+    health = await (await bot.get("/healthz")).json()
+    assert health["alerts"]["puxiong"] == "no_channel"
+
+
+async def test_an_unacknowledged_alert_is_escalated_along_the_rota_and_stops_when_taken(
+    start: Callable[..., Any], platform: Platform
+) -> None:
+    rota = {
+        "ack_timeout_s": 0.3,
+        "shifts": [
+            {"name": "张敏", "user": "zhangmin", "mobile": "13800000001", "days": "daily"},
+            {"name": "李华", "user": "lihua", "mobile": "13800000002", "days": "daily"},
+        ],
+    }
+    bot = await start(
+        alert_sweep_s=0.1,
+        committees={"puxiong": {"staff_robot_key": ROBOT_KEY, "rota": rota}},
+        street={"duty_name": "街道值班", "staff_robot_key": "street-key"},
+    )
+    resident = Resident(bot, "esc-1")
+    data = await resident.say("电梯困人了，我被关在里面出不来")
+    number = data["ticket"]["number"]
+    for _ in range(200):
+        if robot_texts(platform, "street-key"):
+            break
+        await asyncio.sleep(0.05)
+    staff = platform.of(ROBOT_PATH)
+    assert len(robot_texts(platform)) >= 2, "not re-sent to the committee's group"
+    mobiles = {
+        m
+        for q, b in staff
+        if q["key"] == ROBOT_KEY
+        for m in b["text"].get("mentioned_mobile_list", [])
+    }
+    assert "13800000002" in mobiles, "the next person on the rota was not mentioned"
+    assert robot_texts(platform, "street-key"), "not escalated to the street office"
+    history = await bot.app[appkeys.TICKETS].history("puxiong", number)
+    steps = [e.summary for e in history if e.kind is EventKind.ALERT]
+    assert len(steps) >= 3
+    # Taken: no further escalation.
+    alerts = bot.app[appkeys.ALERTS]
+    (pending,) = await alerts.store.search("puxiong")
+    assert await alerts.acknowledge(pending.id, "zhangmin", "张敏")
+    sent = len(platform.of(ROBOT_PATH))
+    await asyncio.sleep(0.8)
+    assert len(platform.of(ROBOT_PATH)) == sent
+
+
+async def test_a_crisis_while_a_caseworker_holds_the_conversation_alerts_that_caseworker(
+    bot: Any, platform: Platform
+) -> None:
+    token = await caseworker_token(bot)
+    auth = {"Authorization": f"Bearer {token}"}
+    resident = Resident(bot, "held-1")
+    await resident.say("我要找社工，转人工")
+    taken = await bot.post(f"/api/v1/conversations/{resident.key()}/takeover", headers=auth)
+    assert taken.status == 200
+    quiet = await resident.say("你好，在吗")
+    assert quiet["replies"] == []
+    data = await resident.say("我不想活了")
+    assert kinds(data) == ["crisis"]
+    assert len(data["replies"]) == 1
+    assert len(texts(data)) < 80
+    assert "110" in texts(data)
+    alerts = robot_texts(platform)
+    assert len(alerts) == 1
+    assert "社工跟进" in alerts[0]
+
+
+async def test_the_same_crisis_retried_alerts_once(bot: Any, platform: Platform) -> None:
+    body = {
+        "message_id": "retry-crisis-1",
+        "chat": {"id": "p-r1", "type": "private"},
+        "sender": {"id": "r1", "name": "居民"},
+        "text": "楼下着火了，好多烟往上冒",
+    }
+    headers = {"Authorization": "Bearer hook-token"}
+    answers = [await bot.post("/api/v1/messages", json=body, headers=headers) for _ in range(3)]
+    assert all(a.status == 200 for a in answers)
+    assert len(robot_texts(platform)) == 1
+    assert len(await bot.app[appkeys.TICKETS].inbox("puxiong")) == 1
+
+
+async def test_a_crisis_buried_in_a_long_message_with_emoji_is_found(
+    bot: Any, platform: Platform
+) -> None:
+    resident = Resident(bot, "long-1")
+    text = (
+        "想问一下积分卡的事情🙏，" * 40
+        + "还有就是隔壁阿婆刚才跌倒在厨房地上起不来了😭😭，"
+        + "另外垃圾分类的时间是不是改了，" * 40
+    )
+    data = await resident.say(text)
+    assert "emergency" in kinds(data)
+    assert robot_texts(platform)
+
+
+async def test_look_alikes_take_their_normal_route(bot: Any, platform: Platform) -> None:
+    resident = Resident(bot, "calm-1")
+    for text in (
+        "救命啊这个表格到底怎么填",
+        "消防通道被堵了谁管",
+        "上次着火的那栋楼修好了吗",
+        "家里燃气报警器怎么安装",
+        "楼上天天半夜装修吵死了",
+    ):
+        data = await resident.say(text)
+        assert not {"emergency", "crisis"} & set(kinds(data)), text
+    assert platform.of(ROBOT_PATH) == []
