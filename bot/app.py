@@ -107,6 +107,7 @@ async def build_app(settings: Settings) -> web.Application:
         tickets,
         registry,
         user_names=lambda user_id: console_user_name(app, user_id),
+        tasks=tasks,
     )
     encoder = load_encoder(settings.encoder)
     retrieval = RetrievalService(encoder, index_dir=settings.effective_index_dir)

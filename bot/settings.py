@@ -253,8 +253,11 @@ class Settings(BaseSettings):
     sweep_interval_s: float = 30.0
     alert_sweep_s: float = 5.0
     """How often staff alerts are retried and unacknowledged ones escalated."""
-    alert_send_timeout_s: float = 2.0
-    """How long raising an alert waits for the robot before leaving it queued for retry."""
+    alert_send_timeout_s: float = 5.0
+    """How long one send to a group robot may take before it counts as failed (retried)."""
+    alert_wait_s: float = 0.6
+    """How long raising an alert waits for the robot's answer before answering ``queued``
+    (the send goes on in the background)."""
 
     ticket_sla: dict[str, Any] = Field(default_factory=dict)
     """Per-category SLA overrides, e.g. ``repair = {first_response = "2 working hours",

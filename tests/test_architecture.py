@@ -22,7 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "tickets": {"domain", "storage", "logs"},
     "accounts": {"domain", "storage", "settings", "logs", "appkeys", "app"},
     # Staff alerts send through a RobotSender protocol (the channels implement it).
-    "alerts": {"domain", "storage", "settings", "tickets", "logs"},
+    "alerts": {"domain", "storage", "settings", "tickets", "background", "logs"},
     "dialogue": {
         "domain",
         "storage",

@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from bot.alerts.rota import Person, next_on_rota, on_duty, person_for_user, street_contact
+from bot.background import BackgroundTasks
 from bot.domain import LinliError, Registry, RegistryError, StoreUnavailable
 from bot.domain.tickets import Actor, TicketError
 from bot.settings import CommitteeConfig, Settings
@@ -120,6 +121,7 @@ class StaffAlerts:
         registry: Registry | None = None,
         *,
         user_names: UserNames | None = None,
+        tasks: BackgroundTasks | None = None,
         clock: Callable[[], datetime] = _utcnow,
         max_attempts: int = 10,
         retry_base_s: float = 5.0,
@@ -131,6 +133,7 @@ class StaffAlerts:
         self._tickets = tickets
         self._registry = registry
         self._user_names = user_names
+        self._tasks = tasks
         self._clock = clock
         self.max_attempts = max_attempts
         self.retry_base_s = retry_base_s
@@ -245,7 +248,7 @@ class StaffAlerts:
             )
             await self._flush(alert)
             return self._result(alert)
-        alert = await self._deliver(alert, now)
+        alert = await self._first_send(alert, now)
         log.info(
             "staff alert raised",
             extra={
@@ -257,6 +260,21 @@ class StaffAlerts:
             },
         )
         return self._result(alert)
+
+    async def _first_send(self, alert: StaffAlert, now: datetime) -> StaffAlert:
+        """Send now, waiting at most ``alert_wait_s`` for the robot's answer; a slower send
+        goes on in the background (the alert is durably queued meanwhile, and its lease
+        keeps the sweep from sending it twice)."""
+        if self._tasks is None:
+            return await self._deliver(alert, now)
+        try:
+            sending = self._tasks.spawn(self._deliver(alert, now), name="staff alert send")
+        except RuntimeError:  # shutting down: no background work, send inline
+            return await self._deliver(alert, now)
+        done, _ = await asyncio.wait({sending}, timeout=self._settings.alert_wait_s)
+        if sending in done and sending.exception() is None:
+            return sending.result()
+        return alert
 
     def _result(self, alert: StaffAlert) -> AlertResult:
         if alert.status in {AlertStatus.SENT, AlertStatus.ACKNOWLEDGED}:

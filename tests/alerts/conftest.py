@@ -4,6 +4,7 @@ settable clock."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.alerts import StaffAlerts
 from bot.app import build_state, load_registry
+from bot.background import BackgroundTasks
 from bot.channels.outbound import OutboundSender
 from bot.domain import Chat, ChatType, IncomingMessage, Sender
 from bot.domain.tickets import SHANGHAI, Reporter, TicketCategory, TicketDraft
@@ -76,11 +78,14 @@ class Robot:
     posts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     fail: int = 0
     down: bool = False
+    delay_s: float = 0.0
 
     def to(self, key: str) -> list[dict[str, Any]]:
         return [body["text"] for k, body in self.posts if k == key]
 
     async def handle(self, request: web.Request) -> web.Response:
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         if self.down:
             return web.Response(status=500, text="down")
         if self.fail > 0:
@@ -108,6 +113,7 @@ class Stack:
     robot: Robot
     clock: Clock
     settings: Settings
+    tasks: BackgroundTasks
 
 
 @pytest.fixture
@@ -118,7 +124,12 @@ async def make_stack(
 ) -> AsyncIterator[Callable[..., Any]]:
     opened: list[tuple[Database, aiohttp.ClientSession, StateStore]] = []
 
-    async def make(*, robot_key: str = ROBOT_KEY, street: dict[str, str] | None = None) -> Stack:
+    async def make(
+        *,
+        robot_key: str = ROBOT_KEY,
+        street: dict[str, str] | None = None,
+        alert_wait_s: float = 5.0,
+    ) -> Stack:
         settings = settings_factory(
             **backend,
             wecom_api_base=robot[1],
@@ -132,6 +143,7 @@ async def make_stack(
             },
             street=STREET if street is None else street,
             alert_send_timeout_s=5.0,
+            alert_wait_s=alert_wait_s,
         )
         db = Database.connect(settings.effective_database_url)
         await db.migrate()
@@ -142,8 +154,11 @@ async def make_stack(
         tickets = TicketService(SqlTicketStore(db), registry)
         clock = Clock(monday_10())
         sender = OutboundSender(http, state, settings)
-        alerts = StaffAlerts(SqlAlertStore(db), settings, sender, tickets, registry, clock=clock)
-        return Stack(alerts, tickets, robot[0], clock, settings)
+        tasks = BackgroundTasks()
+        alerts = StaffAlerts(
+            SqlAlertStore(db), settings, sender, tickets, registry, tasks=tasks, clock=clock
+        )
+        return Stack(alerts, tickets, robot[0], clock, settings, tasks)
 
     yield make
     for db, http, state in opened:

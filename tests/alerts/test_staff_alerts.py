@@ -66,15 +66,23 @@ async def test_holder_is_mentioned_too(make_stack: MakeStack) -> None:
     ]
 
 
+async def test_the_shift_on_duty_is_mentioned(make_stack: MakeStack) -> None:
+    stack: Stack = await make_stack()
+    stack.clock.advance(5 * 24 * 3600)  # Saturday 10:00
+    assert (await raise_one(stack, source="m-sat")).recipients == ("陈静",)
+    stack.clock.advance(-24 * 3600 + 8 * 3600)  # Friday 18:00: the night shift
+    assert (await raise_one(stack, source="m-fri")).recipients == ("李军",)
+
+
 async def test_nobody_on_duty_mentions_everyone(make_stack: MakeStack) -> None:
     stack: Stack = await make_stack()
-    stack.clock.advance(-3 * 24 * 3600)  # Friday 10:00 → still 王芳; go to Saturday 10:00:
-    stack.clock.advance(24 * 3600)
+    stack.clock.advance(-8 * 3600)  # Monday 02:00: a gap in the rota
     result = await raise_one(stack)
-    assert result.recipients == ("陈静",)
-    stack.clock.advance(-24 * 3600 + 8 * 3600)  # Friday 18:00 is 李军's night shift
-    night = await raise_one(stack, source="m-night")
-    assert night.recipients == ("李军",)
+    assert result.delivery is AlertDelivery.SENT
+    assert result.recipients == ()
+    sent = stack.robot.to(ROBOT_KEY)[0]
+    assert sent["mentioned_list"] == ["@all"]
+    assert "mentioned_mobile_list" not in sent
 
 
 async def test_no_channel_claims_nothing(make_stack: MakeStack) -> None:
@@ -248,3 +256,18 @@ async def test_sweep_links_the_ticket_opened_later(make_stack: MakeStack) -> Non
     assert await stack.alerts.sweep() == 1
     assert await alert_events(stack, ticket.number) == ["已在员工群提醒：王芳"]
     assert await stack.alerts.sweep() == 0, "each step goes on the history once"
+
+
+async def test_a_slow_robot_answers_queued_and_the_send_goes_on(make_stack: MakeStack) -> None:
+    stack: Stack = await make_stack(alert_wait_s=0.05)
+    stack.robot.delay_s = 0.5
+    result = await raise_one(stack)
+    assert result.delivery is AlertDelivery.QUEUED
+    assert result.staff_told, "recorded durably for a configured channel"
+    assert await stack.alerts.sweep() == 0, "the send in flight holds the alert's lease"
+    assert await stack.tasks.drain(5.0) == 0
+    stored = await stack.alerts.get(result.alert_id)
+    assert stored is not None
+    assert stored.status is AlertStatus.SENT
+    assert len(stack.robot.to(ROBOT_KEY)) == 1
+    assert await stack.alerts.sweep() == 0
