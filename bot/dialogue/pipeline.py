@@ -23,7 +23,7 @@ import logging
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.background import BackgroundTasks
 from bot.dialogue import texts
@@ -50,7 +50,10 @@ from bot.storage.state import StateStore
 log = logging.getLogger(__name__)
 
 APPLIED = "applied"
-"""Conversation state: the last message applied to it and the replies it got."""
+"""Conversation state: the latest messages applied to it (``APPLIED_KEPT``), each with the
+replies it got, so a message taken up again after its worker died is never applied twice."""
+
+APPLIED_KEPT = 8
 
 MAX_TEXT = 500
 """Characters of a message the routes look at; the conversation log keeps all of it."""
@@ -153,11 +156,11 @@ class Pipeline:
             conv = await self._conversations.get(msg.conversation_key) or _new(msg)
             conv.sender_name = msg.sender.name or conv.sender_name
             conv.last_message_at = datetime.now(UTC)
-            applied = conv.state.get(APPLIED)
-            if isinstance(applied, dict) and applied.get("key") == msg.dedup_key:
+            applied = _applied(conv.state, msg.dedup_key)
+            if applied is not None:
                 # A retry of a message whose turn was saved but never acknowledged (the store
-                # failed afterwards): answer as before instead of applying it twice.
-                return prefix + _replies_from(applied.get("replies"))
+                # failed afterwards, or the worker died): answer as before, not a second turn.
+                return prefix + applied
             if conv.silent:
                 await self._conversations.save(conv, fence=lease.token)
                 if self._forward is not None:
@@ -167,7 +170,7 @@ class Pipeline:
                 return []
             turn = Turn(msg, head, committee, self._compound(msg, committee, conv), parse, conv)
             replies = await self._location(turn) or await self._route(turn)
-            conv.state[APPLIED] = {"key": msg.dedup_key, "replies": _replies_to(replies)}
+            _remember_applied(conv.state, msg.dedup_key, replies)
             await self._conversations.save(conv, fence=lease.token)
         return prefix + replies
 
@@ -385,6 +388,27 @@ def _clean(text: str) -> str:
         ch for ch in text if unicodedata.category(ch) not in {"Cc", "Cf"} or ch in "\n\t"
     )
     return cleaned.strip()
+
+
+def _applied_entries(state: dict[str, Any]) -> list[dict[str, Any]]:
+    raw = state.get(APPLIED)
+    if isinstance(raw, dict):  # one entry, as saved before several were kept
+        raw = [raw]
+    return [e for e in raw if isinstance(e, dict)] if isinstance(raw, list) else []
+
+
+def _applied(state: dict[str, Any], key: str) -> list[Reply] | None:
+    """The replies of message ``key`` if its turn was applied to this conversation."""
+    for entry in _applied_entries(state):
+        if entry.get("key") == key:
+            return _replies_from(entry.get("replies"))
+    return None
+
+
+def _remember_applied(state: dict[str, Any], key: str, replies: list[Reply]) -> None:
+    entries = [e for e in _applied_entries(state) if e.get("key") != key]
+    entries.append({"key": key, "replies": _replies_to(replies)})
+    state[APPLIED] = entries[-APPLIED_KEPT:]
 
 
 def _replies_to(replies: list[Reply]) -> list[dict[str, object]]:

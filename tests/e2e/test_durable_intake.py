@@ -206,3 +206,31 @@ async def test_recovery_answers_a_dead_workers_messages_once_with_two_workers(
         status = await log.inbound_status(msg)
         assert status is not None
         assert status.result is not None
+
+
+async def test_a_message_taken_up_again_after_later_turns_is_not_applied_twice(
+    start: Callable[..., Any], backend: dict[str, str], platform: Platform
+) -> None:
+    """A worker applied a turn and died before storing the answer; the resident wrote on and
+    those turns were applied too. When the first message is taken up again, its turn is not
+    applied a second time: the same answer, the dialogue where it was."""
+    bot = await start(_config(platform, **backend))
+    pipeline = bot.app[appkeys.PIPELINE]
+
+    def message(mid: str, text: str) -> IncomingMessage:
+        return IncomingMessage(
+            mid, "webhook", "default", "puxiong", Chat("p-d3", ChatType.PRIVATE), Sender("d3"), text
+        )
+
+    await pipeline.handle(message("a", "我要报修"))
+    first = await pipeline.handle(message("b", "客厅的灯坏了"))
+    await pipeline.handle(message("c", "燕宁苑"))
+    conversations = bot.app[appkeys.CONVERSATIONS]
+    before = await conversations.get(message("x", "").conversation_key)
+    assert before is not None
+    again = await pipeline.handle(message("b", "客厅的灯坏了"))
+    assert [r.text for r in again] == [r.text for r in first]
+    after = await conversations.get(message("x", "").conversation_key)
+    assert after is not None
+    assert after.state["draft"] == before.state["draft"]
+    assert after.state["draft"]["awaiting"] == "building"
