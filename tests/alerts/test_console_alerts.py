@@ -176,7 +176,7 @@ async def test_no_channel_banner_warning_and_healthz(
 
     alert_id, number = await raise_with_ticket(client, "puxiong:webhook:default:crisis-3")
     assert (await client.app[appkeys.ALERTS].get(alert_id)).status is AlertStatus.NO_CHANNEL  # type: ignore[union-attr]
-    await login(client)
+    csrf = await login(client)
     for path in ("/console/", f"/console/tickets/{number}", "/console/faqs"):
         page = await (await client.get(path)).text()
         assert "紧急提醒渠道不可用" in page, path
@@ -190,6 +190,10 @@ async def test_no_channel_banner_warning_and_healthz(
     health = await resp.json()
     assert health["status"] == "ok"
     assert health["alerts"] == {"puxiong": "no_channel"}
+    # The live feed's button posts with the CSRF header (fetch), not a form.
+    taken = await client.post(f"/console/alerts/{alert_id}/ack", headers={"X-CSRF-Token": csrf})
+    assert taken.status == 200  # followed the redirect to the inbox
+    assert "已由 <strong>王芳</strong> 处理" in await taken.text()
     assert robot[0].posts == []
 
 

@@ -69,6 +69,26 @@
     return a;
   }
 
+  /* "我来处理" on a live alert: acknowledges it (and claims its ticket) like the button on the
+     page, then reloads so the inbox shows who took it. */
+  function ackButton(alertId) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "button-urgent";
+    button.textContent = "我来处理";
+    button.addEventListener("click", function () {
+      var meta = document.querySelector('meta[name="csrf-token"]');
+      button.disabled = true;
+      fetch("/console/alerts/" + encodeURIComponent(alertId) + "/ack", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRF-Token": meta ? meta.getAttribute("content") : "" }
+      }).then(function () { window.location.reload(); },
+              function () { button.disabled = false; });
+    });
+    return button;
+  }
+
   function addEntry(ev) {
     var li = document.createElement("li");
     li.className = "feed-item feed-" + ev.type;
@@ -96,6 +116,7 @@
                              "工单 " + ev.ticket));
     }
     if (links.childNodes.length) { li.appendChild(links); }
+    if (ev.alert) { li.appendChild(ackButton(ev.alert)); }
     feed.insertBefore(li, feed.firstChild);
     while (feed.childNodes.length > 50) { feed.removeChild(feed.lastChild); }
   }
