@@ -592,6 +592,8 @@ class LoadClient:
         self.lost_responses = lost_responses
         """Share of answers dropped on their way back (the client then retries like WeChat)."""
         self._net = random.Random(seed)
+        self.retry_due = 0
+        """Processed messages whose answer was lost and whose retry is still to come."""
         self.sent: list[Sent] = []
         self._scenario = scenario_no
         self._counter = 0
@@ -673,6 +675,7 @@ class LoadClient:
                 # retries, so the message must not be processed (or answered) twice.
                 attempt.status = "answer lost"
                 body = None
+                self.retry_due += 1
             if body is not None:
                 reply = _open_reply(body)
                 if replay:
@@ -685,6 +688,8 @@ class LoadClient:
             if n < RETRIES:
                 # WeChat retries at once after a timeout; a fast failure waits out the 5 s.
                 await asyncio.sleep(max(0.0, attempt.started + CALLBACK_TIMEOUT_S - self.now()))
+                if attempt.status == "answer lost":
+                    self.retry_due -= 1
 
     def reached(self, n: int) -> asyncio.Event:
         """Set once ``n`` messages were sent."""
@@ -1010,20 +1015,18 @@ class Plan:
 SCENARIOS = ("kill9", "redis_restart", "postgres_outage", "replay_after_flush")
 
 
-async def _busy(client: LoadClient, worker: str | None, at_least: int, limit_s: float) -> None:
-    """Wait (up to ``limit_s``) until ``at_least`` callbacks are in flight (at ``worker``), so
-    the fault hits messages mid-processing."""
+async def _busy(client: LoadClient, ready: Callable[[], bool], limit_s: float) -> None:
+    """Wait (up to ``limit_s``) until ``ready()``, so the fault hits messages mid-way."""
     deadline = client.now() + limit_s
     while client.now() < deadline:
-        busy = client.inflight[worker] if worker else sum(client.inflight.values())
-        if busy >= at_least:
+        if ready():
             return
         await asyncio.sleep(0.02)
 
 
 async def _kill9(stack: Stack, client: LoadClient, plan: Plan, report: Report) -> None:
     victim = stack.workers[1]
-    await _busy(client, victim.name, 3, 10.0)
+    await _busy(client, lambda: client.inflight[victim.name] >= 3, 10.0)
     report.fault_start = client.now()
     victim.kill9()
     await asyncio.sleep(plan.kill_down_s)
@@ -1033,14 +1036,16 @@ async def _kill9(stack: Stack, client: LoadClient, plan: Plan, report: Report) -
 
 
 async def _redis_restart(stack: Stack, client: LoadClient, plan: Plan, report: Report) -> None:
-    await _busy(client, None, 4, 10.0)
+    # Callbacks in flight, and answered ones whose answer was lost: WeChat's retries of those
+    # reach a Redis that has forgotten them.
+    await _busy(client, lambda: client.retry_due >= 2 and sum(client.inflight.values()) >= 3, 15.0)
     report.fault_start = client.now()
     await asyncio.to_thread(stack.redis.restart)
     report.fault_end = client.now()
 
 
 async def _postgres_outage(stack: Stack, client: LoadClient, plan: Plan, report: Report) -> None:
-    await _busy(client, None, 4, 10.0)
+    await _busy(client, lambda: sum(client.inflight.values()) >= 4, 10.0)
     report.fault_start = client.now()
     await asyncio.to_thread(stack.postgres.stop, "fast")
     await asyncio.sleep(plan.pg_down_s)
