@@ -4,14 +4,17 @@ environment."""
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -224,6 +227,21 @@ class Settings(BaseSettings):
 
     session_secret: str = ""
     """Console session cookie key material; empty: a random key kept in ``data_dir``."""
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Reverse proxies (IPs or CIDRs, comma-separated in ``LINLI_TRUSTED_PROXIES``) whose
+    ``X-Forwarded-For`` is believed; default none: the client is the peer address."""
+    login_ip_limit: int = Field(default=20, ge=2)
+    """Failed logins from one address within ``login_ip_window_s`` that lock the address."""
+    login_ip_window_s: float = Field(default=900.0, gt=0)
+    login_ip_lockout_s: float = Field(default=900.0, gt=0)
+    login_free_failures: int = Field(default=3, ge=1)
+    """Failed logins on one user name before its attempts are spaced out (backoff)."""
+    login_backoff_base_s: float = Field(default=1.0, gt=0)
+    login_backoff_max_s: float = Field(default=60.0, gt=0)
+    """The longest wait between attempts on one user name (never a lockout)."""
+    console_stream_check_s: float = Field(default=2.0, gt=0)
+    """How often an open console event stream re-checks its session (logout, password
+    change or a disabled user end it within this)."""
 
     try_page: bool | None = None
     """The ``/try`` playground; on by default, off in production."""
@@ -267,6 +285,33 @@ class Settings(BaseSettings):
     committees: dict[str, CommitteeConfig] = Field(default_factory=dict)
     street: StreetDuty = Field(default_factory=StreetDuty)
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            if v.lstrip().startswith("["):
+                return json.loads(v)  # the JSON list pydantic-settings would take
+            return [p for p in re.split(r"[\s,]+", v) if p]
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_ok(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {entry!r} is not an IP address or CIDR"
+                ) from None
+        return v
+
+    @model_validator(mode="after")
+    def _backoff_ok(self) -> Settings:
+        if self.login_backoff_base_s > self.login_backoff_max_s:
+            raise ValueError("login_backoff_base_s must not exceed login_backoff_max_s")
+        return self
+
     @property
     def try_enabled(self) -> bool:
         return self.try_page if self.try_page is not None else self.env != "production"
@@ -282,6 +327,7 @@ class Settings(BaseSettings):
     bot_names: list[str] = Field(default_factory=lambda: ["邻里", "邻里小助手", "Linli"])
     """The bot's names and aliases in group chats: "@邻里 …" is removed before the message is
     understood (full- or half-width @, with or without a space) and counts as addressing it."""
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

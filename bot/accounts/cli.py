@@ -4,6 +4,7 @@
                    [--display-name TEXT] [--password-stdin]
     linli user passwd NAME [--password-stdin]
     linli user disable NAME / linli user enable NAME
+    linli user logout NAME                       (ends every console session of NAME)
     linli user list [--committee ID] [--json]
     linli user token NAME [--label TEXT]         (prints the new token once)
     linli user tokens NAME [--json]
@@ -57,6 +58,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     disable = cmds.add_parser("disable", help="disable a user (sessions and tokens stop)")
     disable.add_argument("name")
     disable.set_defaults(handler=_handler(_disable))
+
+    logout = cmds.add_parser("logout", help="end every console session of a user")
+    logout.add_argument("name")
+    logout.set_defaults(handler=_handler(_logout))
 
     enable = cmds.add_parser("enable", help="re-enable a disabled user")
     enable.add_argument("name")
@@ -149,6 +154,12 @@ async def _passwd(accounts: AccountService, args: argparse.Namespace) -> int:
 async def _disable(accounts: AccountService, args: argparse.Namespace) -> int:
     user = await accounts.set_disabled(args.name, True)
     print(f"disabled {user.name!r}: login refused, sessions ended, API tokens stop working")
+    return 0
+
+
+async def _logout(accounts: AccountService, args: argparse.Namespace) -> int:
+    ended = await accounts.end_sessions(args.name)
+    print(f"ended {ended} console session(s) of {args.name!r}")
     return 0
 
 

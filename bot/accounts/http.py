@@ -88,6 +88,22 @@ async def current_user(request: web.Request) -> Principal | None:
     return principal
 
 
+async def principal_now(request: web.Request) -> Principal | None:
+    """The principal of this request re-read from the store now, not the one resolved when
+    it began: for long-lived responses (the console's event stream), which must end once
+    the session is logged out, its user's password changed or the user disabled, or the API
+    token revoked. Raises StoreUnavailable when the database is down."""
+    accounts = request.config_dict[ACCOUNTS]
+    first = request.get(_PRINCIPAL)
+    if first is not None and first.via_token:
+        _, _, token = request.headers.get("Authorization", "").partition(" ")
+        return await accounts.token_principal(token.strip())
+    sid = (await get_session(request)).get(SESSION_SID)
+    if not isinstance(sid, str) or not sid:
+        return None
+    return await accounts.session_principal(sid)
+
+
 async def require_user(request: web.Request) -> Principal:
     """The principal, or 401 (a JSON error in the admin API, an error page in the console;
     the guards already send anonymous callers away before a handler runs)."""
@@ -153,32 +169,70 @@ async def csrf_ok(request: web.Request, *, form: bool) -> bool:
 
 
 # --- client address ---------------------------------------------------------------------------
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple[IPNetwork, ...])
+"""The reverse proxies whose ``X-Forwarded-For`` is believed (setting ``trusted_proxies``)."""
+
+
+def trusted_networks(entries: Collection[str]) -> tuple[IPNetwork, ...]:
+    """Parse the ``trusted_proxies`` setting (IP addresses or CIDRs; validated there)."""
+    return tuple(ipaddress.ip_network(e.strip(), strict=False) for e in entries)
+
+
 def client_ip(request: web.Request) -> str:
-    """The caller's address. Behind a reverse proxy on a loopback or private address (nginx
-    in the compose file), the last ``X-Forwarded-For`` hop, which that proxy appended."""
-    remote = request.remote or ""
-    forwarded = request.headers.get("X-Forwarded-For")
-    if forwarded and _is_local(remote):
-        last = forwarded.split(",")[-1].strip()
-        if _is_address(last):
-            return last
-    return remote
+    """The caller's address, used by the login throttle and the logs: the peer address,
+    unless the peer is a configured trusted proxy; then the right-most address in
+    ``X-Forwarded-For`` that is not itself a trusted proxy (what the outermost trusted proxy
+    saw). Entries a client wrote further left are never believed, so rotating them changes
+    nothing."""
+    trusted = request.config_dict.get(TRUSTED_PROXIES, ())
+    return resolve_client_ip(
+        request.remote or "", request.headers.getall("X-Forwarded-For", []), trusted
+    )
 
 
-def _is_local(address: str) -> bool:
+def resolve_client_ip(peer: str, forwarded: Collection[str], trusted: Collection[IPNetwork]) -> str:
+    """``client_ip`` on plain values: ``forwarded`` are the ``X-Forwarded-For`` header
+    values in the order received."""
+    current = _parse_address(peer)
+    if current is None:
+        return peer
+    if not trusted:
+        return str(current)
+    hops = [h.strip() for value in forwarded for h in value.split(",")]
+    for hop in reversed(hops):
+        if not _trusted(current, trusted):
+            break
+        address = _parse_address(hop)
+        if address is None:
+            # Garbage where a trusted proxy should have written its peer: stop at the last
+            # address a trusted hop vouches for.
+            break
+        current = address
+    return str(current)
+
+
+def _trusted(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address, networks: Collection[IPNetwork]
+) -> bool:
+    return any(address.version == n.version and address in n for n in networks)
+
+
+def _parse_address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address from a peer or ``X-Forwarded-For`` hop (``1.2.3.4``, ``1.2.3.4:567``,
+    ``[2001:db8::1]:567``, ``::ffff:1.2.3.4``), or None."""
+    value = value.strip()
+    if value.startswith("["):
+        value = value[1:].partition("]")[0]
+    elif value.count(":") == 1:
+        value = value.partition(":")[0]
     try:
-        ip = ipaddress.ip_address(address)
+        address = ipaddress.ip_address(value)
     except ValueError:
-        return False
-    return ip.is_loopback or ip.is_private
-
-
-def _is_address(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 # --- admin API ------------------------------------------------------------------------------

@@ -158,6 +158,12 @@ class AccountService:
     async def close_session(self, sid: str) -> None:
         await self._store.end_session(digest(sid))
 
+    async def end_sessions(self, name: str) -> int:
+        """Log a user out everywhere (every console session ends, open event streams close
+        within seconds); returns how many sessions there were."""
+        user = await self.get_user(name)
+        return await self._store.end_sessions(user.id)
+
     # --- API tokens -----------------------------------------------------------------------
     async def create_token(self, name: str, label: str = "") -> tuple[str, ApiToken]:
         """A new API token for ``name``: the token (shown once, never stored) and its record."""
@@ -190,7 +196,8 @@ class AccountService:
 
 
 class Authenticator:
-    """Password login with throttling per user name and per client address."""
+    """Password login with throttling per client address and per user name
+    (``bot.accounts.throttle``)."""
 
     def __init__(self, accounts: AccountService, throttle: LoginThrottle) -> None:
         self._accounts = accounts
@@ -199,11 +206,18 @@ class Authenticator:
     async def login(self, name: str, password: str, ip: str) -> Principal:
         """The principal, or LoginThrottled / InvalidCredentials / AccountDisabled.
 
-        While the name or the address is locked nothing is checked, so even the right
-        password is refused."""
+        While the address is locked, or the name is waiting out its backoff, nothing is
+        checked, so even the right password is refused; the wait on a name is short (at most
+        the backoff cap) and the right password after it succeeds. An InvalidCredentials
+        carries the wait its failure started (``retry_after_s``)."""
         await self._throttle.check(name, ip)
         try:
-            return await self._accounts.check_password(name, password)
-        except InvalidCredentials:
-            await self._throttle.failed(name, ip)
+            principal = await self._accounts.check_password(name, password)
+        except InvalidCredentials as exc:
+            exc.retry_after_s = await self._throttle.failed(name, ip)
             raise
+        except AccountDisabled:
+            await self._throttle.succeeded(name)  # the password was right
+            raise
+        await self._throttle.succeeded(name)
+        return principal

@@ -65,19 +65,23 @@ class UnknownToken(AccountError, LookupError):
 class InvalidCredentials(AccountError):
     """Wrong user name or password (deliberately not saying which)."""
 
+    retry_after_s: float = 0.0
+    """How long the user name must now wait before its next attempt (0: none)."""
+
 
 class AccountDisabled(AccountError):
     """The password is right but the account is disabled."""
 
 
 class LoginThrottled(AccountError):
-    """Too many failed logins for this user name or from this address."""
+    """A login attempt refused before any password was checked: this address is locked
+    after too many failures, or this user name must wait out its backoff."""
 
     def __init__(self, retry_after_s: float, scope: str) -> None:
         super().__init__(f"login throttled ({scope}) for {retry_after_s:.0f} s")
         self.retry_after_s = retry_after_s
         self.scope = scope
-        """``user`` (this user name is locked) or ``ip`` (this address is locked)."""
+        """``user`` (this user name must wait) or ``ip`` (this address is locked)."""
 
 
 def normalize_username(raw: str) -> str:

@@ -17,7 +17,9 @@ from bot.accounts.http import (
     ACCOUNTS,
     AUTHENTICATOR,
     PUBLIC_API_PATHS,
+    TRUSTED_PROXIES,
     api_auth_middleware,
+    trusted_networks,
     whoami,
 )
 from bot.accounts.passwords import Passwords
@@ -60,7 +62,10 @@ def setup_console_auth(
         session_ttl_s=session_max_age_s,
     )
     app[ACCOUNTS] = accounts
-    app[AUTHENTICATOR] = Authenticator(accounts, throttle or LoginThrottle(state))
+    app[AUTHENTICATOR] = Authenticator(
+        accounts, throttle or LoginThrottle.from_settings(state, settings)
+    )
+    app[TRUSTED_PROXIES] = trusted_networks(settings.trusted_proxies)
 
     aiohttp_session.setup(app, cookie_storage(settings, session_max_age_s))
     app.middlewares.append(console_middleware())

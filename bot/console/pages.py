@@ -24,8 +24,8 @@ from aiohttp import web
 from aiohttp_sse import sse_response
 
 from bot import appkeys
-from bot.accounts.http import ACCOUNTS, ensure_committee, require_user
-from bot.accounts.types import Principal, Role
+from bot.accounts.http import ACCOUNTS, ensure_committee, principal_now, require_user
+from bot.accounts.types import Principal, Role, committee_scope
 from bot.console.alerts import inbox_alerts
 from bot.console.rendering import CONSOLE_REGISTRY, render
 from bot.console.security import HOME_PATH
@@ -237,37 +237,57 @@ async def events(request: web.Request) -> web.StreamResponse:
     """The committee's live events as ``text/event-stream`` (one JSON object per ``data:``).
 
     Ends when the client goes away (the keep-alive ping fails), when the application shuts
-    down, or when the state store's subscription is lost (the browser reconnects)."""
+    down, when the state store's subscription is lost (the browser reconnects), or when the
+    caller may no longer see the committee: the session is re-checked against the database
+    every ``console_stream_check_s`` and before each event is sent, so a logout, a password
+    change or a disabled user ends the stream within seconds and never receives another
+    event (the browser's reconnection then meets the login page and stops)."""
     principal = await require_user(request)
     committee = principal.committee or request.query.get("committee", "")
     if not committee or not request.config_dict[CONSOLE_REGISTRY].has_committee(committee):
         raise web.HTTPNotFound()
     ensure_committee(principal, committee)
+    check_s = request.config_dict[appkeys.SETTINGS].console_stream_check_s
     subscription = await request.app[appkeys.STATE].subscribe(committee_channel(committee))
     stop = asyncio.Event()
     streams = request.app[STREAMS]
     streams.add(stop)
     waiters: list[asyncio.Task[Any]] = []
+    loop = asyncio.get_running_loop()
     try:
         async with sse_response(request, ping_interval=SSE_PING_S) as resp:
             await resp.send(json.dumps({"type": "ready", "committee": committee}), event="ready")
             closed = asyncio.create_task(resp.wait())
             stopped = asyncio.create_task(stop.wait())
             waiters = [closed, stopped]
+            message: asyncio.Task[str] | None = None
+            next_check = loop.time() + check_s
             while True:
-                message = asyncio.create_task(anext(subscription))
-                waiters.append(message)
+                if message is None:
+                    message = asyncio.create_task(anext(subscription))
+                    waiters.append(message)
                 done, _ = await asyncio.wait(
-                    (message, closed, stopped), return_when=asyncio.FIRST_COMPLETED
+                    (message, closed, stopped),
+                    timeout=max(0.0, next_check - loop.time()),
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
-                if message not in done:
+                if closed in done or stopped in done:
                     break
+                if message not in done:
+                    if not await _may_stream(request, committee):
+                        break
+                    next_check = loop.time() + check_s
+                    continue
                 waiters.remove(message)
                 try:
                     payload = message.result()
                 except (StoreUnavailable, StopAsyncIteration):
                     log.warning("live events subscription ended", extra={"committee": committee})
                     break
+                message = None
+                if not await _may_stream(request, committee):
+                    break
+                next_check = loop.time() + check_s
                 try:
                     await resp.send(payload)
                 except (ConnectionResetError, TimeoutError, RuntimeError):
@@ -282,6 +302,20 @@ async def events(request: web.Request) -> web.StreamResponse:
         with contextlib.suppress(StoreUnavailable, OSError):
             await subscription.close()
     return resp
+
+
+async def _may_stream(request: web.Request, committee: str) -> bool:
+    """The stream's caller still has a live session (or token) that sees ``committee``.
+    Fails closed: with the database unreachable the stream ends (the browser reconnects)."""
+    try:
+        principal = await principal_now(request)
+    except StoreUnavailable:
+        log.warning("live events: session not verifiable", extra={"committee": committee})
+        return False
+    if principal is None or not committee_scope(principal, committee):
+        log.info("live events: session ended", extra={"committee": committee})
+        return False
+    return True
 
 
 async def stop_streams(app: web.Application) -> None:

@@ -31,11 +31,25 @@ DISABLED = "该账号已停用，请联系居委会或街道管理员。"
 UNAVAILABLE = "系统暂时不可用，请稍后再试。"
 
 
+def wait_text(seconds: float) -> str:
+    """``5 秒`` / ``2 分钟``: how long to wait, rounded up."""
+    if seconds < 120:
+        return f"{max(1, math.ceil(seconds))} 秒"
+    return f"{math.ceil(seconds / 60)} 分钟"
+
+
 def throttled_message(exc: LoginThrottled) -> str:
-    minutes = max(1, math.ceil(exc.retry_after_s / 60))
     if exc.scope == "user":
-        return f"密码错误次数过多，该账号已暂时锁定，请 {minutes} 分钟后再试。"
-    return f"本机登录失败次数过多，请 {minutes} 分钟后再试。"
+        return (
+            f"该账号的密码错误次数较多，为防止猜测密码，请 {wait_text(exc.retry_after_s)}后再试。"
+        )
+    return f"本机登录失败次数过多，请 {wait_text(exc.retry_after_s)}后再试。"
+
+
+def wrong_credentials_message(exc: InvalidCredentials) -> str:
+    if exc.retry_after_s > 0:
+        return f"{WRONG_CREDENTIALS}请 {wait_text(exc.retry_after_s)}后再试。"
+    return WRONG_CREDENTIALS
 
 
 async def login_form(request: web.Request) -> web.StreamResponse:
@@ -72,10 +86,14 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             status=429,
             headers={"Retry-After": str(math.ceil(exc.retry_after_s))},
         )
-    except InvalidCredentials:
+    except InvalidCredentials as exc:
         log.info("login failed", extra={"ip": ip})
         return await _login_page(
-            request, next_path=next_path, username=username, error=WRONG_CREDENTIALS, status=401
+            request,
+            next_path=next_path,
+            username=username,
+            error=wrong_credentials_message(exc),
+            status=401,
         )
     except AccountDisabled:
         log.info("login of a disabled user refused", extra={"ip": ip})

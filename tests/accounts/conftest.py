@@ -26,7 +26,8 @@ def make_console(
     aiohttp_client: Callable[..., Any],
 ) -> MakeConsole:
     """Start the real app (``build_app`` mounts the auth layer); ``passwords`` and
-    ``throttle_kwargs`` retune it before the start, other keywords are settings."""
+    ``throttle_kwargs`` (a ``LoginThrottle`` built from them instead of the settings) retune
+    it before the start, other keywords are settings."""
 
     async def make(
         *,
@@ -43,8 +44,9 @@ def make_console(
         app = await build_app(settings)
         accounts = app[ACCOUNTS]
         accounts.passwords = passwords or fast_passwords()
-        throttle = LoginThrottle(app[appkeys.STATE], **(throttle_kwargs or {}))
-        app[AUTHENTICATOR] = Authenticator(accounts, throttle)
+        if throttle_kwargs is not None:  # else the throttle the settings configure
+            throttle = LoginThrottle(app[appkeys.STATE], **throttle_kwargs)
+            app[AUTHENTICATOR] = Authenticator(accounts, throttle)
         add_probe_routes(app)
         client: Client = await aiohttp_client(app)
         return client

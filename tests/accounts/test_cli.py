@@ -109,6 +109,11 @@ async def test_add_login_passwd_disable(cli: Cli, make_console: MakeConsole) -> 
     assert code == 0
     assert (await login(client, "wangfang", "second password")).status == 303
 
+    code, out, _ = await cli("user", "logout", "wangfang")
+    assert code == 0
+    assert "ended 1 console session(s) of 'wangfang'" in out
+    assert (await client.get("/console/", allow_redirects=False)).status == 303
+
 
 async def test_token_is_printed_once_and_can_be_revoked(
     cli: Cli, make_console: MakeConsole
@@ -189,6 +194,7 @@ async def test_password_is_prompted_twice_without_stdin(
         ),
         (("user", "passwd", "ghost", "--password-stdin"), "no user"),
         (("user", "disable", "ghost"), "no user"),
+        (("user", "logout", "ghost"), "no user"),
         (("user", "token", "ghost"), "no user"),
         (("user", "revoke-token", "4242"), "no API token"),
     ],

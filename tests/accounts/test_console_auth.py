@@ -3,6 +3,7 @@ both store back-ends."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from http.cookies import SimpleCookie
 
@@ -72,18 +73,87 @@ async def test_wrong_password_and_unknown_user_get_the_same_refusal(console: Cli
     assert (await console.get("/console/", allow_redirects=False)).status == 303
 
 
-async def test_ten_wrong_passwords_throttle_even_the_right_one(console: Client) -> None:
+async def login_from(
+    client: Client, ip: str, username: str, password: str = PASSWORD
+) -> aiohttp.ClientResponse:
+    """A login through the trusted proxy (127.0.0.1, the test client) for client ``ip``."""
+    token = await csrf_from(client)
+    return await client.post(
+        "/console/login",
+        data={"username": username, "password": password, "csrf_token": token},
+        headers={"X-Forwarded-For": ip},
+        allow_redirects=False,
+    )
+
+
+async def until_admitted(
+    client: Client, ip: str, username: str, password: str
+) -> tuple[aiohttp.ClientResponse, list[float]]:
+    """Log in, waiting out the user name's backoff: the final response and every wait the
+    server asked for (each one also said in Chinese)."""
+    waits: list[float] = []
+    for _ in range(100):
+        resp = await login_from(client, ip, username, password)
+        html = await resp.text()
+        if resp.status != 429 or "本机" in html:
+            return resp, waits
+        assert "为防止猜测密码，请" in html
+        assert "秒后再试" in html
+        waits.append(float(resp.headers["Retry-After"]))
+        await asyncio.sleep(0.05)
+    raise AssertionError("the backoff never let an attempt through")
+
+
+async def test_wrong_passwords_slow_the_name_but_never_lock_the_caseworker_out(
+    make_console: MakeConsole,
+) -> None:
+    client = await make_console(
+        trusted_proxies=["127.0.0.1"],
+        login_ip_limit=10,
+        login_free_failures=3,
+        login_backoff_base_s=0.05,
+        login_backoff_max_s=0.2,
+    )
+    await client.app[ACCOUNTS].add_user("wangfang", "caseworker", "puxiong", PASSWORD, "王芳")
+    attacker, caseworker = "203.0.113.66", "198.51.100.7"
     statuses = []
     for _ in range(10):
-        statuses.append((await login(console, "wangfang", "guess guess")).status)
+        resp, _ = await until_admitted(client, attacker, "wangfang", "guess guess")
+        statuses.append(resp.status)
+        if resp.status == 401:
+            assert "用户名或密码错误" in await resp.text()
+    # Ten failures from one address: 401s, the tenth locks the address.
     assert statuses == [401] * 9 + [429]
-    refused = await login(console, "wangfang", PASSWORD)
+    locked = await login_from(client, attacker, "wangfang")
+    assert locked.status == 429
+    assert "本机登录失败次数过多，请 15 分钟后再试。" in await locked.text()
+    assert 0 < int(locked.headers["Retry-After"]) <= 900
+    # The right password from the caseworker's address: at most the capped wait, then in.
+    resp, waits = await until_admitted(client, caseworker, "wangfang", PASSWORD)
+    assert resp.status == 303
+    assert all(w <= 1 for w in waits)  # Retry-After in whole seconds, the cap is 0.2 s
+    assert (await client.get("/console/", allow_redirects=False)).status == 200
+    # The attacker's address stays locked, whatever the name or password.
+    client.session.cookie_jar.clear()
+    assert (await login_from(client, attacker, "wangfang")).status == 429
+
+
+async def test_the_backoff_is_explained_and_spares_other_users(make_console: MakeConsole) -> None:
+    client = await make_console(login_backoff_base_s=30.0)
+    accounts = client.app[ACCOUNTS]
+    await accounts.add_user("wangfang", "caseworker", "puxiong", PASSWORD, "王芳")
+    await accounts.add_user("lijun", "caseworker", "puxiong", PASSWORD, "李军")
+    responses = [await login(client, "wangfang", "guess guess") for _ in range(5)]
+    # Three free failures, one more let through (its failure starts a wait), then waits.
+    assert [r.status for r in responses] == [401, 401, 401, 401, 429]
+    assert "用户名或密码错误。请 30 秒后再试。" in await responses[3].text()
+    refused = await login(client, "wangfang", PASSWORD)  # even the right password waits
     assert refused.status == 429
-    assert int(refused.headers["Retry-After"]) > 0
-    assert "密码错误次数过多，该账号已暂时锁定，请 15 分钟后再试。" in await refused.text()
-    assert (await console.get("/console/", allow_redirects=False)).status == 303
+    assert 0 < int(refused.headers["Retry-After"]) <= 30
+    assert "该账号的密码错误次数较多，为防止猜测密码，请" in await refused.text()
+    assert (await client.get("/console/", allow_redirects=False)).status == 303
     # Another user from the same address still gets in.
-    assert (await login(console, "lijun")).status == 303
+    assert (await login(client, "lijun")).status == 303
 
 
 async def test_many_failures_from_one_address_throttle_that_address(
@@ -97,6 +167,36 @@ async def test_many_failures_from_one_address_throttle_that_address(
     assert locked.status == 429
     assert "本机登录失败次数过多" in await locked.text()
     assert (await login(client, "wangfang")).status == 429
+
+
+async def test_a_forged_x_forwarded_for_does_not_escape_the_address_lock(
+    make_console: MakeConsole,
+) -> None:
+    # No trusted proxy (the default): the peer address counts, whatever the header says.
+    client = await make_console(login_ip_limit=3)
+    await client.app[ACCOUNTS].add_user("wangfang", "caseworker", "puxiong", PASSWORD)
+    statuses = [
+        (await login_from(client, f"10.0.{i}.1", f"name{i}", "x" * 10)).status for i in range(3)
+    ]
+    assert statuses == [401, 401, 429]
+    for forged in ("10.9.9.9", "192.168.7.7", "8.8.8.8, 10.1.1.1", "garbage"):
+        assert (await login_from(client, forged, "wangfang")).status == 429
+
+
+async def test_behind_a_trusted_proxy_the_right_most_untrusted_hop_counts(
+    make_console: MakeConsole,
+) -> None:
+    client = await make_console(trusted_proxies=["127.0.0.0/8", "10.0.0.0/8"], login_ip_limit=3)
+    await client.app[ACCOUNTS].add_user("wangfang", "caseworker", "puxiong", PASSWORD)
+    # 198.51.100.7 is the client the proxies saw; whatever it wrote to the left is ignored,
+    # and a second trusted hop (10.0.0.2) is looked through.
+    for i in range(3):
+        hops = f"203.0.113.{i}, 198.51.100.7, 10.0.0.2"
+        resp = await login_from(client, hops, f"name{i}", "x" * 10)
+    assert resp.status == 429
+    assert (await login_from(client, "1.2.3.4, 198.51.100.7", "wangfang")).status == 429
+    # Another client behind the same proxy is not affected.
+    assert (await login_from(client, "198.51.100.8", "wangfang")).status == 303
 
 
 async def test_disabled_user_cannot_log_in_and_is_logged_out(console: Client) -> None:

@@ -1,7 +1,9 @@
-"""Login throttling on both state stores (in-process and the real Redis)."""
+"""Login throttling on both state stores (in-process and the real Redis): a per-address lock
+and a per-name backoff that slows guessing but never locks a caseworker out."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -29,49 +31,106 @@ class Clock:
         return self.now
 
 
-async def test_the_tenth_failure_locks_the_user_name_for_every_address(state: StateStore) -> None:
+async def fail(throttle: LoginThrottle, name: str, ip: str) -> float:
+    """One wrong password: admitted, then counted."""
+    await throttle.check(name, ip)
+    return await throttle.failed(name, ip)
+
+
+async def test_the_limit_th_failure_locks_that_address_for_every_name(state: StateStore) -> None:
     clock = Clock()
-    throttle = LoginThrottle(state, user_limit=10, ip_limit=100, lockout_s=900, clock=clock)
+    throttle = LoginThrottle(
+        state, ip_limit=10, ip_lockout_s=900, free_failures=100, backoff_max_s=1, clock=clock
+    )
     for i in range(9):
-        await throttle.check("wang", f"10.0.0.{i}")
-        await throttle.failed("wang", f"10.0.0.{i}")
-    await throttle.check("wang", "10.0.0.99")
+        await fail(throttle, f"user{i}", "203.0.113.7")
+    await throttle.check("anyone", "203.0.113.7")
     with pytest.raises(LoginThrottled) as locked:
-        await throttle.failed("Wang", "10.0.0.9")  # the name is normalized
-    assert locked.value.scope == "user"
-    assert locked.value.retry_after_s == 900
-    for ip in ("10.0.0.9", "192.168.1.5"):
-        with pytest.raises(LoginThrottled) as refused:
-            await throttle.check("WANG", ip)
-        assert refused.value.scope == "user"
-        assert 0 < refused.value.retry_after_s <= 900
-    await throttle.check("li", "10.0.0.9")  # other users are not affected
-    clock.now += 901
-    await throttle.check("wang", "10.0.0.9")
-
-
-async def test_failures_from_one_address_lock_that_address(state: StateStore) -> None:
-    throttle = LoginThrottle(state, user_limit=10, ip_limit=3)
-    await throttle.failed("a", "203.0.113.7")
-    await throttle.failed("b", "203.0.113.7")
-    with pytest.raises(LoginThrottled) as locked:
-        await throttle.failed("c", "203.0.113.7")
+        await throttle.failed("user9", "203.0.113.7")
     assert locked.value.scope == "ip"
-    with pytest.raises(LoginThrottled):
-        await throttle.check("d", "203.0.113.7")
-    await throttle.check("d", "203.0.113.8")
+    assert locked.value.retry_after_s == 900
+    for name in ("user9", "wang"):  # even a name that never failed: nothing is checked
+        with pytest.raises(LoginThrottled) as refused:
+            await throttle.check(name, "203.0.113.7")
+        assert refused.value.scope == "ip"
+        assert 0 < refused.value.retry_after_s <= 900
+    await throttle.check("wang", "203.0.113.8")  # other addresses are not affected
+    clock.now += 901
+    await throttle.check("wang", "203.0.113.7")
+
+
+async def test_failures_on_a_name_space_its_attempts_out_up_to_the_cap(
+    state: StateStore,
+) -> None:
+    throttle = LoginThrottle(
+        state, ip_limit=1000, free_failures=3, backoff_base_s=0.2, backoff_max_s=0.8
+    )
+    assert [throttle.delay_s(n) for n in range(8)] == [0, 0, 0, 0, 0.2, 0.4, 0.8, 0.8]
+    # Three free failures, each from another address: no wait yet.
+    assert [await fail(throttle, "wang", f"10.0.0.{i}") for i in range(3)] == [0, 0, 0]
+    # The first attempt past the free ones is let through; its failure starts a wait.
+    assert await fail(throttle, "Wang", "10.0.0.3") == pytest.approx(0.2)
+    for ip in ("10.0.0.3", "192.168.1.5"):  # the wait holds for the name from anywhere
+        with pytest.raises(LoginThrottled) as waiting:
+            await throttle.check("WANG", ip)
+        assert waiting.value.scope == "user"
+        assert 0 < waiting.value.retry_after_s <= 0.8
+    await throttle.check("li", "10.0.0.3")  # other names are not affected
+    await asyncio.sleep(waiting.value.retry_after_s + 0.05)
+    # After the wait one attempt goes in (here the right password): the name is cleared.
+    await throttle.check("wang", "192.168.1.5")
+    await throttle.succeeded("wang")
+    for _ in range(3):
+        await throttle.check("wang", "192.168.1.5")
+
+
+async def test_a_parallel_burst_past_the_free_attempts_gets_one_guess(state: StateStore) -> None:
+    throttle = LoginThrottle(
+        state, ip_limit=1000, free_failures=3, backoff_base_s=30, backoff_max_s=60
+    )
+    outcomes = await asyncio.gather(
+        *(throttle.check("wang", f"10.9.0.{i}") for i in range(40)), return_exceptions=True
+    )
+    admitted = [o for o in outcomes if o is None]
+    refused = [o for o in outcomes if isinstance(o, LoginThrottled)]
+    assert (len(admitted), len(refused)) == (4, 36)
+    assert all(r.scope == "user" and 0 < r.retry_after_s <= 30 for r in refused)
+
+
+async def test_the_wait_never_exceeds_the_cap_however_many_failures(state: StateStore) -> None:
+    throttle = LoginThrottle(
+        state, ip_limit=1000, free_failures=1, backoff_base_s=0.05, backoff_max_s=0.1
+    )
+    assert throttle.delay_s(10_000) == 0.1
+    waits: list[float] = []
+    for _ in range(6):
+        for _ in range(50):
+            try:
+                await throttle.check("wang", "10.0.0.1")
+                break
+            except LoginThrottled as waiting:
+                waits.append(waiting.retry_after_s)
+                await asyncio.sleep(waiting.retry_after_s)
+        else:
+            pytest.fail("never admitted")
+        waits.append(await throttle.failed("wang", "10.0.0.1"))
+    assert waits
+    assert max(waits) <= 0.1
 
 
 async def test_odd_user_names_are_counted_under_fixed_size_keys(state: StateStore) -> None:
-    throttle = LoginThrottle(state, user_limit=2, ip_limit=100)
+    throttle = LoginThrottle(state, ip_limit=100, free_failures=1, backoff_base_s=60)
     name = "管理员\n" + "x" * 5000
-    await throttle.failed(name, "10.1.1.1")
-    with pytest.raises(LoginThrottled):
-        await throttle.failed(name, "10.1.1.2")
+    await fail(throttle, name, "10.1.1.1")
+    await throttle.check(name, "10.1.1.2")  # the first attempt past the free one
     with pytest.raises(LoginThrottled):
         await throttle.check(name, "10.1.1.3")
 
 
-def test_limits_below_two_are_refused() -> None:
+def test_nonsense_limits_are_refused() -> None:
     with pytest.raises(ValueError, match="at least 2"):
-        LoginThrottle(MemoryStateStore(), user_limit=1)
+        LoginThrottle(MemoryStateStore(), ip_limit=1)
+    with pytest.raises(ValueError, match="free attempt"):
+        LoginThrottle(MemoryStateStore(), free_failures=0)
+    with pytest.raises(ValueError, match="backoff"):
+        LoginThrottle(MemoryStateStore(), backoff_base_s=10, backoff_max_s=5)
