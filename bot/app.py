@@ -172,7 +172,9 @@ async def build_app(settings: Settings) -> web.Application:
     app[appkeys.RETRIEVAL] = retrieval
     app[appkeys.NLU] = nlu
     app[appkeys.HANDOFF] = handoff
-    app[appkeys.UNANSWERED] = UnansweredQuestions(message_log, encoder)
+    app[appkeys.UNANSWERED] = UnansweredQuestions(
+        message_log, encoder, is_crisis=lambda text: nlu.crisis.detect(text) is not None
+    )
     app[appkeys.DASHBOARD] = DashboardFigures(message_log, tickets)
     app[appkeys.PIPELINE] = pipeline
     app[appkeys.ALERTS] = alerts

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -189,7 +189,11 @@ class UnansweredQuestions:
         normalizer: Normalizer | None = None,
         threshold: float = THRESHOLD,
         max_messages: int = MAX_MESSAGES,
+        is_crisis: Callable[[str], bool] | None = None,
     ) -> None:
+        """``is_crisis``: the crisis rules; a crisis message is never an FAQ gap (messages
+        logged before a rule existed, or that only the classifier missed, stay out too)."""
+        self._is_crisis = is_crisis
         self._log = message_log
         self._memo = EmbeddingMemo(encoder)
         self._normalizer = normalizer or Normalizer()
@@ -217,6 +221,8 @@ class UnansweredQuestions:
         """Cluster messages (newest first) synchronously — CPU work, run it off the loop."""
         nodes: dict[str, _Node] = {}
         for record in sorted(records, key=lambda r: (r.created_at, r.id), reverse=True):
+            if self._is_crisis is not None and self._is_crisis(record.text):
+                continue
             key = self._normalizer.normalize(record.text)
             core = core_text(key)
             if len(core) < MIN_CHARS or core.isdigit():

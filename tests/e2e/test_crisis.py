@@ -173,7 +173,8 @@ async def test_a_crisis_while_a_caseworker_holds_the_conversation_alerts_that_ca
     data = await resident.say("我不想活了")
     assert kinds(data) == ["crisis"]
     assert len(data["replies"]) == 1
-    assert len(texts(data)) < 80
+    assert len(texts(data)) < 100
+    assert all(n in texts(data) for n in HOTLINES)
     assert "110" in texts(data)
     alerts = robot_texts(platform)
     assert len(alerts) == 1

@@ -15,6 +15,7 @@ from bot.domain import Chat, ChatType, IncomingMessage, Reply, ReplyKind, Sender
 from bot.encoders import Encoder
 from bot.insights import UnansweredQuestions
 from bot.insights.unanswered import star_clusters
+from bot.nlu import CrisisRules
 from bot.storage.messages import InboundRecord
 from bot.storage.sql import Database, SqlMessageLog
 
@@ -133,3 +134,15 @@ async def test_the_service_reads_unreviewed_unanswered_messages_and_dismisses_th
     assert await service.dismiss("other", clusters[0].message_ids) == 0
     assert await service.dismiss("puxiong", clusters[0].message_ids) == 4
     assert await service.clusters("puxiong") == []
+
+
+def test_a_crisis_is_never_offered_as_an_faq_gap(log: SqlMessageLog, encoder: Encoder) -> None:
+    """A self-harm message logged as a fallback (before its rule existed) stays out of the
+    clusters: nobody should see "一键生成常见问题" next to it."""
+    rules = CrisisRules.load(Path(__file__).resolve().parents[2] / "intents")
+    service = UnansweredQuestions(log, encoder, is_crisis=lambda t: rules.detect(t) is not None)
+    crisis = ["我真的不想活了", "活着真没意思，不想活了"]
+    found = _clusters_of(service, [*CHICKENS, *crisis])
+    assert found == [set(CHICKENS)]
+    unfiltered = _clusters_of(UnansweredQuestions(log, encoder), [*CHICKENS, *crisis])
+    assert any(set(crisis) & group for group in unfiltered)

@@ -93,7 +93,9 @@
     var li = document.createElement("li");
     li.className = "feed-item feed-" + ev.type;
     var head = document.createElement("strong");
-    head.textContent = LABELS[ev.type] || ev.type;
+    /* An emergency names its kind: 自伤风险, 独居/失联需上门查看, 火情 … */
+    head.textContent = (LABELS[ev.type] || ev.type) + (ev.label ? "：" + ev.label : "");
+    if (ev.category === "self_harm") { li.className += " feed-crisis"; }
     li.appendChild(head);
     var when = document.createElement("time");
     when.textContent = " " + new Date(ev.at || Date.now()).toLocaleTimeString("zh-CN");
@@ -135,7 +137,7 @@
     addEntry(ev);
     if (ALERTS[ev.type]) {
       beep();
-      flashTitle(LABELS[ev.type]);
+      flashTitle(ev.label || LABELS[ev.type]);
     }
   };
 

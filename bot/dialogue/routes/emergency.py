@@ -73,7 +73,7 @@ ADVICE: dict[EmergencyCategory, str] = {
 }
 
 FIRST_STEP: dict[EmergencyCategory, str] = {
-    EmergencyCategory.SELF_HARM: "有危险请马上拨打 110 或 120",
+    EmergencyCategory.SELF_HARM: f"你可以随时打{HOTLINES}；有危险请马上拨打 110 或 120",
     EmergencyCategory.LIFT: "被困请按轿厢警铃，联系不上拨打 110",
     EmergencyCategory.GAS: "关燃气阀、开窗、马上撤到室外再拨打 119",
     EmergencyCategory.FIRE: "请立即拨打 119，弯腰捂口鼻撤离，不要乘电梯",
