@@ -814,6 +814,11 @@ class Report:
     undelivered: int = 0
     """Processed with a reply that never reached the resident."""
     missed_alerts: int = 0
+    retried: int = 0
+    """Messages that needed more than one callback (the fault or a lost answer showed)."""
+    answered_late: int = 0
+    """Acknowledged with ``success``, answered through the customer-service API."""
+    replayed: int = 0
     apologies: int = 0
     recovered_s: float | None = None
     fault_start: float | None = None
@@ -847,6 +852,9 @@ class Report:
                 "duplicated_alerts": self.duplicated_alerts,
                 "undelivered": self.undelivered,
                 "missed_alerts": self.missed_alerts,
+                "retried": self.retried,
+                "answered_late": self.answered_late,
+                "replayed": self.replayed,
                 "load_s": round(self.load_s, 1),
                 "fault_s": None
                 if self.fault_start is None
@@ -912,6 +920,9 @@ async def count(stack: Stack, client: LoadClient, report: Report, *, window: int
     report.messages = len(sent)
     report.acked = sum(1 for s in sent if s.acked)
     report.rejected = report.messages - report.acked
+    report.retried = sum(1 for s in sent if len(s.attempts) > 1)
+    report.answered_late = sum(1 for s in sent if s.acked and s.passive is None)
+    report.replayed = sum(1 for s in sent if s.replays)
     report.processed = sum(1 for s in sent if outcome.get(s.msg_id))
     lost = [s.msg_id for s in sent if s.acked and not outcome.get(s.msg_id)]
     report.lost, report.lost_ids = len(lost), lost
