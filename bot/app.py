@@ -36,6 +36,7 @@ from bot.dialogue.routes.smalltalk import SmallTalkRoute
 from bot.dialogue.routes.status import StatusRoute
 from bot.domain import ChatType, Contacts, IncomingMessage, Registry, Reply, StoreUnavailable
 from bot.domain.tickets import Notification
+from bot.edge import body_deadline, check_metrics_access
 from bot.faq_service import FaqService
 from bot.insights import UnansweredQuestions
 from bot.insights.stats import DashboardFigures
@@ -196,6 +197,7 @@ async def build_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_http_client)
     app.cleanup_ctx.append(_models)
     app.cleanup_ctx.append(_background)
+    app.middlewares.append(body_deadline(settings.request_body_timeout_s))
     app.middlewares.append(_count_requests)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_view)
@@ -470,6 +472,7 @@ def warn_alert_channels(app: web.Application) -> None:
 
 
 async def metrics_view(request: web.Request) -> web.Response:
+    check_metrics_access(request, request.app[appkeys.SETTINGS].metrics_token)
     body = generate_latest(request.app[appkeys.METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

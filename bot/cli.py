@@ -21,6 +21,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from bot import logs
     from bot.app import build_app
+    from bot.edge import server_options
     from bot.storage.sql.guard import DatabaseInUse, hold_sqlite_file
 
     overrides: dict[str, object] = {}
@@ -51,6 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print=None,
         shutdown_timeout=settings.drain_timeout_s,
         access_log=None,
+        **server_options(settings),
     )
     if guard is not None:
         guard.close()

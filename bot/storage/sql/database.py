@@ -58,7 +58,8 @@ class Database:
                 pool_timeout=20,
                 connect_args={"timeout": 5, "command_timeout": 10},
             )
-        engine = create_async_engine(url, **kwargs)
+        # Errors must not carry SQL parameters (residents' texts and names) into logs.
+        engine = create_async_engine(url, hide_parameters=True, **kwargs)
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return cls(engine)
