@@ -350,8 +350,12 @@ class Ingress:
                     return None
                 await asyncio.sleep(self._late_delay_s * attempt)
             except Fenced:
-                # This worker stalled past its lease and another took over: its work is void.
-                log.warning("message taken over by another worker", extra={"key": key})
+                # This worker lost the conversation lock while it worked (it stalled past its
+                # lease): its turn is void. The message goes back, unanswered, to be taken up
+                # again (a no-op if a newer claim holds it already).
+                log.warning("turn refused: the conversation moved on", extra={"key": key})
+                await self._give_back(msg, key, token)
+                flight.given_back = True
                 return None
             except LockTimeout:
                 # The conversation stayed busy: not the resident's fault, and not dropped. The

@@ -54,7 +54,8 @@ class ConversationStore(abc.ABC):
     async def save(self, conversation: Conversation, *, fence: int | None = None) -> None:
         """Insert or update (callers hold the conversation lock). ``fence``: the token of that
         lock (``Lease.token``); the save is refused with ``Fenced`` when a newer holder has
-        saved already (this caller lost the lock while it worked)."""
+        saved already, or anyone saved since ``conversation`` was read (its ``version``):
+        this caller lost the lock while it worked."""
 
     @abc.abstractmethod
     async def recent(

@@ -132,3 +132,23 @@ async def test_a_conversation_save_under_an_older_lock_is_refused(db: Database) 
     kept = await store.get("c1")
     assert kept is not None
     assert kept.state == {"step": "next"}
+
+
+async def test_a_save_made_meanwhile_is_never_overwritten(db: Database) -> None:
+    """Two holders read the same version (the lock was lost with the state store's keys):
+    whichever saves second is refused, whatever its token."""
+    store = SqlConversationStore(db)
+    await store.save(
+        Conversation("c3", "puxiong", "webhook", "default", "p", "private", "u"), fence=5
+    )
+    old_holder, new_holder = await store.get("c3"), await store.get("c3")
+    assert old_holder is not None
+    assert new_holder is not None
+    old_holder.state = {"turn": "old"}
+    await store.save(old_holder, fence=10)
+    new_holder.state = {"turn": "new"}
+    with pytest.raises(Fenced):
+        await store.save(new_holder, fence=20)
+    kept = await store.get("c3")
+    assert kept is not None
+    assert kept.state == {"turn": "old"}

@@ -60,7 +60,13 @@ class SqlConversationStore(ConversationStore):
         values["mode"] = conversation.mode.value
         stmt = (
             update(ConversationRow)
-            .where(ConversationRow.key == conversation.key, ConversationRow.fence <= fence)
+            .where(
+                ConversationRow.key == conversation.key,
+                ConversationRow.fence <= fence,
+                # Also what this holder read: a holder that lost the lock while it worked
+                # must not overwrite a save made meanwhile (even one under an older token).
+                ConversationRow.version == conversation.version,
+            )
             .values(**values, fence=fence, version=ConversationRow.version + 1)
             .returning(ConversationRow.version)
         )
@@ -69,7 +75,7 @@ class SqlConversationStore(ConversationStore):
                 version = (await s.execute(stmt)).scalar_one_or_none()
                 if version is None:
                     if await s.get(ConversationRow, conversation.key) is not None:
-                        raise Fenced(f"conversation saved under a newer lock than {fence}")
+                        raise Fenced("conversation saved meanwhile under another lock")
                     s.add(ConversationRow(key=conversation.key, **values, fence=fence, version=1))
                     version = 1
         except IntegrityError:
