@@ -60,12 +60,12 @@ def on_duty(rota: Rota, now: datetime) -> list[Person]:
 
 def next_on_rota(rota: Rota, now: datetime, exclude: set[str]) -> Person | None:
     """The person whose shift starts soonest after ``now`` and who is not in ``exclude``
-    (keys of people alerted already); None when the rota names nobody else."""
+    (keys or names of people alerted already); None when the rota names nobody else."""
     local = now.astimezone(SHANGHAI)
     starts: list[tuple[datetime, int, Person]] = []
     for index, shift in enumerate(rota.shifts):
         person = Person.of(shift)
-        if person.key in exclude:
+        if person.key in exclude or person.name in exclude:
             continue
         start, _ = shift.span
         for offset in range(_LOOKAHEAD_DAYS):

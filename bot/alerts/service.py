@@ -297,7 +297,11 @@ class StaffAlerts:
             except (LinliError, StoreUnavailable):
                 log.warning("holder of an alert could not be looked up")
         rota = self._conf(committee).rota
-        return person_for_user(rota, name) or Person(name, name, "")
+        found = person_for_user(rota, name)
+        if found is not None:
+            return found
+        # Not on the rota: named in the alert, but no mobile to mention.
+        return Person("接待社工" if name.isdigit() else name, name, "")
 
     async def _plan(self, alert: StaffAlert, now: datetime) -> _Plan:
         rota = self._conf(alert.committee).rota

@@ -66,6 +66,13 @@ async def test_holder_is_mentioned_too(make_stack: MakeStack) -> None:
     ]
 
 
+async def test_a_holder_off_the_rota_is_named_not_mentioned(make_stack: MakeStack) -> None:
+    stack: Stack = await make_stack()
+    result = await raise_one(stack, holder="42")  # a console user id with no rota entry
+    assert result.recipients == ("接待社工", "王芳")
+    assert stack.robot.to(ROBOT_KEY)[0]["mentioned_mobile_list"] == ["13800000001"]
+
+
 async def test_the_shift_on_duty_is_mentioned(make_stack: MakeStack) -> None:
     stack: Stack = await make_stack()
     stack.clock.advance(5 * 24 * 3600)  # Saturday 10:00
