@@ -8,18 +8,21 @@ from datetime import UTC, datetime
 
 from bot.domain.errors import InvalidMessage
 
-# Id limits, shared by every channel's edge checks, the webhook schema (OpenAPI) and the
-# database columns (``bot/storage/sql``): chat_id/sender_id/sender_name/external_id are 200
-# characters wide, conversation keys 400, ticket source keys and actor ids 300.
+# Id limits. The channels accept ids of at most MAX_ID_CHARS from a platform or gateway (the
+# webhook schema and OpenAPI say so too); IncomingMessage itself refuses anything wider than
+# the database columns (bot/storage/sql), so no message can fail to be stored for its size,
+# and a message rebuilt from a stored row always passes.
 MAX_ID_CHARS = 128
-"""Longest chat or sender id, and message id as a platform sends it (WeChat openids have 28
-characters, WeCom user and chat ids at most 64)."""
-MAX_MESSAGE_ID_CHARS = 160
-"""Longest message id once composed (an Official Account event is ``openid:CreateTime``)."""
+"""Longest chat, sender or message id a channel accepts (WeChat openids have 28 characters,
+WeCom user and chat ids at most 64)."""
 MAX_NAME_CHARS = 128
-"""Longest sender name (display names are far shorter)."""
-MAX_CONVERSATION_KEY_CHARS = 400
-MAX_DEDUP_KEY_CHARS = 300
+"""Longest sender name a channel accepts (display names are far shorter)."""
+ID_COLUMN_CHARS = 200
+"""Width of the id and name columns (chat_id, sender_id, sender_name, external_id); a composed
+id such as an Official Account event's ``openid:CreateTime`` must fit it."""
+CONVERSATION_KEY_CHARS = 400
+DEDUP_KEY_CHARS = 300
+"""Width of ticket source keys (a message's dedup key)."""
 
 
 class ChatType(enum.StrEnum):
@@ -110,12 +113,12 @@ class IncomingMessage:
     def _check_lengths(self) -> None:
         """Raise InvalidMessage for an id the database could not store (never a 500 later)."""
         for what, value, limit in (
-            ("message id", self.message_id, MAX_MESSAGE_ID_CHARS),
-            ("chat id", self.chat.id, MAX_ID_CHARS),
-            ("sender id", self.sender.id, MAX_ID_CHARS),
-            ("sender name", self.sender.name, MAX_NAME_CHARS),
-            ("conversation key", self.conversation_key, MAX_CONVERSATION_KEY_CHARS),
-            ("message key", self.dedup_key, MAX_DEDUP_KEY_CHARS),
+            ("message id", self.message_id, ID_COLUMN_CHARS),
+            ("chat id", self.chat.id, ID_COLUMN_CHARS),
+            ("sender id", self.sender.id, ID_COLUMN_CHARS),
+            ("sender name", self.sender.name, ID_COLUMN_CHARS),
+            ("conversation key", self.conversation_key, CONVERSATION_KEY_CHARS),
+            ("message key", self.dedup_key, DEDUP_KEY_CHARS),
         ):
             if len(value) > limit:
                 raise InvalidMessage(f"{what} longer than {limit} characters")

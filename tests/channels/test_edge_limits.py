@@ -23,7 +23,7 @@ from channel_helpers import (
 from bot.channels.errors import BodyTooLarge
 from bot.channels.safe_json import JsonRejected, loads, nesting_depth
 from bot.domain import Chat, ChatType, IncomingMessage, InvalidMessage, Sender
-from bot.domain.messages import MAX_ID_CHARS, MAX_MESSAGE_ID_CHARS
+from bot.domain.messages import CONVERSATION_KEY_CHARS, ID_COLUMN_CHARS, MAX_ID_CHARS
 
 
 def _load(raw: bytes | str, depth: int = 32) -> object:
@@ -80,28 +80,38 @@ def test_size_is_checked_before_anything_else() -> None:
 
 
 # --- id lengths in the domain -----------------------------------------------------------------
-def _msg(chat: str = "c", sender: str = "u", message_id: str = "m", name: str = "") -> object:
+def _msg(
+    chat: str = "c",
+    sender: str = "u",
+    message_id: str = "m",
+    name: str = "",
+    kind: ChatType = ChatType.GROUP,
+) -> IncomingMessage:
     return IncomingMessage(
-        message_id,
-        "webhook",
-        "default",
-        "puxiong",
-        Chat(chat, ChatType.GROUP),
-        Sender(sender, name),
-        "hi",
+        message_id, "webhook", "default", "puxiong", Chat(chat, kind), Sender(sender, name), "hi"
     )
 
 
-def test_ids_at_the_limit_are_messages_and_longer_ones_are_refused() -> None:
-    _msg(chat="c" * MAX_ID_CHARS, sender="u" * MAX_ID_CHARS, message_id="m" * MAX_MESSAGE_ID_CHARS)
+def test_a_message_is_refused_unless_it_fits_the_columns() -> None:
+    """The channels accept ids of MAX_ID_CHARS; the domain itself guards the columns, so a
+    message rebuilt from any stored row is valid."""
+    wide = "x" * ID_COLUMN_CHARS
+    _msg(chat=wide, sender="u", message_id=wide, name=wide)
+    _msg(chat=wide, sender=wide, kind=ChatType.PRIVATE)
     for kwargs in (
-        {"chat": "c" * (MAX_ID_CHARS + 1)},
-        {"sender": "u" * (MAX_ID_CHARS + 1)},
-        {"name": "名" * (MAX_ID_CHARS + 1)},
-        {"message_id": "m" * (MAX_MESSAGE_ID_CHARS + 1)},
+        {"chat": wide + "c"},
+        {"sender": wide + "u"},
+        {"name": wide + "名"},
+        {"message_id": wide + "m"},
     ):
         with pytest.raises(InvalidMessage, match="longer than"):
-            _msg(**kwargs)
+            _msg(**kwargs)  # type: ignore[arg-type]
+    # Both ids at the column width do not fit a group conversation key.
+    assert len(f"puxiong:webhook:default:g:{wide}:{wide}") > CONVERSATION_KEY_CHARS
+    with pytest.raises(InvalidMessage, match="conversation key"):
+        _msg(chat=wide, sender=wide)
+    # What the channels accept always fits.
+    _msg(chat="c" * MAX_ID_CHARS, sender="u" * MAX_ID_CHARS, message_id="m" * MAX_ID_CHARS)
 
 
 async def test_an_official_account_event_id_fits_with_the_longest_openid(rig: Rig) -> None:
