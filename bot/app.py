@@ -16,6 +16,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot import appkeys
+from bot.accounts import AccountService, Passwords
 from bot.accounts.http import ACCOUNTS
 from bot.alerts import StaffAlerts
 from bot.api import add_api_routes
@@ -56,6 +57,7 @@ from bot.storage.sql import (
     SqlMessageLog,
     SqlTicketStore,
 )
+from bot.storage.sql.account_repo import SqlAccountStore
 from bot.storage.state import StateStore, Subscription
 from bot.storage.state_memory import MemoryStateStore
 from bot.storage.state_redis import RedisStateStore
@@ -98,8 +100,12 @@ async def build_app(settings: Settings) -> web.Application:
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10, connect=3))
     outbound = OutboundSender(http, state, settings)
     pusher = ResidentPusher(outbound, settings)
+    accounts = AccountService(SqlAccountStore(db), Passwords(), registry)
     tickets = TicketService(
-        SqlTicketStore(db), registry, sla=SlaPolicy.from_mapping(settings.ticket_sla)
+        SqlTicketStore(db),
+        registry,
+        sla=SlaPolicy.from_mapping(settings.ticket_sla),
+        staff=accounts,  # transfers only to the committee's active caseworkers and admins
     )
     alerts = StaffAlerts(
         SqlAlertStore(db),
@@ -202,7 +208,7 @@ async def build_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_view)
     add_channel_routes(app, deps)
-    setup_console_auth(app, settings)
+    setup_console_auth(app, settings, accounts=accounts)
     add_api_routes(app)
     if settings.try_enabled:
         add_try_routes(

@@ -3,6 +3,7 @@ tokens. ``Authenticator`` adds login throttling around the password check."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -34,14 +35,26 @@ from bot.accounts.types import (
     validate_username,
 )
 from bot.domain import Registry
+from bot.domain.tickets import Actor
 
 SESSION_TTL_S = 12 * 3600
 MAX_LABEL_LEN = 100
 MAX_DISPLAY_NAME_LEN = 100
 
 
+_USER_ID = re.compile(r"[1-9][0-9]{0,17}", re.ASCII)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _takes_tickets(user: User, committee: str) -> bool:
+    return (
+        not user.disabled
+        and user.role in (Role.CASEWORKER, Role.ADMIN)
+        and user.committee == committee
+    )
 
 
 class AccountService:
@@ -98,6 +111,23 @@ class AccountService:
 
     async def list_users(self, committee: str | None = None) -> list[User]:
         return await self._store.list_users(committee)
+
+    async def assignees(self, committee: str) -> list[User]:
+        """Who may be given the committee's tickets: its active caseworkers and admins (not
+        street admins, not disabled users), by name."""
+        return [u for u in await self._store.list_users(committee) if _takes_tickets(u, committee)]
+
+    async def assignee(self, committee: str, staff_id: str) -> Actor | None:
+        """The ticket actor for user ``staff_id`` (a decimal user id) if that user may be
+        given the committee's tickets, named as the account is; else None (unknown id,
+        disabled, another committee, a street admin, or not an id at all)."""
+        if not _USER_ID.fullmatch(staff_id):
+            return None
+        user_id = int(staff_id)
+        for user in await self.assignees(committee):
+            if user.id == user_id:
+                return Actor.caseworker(str(user.id), user.label)
+        return None
 
     async def set_password(self, name: str, password: str) -> User:
         """Set a new password; every console session of the user ends."""

@@ -6,16 +6,24 @@ from __future__ import annotations
 from typing import Literal
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot import appkeys
+from bot.accounts.http import ApiError
 from bot.api.common import NO_NUL, acting, actor_of, body, ok, ticket_errors
 from bot.domain.tickets import Actor, TicketEvent, TicketStatus
+from bot.tickets.service import InvalidAssignee
+
+INVALID_ASSIGNEE = "只能转交给本居委会的社工或居委管理员（账号未停用；to_id 为其用户编号）。"
 
 
 class TransferIn(BaseModel):
+    """To whom: the user id of an active caseworker or admin of the ticket's committee. The
+    name recorded is that account's; a name in the request is refused, not believed."""
+
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
     to_id: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
-    to_name: str = Field(default="", max_length=128, pattern=NO_NUL)
     note: str = Field(default="", max_length=2000, pattern=NO_NUL)
 
 
@@ -89,15 +97,20 @@ async def claim(request: web.Request) -> web.Response:
 
 @ticket_errors
 async def transfer(request: web.Request) -> web.Response:
+    """Give the ticket to a colleague: 422 ``invalid_assignee`` unless ``to_id`` is an active
+    caseworker or admin of the committee."""
     principal, committee = await acting(request)
     data = await body(request, TransferIn)
-    ticket = await request.app[appkeys.TICKETS].transfer(
-        committee,
-        request.match_info["number"],
-        Actor.caseworker(data.to_id, data.to_name),
-        actor=actor_of(principal),
-        note=data.note,
-    )
+    try:
+        ticket = await request.app[appkeys.TICKETS].transfer(
+            committee,
+            request.match_info["number"],
+            Actor.caseworker(data.to_id),
+            actor=actor_of(principal),
+            note=data.note,
+        )
+    except InvalidAssignee:
+        raise ApiError(422, "invalid_assignee", INVALID_ASSIGNEE) from None
     return ok(ticket.to_dict())
 
 

@@ -45,22 +45,27 @@ def setup_console_auth(
     *,
     passwords: Passwords | None = None,
     throttle: LoginThrottle | None = None,
+    accounts: AccountService | None = None,
     session_max_age_s: int = SESSION_TTL_S,
     public_api_paths: Collection[str] = PUBLIC_API_PATHS,
 ) -> AccountService:
-    """Mount the console's auth layer on ``app`` and return the account service.
+    """Mount the console's auth layer on ``app`` and return the account service
+    (``accounts``, when the composition root made it for other services too).
 
     Needs ``appkeys.DATABASE``, ``appkeys.STATE`` and ``appkeys.REGISTRY`` set; call it before
     the console/API routes of other packages are added (order of routes does not matter, but
     the session middleware must be installed before the guards, which this does). Raises
     ConsoleConfigError for an unusable session secret or key file."""
     db, state, registry = app[appkeys.DATABASE], app[appkeys.STATE], app[appkeys.REGISTRY]
-    accounts = AccountService(
-        SqlAccountStore(db),
-        passwords or Passwords(),
-        registry,
-        session_ttl_s=session_max_age_s,
-    )
+    if accounts is None:
+        accounts = AccountService(
+            SqlAccountStore(db),
+            passwords or Passwords(),
+            registry,
+            session_ttl_s=session_max_age_s,
+        )
+    elif passwords is not None:
+        accounts.passwords = passwords
     app[ACCOUNTS] = accounts
     app[AUTHENTICATOR] = Authenticator(
         accounts, throttle or LoginThrottle.from_settings(state, settings)

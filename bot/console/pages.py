@@ -25,7 +25,7 @@ from aiohttp_sse import sse_response
 
 from bot import appkeys
 from bot.accounts.http import ACCOUNTS, ensure_committee, principal_now, require_user
-from bot.accounts.types import Principal, Role, committee_scope
+from bot.accounts.types import Principal, committee_scope
 from bot.console.alerts import inbox_alerts
 from bot.console.rendering import CONSOLE_REGISTRY, render
 from bot.console.security import HOME_PATH
@@ -45,6 +45,7 @@ from bot.domain.tickets import (
 )
 from bot.retrieval import RetrievalError
 from bot.storage.conversations import Conversation, Mode
+from bot.tickets.service import InvalidAssignee
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ SHANGHAI = timezone(timedelta(hours=8), "CST")
 
 MAX_TEXT = 2000
 INVALID = "提交的内容无效，请检查后重试。"
+NOT_A_COLLEAGUE = "只能转交给本居委会的社工或居委管理员，请从列表中选择一位同事。"
 SSE_PING_S = 15.0
 
 MODE_LABELS = {Mode.BOT: "机器人接待", Mode.WAITING: "等待社工", Mode.HUMAN: "社工接待中"}
@@ -451,12 +453,10 @@ class Colleague:
 
 
 async def colleagues(request: web.Request, committee: str) -> list[Colleague]:
-    users = await request.config_dict[ACCOUNTS].list_users(committee)
-    return [
-        Colleague(str(u.id), u.label)
-        for u in users
-        if not u.disabled and u.role is not Role.STREET_ADMIN and u.committee == committee
-    ]
+    """Whom the transfer form offers: the committee's active caseworkers and admins (the
+    same rule the ticket service enforces on every transfer)."""
+    users = await request.config_dict[ACCOUNTS].assignees(committee)
+    return [Colleague(str(u.id), u.label) for u in users]
 
 
 async def ticket_page(
@@ -563,13 +563,15 @@ async def _ticket_action(
     if action == "claim":
         await svc.claim(committee, number, actor=actor)
     elif action == "transfer":
-        chosen = form.get("to_id", "")
-        target = next((c for c in await colleagues(request, committee) if c.id == chosen), None)
-        if target is None:
-            return "请选择本居委会的一位同事。"
-        await svc.transfer(
-            committee, number, Actor.caseworker(target.id, target.label), actor=actor, note=note
-        )
+        # Only the id counts: the service checks it is an active caseworker or admin of the
+        # committee and records that account's name.
+        chosen = form.get("to_id", "").strip()
+        if not chosen:
+            return NOT_A_COLLEAGUE
+        try:
+            await svc.transfer(committee, number, Actor.caseworker(chosen), actor=actor, note=note)
+        except InvalidAssignee:
+            return NOT_A_COLLEAGUE
     elif action == "note":
         text = form.get("text", "").strip()
         if not text or len(text) > MAX_TEXT:

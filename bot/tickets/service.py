@@ -27,7 +27,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from bot.domain.errors import RegistryError
 from bot.domain.registry import Committee, Registry
@@ -122,6 +122,19 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class StaffDirectory(Protocol):
+    """Who may be given a committee's tickets (the account service implements it)."""
+
+    async def assignee(self, committee: str, staff_id: str) -> Actor | None:
+        """The caseworker actor (with the account's own name) for ``staff_id`` if that user
+        is an active caseworker or admin of ``committee``, else None."""
+        ...
+
+
+class InvalidAssignee(InvalidTicket):
+    """A transfer to someone who is not an active caseworker or admin of the committee."""
+
+
 class TicketService:
     def __init__(
         self,
@@ -132,9 +145,13 @@ class TicketService:
         clock: Callable[[], datetime] = _utcnow,
         duplicate_window: timedelta = timedelta(hours=24),
         rating_timeout: timedelta = timedelta(days=3),
+        staff: StaffDirectory | None = None,
     ) -> None:
+        """``staff`` checks transfers (the composition root passes the account service);
+        without it the caller's actor is trusted as given (tests of the workflow alone)."""
         self._store = store
         self._registry = registry
+        self._staff = staff
         self.sla = sla or SlaPolicy()
         self._clock = clock
         self.duplicate_window = duplicate_window
@@ -472,10 +489,23 @@ class TicketService:
         self, committee: str, number: str, to: Actor, *, actor: Actor, note: str = ""
     ) -> Ticket:
         """Give an open ticket to caseworker ``to``. A ``new``/``reopened`` ticket becomes
-        ``claimed`` (and the resident is told who took it)."""
+        ``claimed`` (and the resident is told who took it).
+
+        With a staff directory only ``to.id`` counts: it must be an active caseworker or admin
+        of ``committee`` (else :class:`InvalidAssignee`), and the name stored is the
+        account's, whatever ``to.name`` says."""
         _require_staff(actor, "transfer")
         if to.kind is not ActorKind.CASEWORKER or not to.id:
             raise InvalidTicket("a ticket can only be transferred to a caseworker")
+        if self._staff is not None:
+            await self.get(committee, number)  # "not found" before "not a colleague"
+            found = await self._staff.assignee(committee, to.id)
+            if found is None:
+                raise InvalidAssignee(
+                    "a ticket can only be transferred to an active caseworker or admin of "
+                    "its committee"
+                )
+            to = found
         note = _note(note, required=False)
 
         def op(t: Ticket, now: datetime) -> _Change:
