@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import glob
+import json
 import os
 import pwd
 import random
@@ -835,6 +836,17 @@ class Report:
             + self.duplicated_alerts
         )
 
+    @property
+    def anomalies(self) -> bool:
+        return bool(
+            self.lost
+            or self.duplicated
+            or self.apologies
+            or self.undelivered
+            or self.missed_alerts
+            or self.recovered_s is None
+        )
+
     def summary(self) -> dict[str, Any]:
         return {
             "messages": self.messages,
@@ -882,7 +894,8 @@ async def _fetch(dsn: str) -> tuple[list[Any], list[Any], list[Any]]:
             ACCOUNT,
         )
         tickets = await conn.fetch(
-            "SELECT reporter_sender_id, description, source_key, category FROM tickets"
+            "SELECT number, reporter_sender_id, description, source_key, category, created_at "
+            "FROM tickets ORDER BY id"
         )
     finally:
         await conn.close()
@@ -970,7 +983,65 @@ async def count(stack: Stack, client: LoadClient, report: Report, *, window: int
     }
     report.missed_alerts = len(emergencies - set(alert_markers))
     report.recovered_s = _recovery(client, report, outcome, window)
+
+    suspects = {s.resident for s in sent if s.msg_id in set(lost)}
+    suspects |= {r for r in residents if group_count[r] > answered[r]}
+    suspects |= {r for r in residents if delivered[r] != answered[r]}
+    suspects |= {r for (r, _), n in by_description.items() if n > 1}
+    suspects |= {t["reporter_sender_id"] for t in mine if by_source[t["source_key"]] > 1}
+    if suspects:
+        path = await _evidence(stack, client, sorted(suspects))
+        report.notes.append(f"the conversations behind every anomaly: {path.name}")
     return report
+
+
+async def _evidence(stack: Stack, client: LoadClient, residents: list[str]) -> Path:
+    """Everything about the residents behind an anomaly, as JSON (kept with the logs)."""
+    conn = await asyncpg.connect(stack.dsn, timeout=10)
+    try:
+        rows = await conn.fetch(
+            "SELECT * FROM messages WHERE chat_id = ANY($1::text[]) ORDER BY id", residents
+        )
+        tickets = await conn.fetch(
+            "SELECT * FROM tickets WHERE reporter_sender_id = ANY($1::text[]) ORDER BY id",
+            residents,
+        )
+    finally:
+        await conn.close()
+    out: dict[str, Any] = {}
+    for r in residents:
+        out[r] = {
+            "sent": [
+                {
+                    "msg_id": s.msg_id,
+                    "text": s.text,
+                    "first_sent": round(s.first_sent, 3),
+                    "attempts": [vars(a) for a in s.attempts],
+                    "acked_at": s.acked_at,
+                    "passive": s.passive,
+                    "replays": [vars(a) for a in s.replays],
+                    "replay_passive": s.replay_passive,
+                }
+                for s in client.sent
+                if s.resident == r
+            ],
+            "pushes": [
+                {"at": round(p.at - client.t0, 3), "text": p.text}
+                for p in stack.standin.pushes
+                if p.to == r
+            ],
+            "rows": [
+                {k: str(v) for k, v in dict(row).items()} for row in rows if row["chat_id"] == r
+            ],
+            "tickets": [
+                {k: str(v) for k, v in dict(t).items()}
+                for t in tickets
+                if t["reporter_sender_id"] == r
+            ],
+        }
+    path = stack.workdir / "evidence.json"
+    path.write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
+    return path
 
 
 def _normal(s: Sent, outcome: dict[str, str]) -> bool:
@@ -1114,5 +1185,8 @@ async def run_scenario(env: FaultEnv, name: str, plan: Plan, scenario_no: int) -
         await count(stack, client, report)
         if stack.standin.unexpected:
             report.notes.append(f"unexpected API calls: {sorted(set(stack.standin.unexpected))}")
-        report.notes.append(f"logs: {stack.workdir}")
+        if report.anomalies:
+            kept = ROOT / "var" / "faults" / f"{time.strftime('%Y%m%dT%H%M%S')}-{name}"
+            shutil.copytree(stack.workdir, kept, ignore=shutil.ignore_patterns("data-*", "redis"))
+            report.notes.append(f"logs and evidence kept in {kept}")
     return report
