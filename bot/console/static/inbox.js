@@ -128,7 +128,11 @@
     status.textContent = "实时提醒已连接。新的紧急求助和转人工会自动出现在这里（刷新页面可查看完整列表）。";
   });
   source.onerror = function () {
-    status.textContent = "实时提醒连接中断，正在重连……";
+    /* After a logout (here or elsewhere), a password change or a disabled account the server
+       ends the stream and sends the reconnection to the login page: the browser gives up. */
+    status.textContent = source.readyState === EventSource.CLOSED
+      ? "实时提醒已停止：登录可能已失效，请刷新页面或重新登录。"
+      : "实时提醒连接中断，正在重连……";
   };
   source.onmessage = function (msg) {
     var ev;
