@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from bot.domain import Registry
 from bot.nlu.classifier import ClassifierConfig, IntentClassifier
-from bot.nlu.crisis import CrisisRules, guess_category
+from bot.nlu.crisis import CrisisRules
+from bot.nlu.crisis_model import CrisisModel, load_or_train
 from bot.nlu.data import TrainingData, load_training_data
 from bot.nlu.encoder import SentenceEncoder, Usem3SentenceEncoder
 from bot.nlu.entities import EntityExtractor
@@ -55,12 +56,11 @@ class Thresholds:
 
     ``action``: for intents that start work (ticket, FAQ answer, handover, vote);
     ``other``: for the rest (greetings, yes/no, small talk, out_of_scope);
-    ``emergency``: probability of ``report_emergency`` that is enough on its own when the
+    ``emergency``: the crisis classifier's probability of a crisis that is enough when the
     crisis rules found nothing and the message does not read like a look-alike. The rules
-    (``intents/crisis.yml``) are the primary detector; measured on the crisis set's tune half
-    (``bench/safety.py``), classifier-only hits were nearly all look-alikes ("灭火器过期了",
-    "烟雾报警器好装伐", "上次着火的那栋楼修好了吗"), which the rules' look-alike context now
-    vetoes; 0.5 keeps the classifier as a second net for phrasings the rules miss.
+    (``intents/crisis.yml``) are the primary detector and the classifier
+    (``bot/nlu/crisis_model.py``) the second net; the value is chosen on the crisis set's
+    tune half with ``bench/safety.py``.
     """
 
     action: float = 0.5
@@ -110,6 +110,7 @@ class NluService:
         self._model: TrainedModel | None = None
         self._data: TrainingData | None = None
         self._crisis: CrisisRules | None = None
+        self._crisis_model: CrisisModel | None = None
         self._extractors: dict[str | None, EntityExtractor] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -138,6 +139,15 @@ class NluService:
                 )
             else:
                 log.info("NLU model loaded from %s", model.path)
+            self._crisis_model = load_or_train(
+                self.models_dir,
+                self.intents_dir,
+                data,
+                self._crisis,
+                self.encoder,
+                config=self.config,
+                save=self._save,
+            )
             self._data = data
             self._model = model
             # warm up the encoder, jieba and OpenCC before the first resident waits
@@ -260,11 +270,13 @@ class NluService:
         backend: str,
     ) -> ParseResult:
         th = self.thresholds
-        p_emergency = next((s.confidence for s in ranking if s.name == EMERGENCY), 0.0)
-        if hit is None and p_emergency >= th.emergency and not self.crisis.calm_context(text):
-            hit = EmergencyHit(guess_category(text), "", 0, 0, "classifier")
+        confidence = 1.0
+        if hit is None and self._crisis_model is not None:
+            guess = self._crisis_model.guess(text)
+            if guess.p_urgent >= th.emergency and not self.crisis.calm_context(text):
+                hit = EmergencyHit(guess.category, "", 0, 0, "classifier")
+                confidence = guess.p_urgent
         if hit is not None:
-            confidence = 1.0 if hit.source == "rules" else p_emergency
             return ParseResult(text, EMERGENCY, confidence, ranking, entities, hit, backend)
         # Not a crisis: the best of the other intents decides (an unconfirmed
         # report_emergency never reaches the routes as an intent).

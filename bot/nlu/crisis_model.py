@@ -1,0 +1,142 @@
+"""The crisis classifier: the second net under the crisis rules.
+
+Trained from ``intents/crisis_examples.yml`` (urgent messages per crisis category and calm
+look-alikes, written apart from the rules and from the evaluation set) plus the intent data
+(``report_emergency`` examples are urgent, every other intent's examples calm). Labels are
+the crisis categories and ``calm``; ``p_urgent`` is the probability of any category. The
+same three-view classifier as the intents (``IntentClassifier``), saved and reloaded the
+same way under ``<models_dir>/crisis/`` with its own data hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sklearn
+import yaml
+
+from bot.nlu.classifier import FEATURE_VERSION, ClassifierConfig, IntentClassifier
+from bot.nlu.crisis import CrisisRules, guess_category
+from bot.nlu.data import TrainingData
+from bot.nlu.encoder import SentenceEncoder
+from bot.nlu.errors import TrainingDataError
+from bot.nlu.model import MODEL_FORMAT, TrainedModel, load_latest, save_model
+from bot.nlu.types import EMERGENCY, EmergencyCategory
+
+log = logging.getLogger(__name__)
+
+EXAMPLES_FILE = "crisis_examples.yml"
+CALM = "calm"
+SUBDIR = "crisis"
+
+
+@dataclass(frozen=True, slots=True)
+class CrisisGuess:
+    p_urgent: float
+    category: EmergencyCategory
+
+
+class CrisisModel:
+    def __init__(self, classifier: IntentClassifier) -> None:
+        self.classifier = classifier
+
+    def guess(self, text: str) -> CrisisGuess:
+        ranking = self.classifier.rank(text)
+        p_calm = next((p for name, p in ranking if name == CALM), 0.0)
+        top = next((name for name, _ in ranking if name != CALM), EmergencyCategory.OTHER.value)
+        return CrisisGuess(1.0 - p_calm, EmergencyCategory(top))
+
+
+def training_set(
+    intents_dir: Path, data: TrainingData, rules: CrisisRules
+) -> tuple[list[str], list[str]]:
+    """Texts and labels (a crisis category or ``calm``) for the crisis classifier."""
+    texts: list[str] = []
+    labels: list[str] = []
+    path = intents_dir / EXAMPLES_FILE
+    if path.is_file():
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise TrainingDataError(f"cannot read crisis examples: {exc}", path) from exc
+        body = raw.get("crisis_examples") if isinstance(raw, dict) else None
+        if not isinstance(body, dict):
+            raise TrainingDataError("expected a top-level 'crisis_examples:' mapping", path)
+        for name, examples in (body.get("urgent") or {}).items():
+            try:
+                category = EmergencyCategory(str(name))
+            except ValueError as exc:
+                raise TrainingDataError(f"unknown crisis category {name!r}", path) from exc
+            for text in _strings(examples, path, f"urgent.{name}"):
+                texts.append(text)
+                labels.append(category.value)
+        for text in _strings(body.get("calm"), path, "calm"):
+            texts.append(text)
+            labels.append(CALM)
+    for ex in data.examples:
+        texts.append(ex.text)
+        if ex.intent == EMERGENCY:
+            hit = rules.detect(ex.text)
+            labels.append((hit.category if hit else guess_category(ex.text)).value)
+        else:
+            labels.append(CALM)
+    return texts, labels
+
+
+def load_or_train(
+    models_dir: Path,
+    intents_dir: Path,
+    data: TrainingData,
+    rules: CrisisRules,
+    encoder: SentenceEncoder,
+    *,
+    config: ClassifierConfig | None = None,
+    save: bool = True,
+) -> CrisisModel:
+    texts, labels = training_set(intents_dir, data, rules)
+    cfg = config or ClassifierConfig()
+    wanted = _hash(texts, labels, encoder.name, cfg)
+    where = models_dir / SUBDIR
+    saved = load_latest(where, data_hash=wanted, encoder=encoder)
+    if saved is not None:
+        log.info("crisis model loaded from %s", saved.path)
+        return CrisisModel(saved.classifier)
+    clf = IntentClassifier(encoder, cfg).fit(texts, labels)
+    manifest: dict[str, Any] = {
+        "format": MODEL_FORMAT,
+        "feature_version": FEATURE_VERSION,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "data_hash": wanted,
+        "encoder": encoder.name,
+        "intents": list(clf.classes),
+        "n_examples": len(texts),
+        "train_seconds": round(clf.report.seconds, 3),
+        "sklearn": sklearn.__version__,
+        "numpy": np.__version__,
+    }
+    if save:
+        save_model(TrainedModel(clf, manifest), where)
+    log.info("crisis model trained in %.1fs on %d examples", clf.report.seconds, len(texts))
+    return CrisisModel(clf)
+
+
+def _strings(values: object, path: Path, where: str) -> list[str]:
+    if values is None:
+        return []
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise TrainingDataError(f"{where}: expected a list of strings", path)
+    return [v.strip() for v in values if v.strip()]
+
+
+def _hash(texts: list[str], labels: list[str], encoder: str, cfg: ClassifierConfig) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps([texts, labels], ensure_ascii=False).encode())
+    h.update(f"|{encoder}|{FEATURE_VERSION}|{cfg!r}|{sklearn.__version__}".encode())
+    return h.hexdigest()
