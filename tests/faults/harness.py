@@ -67,7 +67,6 @@ FAQS = [
     "电动车可以在楼道里充电吗",
     "居委会几点上班",
     "养老金资格认证怎么弄",
-    "楼上漏水到我家了找谁",
 ]
 PROBLEMS = ["厨房水龙头坏了关不紧", "卫生间下水道堵了", "阳台晾衣架掉下来了", "家里门锁坏了"]
 COMPOUNDS = ["燕宁苑", "普雄馨苑", "普陀一村", "西沙洪滨小区"]
@@ -968,7 +967,10 @@ async def count(stack: Stack, client: LoadClient, report: Report, *, window: int
     report.apologies = max(apology_groups, apology_seen)
 
     mine = [t for t in tickets if t["reporter_sender_id"] in residents]
-    by_description = Counter((t["reporter_sender_id"], t["description"]) for t in mine)
+    # Each report (repair problem, emergency) carries a marker of its own: one ticket each.
+    by_description = Counter(
+        (t["reporter_sender_id"], m) for t in mine for m in set(MARKER.findall(t["description"]))
+    )
     by_source = Counter(t["source_key"] for t in mine if t["source_key"])
     report.duplicated_tickets = sum(n - 1 for n in by_description.values() if n > 1) + sum(
         n - 1 for n in by_source.values() if n > 1
