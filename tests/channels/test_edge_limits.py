@@ -21,7 +21,7 @@ from channel_helpers import (
 )
 
 from bot.channels.errors import BodyTooLarge
-from bot.channels.safe_json import JsonRejected, loads, nesting_depth
+from bot.channels.safe_json import JsonRejected, exceeds_depth, loads
 from bot.domain import Chat, ChatType, IncomingMessage, InvalidMessage, Sender
 from bot.domain.messages import CONVERSATION_KEY_CHARS, ID_COLUMN_CHARS, MAX_ID_CHARS
 
@@ -47,9 +47,23 @@ def _nested(levels: int) -> object:
 
 
 def test_brackets_inside_strings_do_not_count() -> None:
-    text = json.dumps({"text": "[[[[{{{{" * 100, "q": '\\"[[[['})
-    assert nesting_depth(text, 32) == 1
-    assert _load(text) == json.loads(text)
+    text = json.dumps({"text": "[[[[{{{{" * 100, "q": '\\"[[[[', "r": ["]]]]"] * 40})
+    assert not exceeds_depth(text.encode(), 2)
+    assert _load(text, depth=2) == json.loads(text)
+    assert exceeds_depth(b'["' + b"]" * 40 + b'", ' + b"[" * 3 + b"]" * 4, 3)
+
+
+@pytest.mark.parametrize(
+    ("levels", "shape"),
+    [
+        (33, "{{[{"),  # mixed kinds
+        (33, "[[]"),  # an empty sibling at each level
+        (40, '[{"a":"]]",'),  # brackets inside strings at each level
+    ],
+)
+def test_every_way_of_nesting_deep_is_seen(levels: int, shape: str) -> None:
+    with pytest.raises(JsonRejected, match="deeper than 32"):
+        _load(shape * levels + "]" * (levels * 4))
 
 
 @pytest.mark.parametrize(
