@@ -991,6 +991,8 @@ async def count(stack: Stack, client: LoadClient, report: Report, *, window: int
     suspects |= {r for r in residents if delivered[r] != answered[r]}
     suspects |= {r for (r, _), n in by_description.items() if n > 1}
     suspects |= {t["reporter_sender_id"] for t in mine if by_source[t["source_key"]] > 1}
+    doubled = {m for m, n in alert_markers.items() if n > 1}
+    suspects |= {s.resident for s in sent if doubled & set(MARKER.findall(s.text))}
     if suspects:
         path = await _evidence(stack, client, sorted(suspects))
         report.notes.append(f"the conversations behind every anomaly: {path.name}")
@@ -1012,6 +1014,7 @@ async def _evidence(stack: Stack, client: LoadClient, residents: list[str]) -> P
         await conn.close()
     out: dict[str, Any] = {}
     for r in residents:
+        markers = {m for s in client.sent if s.resident == r for m in MARKER.findall(s.text)}
         out[r] = {
             "sent": [
                 {
@@ -1039,6 +1042,11 @@ async def _evidence(stack: Stack, client: LoadClient, residents: list[str]) -> P
                 {k: str(v) for k, v in dict(t).items()}
                 for t in tickets
                 if t["reporter_sender_id"] == r
+            ],
+            "staff_alerts": [
+                {"at": round(a.at - client.t0, 3), "text": a.text}
+                for a in stack.standin.alerts
+                if markers & set(MARKER.findall(a.text))
             ],
         }
     path = stack.workdir / "evidence.json"
