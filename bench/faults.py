@@ -40,6 +40,9 @@ async def main() -> int:
     parser.add_argument("--max-seconds", type=float, default=150.0, help="load limit")
     parser.add_argument("--keep", action="store_true", help="keep the logs directory")
     parser.add_argument(
+        "--robot-delay", type=float, default=0.0, help="seconds the staff robot takes to answer"
+    )
+    parser.add_argument(
         "--ref", help="run the workers on this git commit (exported), not the working tree"
     )
     args = parser.parse_args()
@@ -66,6 +69,7 @@ async def main() -> int:
                 fault_at_messages=args.messages * 2 // 5,
                 after_fault_s=20.0,
                 grace_s=40.0,
+                robot_delay_s=args.robot_delay,
             )
             report = await run_scenario(env, name, plan, n)
             results[name] = report.summary()

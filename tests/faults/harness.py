@@ -272,8 +272,10 @@ class StandIn:
     load client never delays its answers. Logs every customer-service message (``pushes``)
     and staff-robot post (``alerts``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, robot_delay_s: float = 0.0) -> None:
         self.port = free_port()
+        self.robot_delay_s = robot_delay_s
+        """The group robot answers this late (it has the message already: a slow network)."""
         self.pushes: list[Push] = []
         self.alerts: list[Push] = []
         self.unexpected: list[str] = []
@@ -297,6 +299,8 @@ class StandIn:
             body = await request.json()
             content = body.get("text", body.get("markdown", {})).get("content", "")
             self.alerts.append(Push(time.monotonic(), request.query.get("key", ""), content))
+            if self.robot_delay_s:
+                await asyncio.sleep(self.robot_delay_s)
             return web.json_response({"errcode": 0, "errmsg": "ok"})
 
         async def other(request: web.Request) -> web.Response:
@@ -516,7 +520,7 @@ class FaultEnv:
         return env
 
     @contextlib.asynccontextmanager
-    async def stack(self, name: str) -> Any:
+    async def stack(self, name: str, robot_delay_s: float = 0.0) -> Any:
         """Fresh database, Redis, stand-in and two healthy workers; all stopped on exit,
         whatever happened inside."""
         self._stacks += 1
@@ -524,7 +528,7 @@ class FaultEnv:
         stack_dir.mkdir(parents=True, exist_ok=True)
         database = f"faults_{name}_{uuid.uuid4().hex[:6]}"
         redis = RedisServer(stack_dir / "redis")
-        standin = StandIn()
+        standin = StandIn(robot_delay_s)
         workers: list[Worker] = []
         try:
             if not self.postgres.running:
@@ -1101,6 +1105,8 @@ class Plan:
     pg_down_s: float = 15.0
     probes_during_replay: int = 3
     lost_responses: float = 0.05
+    robot_delay_s: float = 0.0
+    """How late the staff-group robot answers (it has the alert at once)."""
     """Share of answers lost on the way back to WeChat (so it retries a processed message)."""
 
 
