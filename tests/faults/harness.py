@@ -1164,7 +1164,7 @@ async def run_scenario(env: FaultEnv, name: str, plan: Plan, scenario_no: int) -
         raise ValueError(f"unknown scenario {name!r}")
     report = Report(name)
     async with (
-        env.stack(name) as stack,
+        env.stack(name, plan.robot_delay_s) as stack,
         LoadClient(stack, scenario_no, lost_responses=plan.lost_responses) as client,
     ):
 
