@@ -247,7 +247,7 @@ class Authenticator:
             exc.retry_after_s = await self._throttle.failed(name, ip)
             raise
         except AccountDisabled:
-            await self._throttle.succeeded(name)  # the password was right
+            await self._throttle.succeeded(name, ip)  # the password was right
             raise
-        await self._throttle.succeeded(name)
+        await self._throttle.succeeded(name, ip)
         return principal

@@ -11,8 +11,13 @@ Two brakes that slow an attacker without letting anyone lock a caseworker out:
   nothing; after them attempts on the name are let through one at a time, each waiting
   ``backoff_base_s`` doubled for every further failure, capped at ``backoff_max_s``. The
   wait applies from every address and is taken atomically, so a parallel burst gets a single
-  guess. The right password after the wait succeeds and clears the name's failures: a
-  caseworker whose name is under attack waits at most ``backoff_max_s``.
+  guess. The right password after the wait succeeds: a caseworker whose name is under
+  attack waits at most ``backoff_max_s``. A success does not reset the name's failures (they
+  expire ``failure_window_s`` after the last one), so logging in hands a guesser nothing.
+- **Known addresses** skip the name's wait: an address the name logged in from within
+  ``known_address_s`` gets ``free_failures`` attempts of its own, so a caseworker at their
+  usual desk is not slowed at all by someone guessing their password elsewhere (an attacker
+  does not know, or cannot use, that address).
 
 Failures are forgotten ``failure_window_s`` after the last one. Names and addresses become
 fixed-size hashed keys (attacker-chosen names of any length and alphabet)."""
@@ -37,6 +42,7 @@ FREE_FAILURES = 3
 BACKOFF_BASE_S = 1.0
 BACKOFF_MAX_S = 60.0
 FAILURE_WINDOW_S = 15 * 60
+KNOWN_ADDRESS_S = 30 * 24 * 3600
 _MAX_DOUBLINGS = 30
 
 
@@ -52,6 +58,7 @@ class LoginThrottle:
         backoff_base_s: float = BACKOFF_BASE_S,
         backoff_max_s: float = BACKOFF_MAX_S,
         failure_window_s: float = FAILURE_WINDOW_S,
+        known_address_s: float = KNOWN_ADDRESS_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if ip_limit < 2:
@@ -60,7 +67,7 @@ class LoginThrottle:
             raise ValueError("at least 1 free attempt per user name")
         if not 0 < backoff_base_s <= backoff_max_s:
             raise ValueError("need 0 < backoff_base_s <= backoff_max_s")
-        if min(ip_window_s, ip_lockout_s, failure_window_s) <= 0:
+        if min(ip_window_s, ip_lockout_s, failure_window_s, known_address_s) <= 0:
             raise ValueError("windows and lockouts must be positive")
         self._state = state
         self._ip_limit = ip_limit
@@ -70,6 +77,7 @@ class LoginThrottle:
         self._base_s = backoff_base_s
         self._max_s = backoff_max_s
         self._failure_window_s = failure_window_s
+        self._known_s = known_address_s
         self._clock = clock
 
     @classmethod
@@ -102,6 +110,12 @@ class LoginThrottle:
             if remaining > 0:
                 raise LoginThrottled(remaining, "ip")
         user = _subject(normalize_username(username))
+        # An address the name logged in from has free attempts of its own.
+        known = self._known_key(user, ip)
+        if await self._state.get(known) is not None:
+            own = await self._state.reserve(f"{known}:free", self._free, self._failure_window_s)
+            if own == 0:
+                return
         # The free attempts are slots taken atomically, so a burst cannot pass them all.
         free = await self._state.reserve(
             keys.throttle(f"login-free:{user}"), self._free, self._failure_window_s
@@ -136,11 +150,13 @@ class LoginThrottle:
             raise LoginThrottled(self._ip_lockout_s, "ip")
         return self.delay_s(failures)
 
-    async def succeeded(self, username: str) -> None:
-        """The right password: the name's failures and waits are cleared."""
+    async def succeeded(self, username: str, ip: str) -> None:
+        """The right password: ``ip`` becomes a known address of the name, with its free
+        attempts renewed. The name's failures stay until they expire."""
         user = _subject(normalize_username(username))
-        for name in ("login-failures", "login-free", "login-turn"):
-            await self._state.delete(keys.throttle(f"{name}:{user}"))
+        known = self._known_key(user, ip)
+        await self._state.set(known, "1", self._known_s)
+        await self._state.delete(f"{known}:free")
 
     async def _failures(self, user: str) -> int:
         raw = await self._state.get(keys.throttle(f"login-failures:{user}"))
@@ -148,6 +164,10 @@ class LoginThrottle:
             return int(raw) if raw is not None else 0
         except ValueError:
             return 0
+
+    @staticmethod
+    def _known_key(user: str, ip: str) -> str:
+        return keys.throttle(f"login-known:{user}:{_subject(ip)}")
 
     @staticmethod
     def _key(kind: str, ip: str) -> str:

@@ -136,6 +136,13 @@ async def test_wrong_passwords_slow_the_name_but_never_lock_the_caseworker_out(
     # The attacker's address stays locked, whatever the name or password.
     client.session.cookie_jar.clear()
     assert (await login_from(client, attacker, "wangfang")).status == 429
+    # Guessing resumes from new addresses: the caseworker's address, now known, is not
+    # slowed at all; an address the name never logged in from still waits its turn.
+    for i in range(3):
+        await until_admitted(client, f"203.0.113.{100 + i}", "wangfang", "guess guess")
+    client.session.cookie_jar.clear()
+    resp, waits = await until_admitted(client, caseworker, "wangfang", PASSWORD)
+    assert (resp.status, waits) == (303, [])
 
 
 async def test_the_backoff_is_explained_and_spares_other_users(make_console: MakeConsole) -> None:

@@ -77,11 +77,16 @@ async def test_failures_on_a_name_space_its_attempts_out_up_to_the_cap(
         assert 0 < waiting.value.retry_after_s <= 0.8
     await throttle.check("li", "10.0.0.3")  # other names are not affected
     await asyncio.sleep(waiting.value.retry_after_s + 0.05)
-    # After the wait one attempt goes in (here the right password): the name is cleared.
+    # After the wait one attempt goes in (here the right password): its address is known
+    # from now on and has free attempts of its own.
     await throttle.check("wang", "192.168.1.5")
-    await throttle.succeeded("wang")
+    await throttle.succeeded("wang", "192.168.1.5")
     for _ in range(3):
         await throttle.check("wang", "192.168.1.5")
+    # The success reset nothing for anyone else: a guesser elsewhere still waits.
+    with pytest.raises(LoginThrottled) as waiting:
+        await throttle.check("wang", "10.0.0.50")
+    assert waiting.value.scope == "user"
 
 
 async def test_a_parallel_burst_past_the_free_attempts_gets_one_guess(state: StateStore) -> None:
@@ -95,6 +100,27 @@ async def test_a_parallel_burst_past_the_free_attempts_gets_one_guess(state: Sta
     refused = [o for o in outcomes if isinstance(o, LoginThrottled)]
     assert (len(admitted), len(refused)) == (4, 36)
     assert all(r.scope == "user" and 0 < r.retry_after_s <= 30 for r in refused)
+
+
+async def test_a_known_address_is_not_slowed_by_guessing_elsewhere(state: StateStore) -> None:
+    throttle = LoginThrottle(
+        state, ip_limit=1000, free_failures=3, backoff_base_s=30, backoff_max_s=60
+    )
+    await throttle.check("wang", "10.0.0.1")
+    await throttle.succeeded("wang", "10.0.0.1")  # the caseworker's desk
+    for i in range(3):  # someone guesses from elsewhere until the name must wait
+        await fail(throttle, "wang", f"203.0.113.{i}")
+    with pytest.raises(LoginThrottled):
+        await throttle.check("wang", "203.0.113.9")
+    # The desk has free attempts of its own (a typo or two included), then waits too.
+    for _ in range(3):
+        await throttle.check("wang", "10.0.0.1")
+    with pytest.raises(LoginThrottled):
+        await throttle.check("wang", "10.0.0.1")
+    # Another name's known address is no pass for this one.
+    await throttle.succeeded("li", "203.0.113.9")
+    with pytest.raises(LoginThrottled):
+        await throttle.check("wang", "203.0.113.9")
 
 
 async def test_the_wait_never_exceeds_the_cap_however_many_failures(state: StateStore) -> None:
@@ -134,3 +160,5 @@ def test_nonsense_limits_are_refused() -> None:
         LoginThrottle(MemoryStateStore(), free_failures=0)
     with pytest.raises(ValueError, match="backoff"):
         LoginThrottle(MemoryStateStore(), backoff_base_s=10, backoff_max_s=5)
+    with pytest.raises(ValueError, match="positive"):
+        LoginThrottle(MemoryStateStore(), known_address_s=0)
