@@ -65,6 +65,12 @@ class CrisisRules:
             path = path / RULES_FILE
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise TrainingDataError(
+                "no crisis rules: every intents folder needs crisis.yml (copy Linli's "
+                "intents/crisis.yml and adapt it); Linli does not run without them",
+                path,
+            ) from exc
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise TrainingDataError(f"cannot read crisis rules: {exc}", path) from exc
         body = raw.get("crisis") if isinstance(raw, Mapping) else None

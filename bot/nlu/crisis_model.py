@@ -99,8 +99,15 @@ def load_or_train(
     *,
     config: ClassifierConfig | None = None,
     save: bool = True,
-) -> CrisisModel:
+) -> CrisisModel | None:
+    """The crisis classifier for this data (loaded when saved, else trained); None when the
+    data has no urgent examples at all (the crisis rules then work alone)."""
     texts, labels = training_set(intents_dir, data, rules)
+    if set(labels) <= {CALM}:
+        log.warning(
+            "no urgent examples in %s: the crisis rules work without a classifier", intents_dir
+        )
+        return None
     cfg = config or ClassifierConfig()
     wanted = _hash(texts, labels, encoder.name, cfg)
     where = models_dir / SUBDIR

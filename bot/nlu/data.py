@@ -27,6 +27,7 @@ _ITEM_KEYS = {*_ITEM_KINDS, "examples", "metadata"}
 _TOP_KEYS = {
     "version",
     "crisis",
+    "crisis_examples",
     "nlu",
     "intents",
     "entities",

@@ -16,6 +16,7 @@ from bot.nlu import (
     FALLBACK,
     NluService,
     Thresholds,
+    TrainingDataError,
     Usem3SentenceEncoder,
     load_latest,
 )
@@ -177,6 +178,7 @@ def test_stale_or_corrupt_models_are_not_loaded(
     data_dir = tmp_path / "intents"
     data_dir.mkdir()
     (data_dir / "nlu.yml").write_text(small_nlu_yaml, encoding="utf-8")
+    shutil.copy(ROOT / "intents" / "crisis.yml", data_dir / "crisis.yml")
     models = tmp_path / "models"
     service = NluService(None, models, intents_dir=data_dir, encoder=encoder)
     first = service.start()
@@ -198,3 +200,14 @@ def test_stale_or_corrupt_models_are_not_loaded(
     shutil.rmtree(first.path)
     (models / "nlu-99999999T000000-deadbeef").mkdir()
     assert load_latest(models, encoder=encoder) is None
+
+
+def test_an_intents_folder_without_crisis_rules_is_refused(
+    tmp_path: Path, encoder: Usem3SentenceEncoder, small_nlu_yaml: str
+) -> None:
+    """Linli never runs without its crisis rules: a deployment's own intents folder must
+    carry crisis.yml, and the error says so."""
+    (tmp_path / "nlu.yml").write_text(small_nlu_yaml, encoding="utf-8")
+    service = NluService(None, tmp_path / "models", intents_dir=tmp_path, encoder=encoder)
+    with pytest.raises(TrainingDataError, match="crisis"):
+        service.start()
