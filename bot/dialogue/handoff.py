@@ -136,13 +136,13 @@ class Handoff:
         )
 
     async def takeover(self, committee: str, key: str, actor: Actor) -> Conversation:
-        async with self._state.lock(keys.lock(key)):
+        async with self._state.lock(keys.lock(key)) as lease:
             conv = await self._get(committee, key)
             conv.mode = Mode.HUMAN
             conv.assignee_id, conv.assignee_name = actor.id, actor.name
             if conv.handoff_at is None:
                 conv.handoff_at, conv.handoff_reason = self._now(), "caseworker"
-            await self._conversations.save(conv)
+            await self._conversations.save(conv, fence=lease.token)
         await self._events.publish(committee, "takeover", conversation=key, assignee=actor.id)
         return conv
 
@@ -161,13 +161,13 @@ class Handoff:
         return delivery
 
     async def release(self, committee: str, key: str, actor: Actor) -> Conversation:
-        async with self._state.lock(keys.lock(key)):
+        async with self._state.lock(keys.lock(key)) as lease:
             conv = await self._get(committee, key)
             conv.mode = Mode.BOT
             conv.assignee_id, conv.assignee_name = None, ""
             conv.handoff_at, conv.handoff_reason = None, ""
             conv.state.pop("fallbacks", None)
-            await self._conversations.save(conv)
+            await self._conversations.save(conv, fence=lease.token)
         text = "社工已结束本次对话，接下来由居民助手「邻里」继续为您服务。有需要随时找我。"
         delivery = await self._push(conv, text, "notice")
         await self._log.record_proactive(
@@ -182,7 +182,7 @@ class Handoff:
         now = self._now()
         carried = 0
         for stale in await self._conversations.waiting_since(now - self._wait):
-            async with self._state.lock(keys.lock(stale.key)):
+            async with self._state.lock(keys.lock(stale.key)) as lease:
                 conv = await self._conversations.get(stale.key)
                 if conv is None or conv.mode is not Mode.WAITING:
                     continue
@@ -198,7 +198,7 @@ class Handoff:
                 )
                 conv.mode = Mode.BOT
                 conv.handoff_at = None
-                await self._conversations.save(conv)
+                await self._conversations.save(conv, fence=lease.token)
             if self.office_open(now):
                 when = "社工忙完手头的事会尽快联系您，一般在 1 个工作日内"
             else:
