@@ -154,9 +154,10 @@ async def build_app(settings: Settings) -> web.Application:
         handoff=handoff.begin,
         forward=handoff.resident_message,
         record_outcome=message_log.record_outcome,
-        tasks=tasks,
         set_location=tickets.locate_urgent,
+        tasks=tasks,
         handoff_after_fallbacks=settings.handoff_after_fallbacks,
+        bot_names=settings.bot_names,
     )
 
     app[appkeys.SETTINGS] = settings

@@ -265,6 +265,9 @@ class Settings(BaseSettings):
     hours a handoff becomes a ticket for the next working day at once."""
     handoff_after_fallbacks: int = 2
     """Fallback replies in a row before Linli hands the conversation to a caseworker."""
+    bot_names: list[str] = Field(default_factory=lambda: ["邻里", "邻里小助手", "Linli"])
+    """The bot's names and aliases in group chats: "@邻里 …" is removed before the message is
+    understood (full- or half-width @, with or without a space) and counts as addressing it."""
     outbox_interval_s: float = 5.0
     corpus_poll_s: float = 30.0
     """How often a worker checks the database for FAQ changes made elsewhere."""
@@ -323,10 +326,6 @@ class Settings(BaseSettings):
     @property
     def effective_index_dir(self) -> Path:
         return self.index_dir or self.data_dir / "index"
-
-    bot_names: list[str] = Field(default_factory=lambda: ["邻里", "邻里小助手", "Linli"])
-    """The bot's names and aliases in group chats: "@邻里 …" is removed before the message is
-    understood (full- or half-width @, with or without a space) and counts as addressing it."""
 
     @property
     def effective_database_url(self) -> str:
