@@ -27,7 +27,7 @@ from bot.nlu.classifier import ClassifierConfig, IntentClassifier
 from bot.nlu.crisis import CrisisRules
 from bot.nlu.crisis_model import CrisisModel, load_or_train
 from bot.nlu.data import TrainingData, load_training_data
-from bot.nlu.encoder import SentenceEncoder, Usem3SentenceEncoder
+from bot.nlu.encoder import MemoEncoder, SentenceEncoder, Usem3SentenceEncoder
 from bot.nlu.entities import EntityExtractor
 from bot.nlu.errors import NluError, RasaUnavailable
 from bot.nlu.model import TrainedModel, data_hash, load_latest, save_model, train
@@ -96,7 +96,8 @@ class NluService:
             if intents_dir is not None
             else (settings.intents_dir if settings is not None else "intents")
         )
-        self.encoder: SentenceEncoder = encoder or Usem3SentenceEncoder()
+        # Both classifiers read each message: the memo encodes it (and its words) once.
+        self.encoder: SentenceEncoder = MemoEncoder(encoder or Usem3SentenceEncoder())
         self.thresholds = thresholds or Thresholds()
         self.config = config or ClassifierConfig()
         self._executor = executor
