@@ -972,8 +972,11 @@ async def count(stack: Stack, client: LoadClient, report: Report, *, window: int
 
     mine = [t for t in tickets if t["reporter_sender_id"] in residents]
     # Each report (repair problem, emergency) carries a marker of its own: one ticket each.
+    # Only the description's first line counts: a handoff ticket quotes the conversation.
     by_description = Counter(
-        (t["reporter_sender_id"], m) for t in mine for m in set(MARKER.findall(t["description"]))
+        (t["reporter_sender_id"], m)
+        for t in mine
+        for m in set(MARKER.findall(t["description"].split("\n", 1)[0]))
     )
     by_source = Counter(t["source_key"] for t in mine if t["source_key"])
     report.duplicated_tickets = sum(n - 1 for n in by_description.values() if n > 1) + sum(
