@@ -1,6 +1,6 @@
 """The crisis classifier: the second net under the crisis rules.
 
-Trained from ``intents/crisis_examples.yml`` (urgent messages per crisis category and calm
+Trained from ``intents/crisis_examples*.yml`` (urgent messages per crisis category and calm
 look-alikes, written apart from the rules and from the evaluation set) plus the intent data
 (``report_emergency`` examples are urgent, every other intent's examples calm). Labels are
 the crisis categories and ``calm``; ``p_urgent`` is the probability of any category. The
@@ -32,7 +32,8 @@ from bot.nlu.types import EMERGENCY, EmergencyCategory
 
 log = logging.getLogger(__name__)
 
-EXAMPLES_FILE = "crisis_examples.yml"
+EXAMPLES_GLOB = "crisis_examples*.yml"
+"""Files of urgent and calm examples (several authors, one file each)."""
 CALM = "calm"
 SUBDIR = "crisis"
 
@@ -60,8 +61,7 @@ def training_set(
     """Texts and labels (a crisis category or ``calm``) for the crisis classifier."""
     texts: list[str] = []
     labels: list[str] = []
-    path = intents_dir / EXAMPLES_FILE
-    if path.is_file():
+    for path in sorted(intents_dir.glob(EXAMPLES_GLOB)):
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
