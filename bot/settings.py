@@ -274,8 +274,10 @@ class Settings(BaseSettings):
     sweep_interval_s: float = 30.0
     alert_sweep_s: float = 5.0
     """How often staff alerts are retried and unacknowledged ones escalated."""
-    alert_send_timeout_s: float = 5.0
-    """How long one send to a group robot may take before it counts as failed (retried)."""
+    alert_send_timeout_s: float = 10.0
+    """How long one send to a group robot may take before it counts as failed and is retried.
+    A robot that answers later has usually delivered, so a retry would post the alert twice:
+    keep this at the HTTP client's own bound (10 s), well above the robot's normal answer."""
     alert_wait_s: float = 0.6
     """How long raising an alert waits for the robot's answer before answering ``queued``
     (the send goes on in the background)."""
