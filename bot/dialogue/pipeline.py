@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -169,7 +170,12 @@ class Pipeline:
                     await self._record_outcome(msg, HUMAN_OUTCOME)
                 return []
             turn = Turn(msg, head, committee, self._compound(msg, committee, conv), parse, conv)
-            replies = await self._location(turn) or await self._route(turn)
+            located = await self._location(turn)
+            if located and _only_an_address(turn):
+                replies = located
+            else:
+                # Not (only) the address: answer the message itself too.
+                replies = [*(located or []), *await self._route(turn)]
             _remember_applied(conv.state, msg.dedup_key, replies)
             await self._conversations.save(conv, fence=lease.token)
         return prefix + replies
@@ -361,6 +367,23 @@ def _placeholder(msg: IncomingMessage) -> str:
         MessageType.VOICE: "[语音]",
         MessageType.OTHER: "[其他消息]",
     }.get(msg.type, "[空消息]")
+
+
+def _only_an_address(turn: Turn) -> bool:
+    """Whether the message is just the address asked for ("普陀一村5号楼302"), not a new
+    question that happens to name a compound."""
+    spans = sorted(
+        (e.start, e.end)
+        for e in turn.parse.entities
+        if e.entity in {"compound", "building", "unit", "room", "floor"}
+    )
+    rest, at = [], 0
+    for start, end in spans:
+        rest.append(turn.text[at:start])
+        at = max(at, end)
+    rest.append(turn.text[at:])
+    left = re.sub(r"[\s，,。.、！!？?~～的在是住我家妈爸那里这里呀啊哦了号楼室]", "", "".join(rest))
+    return len(left) <= 4
 
 
 def _group_compound(msg: IncomingMessage, committee: Committee) -> Compound | None:

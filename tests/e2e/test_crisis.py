@@ -221,3 +221,15 @@ async def test_look_alikes_take_their_normal_route(bot: Any, platform: Platform)
         data = await resident.say(text)
         assert not {"emergency", "crisis"} & set(kinds(data)), text
     assert platform.of(ROBOT_PATH) == []
+
+
+async def test_a_question_after_the_address_was_asked_is_still_answered(bot: Any) -> None:
+    resident = Resident(bot, "wf-2")
+    data = await resident.say("楼道里一股煤气味，好重")
+    assert "哪个小区" in texts(data)
+    await conversation(bot, resident.key())
+    answer = await resident.say("燕宁苑湿垃圾几点可以扔")
+    assert "已补充到紧急工单" in texts(answer)
+    assert {"faq", "clarify"} & set(kinds(answer))
+    ticket = await bot.app[appkeys.TICKETS].get("puxiong", data["ticket"]["number"])
+    assert ticket.compound == "yanningyuan"
