@@ -521,8 +521,14 @@ class StaffAlerts:
         return await self._store.get(alert_id)
 
     async def open_alerts(self, committee: str, limit: int = 100) -> list[StaffAlert]:
-        """The committee's alerts not acknowledged yet, newest first."""
-        return [a for a in await self._store.search(committee, limit=limit) if a.is_open]
+        """The committee's alerts not acknowledged yet, newest first. An alert whose ticket a
+        caseworker has claimed is acknowledged for them here at once (the sweep would do it
+        only when the alert is next due), so the inbox never shows it as waiting."""
+        out = []
+        for alert in await self._store.search(committee, limit=limit):
+            if alert.is_open and not await self._claimed_ticket(alert):
+                out.append(alert)
+        return out
 
     async def acknowledge(self, alert_id: int, user_id: str, user_name: str) -> bool:
         """ "我来处理": ``user_id`` takes the alert; escalation stops. False when the alert does

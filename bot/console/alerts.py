@@ -116,6 +116,8 @@ async def inbox_alerts(request: web.Request, committee: str, query: str) -> list
     if alerts is None:
         return []
     since = datetime.now(UTC) - RECENT
+    # Alerts whose ticket a caseworker claimed are acknowledged for them first.
+    await alerts.open_alerts(committee)
     rows = [
         a
         for a in await alerts.store.search(committee, limit=100)

@@ -120,7 +120,12 @@ async def test_a_caseworker_handles_a_live_emergency_from_the_inbox(site: Site, 
     # Back in the inbox the ticket is no longer waiting.
     await page.get_by_role("link", name="← 返回待办").click()
     await expect(page.locator("#live-status")).to_contain_text("实时提醒已连接")
-    await expect(page.locator("#inbox")).not_to_contain_text(number.group(1))
+    open_tickets = page.locator("section", has=page.get_by_role("heading", name="未办结工单"))
+    await expect(open_tickets).not_to_contain_text(number.group(1))
+    # Its alert shows as taken (claiming the ticket acknowledged it): no "我来处理" left.
+    alerts = page.locator("#alerts")
+    await expect(alerts).to_contain_text("王芳")
+    await expect(alerts.get_by_role("button", name="我来处理")).to_have_count(0)
 
     # The resident hears about it on WeChat and is asked to rate it.
     pushed = await wait_for_push(site, SUMMARY)
