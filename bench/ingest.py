@@ -224,6 +224,8 @@ async def main(n: int) -> None:
                     "encoding_aes_key": MP_KEY,
                     "app_id": MP_APPID,
                     "committee": "puxiong",
+                    # Compatible mode (兼容模式) accepts both, so one account measures both.
+                    "compatible_mode": True,
                 }
             },
             "wecom_bot": {
