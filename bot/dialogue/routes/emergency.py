@@ -121,8 +121,10 @@ def self_harm_text(*, someone_else: bool) -> str:
 
 GROUP_SELF_HARM = (
     "看到你的消息，我们很担心你。想找人说说话可以打{hotlines}；有危险请马上拨打 110 或 120。"
-    "{private}"
+    "也可以私信我。{staff}"
 )
+"""The one line a group sees. It promises nothing the channel may not do: where the platform
+can, the full reply also goes privately (a ``private`` reply); a group never sees it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +256,7 @@ class EmergencyResponder:
         elif self_harm and not private:
             # In a group: one short caring line; the rest goes privately where it can.
             group = GROUP_SELF_HARM.format(
-                hotlines=HOTLINES, private="我私信你，也请社工尽快联系你。" if staff_told else ""
+                hotlines=HOTLINES, staff="社工会尽快联系你。" if staff_told else ""
             )
             full = "\n".join([self_harm_text(someone_else=someone_else), honest])
             replies = [Reply(group, kind, ticket=ref), Reply(full, kind, private=True)]
