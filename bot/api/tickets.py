@@ -19,11 +19,18 @@ INVALID_ASSIGNEE = "只能转交给本居委会的社工或居委管理员（账
 
 class TransferIn(BaseModel):
     """To whom: the user id of an active caseworker or admin of the ticket's committee. The
-    name recorded is that account's; a name in the request is refused, not believed."""
+    name recorded is that account's; ``to_name`` (accepted before) is still accepted for
+    existing clients but never believed."""
 
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
     to_id: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
+    to_name: str = Field(
+        default="",
+        max_length=128,
+        pattern=NO_NUL,
+        description="Deprecated and ignored: the recorded name is the account's.",
+    )
     note: str = Field(default="", max_length=2000, pattern=NO_NUL)
 
 
