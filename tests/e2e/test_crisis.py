@@ -211,7 +211,9 @@ async def test_a_crisis_buried_in_a_long_message_with_emoji_is_found(
     )
     data = await resident.say(text)
     assert "emergency" in kinds(data)
-    assert robot_texts(platform)
+    alerts = robot_texts(platform)
+    assert alerts
+    assert "跌倒在厨房地上" in alerts[0], "the alert must quote the crisis, not the first lines"
 
 
 async def test_look_alikes_take_their_normal_route(bot: Any, platform: Platform) -> None:

@@ -189,9 +189,10 @@ class EmergencyResponder:
         where = " ".join(p for p in (compound.name if compound else "", building, room) if p)
         who = msg.sender.name or "居民"
         held = "（该居民正由社工跟进）" if holder else ""
+        quote = mask(_excerpt(msg.text, hit.start if hit and hit.source == "rules" else 0))
         alert_text = (
             f"【紧急·{LABEL[category]}】{committee.name}{('·' + where) if where else ''}：{who}"
-            f"{held}：“{mask(msg.text[:200])}”。请值班社工立即处置，并在工作台点“我来处理”。"
+            f"{held}：“{quote}”。请值班社工立即处置，并在工作台点“我来处理”。"
         )
         started = time.perf_counter()
         created = self._tasks.spawn(self._create(draft, msg.dedup_key), name="emergency ticket")
@@ -234,7 +235,7 @@ class EmergencyResponder:
             ticket=ticket.number if ticket else None,
             alert=alert.alert_id if alert else None,
             where=where,
-            text=mask(msg.text[:200]),
+            text=quote,
             sender=who,
         )
         private = msg.chat.type is ChatType.PRIVATE
@@ -326,6 +327,15 @@ def _result(task: asyncio.Task[T]) -> T | None:
     if not task.done() or task.cancelled() or task.exception() is not None:
         return None
     return task.result()
+
+
+def _excerpt(text: str, at: int, width: int = 200) -> str:
+    """The part of a message around its crisis phrase (a long letter's first lines may be
+    about something else entirely)."""
+    if len(text) <= width or at < width // 2:
+        return text[:width] + ("…" if len(text) > width else "")
+    start = at - width // 3
+    return "…" + text[start : start + width] + ("…" if start + width < len(text) else "")
 
 
 def _advice_order(
