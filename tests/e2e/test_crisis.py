@@ -44,7 +44,7 @@ async def test_self_harm_in_a_private_chat_gets_a_caring_reply_hotlines_and_a_pe
     assert "安全" in reply
     assert "再见" not in reply
     assert "1." not in reply
-    assert "已为您登记紧急工单" in reply
+    assert "已为你登记紧急工单" in reply
     assert "通知了居委会值班社工" in reply
     assert data["ticket"]["priority"] == "urgent"
     alerts = robot_texts(platform)

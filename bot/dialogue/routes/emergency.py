@@ -244,7 +244,9 @@ class EmergencyResponder:
         # person in distress is asked gently, and only where they are.
         ask = private and not holder and not known
         gentle = self_harm and not someone_else
-        honest = self._honest_line(committee, ticket, alert)
+        honest = self._honest_line(
+            committee, ticket, alert, familiar=self_harm and not someone_else
+        )
         ref = ticket.ref() if ticket is not None else None
         kind = ReplyKind.CRISIS if self_harm else ReplyKind.EMERGENCY
         if holder:
@@ -277,15 +279,26 @@ class EmergencyResponder:
         )
 
     def _honest_line(
-        self, committee: Committee, ticket: Ticket | None, alert: AlertResult | None
+        self,
+        committee: Committee,
+        ticket: Ticket | None,
+        alert: AlertResult | None,
+        *,
+        familiar: bool = False,
     ) -> str:
+        """What was done, and only that. ``familiar``: speak as to a person in distress
+        (你, no office words)."""
+        you = "你" if familiar else "您"
         number = f"紧急工单 {ticket.number}" if ticket is not None else "紧急工单"
         if alert is not None and alert.staff_told:
-            return f"已为您登记{number}，并通知了居委会值班社工，社工会尽快与您联系。"
+            return f"已为{you}登记{number}，并通知了居委会值班社工，社工会尽快与{you}联系。"
         phone = (alert.duty_phone if alert is not None else "") or self._alerts.duty_phone(
             committee.id
         )
-        registered = f"已为您登记{number}。" if ticket is not None else ""
+        registered = f"已为{you}登记{number}。" if ticket is not None else ""
+        if familiar:
+            reach = f"居委会值班电话 {phone}" if phone else "110"
+            return f"{registered}值班社工还没收到提醒，{you}可以直接打{reach}，找人帮忙。"
         if phone:
             return (
                 f"{registered}值班社工暂时没能收到提醒，"
