@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 
 import pytest
 from aiohttp import ClientSession
@@ -90,16 +91,26 @@ async def test_network_errors_are_retried(make_rig: RigFactory) -> None:
 
 async def test_group_robot_throttle_spaces_messages(make_rig: RigFactory) -> None:
     rig = await make_rig(group_robot_per_minute=2)  # window 0.3 s in the rig
+    granted: list[float] = []
+    reserve = rig.state.reserve
+
+    async def recording_reserve(key: str, limit: int, window_s: float) -> float:
+        wait = await reserve(key, limit, window_s)
+        if wait <= 0:
+            granted.append(time.monotonic())  # the memory store's own clock
+        return wait
+
+    rig.state.reserve = recording_reserve  # type: ignore[method-assign]
     for i in range(5):
         await rig.outbound.send_group_robot_text(ROBOT_KEY, f"第{i}条")
-    groups: list[list[str]] = [[]]
-    for kind, payload in rig.platform.events:
-        if kind == "sleep":
-            if groups[-1]:
-                groups.append([])
-        else:
-            groups[-1].append(payload["text"]["content"])
-    assert groups == [["第0条", "第1条"], ["第2条", "第3条"], ["第4条"]]
+    contents = [b["text"]["content"] for _, b in rig.platform.of(ROBOT)]
+    assert contents == [f"第{i}条" for i in range(5)]  # all sent, in order
+    assert len(granted) == 5
+    # Never a third post inside any 0.3 s window: posts i and i+2 are at least a window apart.
+    assert all(later - earlier >= 0.3 for earlier, later in zip(granted, granted[2:], strict=False))
+    assert len(rig.sleeps) >= 2  # posts 3 and 5 had to wait for a free slot
+    # The first two go at once: the limit is a rate, not a delay on every message.
+    assert [kind for kind, _ in rig.platform.events[:2]] == ["arrive", "arrive"]
 
 
 async def test_concurrent_robot_posts_all_arrive_within_the_limit(make_rig: RigFactory) -> None:
