@@ -34,6 +34,9 @@ def config(backend: dict[str, str], platform: Platform) -> dict[str, Any]:
         "wecom_api_base": platform.base_url,
         "wechat_api_base": platform.base_url,
         "outbound_backoff_s": 0.01,
+        # The passive-reply window is WeChat's 5 s in production; tests that are about it set
+        # their own. Here it is wide so a busy machine does not turn a reply into a late push.
+        "reply_budget_s": 30.0,
         "handoff_around_the_clock": True,
         "outbox_interval_s": 0.05,
         "sweep_interval_s": 0.05,

@@ -50,6 +50,10 @@ class Database:
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+                # One connection: SQLite has one writer anyway, and several connections of one
+                # process only fight over its lock ("database is locked" under load, messages
+                # lost). Units of work queue here instead, in order, for at most pool_timeout.
+                kwargs.update(pool_size=1, max_overflow=0, pool_timeout=30)
         else:
             kwargs.update(
                 pool_pre_ping=True,
@@ -62,6 +66,7 @@ class Database:
         engine = create_async_engine(url, hide_parameters=True, **kwargs)
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return cls(engine)
 
     @asynccontextmanager
@@ -117,3 +122,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=5000")
     cur.close()
+    # The driver's own implicit BEGIN is off; ``_sqlite_begin`` opens every transaction.
+    dbapi_conn.isolation_level = None
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """Take the write lock at the start of a unit of work (BEGIN IMMEDIATE): a transaction that
+    read first and then writes can otherwise fail at once with SQLITE_BUSY when another process
+    (a CLI command beside the server) wrote in between; this way it waits (busy_timeout)."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
