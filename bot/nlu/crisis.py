@@ -32,6 +32,7 @@ MAX_SCAN = 200_000
 """Characters of one message scanned at most (larger bodies are refused at the edge)."""
 
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]")
+_CLAUSE_END = re.compile(r"[。！？!?；;\n，,、…~～\s]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,10 @@ class CrisisRules:
     someone_else: re.Pattern[str]
     fiction: re.Pattern[str]
     dialect: dict[int, str]
+    letter: re.Pattern[str] | None = None
+    letter_urgent: re.Pattern[str] | None = None
+    letter_min_chars: int = 120
+    letter_min_markers: int = 2
     source: Path | None = None
 
     @classmethod
@@ -113,6 +118,7 @@ class CrisisRules:
             fiction=_compile(body.get("fiction"), where, "fiction"),
             dialect=_dialect(body.get("dialect"), where),
             source=source,
+            **_letter(body.get("letter"), where),
         )
 
     def label(self, category: EmergencyCategory) -> str:
@@ -127,8 +133,9 @@ class CrisisRules:
         if not text or not text.strip():
             return None
         found: dict[EmergencyCategory, tuple[int, int]] = {}
+        letter = self._reads_like_a_letter(text)
         for offset, chunk in _windows(text[:MAX_SCAN]):
-            for category, (start, end) in self._scan(chunk):
+            for category, (start, end) in self._scan(chunk, letter):
                 if category not in found:
                     found[category] = (offset + start, offset + end)
         if not found:
@@ -154,7 +161,19 @@ class CrisisRules:
         window = text[max(0, at - 40) : at + 40]
         return bool(self.someone_else.search(normalize(window).text.translate(self.dialect)))
 
-    def _scan(self, chunk: str) -> Iterator[tuple[EmergencyCategory, tuple[int, int]]]:
+    def _reads_like_a_letter(self, text: str) -> bool:
+        if self.letter is None or len(text) < self.letter_min_chars:
+            return False
+        words = {m.group(0) for m in self.letter.finditer(normalize(text[:WINDOW]).text)}
+        return len(words) >= self.letter_min_markers
+
+    def _live_in_letter(self, clause: str) -> bool:
+        rule = self.letter_urgent or self.urgent
+        return bool(rule.search(clause))
+
+    def _scan(
+        self, chunk: str, letter: bool = False
+    ) -> Iterator[tuple[EmergencyCategory, tuple[int, int]]]:
         norm = normalize(chunk)
         body = norm.text.translate(self.dialect)
         calm = [m.span() for m in self.calm.finditer(body)]
@@ -163,13 +182,19 @@ class CrisisRules:
             return
         for cat in self.categories:
             for m in cat.rule.finditer(body):
-                if m.end() <= m.start() or self._dropped(body, m, calm, urgent):
+                if m.end() <= m.start() or self._dropped(body, m, calm, cat.category):
                     continue
+                if letter and not self._live_in_letter(_span_around(body, *m.span(), _CLAUSE_END)):
+                    continue  # a petition recounting a wrong, not a danger now
                 yield cat.category, norm.to_original(m.start(), m.end())
                 break
 
     def _dropped(
-        self, body: str, m: re.Match[str], calm: list[tuple[int, int]], urgent: bool
+        self,
+        body: str,
+        m: re.Match[str],
+        calm: list[tuple[int, int]],
+        category: EmergencyCategory,
     ) -> bool:
         start, end = m.span()
         length = end - start
@@ -182,14 +207,28 @@ class CrisisRules:
             return True
         if self.negated_inside.search(m.group(0)):
             return True
-        if urgent:
+        sentence = _span_around(body, start, end, _SENTENCE_END)
+        clause = _span_around(body, start, end, _CLAUSE_END)
+        if self.not_live.search(clause):
+            # "上个月着火那栋楼": past, unless this very clause says it is happening now.
+            return not self.urgent.search(clause)
+        if category is EmergencyCategory.SELF_HARM:
+            # Thoughts of dying told with a "后来…" or "上次…" elsewhere in the sentence are
+            # still a person at risk; only a past marker in the same clause calms them.
             return False
-        sentence_start = 0
-        for sep in _SENTENCE_END.finditer(body, 0, start):
-            sentence_start = sep.end()
-        after = _SENTENCE_END.search(body, end)
-        sentence = body[sentence_start : after.start() if after else len(body)]
-        return bool(self.not_live.search(sentence))
+        if self.not_live.search(sentence):
+            return not self.urgent.search(sentence)
+        return False
+
+
+def _span_around(body: str, start: int, end: int, boundary: re.Pattern[str]) -> str:
+    """The stretch of ``body`` around ``start:end`` up to and including the next ``boundary``
+    mark (an "!" belongs to the clause it ends)."""
+    left = 0
+    for sep in boundary.finditer(body, 0, start):
+        left = sep.end()
+    after = boundary.search(body, end)
+    return body[left : after.end() if after else len(body)]
 
 
 def _compile(patterns: object, where: Path, name: str) -> re.Pattern[str]:
@@ -207,6 +246,26 @@ def _compile(patterns: object, where: Path, name: str) -> re.Pattern[str]:
         except re.error as exc:
             raise TrainingDataError(f"{name}[{i}]: invalid pattern: {exc}", where) from exc
     return re.compile("|".join(f"(?:{p})" for p in items), re.IGNORECASE)
+
+
+def _letter(spec: object, where: Path) -> dict[str, Any]:
+    if spec is None:
+        return {}
+    if not isinstance(spec, Mapping):
+        raise TrainingDataError("letter: expected min_chars and patterns", where)
+    try:
+        min_chars = int(spec.get("min_chars", 120))
+        min_markers = int(spec.get("min_markers", 2))
+    except (TypeError, ValueError) as exc:
+        raise TrainingDataError("letter: min_chars and min_markers must be numbers", where) from exc
+    return {
+        "letter": _compile(spec.get("patterns"), where, "letter.patterns"),
+        "letter_min_chars": min_chars,
+        "letter_min_markers": min_markers,
+        "letter_urgent": (
+            _compile(spec["urgent"], where, "letter.urgent") if spec.get("urgent") else None
+        ),
+    }
 
 
 def _dialect(mapping: object, where: Path) -> dict[int, str]:
