@@ -4,6 +4,7 @@ stories behave as residents would expect; the tune half of the crisis set stays 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -67,6 +68,12 @@ def test_a_malformed_rules_file_names_the_problem(
         ("水漫到插座了在冒火花", EmergencyCategory.FIRE),
         ("隔壁男的拿着菜刀追着他老婆", EmergencyCategory.VIOLENCE),
         ("我家小囡放学到现在还没回来，电话手表打不通", EmergencyCategory.MISSING_CHILD),
+        ("厨房里一股烂鸡蛋的味道，我连灯都不敢开", EmergencyCategory.GAS),
+        ("燃气软管好像裂了，一直有呲呲的声音", EmergencyCategory.GAS),
+        ("绳子已经系好在门框上了，今晚就用", EmergencyCategory.SELF_HARM),
+        ("上个月就想过，昨天夜里我又把药全拿出来数了一遍", EmergencyCategory.SELF_HARM),
+        ("隔壁的违章搭建在往下塌，下面有人", EmergencyCategory.OTHER),
+        ("ranqi xielou le, 怎么办", EmergencyCategory.GAS),
     ],
 )
 def test_crises_in_residents_words(text: str, category: EmergencyCategory) -> None:
@@ -91,6 +98,12 @@ def test_crises_in_residents_words(text: str, category: EmergencyCategory) -> No
         "电脑中毒了，居委会有人会修吗",
         "钥匙锁在屋里了，有开锁师傅电话吗",
         "想死你们了，下礼拜回来看大家",
+        "上个月着火那栋楼现在修好了吗",
+        "燃气报警器装了五年了要不要换",
+        "我们楼道堆满纸箱，着起火来人都跑不出去",
+        "旧灶打不着火了，换灶找谁",
+        "昨晚做梦梦见家里着火，吓醒了",
+        "累得想跳楼哈哈 开玩笑的",
     ],
 )
 def test_look_alikes_stay_calm(text: str) -> None:
@@ -99,6 +112,26 @@ def test_look_alikes_stay_calm(text: str) -> None:
 
 def test_a_live_danger_in_a_story_message_still_counts_when_it_is_urgent() -> None:
     assert RULES.detect("我在看电视剧，现在楼道里突然冒烟了，快来人") is not None
+
+
+def test_urgency_counts_only_in_the_clause_or_sentence_it_is_in() -> None:
+    # "现在" belongs to another sentence: the past fire stays past.
+    assert RULES.detect("去年三号楼着火了。现在物业费涨了吗") is None
+    # The same word in the fire's own clause makes it live.
+    assert RULES.detect("上次着火的那栋楼，现在又着火了！") is not None
+
+
+def test_a_letter_to_officials_needs_a_live_clause() -> None:
+    body = (
+        "尊敬的领导您好，我要反映我们小区的问题。物业一直不作为，楼下的小饭店把煤气罐堆在门口，"
+        "晚上还有人在旁边烧纸冒黑烟，居民多次投诉无果，请有关部门调查处理，给居民一个说法。"
+        "我们都是普通的老百姓，只希望住得安心一点，盼望早日得到答复。此致敬礼"
+    )
+    assert len(body) >= RULES.letter_min_chars
+    loose = dataclasses.replace(RULES, letter=None)
+    assert loose.detect(body) is not None  # without the letter rule it reads as a fire
+    assert RULES.detect(body) is None
+    assert RULES.detect(body + "现在楼下正在着火，快来人") is not None
 
 
 def test_self_harm_about_someone_else_is_told_apart() -> None:
