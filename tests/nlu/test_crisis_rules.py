@@ -125,7 +125,7 @@ def test_a_letter_to_officials_needs_a_live_clause() -> None:
     body = (
         "尊敬的领导您好，我要反映我们小区的问题。物业一直不作为，楼下的小饭店把煤气罐堆在门口，"
         "晚上还有人在旁边烧纸冒黑烟，居民多次投诉无果，请有关部门调查处理，给居民一个说法。"
-        "我们都是普通的老百姓，只希望住得安心一点，盼望早日得到答复。此致敬礼"
+        "我们都是普通的老百姓，只希望住得安心一点，盼望早日得到领导的答复。此致敬礼"
     )
     assert len(body) >= RULES.letter_min_chars
     loose = dataclasses.replace(RULES, letter=None)
