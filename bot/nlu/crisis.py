@@ -207,6 +207,7 @@ class CrisisRules:
             return True
         if self.negated_inside.search(m.group(0)):
             return True
+        sentence_start = _start_of(body, start, _SENTENCE_END)
         sentence = _span_around(body, start, end, _SENTENCE_END)
         clause = _span_around(body, start, end, _CLAUSE_END)
         if self.not_live.search(clause):
@@ -216,17 +217,25 @@ class CrisisRules:
             # Thoughts of dying told with a "后来…" or "上次…" elsewhere in the sentence are
             # still a person at risk; only a past marker in the same clause calms them.
             return False
-        if self.not_live.search(sentence):
+        # Elsewhere in the sentence, a past or hypothetical marker speaks for what follows it
+        # ("上个月着火那栋楼，…"), not for what came before ("门缝里有血水…他之前说过").
+        if self.not_live.search(body, sentence_start, start):
             return not self.urgent.search(sentence)
         return False
+
+
+def _start_of(body: str, start: int, boundary: re.Pattern[str]) -> int:
+    """Where the stretch holding ``start`` begins (just after the previous ``boundary``)."""
+    left = 0
+    for sep in boundary.finditer(body, 0, start):
+        left = sep.end()
+    return left
 
 
 def _span_around(body: str, start: int, end: int, boundary: re.Pattern[str]) -> str:
     """The stretch of ``body`` around ``start:end`` up to and including the next ``boundary``
     mark (an "!" belongs to the clause it ends)."""
-    left = 0
-    for sep in boundary.finditer(body, 0, start):
-        left = sep.end()
+    left = _start_of(body, start, boundary)
     after = boundary.search(body, end)
     return body[left : after.end() if after else len(body)]
 
