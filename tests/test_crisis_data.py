@@ -185,3 +185,41 @@ def test_urgent_has_long_and_emoji_messages(data: dict[str, Any]) -> None:
     assert len(long_rows) >= 15
     assert all(len(row["text"]) <= 400 for row in rows)
     assert sum(bool(EMOJI.search(row["text"])) for row in rows) >= 15
+
+
+# Tuning sets by other writers (urgent_tune2.jsonl, lookalike_tune3.jsonl, …). They also train
+# the crisis classifier (intents/crisis_examples_*_writer.yml), so none may repeat the holdout.
+EXTRA_CATEGORIES = CATEGORIES | {"other"}
+EXTRA_KINDS = KINDS | {"policy_help"}
+EXTRA = sorted(DATA.glob("*_tune[0-9]*.jsonl"))
+
+
+def test_there_are_extra_writers_sets() -> None:
+    assert {p.name for p in EXTRA} >= {"urgent_tune2.jsonl", "lookalike_tune2.jsonl"}
+
+
+@pytest.mark.parametrize("path", EXTRA, ids=lambda p: p.name)
+def test_extra_sets_are_well_formed_and_apart_from_the_holdout(
+    data: dict[str, Any], path: Path
+) -> None:
+    stem, split = path.stem.split("_", 1)
+    prefix, field, _ = SETS[stem]
+    labels = EXTRA_CATEGORIES if stem == "urgent" else EXTRA_KINDS
+    rows = _load(stem, split)
+    number = split.removeprefix("tune")
+    ids = [row["id"] for row in rows]
+    assert len(ids) == len(set(ids))
+    for row in rows:
+        where = row["_where"]
+        assert set(row) == {"id", "text", field, "chat", "_where"}, where
+        assert re.fullmatch(rf"{prefix}{number}-\d{{4}}", row["id"]), where
+        assert row["text"], where
+        assert row["text"] == row["text"].strip(), where
+        assert row[field] in labels, f"{where}: unknown {field} {row[field]!r}"
+        assert row["chat"] in {"private", "group"}, where
+    holdout = [(r["text"], _bigrams(r["text"])) for s in SETS for r in data[s]["holdout"]]
+    close = []
+    for row in rows:
+        a = _bigrams(row["text"])
+        close += [(row["text"], t) for t, b in holdout if len(a & b) / len(a | b) > NEAR_DUPLICATE]
+    assert not close, close
