@@ -15,7 +15,7 @@ Two layers:
    (泰迪→狗), and the politeness or complaint padding around a question ("请问一下哈",
    "烦死了", "你们到底管不管"). ``resident_form`` folds words and keeps the tone (what the
    intent classifier sees); ``query_form`` also strips the padding (what retrieval ranks
-   on); ``padding_in`` says which padding a message carried.
+   on, with ``loose_numerals``); ``padding_in`` says which padding a message carried.
 """
 
 from __future__ import annotations
@@ -228,17 +228,21 @@ class PhrasingRules:
         self,
         words: dict[str, str],
         particles: dict[str, str],
-        padding: tuple[str, ...],
+        lead: tuple[str, ...],
         keep: frozenset[str] = frozenset(),
+        tail: tuple[str, ...] = (),
     ) -> None:
         self.words = dict(words)
         self.particles = dict(particles)
-        self.padding = tuple(padding)
+        self.lead = tuple(lead)
+        self.tail = tuple(tail)
         self.keep = frozenset(keep)
-        payload = repr((sorted(self.words.items()), sorted(self.particles.items()), self.padding))
+        payload = repr(
+            (sorted(self.words.items()), sorted(self.particles.items()), self.lead, self.tail)
+        )
         self.fingerprint = hashlib.sha256((payload + repr(sorted(self.keep))).encode()).hexdigest()
         self._fold_re = _compile_fold(self.words, self.keep, self.particles)
-        self._pad_re = _compile_padding(self.padding)
+        self._pad_re = _compile_padding(self.lead, self.tail)
 
     @classmethod
     def from_mapping(cls, data: object, where: str = "phrasing rules") -> PhrasingRules:
@@ -249,8 +253,12 @@ class PhrasingRules:
             words.update(_pairs(data.get(section), f"{where}: {section}"))
         keep = _phrases(data.get("keep"), f"{where}: keep")
         particles = _pairs(data.get("particles"), f"{where}: particles")
-        padding = _phrases(data.get("padding"), f"{where}: padding")
-        return cls(words, particles, tuple(padding), frozenset(keep))
+        padding = data.get("padding") or {}
+        if not isinstance(padding, dict):
+            raise PhrasingRulesError(f"{where}: padding: expected 'lead' and 'tail' lists")
+        lead = _phrases(padding.get("lead"), f"{where}: padding: lead")
+        tail = _phrases(padding.get("tail"), f"{where}: padding: tail")
+        return cls(words, particles, tuple(lead), frozenset(keep), tuple(tail))
 
     @classmethod
     def load(cls, path: Path) -> PhrasingRules:
@@ -322,11 +330,19 @@ def _compile_fold(
     return re.compile("|".join(parts)) if parts else None
 
 
-def _compile_padding(padding: tuple[str, ...]) -> re.Pattern[str] | None:
-    if not padding:
-        return None
-    ordered = sorted(padding, key=lambda w: (-len(w), w))
-    return re.compile("|".join(re.escape(p) for p in ordered))
+_CLAUSE_START = r"(?:^|(?<=[\s,.!?;:~…、]))"
+
+
+def _compile_padding(lead: tuple[str, ...], tail: tuple[str, ...]) -> re.Pattern[str] | None:
+    def alternation(phrases: tuple[str, ...]) -> str:
+        return "|".join(re.escape(p) for p in sorted(phrases, key=lambda w: (-len(w), w)))
+
+    parts = []
+    if lead:
+        parts.append(f"{_CLAUSE_START}(?:{alternation(lead)})")
+    if tail:
+        parts.append(rf"(?:{alternation(tail)})(?=[啊呀哦了]?(?:$|[\s,.!?;:~…、]))")
+    return re.compile("|".join(parts)) if parts else None
 
 
 _DEFAULT_LOCK = threading.Lock()
@@ -345,6 +361,26 @@ def default_phrasing() -> PhrasingRules:
     return rules
 
 
+# Retrieval compares texts, not data: a numeral before any counter (第二部, 三个字, 五户)
+# becomes digits on both sides, so 第2部 and 第二部 match. The base form converts only the
+# numerals whose value matters (addresses, times, ages, money) and keeps 第一次, 一个.
+_LOOSE_NUMERAL = re.compile(
+    r"[零〇一二两三四五六七八九十百]+(?=[号楼层室幢栋点岁元块年月日个户部])"
+)
+
+
+def loose_numerals(text: str) -> str:
+    """Chinese numerals before any counter → digits (except a bare 一/两: 一个, 两户)."""
+    return _LOOSE_NUMERAL.sub(_loose_digits, text)
+
+
+def _loose_digits(m: re.Match[str]) -> str:
+    numeral = m.group(0)
+    if numeral in {"一", "两"}:
+        return numeral
+    return chinese_number(numeral.replace("两", "二")) or numeral
+
+
 def resident_form(text: str, rules: PhrasingRules | None = None) -> str:
     """Base form with dialect words, particles, typos and everyday names folded; tone and
     padding kept (what the intent classifier sees)."""
@@ -355,7 +391,8 @@ def query_form(text: str, rules: PhrasingRules | None = None) -> str:
     """``resident_form`` without politeness and complaint padding, whitespace collapsed
     (what retrieval ranks on)."""
     r = rules or default_phrasing()
-    return _SPACES.sub(" ", r.strip_padding(r.fold(normalize(text).text))).strip()
+    folded = r.strip_padding(r.fold(loose_numerals(normalize(text).text)))
+    return _SPACES.sub(" ", folded).strip()
 
 
 def padding_in(text: str, rules: PhrasingRules | None = None) -> tuple[str, ...]:

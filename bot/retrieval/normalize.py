@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bot.domain.text import PhrasingRules, default_phrasing, normalize
+from bot.domain.text import PhrasingRules, default_phrasing, loose_numerals, normalize
 
 MAX_QUERY_CHARS = 200
 """Longer queries are truncated: a FAQ question is never this long."""
@@ -49,7 +49,7 @@ class Normalizer:
         text = _SPACES.sub(" ", text)  # before dropping control characters: \n and \t are spaces
         text = "".join(ch for ch in text if unicodedata.category(ch) not in _DROP_CATEGORIES)
         rules = self.rules
-        text = rules.strip_padding(rules.fold(normalize(text).text))
+        text = rules.strip_padding(rules.fold(loose_numerals(normalize(text).text)))
         text = _SPACES.sub(" ", text).strip().lower()
         if max_chars is not None and len(text) > max_chars:
             text = text[:max_chars].rstrip()

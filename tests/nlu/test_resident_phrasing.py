@@ -34,7 +34,9 @@ WORDS: list[tuple[str, str]] = [
     ("阿拉", "我们"),
     ("侬", "你"),
     ("伊拉", "他们"),
-    ("伊", "他"),
+    ("伊讲", "他说"),
+    ("伊勿", "他不"),
+    ("伊是", "他是"),
     ("屋里厢", "家里"),
     ("屋里向", "家里"),
     ("小囡", "孩子"),
@@ -154,7 +156,7 @@ KEEP: list[str] = [
     "核算成本",
 ]
 
-PADDING: list[str] = [
+LEAD: list[str] = [
     "请问一下哈",
     "请问一下",
     "请问下",
@@ -163,12 +165,16 @@ PADDING: list[str] = [
     "麻烦问下",
     "想问一下",
     "想问下",
+    "我想问一下",
     "打扰一下",
     "打扰了",
     "不好意思",
     "你好",
     "您好",
     "在吗",
+]
+
+TAIL: list[str] = [
     "谢谢你们",
     "谢谢",
     "多谢",
@@ -209,13 +215,28 @@ def test_particles_fold_only_at_the_end_of_a_clause(raw: str, folded: str) -> No
     assert resident_form(raw) == folded
 
 
-@pytest.mark.parametrize("phrase", PADDING)
-def test_padding_is_stripped_for_retrieval_and_kept_for_the_nlu(phrase: str) -> None:
-    message = f"{phrase}，湿垃圾几点倒"
-    assert phrase not in query_form(message)
-    assert "湿垃圾几点倒" in query_form(message)
+@pytest.mark.parametrize("phrase", LEAD)
+def test_leading_padding_is_stripped_for_retrieval_and_kept_for_the_nlu(phrase: str) -> None:
+    message = f"{phrase}湿垃圾几点倒"
+    assert query_form(message) == "湿垃圾几点倒"
     assert phrase in padding_in(message)
     assert phrase in classifier_text(message)
+    # inside a clause it is part of the sentence, not padding
+    assert phrase in query_form(f"关于{phrase}湿垃圾几点倒")
+
+
+@pytest.mark.parametrize("phrase", TAIL)
+def test_trailing_padding_is_stripped_for_retrieval_and_kept_for_the_nlu(phrase: str) -> None:
+    message = f"湿垃圾几点倒？{phrase}！"
+    assert query_form(message) == "湿垃圾几点倒? !"
+    assert phrase in padding_in(message)
+    assert phrase in classifier_text(message)
+    assert phrase in query_form(f"湿垃圾{phrase}几点倒")
+
+
+def test_words_that_only_look_like_padding_stay() -> None:
+    assert query_form("气功存在吗") == "气功存在吗"
+    assert query_form("求答案谢谢亲的指点") == "求答案谢谢亲的指点"
 
 
 def test_a_message_that_is_only_padding_keeps_it() -> None:
@@ -233,6 +254,7 @@ def test_a_message_that_is_only_padding_keeps_it() -> None:
             "我们姆妈身份证过期了 要换新的到什么地方去换",
         ),
         ("你们到底管不管！楼道灯坏了一个礼拜了", "!楼道灯坏了一个星期了"),
+        ("第二部 三个字", "第2部 3个字"),
         ("还要做核算伐", "还要做核酸吗"),
         ("老人瘫在床上 护理费老贵的", "老人瘫在床上 护理费很贵的"),
         ("伊拉克新闻", "伊拉克新闻"),
@@ -248,13 +270,14 @@ def test_every_rule_has_a_case() -> None:
     rules = {k: v for s in ("shanghainese", "typos", "synonyms") for k, v in data[s].items()}
     assert dict(WORDS) == rules
     assert set(KEEP) == set(data["keep"])
-    assert set(PADDING) == set(data["padding"])
+    assert set(LEAD) == set(data["padding"]["lead"])
+    assert set(TAIL) == set(data["padding"]["tail"])
 
 
 def test_malformed_rules_are_refused() -> None:
     with pytest.raises(PhrasingRulesError):
         PhrasingRules.from_mapping({"typos": ["拉圾"]})
     with pytest.raises(PhrasingRulesError):
-        PhrasingRules.from_mapping({"padding": [""]})
+        PhrasingRules.from_mapping({"padding": {"lead": [""]}})
     rules = PhrasingRules.from_mapping({"typos": {"拉圾": "垃圾"}, "keep": ["拉圾场"]})
     assert rules.fold("拉圾袋 拉圾场") == "垃圾袋 拉圾场"
