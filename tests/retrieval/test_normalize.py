@@ -16,7 +16,7 @@ def normalizer() -> Normalizer:
 @pytest.mark.parametrize(
     ("raw", "normalized"),
     [
-        ("請問濕垃圾幾點可以扔？", "湿垃圾几点可以扔?"),  # padding 请问 stripped
+        ("請問濕垃圾幾點可以扔？", "请问湿垃圾几点可以扔?"),
         ("ＡＢＣ１２３　电梯", "abc123 电梯"),
         ("电梯坏了😭😭[捂脸]", "电梯坏了"),
         ("  物业费\n\t怎么交  ", "物业费 怎么交"),
