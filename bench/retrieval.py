@@ -43,6 +43,7 @@ from retrieval_synth import synthetic_entries, synthetic_queries  # noqa: E402
 
 from bot.domain.registry import Registry  # noqa: E402
 from bot.encoders import Encoder, load_encoder  # noqa: E402
+from bot.retrieval.calibration import load_for  # noqa: E402
 from bot.retrieval.corpus import load_corpus  # noqa: E402
 from bot.retrieval.evaluate import EvalQuery, evaluate, load_queries  # noqa: E402
 from bot.retrieval.service import RetrievalService  # noqa: E402
@@ -64,7 +65,10 @@ def sample_section(encoder: Encoder) -> dict[str, Any]:
     )
     committee = registry.committee("puxiong")
     entries = load_corpus([ROOT / "knowledge"], registry, "puxiong")
-    service = RetrievalService(encoder, today=lambda: TODAY)
+    # the decision the bot makes: the calibration shipped beside the corpus
+    service = RetrievalService(
+        encoder, today=lambda: TODAY, calibration=load_for(ROOT / "knowledge")
+    )
     started = time.perf_counter()
     service.rebuild("puxiong", entries)
     build_s = time.perf_counter() - started

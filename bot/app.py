@@ -30,7 +30,7 @@ from bot.dialogue import Pipeline, Route
 from bot.dialogue.events import LiveEvents
 from bot.dialogue.handoff import Handoff, HandoffRoute
 from bot.dialogue.routes.emergency import EmergencyResponder
-from bot.dialogue.routes.faq import FaqRoute, PendingChoiceRoute
+from bot.dialogue.routes.faq import FaqRoute, PendingChoiceRoute, RuleFirstRoute
 from bot.dialogue.routes.intake import IntakeRoute
 from bot.dialogue.routes.satisfaction import SatisfactionRoute
 from bot.dialogue.routes.smalltalk import SmallTalkRoute
@@ -45,6 +45,7 @@ from bot.metrics import Metrics
 from bot.nlu import NluService
 from bot.playground import add_try_routes
 from bot.retrieval import RetrievalService, load_encoder
+from bot.retrieval.calibration import Calibration, CalibrationError, load_for
 from bot.retrieval.service import shanghai_today
 from bot.settings import Settings
 from bot.storage import keys
@@ -84,6 +85,18 @@ def build_state(settings: Settings) -> StateStore:
     return MemoryStateStore(lock_lease_s=settings.lock_lease_s)
 
 
+def _calibration(knowledge_dir: Path) -> Calibration | None:
+    """The answer / choices / none calibration kept beside the corpus; without a usable one
+    the fixed thresholds decide (logged, never fatal: answering still works)."""
+    try:
+        return load_for(knowledge_dir)
+    except CalibrationError as exc:
+        logging.getLogger("bot.app").warning(
+            "FAQ calibration unusable; using fixed thresholds", extra={"reason": str(exc)}
+        )
+        return None
+
+
 async def build_app(settings: Settings) -> web.Application:
     """The whole bot as an aiohttp application (``linli serve`` runs it)."""
     # Channels enforce max_body_bytes themselves; this bounds console and API requests.
@@ -117,7 +130,11 @@ async def build_app(settings: Settings) -> web.Application:
         tasks=tasks,
     )
     encoder = load_encoder(settings.encoder)
-    retrieval = RetrievalService(encoder, index_dir=settings.effective_index_dir)
+    retrieval = RetrievalService(
+        encoder,
+        index_dir=settings.effective_index_dir,
+        calibration=_calibration(settings.knowledge_dir),
+    )
     nlu = NluService(
         registry, settings.effective_models_dir, settings, encoder=encoder, session=http
     )
@@ -138,6 +155,7 @@ async def build_app(settings: Settings) -> web.Application:
     routes: list[Route] = [
         PendingChoiceRoute(faq),
         SatisfactionRoute(tickets, outbound.alert_staff, events),
+        RuleFirstRoute(faq),
         IntakeRoute(tickets, handoff.begin),
         HandoffRoute(handoff),
         StatusRoute(tickets),

@@ -32,7 +32,7 @@ from bot.nlu.encoder import SentenceEncoder
 from bot.nlu.errors import NluError
 from bot.nlu.normalize import classifier_text
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 """Bumped whenever features change: saved models with another version are stale."""
 
 _MAX_WORDS = 64

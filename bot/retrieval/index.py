@@ -49,6 +49,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bot.domain.faq import FaqEntry, FaqFormatError
+from bot.domain.text import default_phrasing
 from bot.encoders import Encoder
 from bot.retrieval.encoder import EmbeddingCache, text_key
 from bot.retrieval.errors import IndexFormatError
@@ -116,7 +117,13 @@ def _bm25(corpus_tokens: Sequence[Sequence[str]]) -> Any:
 def corpus_fingerprint(entries: Sequence[FaqEntry], encoder_name: str) -> str:
     """Changes whenever anything that goes into an index changes."""
     payload = json.dumps(
-        [INDEX_FORMAT, LEXICON_VERSION, encoder_name, [e.to_dict() for e in entries]],
+        [
+            INDEX_FORMAT,
+            LEXICON_VERSION,
+            default_phrasing().fingerprint,
+            encoder_name,
+            [e.to_dict() for e in entries],
+        ],
         ensure_ascii=False,
         sort_keys=True,
     )

@@ -3,12 +3,13 @@
 Added to the word tokenizer so that, e.g., 湿垃圾 stays one keyword instead of 湿 + 垃圾. Part
 of the index format: changing it (or how words are cut) bumps ``LEXICON_VERSION`` so persisted
 indexes rebuild. Version 2: jieba without its HMM for unknown words (character n-grams cover
-those, and it is twice as fast).
+those, and it is twice as fast). Version 3: texts go through the shared normaliser
+(``bot.domain.text``: dialect, typos, padding).
 """
 
 from __future__ import annotations
 
-LEXICON_VERSION = 2
+LEXICON_VERSION = 3
 
 DOMAIN_WORDS: tuple[str, ...] = (
     # garbage sorting

@@ -4,7 +4,9 @@
 ``SearchOutcome``:
 
 - ``answer``: the best entry is clearly right: its score reaches ``Thresholds.answer`` and
-  leads the next entry by ``Thresholds.margin``, and the message is more than one keyword;
+  leads the next entry by ``Thresholds.margin``, and the message is more than one keyword
+  (with a fitted ``Calibration``, ``bot.retrieval.calibration``: its probability that the
+  top entry is right reaches the calibrated threshold);
 - ``clarify``: the best entry is plausible but not clear: offer 2–3 choices ("did you mean");
 - ``none``: nothing in the FAQ fits (the caller falls back to a ticket, a person, …).
 
@@ -33,6 +35,7 @@ from typing import Literal
 
 from bot.domain.faq import FaqEntry
 from bot.encoders import Encoder
+from bot.retrieval.calibration import Calibration, features
 from bot.retrieval.errors import IndexFormatError, RetrievalError
 from bot.retrieval.index import (
     Candidate,
@@ -125,20 +128,33 @@ def decide(
     *,
     truncated: bool = False,
     single_keyword: bool = False,
+    calibration: Calibration | None = None,
+    core_chars: int = 0,
+    n_words: int = 0,
 ) -> SearchOutcome:
     """Turn ranked candidates into one of the three outcomes (pure).
 
     ``single_keyword``: the message is one content word; it may get choices, not an answer.
+    With a ``calibration`` the outcome follows its probabilities (``core_chars`` and
+    ``n_words`` describe the normalised query); without one, the fixed ``thresholds``.
     """
     hits = tuple(
         Hit(c.entry, c.score, c.text, c.dense, round((c.chars + c.words) / 2, 6))
         for c in candidates
     )
-    if not hits or hits[0].score < thresholds.clarify:
+    if not hits:
         return SearchOutcome("none", query, compound_id, hits, (), truncated=truncated)
     top = hits[0].score
     second = hits[1].score if len(hits) > 1 else float("-inf")
-    if not single_keyword and top >= thresholds.answer and top - second >= thresholds.margin:
+    if calibration is not None:
+        p_answer, p_offer = calibration.probabilities(features(candidates, core_chars, n_words))
+        if not single_keyword and p_answer >= calibration.answer_at:
+            return SearchOutcome("answer", query, compound_id, hits, hits[:1], truncated=truncated)
+        if p_offer < calibration.offer_at:
+            return SearchOutcome("none", query, compound_id, hits, (), truncated=truncated)
+    elif top < thresholds.clarify:
+        return SearchOutcome("none", query, compound_id, hits, (), truncated=truncated)
+    elif not single_keyword and top >= thresholds.answer and top - second >= thresholds.margin:
         return SearchOutcome("answer", query, compound_id, hits, hits[:1], truncated=truncated)
     # the best hit, the others within the window of it, and at least a second one when it is
     # still plausible (within the window below the clarify threshold): "did you mean" offers
@@ -173,9 +189,12 @@ class RetrievalService:
         scoring: ScoringConfig | None = None,
         executor: Executor | None = None,
         today: Callable[[], date] = shanghai_today,
+        calibration: Calibration | None = None,
     ) -> None:
         self.encoder = encoder
         self.thresholds = thresholds or Thresholds()
+        self.calibration = calibration
+        """When set, answer / clarify / none follow it instead of ``thresholds``."""
         self.scoring = scoring or ScoringConfig()
         self.store = IndexStore(index_dir) if index_dir is not None else None
         self._executor = executor
@@ -274,13 +293,17 @@ class RetrievalService:
             outcome = SearchOutcome("none", query, compound_id, truncated=truncated)
         else:
             candidates = index.rank(query, compound_id=compound_id, today=day, limit=max(limit, 3))
+            n_words = len(self._tokenizer.words(query))
             outcome = decide(
                 query,
                 compound_id,
                 candidates,
                 self.thresholds,
                 truncated=truncated,
-                single_keyword=len(self._tokenizer.words(query)) <= 1,
+                single_keyword=n_words <= 1,
+                calibration=self.calibration,
+                core_chars=len(core_text(query)),
+                n_words=n_words,
             )
         elapsed = (time.perf_counter() - started) * 1000.0
         return SearchOutcome(

@@ -11,12 +11,14 @@ import logging
 from collections.abc import Callable
 from datetime import date
 
+from bot.dialogue.routes.intake import DRAFT, OFFER_TICKET
+from bot.dialogue.routes.status import is_project_question
 from bot.dialogue.turn import Turn
 from bot.domain import Compound, Reply, ReplyKind
 from bot.domain.faq import FaqEntry
 from bot.retrieval import RetrievalService
 from bot.retrieval.formatting import format_answer, format_clarify, parse_choice
-from bot.retrieval.service import NoIndexError
+from bot.retrieval.service import NoIndexError, SearchOutcome
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,9 @@ CHOICES = "faq_choices"
 ASK_COMPOUND = "faq_ask_compound"
 ASKED_COMPOUND = "compound_asked"
 SKIP_INTENTS = {"report_repair", "complain", "request_human", "ticket_status"}
+RULE_FIRST_TOPICS = frozenset({"neighbours", "renovation", "pets"})
+"""Complaints about neighbours (noise, renovation hours, dogs, clutter) get the rule first."""
+OFFER_TEXT = "如果需要居委会出面协调或上门调解，回复“登记”，我帮您记下来交给社工跟进。"
 
 
 class FaqRoute:
@@ -45,17 +50,13 @@ class FaqRoute:
 
     async def __call__(self, turn: Turn) -> list[Reply] | None:
         parse = turn.parse
-        if parse.intent in SKIP_INTENTS and parse.confidence >= 0.6:
+        project = parse.intent == "ticket_status" and is_project_question(turn.text)
+        if parse.intent in SKIP_INTENTS and parse.confidence >= 0.6 and not project:
             return None
         if parse.intent == "out_of_scope" and parse.confidence >= 0.85:
             return None
-        compound_id = turn.compound.id if turn.compound else None
-        try:
-            outcome = await self._retrieval.asearch(
-                turn.committee.id, turn.text, compound_id, self.today()
-            )
-        except NoIndexError:
-            log.warning("no FAQ index for committee", extra={"committee": turn.committee.id})
+        outcome = await self.search(turn)
+        if outcome is None:
             return None
         if outcome.kind == "answer" and outcome.answer is not None:
             return self.answer(turn, outcome.answer)
@@ -63,6 +64,17 @@ class FaqRoute:
             turn.state[CHOICES] = [h.entry.id for h in outcome.choices]
             return [Reply(format_clarify(outcome.choices), ReplyKind.CLARIFY)]
         return None
+
+    async def search(self, turn: Turn) -> SearchOutcome | None:
+        """Search the committee's FAQ for the turn's text (None: no index yet)."""
+        compound_id = turn.compound.id if turn.compound else None
+        try:
+            return await self._retrieval.asearch(
+                turn.committee.id, turn.text, compound_id, self.today()
+            )
+        except NoIndexError:
+            log.warning("no FAQ index for committee", extra={"committee": turn.committee.id})
+            return None
 
     def answer(self, turn: Turn, entry: FaqEntry) -> list[Reply]:
         compound_id = turn.compound.id if turn.compound else None
@@ -83,6 +95,42 @@ class FaqRoute:
             ]
         text = format_answer(entry, compound_id, committee=turn.committee, as_of=self.today())
         return [Reply(text, ReplyKind.FAQ)]
+
+
+class RuleFirstRoute:
+    """A complaint about neighbours gets the FAQ's rule first (装修时间, 夜间噪声, 养犬) and
+    the offer of a ticket (mediation) second, instead of going straight into ticket intake.
+    Runs before intake; any other complaint, or one the FAQ has no clear rule for, passes."""
+
+    name = "rule_first"
+    capability = None
+
+    def __init__(self, faq: FaqRoute) -> None:
+        self._faq = faq
+
+    async def __call__(self, turn: Turn) -> list[Reply] | None:
+        if turn.parse.intent != "complain" or turn.state.get(DRAFT):
+            return None
+        outcome = await self._faq.search(turn)
+        if outcome is None:
+            return None
+        if outcome.kind == "answer" and outcome.answer is not None:
+            if outcome.answer.topic not in RULE_FIRST_TOPICS:
+                return None
+            replies = self._faq.answer(turn, outcome.answer)
+            if not replies or replies[-1].kind is not ReplyKind.FAQ:
+                return replies  # the compound was asked first; the rule follows
+        elif outcome.kind == "clarify" and outcome.choices:
+            # two neighbour rules fit (夜间噪声 / 装修噪声): let the resident pick
+            if any(h.entry.topic not in RULE_FIRST_TOPICS for h in outcome.choices):
+                return None
+            turn.state[CHOICES] = [h.entry.id for h in outcome.choices]
+            replies = [Reply(format_clarify(outcome.choices), ReplyKind.CLARIFY)]
+        else:
+            return None
+        turn.state[OFFER_TICKET] = turn.text
+        replies.append(Reply(OFFER_TEXT, ReplyKind.FAQ))
+        return replies
 
 
 class PendingChoiceRoute:

@@ -25,6 +25,13 @@ FILLER = re.compile(
     r"我要|我想|想要|要|帮我|帮忙|麻烦|请问|请|你好|您好|报修|报个修|修一下|投诉|反映|一下|"
     r"@\S+|[了的吗呢啊呀吧哦嘛嗯噢呃额哈唉哎啦呵好是对行，。！？!?,.~～\s]"
 )
+OFFER_TICKET = "faq_offer_ticket"
+"""State: a complaint the FAQ's rule was just quoted for (``RuleFirstRoute``); an accepting
+reply on the next turn ("登记") turns it into a complaint ticket."""
+ACCEPT_OFFER = re.compile(
+    r"^(?:那就|那|请|麻烦)?(?:帮我)?(?:登记|记下来|记一下|要登记|需要登记|需要|要的?|好的?|是的?|可以|行)"
+    r"(?:吧|的|一下|了)?[。！!.～~]*$"
+)
 TIMEOUT = timedelta(minutes=30)
 MAX_MISSES = 3
 DRAFT = "draft"
@@ -55,7 +62,9 @@ class IntakeRoute:
             if _other_topic(turn):
                 return None
             return prefix + await self._continue(turn, draft, now)
-        category = START_INTENTS.get(turn.parse.intent)
+        offered = turn.state.pop(OFFER_TICKET, None)
+        accepted = isinstance(offered, str) and bool(ACCEPT_OFFER.match(turn.text.strip()))
+        category = TicketCategory.COMPLAINT if accepted else START_INTENTS.get(turn.parse.intent)
         if category is None:
             return prefix or None
         draft = {
@@ -66,7 +75,9 @@ class IntakeRoute:
             "phone_asked": False,
         }
         self._absorb(turn, draft)
-        if _meaningful(turn.text, turn):
+        if accepted and isinstance(offered, str):
+            draft["description"] = offered
+        elif _meaningful(turn.text, turn):
             draft["description"] = turn.text
         turn.state[DRAFT] = draft
         return prefix + await self._next(turn, draft)

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.dialogue.turn import Turn
 from bot.domain import Reply, ReplyKind
 from bot.domain.tickets import ResidentId, find_number
 from bot.tickets import TicketService
 from bot.tickets import texts as ticket_texts
+
+# "换电梯的事进展到哪一步了": a question about a building's project or a consultation asks
+# the FAQ (how such projects go), not the resident's own tickets
+PROJECT = re.compile(
+    r"征询|征求意见|意见征求|换电梯|加装电梯|电梯(?:更新|改造|更换)|旧改|改造|工程|项目|规划|"
+    r"维修基金|维修资金|业主大会|表决|公示"
+)
+OWN_REPORT = re.compile(r"工单|单号|报修|我(?:报|反映|投诉|登记|提交|申请|提)的|我报了|我反映了")
+
+
+def is_project_question(text: str) -> bool:
+    """A question about a consultation or a building's project, not about one's own report."""
+    return bool(PROJECT.search(text)) and not OWN_REPORT.search(text)
 
 
 class StatusRoute:
@@ -19,6 +34,8 @@ class StatusRoute:
     async def __call__(self, turn: Turn) -> list[Reply] | None:
         number = find_number(turn.text)
         if turn.parse.intent != "ticket_status" and number is None:
+            return None
+        if number is None and is_project_question(turn.text):
             return None
         resident = ResidentId.from_message(turn.msg)
         if number is not None:
