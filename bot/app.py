@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -23,9 +23,10 @@ from bot.api import add_api_routes
 from bot.background import BackgroundTasks
 from bot.channels.ingress import Ingress
 from bot.channels.outbound import OutboundSender
-from bot.channels.protocol import ChannelContext
+from bot.channels.protocol import Channel, ChannelContext
 from bot.channels.registry import ChannelRegistry
 from bot.channels.webhook import WebhookChannel
+from bot.channels.wechat_kf import WeChatKfChannel
 from bot.channels.wechat_mp import WeChatMpChannel
 from bot.channels.wecom_bot import WeComBotChannel
 from bot.console import setup_console_auth
@@ -56,6 +57,7 @@ from bot.storage.sql import (
     Database,
     SqlAlertStore,
     SqlConversationStore,
+    SqlCursorStore,
     SqlFaqStore,
     SqlMessageLog,
     SqlTicketStore,
@@ -87,8 +89,14 @@ def build_state(settings: Settings) -> StateStore:
     return MemoryStateStore(lock_lease_s=settings.lock_lease_s)
 
 
-async def build_app(settings: Settings) -> web.Application:
-    """The whole bot as an aiohttp application (``linli serve`` runs it)."""
+ChannelFactory = Callable[[ChannelContext], Channel]
+
+
+async def build_app(
+    settings: Settings, *, extra_channels: Sequence[ChannelFactory] = ()
+) -> web.Application:
+    """The whole bot as an aiohttp application (``linli serve`` runs it). ``extra_channels``
+    adds channels built outside this package (a deployment's own gateway, tests)."""
     # Channels enforce max_body_bytes themselves; this bounds console and API requests.
     app = web.Application(client_max_size=max(settings.max_upload_bytes, settings.max_body_bytes))
     metrics = Metrics()
@@ -208,6 +216,9 @@ async def build_app(settings: Settings) -> web.Application:
     channels.add(WeChatMpChannel(ctx))
     channels.add(WeComBotChannel(ctx))
     channels.add(webhook)
+    channels.add(WeChatKfChannel(ctx, SqlCursorStore(db)))
+    for make_channel in extra_channels:
+        channels.add(make_channel(ctx))
     channels.attach(ingress)
 
     app.cleanup_ctx.append(_stores)
