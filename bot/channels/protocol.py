@@ -21,6 +21,7 @@ registry, never which platform a conversation is on.
 
 from __future__ import annotations
 
+import abc
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -71,17 +72,21 @@ class ChannelContext:
     """Where channels run work that outlives a request (pulls, deliveries)."""
 
 
-class Channel:
-    """Base of every channel; the defaults describe a channel that can only answer."""
+class Channel(abc.ABC):
+    """Base of every channel. A channel must name itself and provide its routes and
+    ``to_message``; the other defaults describe a channel that can only answer."""
 
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities] = Capabilities(None, None, False)
 
+    @abc.abstractmethod
     def routes(self) -> Sequence[web.AbstractRouteDef]:
-        return ()
+        """The channel's routes, each a named handler (a bound method)."""
 
+    @abc.abstractmethod
     def to_message(self, account: str, payload: Any) -> IncomingMessage | None:
-        raise NotImplementedError
+        """The platform's parsed payload for ``account`` → the domain message (None: an
+        event Linli does not answer)."""
 
     def late_delivery(self, msg: IncomingMessage, reply_to: str) -> LateDelivery | None:
         return None
