@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -21,10 +21,14 @@ from bot.accounts.http import ACCOUNTS
 from bot.alerts import StaffAlerts
 from bot.api import add_api_routes
 from bot.background import BackgroundTasks
-from bot.channels.ingress import Ingress, LateDelivery
+from bot.channels.ingress import Ingress
 from bot.channels.outbound import OutboundSender
-from bot.channels.push import ResidentPusher
-from bot.channels.web import ChannelDeps, add_channel_routes, make_try_handler
+from bot.channels.protocol import Channel, ChannelContext
+from bot.channels.registry import ChannelRegistry
+from bot.channels.webhook import WebhookChannel
+from bot.channels.wechat_kf import WeChatKfChannel
+from bot.channels.wechat_mp import WeChatMpChannel
+from bot.channels.wecom_bot import WeComBotChannel
 from bot.console import setup_console_auth
 from bot.dialogue import Pipeline, Route
 from bot.dialogue.events import LiveEvents
@@ -35,7 +39,7 @@ from bot.dialogue.routes.intake import IntakeRoute
 from bot.dialogue.routes.satisfaction import SatisfactionRoute
 from bot.dialogue.routes.smalltalk import SmallTalkRoute
 from bot.dialogue.routes.status import StatusRoute
-from bot.domain import ChatType, Contacts, IncomingMessage, Registry, Reply, StoreUnavailable
+from bot.domain import Contacts, IncomingMessage, Registry, Reply, StoreUnavailable
 from bot.domain.tickets import Notification
 from bot.edge import body_deadline, check_metrics_access
 from bot.faq_service import FaqService
@@ -54,6 +58,7 @@ from bot.storage.sql import (
     Database,
     SqlAlertStore,
     SqlConversationStore,
+    SqlCursorStore,
     SqlFaqStore,
     SqlMessageLog,
     SqlTicketStore,
@@ -97,8 +102,14 @@ def _calibration(knowledge_dir: Path) -> Calibration | None:
         return None
 
 
-async def build_app(settings: Settings) -> web.Application:
-    """The whole bot as an aiohttp application (``linli serve`` runs it)."""
+ChannelFactory = Callable[[ChannelContext], Channel]
+
+
+async def build_app(
+    settings: Settings, *, extra_channels: Sequence[ChannelFactory] = ()
+) -> web.Application:
+    """The whole bot as an aiohttp application (``linli serve`` runs it). ``extra_channels``
+    adds channels built outside this package (a deployment's own gateway, tests)."""
     # Channels enforce max_body_bytes themselves; this bounds console and API requests.
     app = web.Application(client_max_size=max(settings.max_upload_bytes, settings.max_body_bytes))
     metrics = Metrics()
@@ -112,7 +123,8 @@ async def build_app(settings: Settings) -> web.Application:
     # The session is closed by the _http_client cleanup context; nothing is connected yet.
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10, connect=3))
     outbound = OutboundSender(http, state, settings)
-    pusher = ResidentPusher(outbound, settings)
+    # Filled below, once ingress exists; handoff and the outbox push through it.
+    channels = ChannelRegistry()
     accounts = AccountService(SqlAccountStore(db), Passwords(), registry)
     tickets = TicketService(
         SqlTicketStore(db),
@@ -143,12 +155,13 @@ async def build_app(settings: Settings) -> web.Application:
         tickets,
         registry,
         events,
-        pusher.push,
+        channels.push,
         message_log,
         state,
         wait_s=settings.handoff_wait_s,
         calendar=tickets.sla.calendar,
         around_the_clock=settings.handoff_around_the_clock,
+        moved=channels.session_moved,
     )
     emergency = EmergencyResponder(tickets, alerts, events, tasks)
     faq = FaqRoute(retrieval, shanghai_today)
@@ -193,7 +206,7 @@ async def build_app(settings: Settings) -> web.Application:
     app[appkeys.EVENTS] = events
     app[appkeys.HTTP] = http
     app[appkeys.OUTBOUND] = outbound
-    app[appkeys.PUSHER] = pusher
+    app[appkeys.CHANNELS] = channels
     app[appkeys.TICKETS] = tickets
     app[appkeys.RETRIEVAL] = retrieval
     app[appkeys.NLU] = nlu
@@ -214,9 +227,17 @@ async def build_app(settings: Settings) -> web.Application:
         dedup_ttl_s=settings.dedup_ttl_s,
         max_attempts=settings.recovery_max_attempts,
     )
-    register_late_senders(ingress, outbound)
     app[appkeys.INGRESS] = ingress
-    deps = ChannelDeps(settings=settings, ingress=ingress, outbound=outbound)
+    # The channels: one line each. Ingress learns their late senders from the registry.
+    ctx = ChannelContext(settings, ingress, outbound, tasks=tasks)
+    webhook = WebhookChannel(ctx)
+    channels.add(WeChatMpChannel(ctx))
+    channels.add(WeComBotChannel(ctx))
+    channels.add(webhook)
+    channels.add(WeChatKfChannel(ctx, SqlCursorStore(db)))
+    for make_channel in extra_channels:
+        channels.add(make_channel(ctx))
+    channels.attach(ingress)
 
     app.cleanup_ctx.append(_stores)
     app.cleanup_ctx.append(_http_client)
@@ -226,14 +247,14 @@ async def build_app(settings: Settings) -> web.Application:
     app.middlewares.append(_count_requests)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_view)
-    add_channel_routes(app, deps)
+    channels.mount(app)
     setup_console_auth(app, settings, accounts=accounts)
     add_api_routes(app)
     if settings.try_enabled:
         add_try_routes(
             app,
             registry.committee(settings.channels.webhook.committee),
-            make_try_handler(deps),
+            webhook.post_try,
             message_log,
         )
     return app
@@ -303,23 +324,6 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         log.warning("background work cancelled at shutdown", extra={"cancelled": cancelled})
 
 
-def register_late_senders(ingress: Ingress, outbound: OutboundSender) -> None:
-    """How each channel answers a message taken up again after its worker died: the Official
-    Account's customer-service API, a WeCom AI bot's ``response_url`` (kept with the message).
-    The generic webhook has no late sender: its retry fetches the stored answer."""
-
-    def mp(msg: IncomingMessage, reply_to: str) -> LateDelivery | None:
-        return outbound.mp_late(msg.account) if outbound.mp_can_send(msg.account) else None
-
-    def wecom(msg: IncomingMessage, reply_to: str) -> LateDelivery | None:
-        if not reply_to:
-            return None
-        return outbound.wecom_late(reply_to, group=msg.chat.type is ChatType.GROUP)
-
-    ingress.register_late("wechat_mp", mp)
-    ingress.register_late("wecom_bot", wecom)
-
-
 async def _every(interval_s: float, work: Callable[[], Awaitable[object]]) -> None:
     while True:
         try:
@@ -333,14 +337,14 @@ async def _every(interval_s: float, work: Callable[[], Awaitable[object]]) -> No
 
 async def deliver_notifications(app: web.Application) -> int:
     """Send pending ticket news (the outbox) to residents through their channels."""
-    tickets, pusher = app[appkeys.TICKETS], app[appkeys.PUSHER]
+    tickets, channels = app[appkeys.TICKETS], app[appkeys.CHANNELS]
     conversations, message_log = app[appkeys.CONVERSATIONS], app[appkeys.MESSAGE_LOG]
     sent = 0
     for note in await tickets.pending_notifications():
         conv = await conversations.get(note.conversation_key)
         if conv is None:
             conv = conversation_for_notification(note)
-        delivery = await pusher.push(conv, note.text, "notice")
+        delivery = await channels.push(conv, note.text, "notice")
         if delivery == "undeliverable":
             await tickets.mark_failed(note, "no channel could deliver it")
             continue

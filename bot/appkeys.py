@@ -9,7 +9,7 @@ from bot.alerts import StaffAlerts
 from bot.background import BackgroundTasks
 from bot.channels.ingress import Ingress
 from bot.channels.outbound import OutboundSender
-from bot.channels.push import ResidentPusher
+from bot.channels.registry import ChannelRegistry
 from bot.dialogue import Pipeline
 from bot.dialogue.events import LiveEvents
 from bot.dialogue.handoff import Handoff
@@ -43,7 +43,7 @@ METRICS = web.AppKey("metrics", Metrics)
 OUTBOUND = web.AppKey("outbound", OutboundSender)
 CONVERSATIONS = web.AppKey("conversations", ConversationStore)
 EVENTS = web.AppKey("events", LiveEvents)
-PUSHER = web.AppKey("pusher", ResidentPusher)
+CHANNELS = web.AppKey("channels", ChannelRegistry)
 TICKETS = web.AppKey("tickets", TicketService)
 RETRIEVAL = web.AppKey("retrieval", RetrievalService)
 NLU = web.AppKey("nlu", NluService)

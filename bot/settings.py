@@ -56,6 +56,34 @@ class WeComBotAccount(BaseModel):
         return v
 
 
+class WeChatKfAccount(BaseModel):
+    """One WeChat customer-service account (微信客服, run through WeCom): ``/wechat/kf/{name}``.
+    Residents write from plain WeChat; the callback announces new messages, which Linli
+    pulls with ``kf/sync_msg`` and answers with ``kf/send_msg``."""
+
+    corp_id: str
+    """The enterprise's CorpID: the ReceiveId of the callback crypto and the token's corpid."""
+    secret: str
+    """The secret of the app allowed to call the 微信客服 API (「可调用接口的应用」)."""
+    token: str
+    encoding_aes_key: str
+    open_kfid: str
+    """The customer-service account id (``wk…``) Linli answers for."""
+    committee: str
+    servicers: dict[str, str] = Field(default_factory=dict)
+    """Caseworker's name as the console shows it (display name, else login) → WeCom userid
+    of the same person as 接待人员. A takeover in the console by a caseworker listed here
+    moves the session to that person on the platform (service state 3); the others answer
+    from the console through the API."""
+
+    @field_validator("encoding_aes_key")
+    @classmethod
+    def _key_len(cls, v: str) -> str:
+        if len(v) != 43:
+            raise ValueError("encoding_aes_key must be 43 characters")
+        return v
+
+
 class WebhookChannel(BaseModel):
     """The generic JSON webhook ``POST /api/v1/messages`` (bearer tokens)."""
 
@@ -69,6 +97,7 @@ class WebhookChannel(BaseModel):
 class Channels(BaseModel):
     wechat_mp: dict[str, WeChatMpAccount] = Field(default_factory=dict)
     wecom_bot: dict[str, WeComBotAccount] = Field(default_factory=dict)
+    wechat_kf: dict[str, WeChatKfAccount] = Field(default_factory=dict)
     webhook: WebhookChannel = Field(default_factory=WebhookChannel)
 
 

@@ -1,7 +1,10 @@
-"""Channel adapters: WeChat Official Account (XML), WeCom AI bot (JSON), the generic JSON
-webhook, their crypto and the outbound senders. Channels only convert to and from
+"""Channels: one package per platform — WeChat Official Account (``wechat_mp``, XML), WeCom
+AI bot (``wecom_bot``, JSON), WeChat customer service (``wechat_kf``, 微信客服), the generic
+JSON webhook (``webhook``) — each a ``protocol.Channel`` that converts to and from
 ``bot.domain`` types; the pipeline reaches them as a callable through ``Ingress``.
 
-Entry points: ``bot.channels.web.add_channel_routes`` / ``ChannelDeps``,
-``bot.channels.outbound.OutboundSender`` and ``bot.channels.web.make_try_handler``.
+Shared once: ``platform.PlatformClient`` (HTTP retries, token cache, throttle), ``crypto``,
+``base`` (responses, XML, body limits, error mapping), ``render``. The composition root
+builds a ``registry.ChannelRegistry`` with one line per channel; ingress, handoff and the
+outbox ask it. ``outbound.OutboundSender`` adds the staff side (WeCom group robots).
 """

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 Push = Callable[[Conversation, str, str], Awaitable[str]]
 """Send a text to the resident of a conversation (text, kind) → how it was delivered."""
+Moved = Callable[[Conversation], Awaitable[None]]
+"""Tell the conversation's platform that it changed hands (taken over, given back)."""
 
 REASONS = {
     "request_human": "居民要求转人工",
@@ -65,8 +67,10 @@ class Handoff:
         calendar: WorkingCalendar | None = None,
         around_the_clock: bool = False,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        moved: Moved | None = None,
     ) -> None:
         self._conversations = conversations
+        self._moved = moved
         self._tickets = tickets
         self._registry = registry
         self._events = events
@@ -143,6 +147,8 @@ class Handoff:
             if conv.handoff_at is None:
                 conv.handoff_at, conv.handoff_reason = self._now(), "caseworker"
             await self._conversations.save(conv, fence=lease.token)
+        if self._moved is not None:
+            await self._moved(conv)
         await self._events.publish(committee, "takeover", conversation=key, assignee=actor.id)
         return conv
 
@@ -168,6 +174,8 @@ class Handoff:
             conv.handoff_at, conv.handoff_reason = None, ""
             conv.state.pop("fallbacks", None)
             await self._conversations.save(conv, fence=lease.token)
+        if self._moved is not None:
+            await self._moved(conv)
         text = "社工已结束本次对话，接下来由居民助手「邻里」继续为您服务。有需要随时找我。"
         delivery = await self._push(conv, text, "notice")
         await self._log.record_proactive(

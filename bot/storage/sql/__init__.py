@@ -2,6 +2,7 @@
 
 from bot.storage.sql.alert_repo import SqlAlertStore
 from bot.storage.sql.conversation_repo import SqlConversationStore
+from bot.storage.sql.cursor_repo import SqlCursorStore
 from bot.storage.sql.database import Database
 from bot.storage.sql.repos import SqlFaqStore, SqlMessageLog
 from bot.storage.sql.ticket_repo import SqlTicketStore
@@ -10,6 +11,7 @@ __all__ = [
     "Database",
     "SqlAlertStore",
     "SqlConversationStore",
+    "SqlCursorStore",
     "SqlFaqStore",
     "SqlMessageLog",
     "SqlTicketStore",

@@ -20,20 +20,32 @@ its replies go out through the customer-service API (when the account has app_id
 from __future__ import annotations
 
 import logging
-import time
 import xml.etree.ElementTree as ET  # type only; parsing goes through defusedxml
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from bot.channels.base import APPLICATION_XML, ChannelResponse, parse_xml, xml_field
+from aiohttp import web
+
+from bot.channels.base import (
+    APPLICATION_XML,
+    ChannelResponse,
+    parse_xml,
+    read_body,
+    text_guard,
+    xml_field,
+)
 from bot.channels.crypto import MessageCrypto, check_timestamp, verify_signature
 from bot.channels.errors import BadRequestError, PlainModeRefused, UnknownAccount
-from bot.channels.ingress import Ingress
-from bot.channels.outbound import OutboundSender
+from bot.channels.ingress import LateDelivery
+from bot.channels.platform import DELIVERY_ERRORS
+from bot.channels.protocol import Capabilities, Channel, ChannelContext, Delivery
 from bot.channels.render import join_replies, mask, xml_text
-from bot.domain import Chat, ChatType, IncomingMessage, MessageType, Sender
+from bot.channels.wechat_mp.api import MpApi
+from bot.domain import Chat, ChatType, IncomingMessage, MessageType, Reply, Sender
 from bot.domain.messages import MAX_ID_CHARS
-from bot.settings import Settings, WeChatMpAccount
+from bot.settings import WeChatMpAccount
+from bot.storage.conversations import Conversation
 
 log = logging.getLogger(__name__)
 
@@ -43,20 +55,72 @@ HANDLED_EVENTS = frozenset({"subscribe", "unsubscribe", "scan", "click"})
 MAX_CREATE_TIME_DIGITS = 20
 
 
-class WeChatMpChannel:
-    def __init__(
-        self,
-        settings: Settings,
-        ingress: Ingress,
-        outbound: OutboundSender | None,
-        *,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._settings = settings
-        self._ingress = ingress
-        self._outbound = outbound
-        self._clock = clock
+class WeChatMpChannel(Channel):
+    name = CHANNEL
+    # A passive reply within 5 s; the customer-service API for 48 h after the resident's
+    # last message; private chats only.
+    capabilities = Capabilities(passive_reply_s=5.0, push_window_s=48 * 3600.0, groups=False)
+
+    def __init__(self, ctx: ChannelContext) -> None:
+        self._settings = ctx.settings
+        self._ingress = ctx.ingress
+        self._api = None if ctx.platform is None else MpApi(ctx.platform)
+        self._clock = ctx.clock
         self._cryptos: dict[str, MessageCrypto] = {}
+
+    # --- routes ---------------------------------------------------------------------------
+    def routes(self) -> Sequence[web.AbstractRouteDef]:
+        return [
+            web.get("/wechat/mp/{account}", self.get_verify, allow_head=False),
+            web.post("/wechat/mp/{account}", self.post_message),
+        ]
+
+    async def get_verify(self, request: web.Request) -> web.Response:
+        """``GET /wechat/mp/{account}``: URL verification."""
+        return await text_guard(request, self._get(request))
+
+    async def post_message(self, request: web.Request) -> web.Response:
+        """``POST /wechat/mp/{account}``: a message or event from the platform."""
+        return await text_guard(request, self._post(request))
+
+    async def _get(self, request: web.Request) -> ChannelResponse:
+        return self.verify_url(request.match_info["account"], request.query)
+
+    async def _post(self, request: web.Request) -> ChannelResponse:
+        name = request.match_info["account"]
+        self.account(name)
+        body = await read_body(request, self._settings.max_body_bytes)
+        return await self.handle(name, request.query, body)
+
+    # --- delivery -------------------------------------------------------------------------
+    def late_delivery(self, msg: IncomingMessage, reply_to: str) -> LateDelivery | None:
+        """Late replies go out through the customer-service API (needs app_id/app_secret)."""
+        if self._api is None or not self._api.can_send(msg.account):
+            return None
+        return self._deliver_late
+
+    async def _deliver_late(self, msg: IncomingMessage, replies: list[Reply]) -> None:
+        text = join_replies(replies)
+        if not text or self._api is None:
+            return
+        try:
+            await self._api.send_text(msg.account, msg.chat.id, text)
+        except DELIVERY_ERRORS as exc:
+            log.error(
+                "late reply not delivered",
+                extra={
+                    "channel": CHANNEL,
+                    "account": msg.account,
+                    "error": str(exc),
+                    "errcode": getattr(exc, "errcode", None),
+                },
+            )
+
+    async def push(self, to: Conversation, text: str, kind: str) -> Delivery:
+        if self._api is None or not self._api.can_send(to.account):
+            return await super().push(to, text, kind)
+        await self._api.send_text(to.account, to.sender_id, text)
+        return "active"
 
     def account(self, name: str) -> WeChatMpAccount:
         acc = self._settings.channels.wechat_mp.get(name)
@@ -115,12 +179,10 @@ class WeChatMpChannel:
                     "(set compatible_mode = true to accept them while switching modes)"
                 )
             root = parse_xml(body)
-        msg = self.to_message(name, acc, root)
+        msg = self.to_message(name, root)
         if msg is None:
             return ChannelResponse.text(SUCCESS)
-        late = None
-        if self._outbound is not None and self._outbound.mp_can_send(name):
-            late = self._outbound.mp_late(name)
+        late = self.late_delivery(msg, "")
         result = await self._ingress.receive(msg, self._settings.reply_budget_s, late)
         text = join_replies(result.replies)
         log.info(
@@ -152,10 +214,11 @@ class WeChatMpChannel:
             f"<Content><![CDATA[{xml_text(text)}]]></Content></xml>"
         )
 
-    def to_message(
-        self, name: str, acc: WeChatMpAccount, root: ET.Element
-    ) -> IncomingMessage | None:
-        """The domain message for a parsed callback; None for events Linli ignores."""
+    def to_message(self, account: str, payload: Any) -> IncomingMessage | None:
+        """The domain message for a parsed (decrypted) callback ``ET.Element``; None for
+        events Linli ignores."""
+        name, acc = account, self.account(account)
+        root: ET.Element = payload
         openid = _bounded(root, "FromUserName")
         _bounded(root, "ToUserName")
         msg_type = (xml_field(root, "MsgType") or "").strip().lower()

@@ -16,21 +16,35 @@ gateways sharing a deployment must use distinct message ids.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.channels.errors import BadRequestError, UnauthorizedError
-from bot.channels.ingress import Ingress, IngressResult
+from bot.channels.base import UNAVAILABLE, read_body, refused
+from bot.channels.errors import BadRequestError, ChannelRequestError, UnauthorizedError
+from bot.channels.ingress import IngressResult
+from bot.channels.platform import PlatformClient
+from bot.channels.protocol import Capabilities, Channel, ChannelContext, Delivery
 from bot.channels.render import mask
 from bot.channels.safe_json import loads
-from bot.domain import Chat, ChatType, IncomingMessage, Reply, Sender
+from bot.domain import (
+    Chat,
+    ChatType,
+    IncomingMessage,
+    InvalidMessage,
+    Reply,
+    Sender,
+    StoreUnavailable,
+)
 from bot.domain.messages import MAX_ID_CHARS, MAX_NAME_CHARS
 from bot.settings import Settings
+from bot.storage.conversations import Conversation
 
 log = logging.getLogger(__name__)
 
@@ -135,11 +149,64 @@ def _validate(model: type[M], data: Any) -> M:
         raise InvalidPayload(f"invalid field(s): {fields}", details) from None
 
 
-class WebhookChannel:
-    def __init__(self, settings: Settings, ingress: Ingress, *, budget_s: float = DEFAULT_BUDGET_S):
-        self._settings = settings
-        self._ingress = ingress
+class WebhookChannel(Channel):
+    name = CHANNEL
+    # The gateway waits for the answer up to the budget; pushes go to its push_url (when
+    # configured) with no time limit; group and private chats.
+    capabilities = Capabilities(
+        passive_reply_s=DEFAULT_BUDGET_S, push_window_s=float("inf"), groups=True
+    )
+
+    def __init__(self, ctx: ChannelContext, *, budget_s: float = DEFAULT_BUDGET_S) -> None:
+        self._settings = ctx.settings
+        self._ingress = ctx.ingress
+        self._platform = ctx.platform
         self._budget_s = budget_s
+
+    # --- routes ---------------------------------------------------------------------------
+    def routes(self) -> Sequence[web.AbstractRouteDef]:
+        return [web.post("/api/v1/messages", self.post_message)]
+
+    async def post_message(self, request: web.Request) -> web.Response:
+        """``POST /api/v1/messages`` (bearer token)."""
+        return await json_guard(request, self._post(request))
+
+    async def post_try(self, request: web.Request) -> web.Response:
+        """``POST`` handler of the ``/try`` playground: JSON ``{"text", "message_id"?,
+        "chat"?, "sender"?, "mentioned"?}`` in, the webhook's response JSON out; account
+        ``try``, no bearer token. Mounted only when ``settings.try_enabled``."""
+        return await json_guard(request, self._post_try(request))
+
+    async def _post(self, request: web.Request) -> WebhookResult:
+        self.authorize(request.headers.get("Authorization"))
+        body = await read_body(request, self._settings.max_body_bytes)
+        return await self.handle(body)
+
+    async def _post_try(self, request: web.Request) -> WebhookResult:
+        body = await read_body(request, self._settings.max_body_bytes)
+        return await self.try_message(parse_json(body, self._settings))
+
+    # --- delivery -------------------------------------------------------------------------
+    async def push(self, to: Conversation, text: str, kind: str) -> Delivery:
+        """The /try page fetches pushes from the conversation log; a gateway with a
+        ``push_url`` gets them POSTed."""
+        if to.account == TRY_ACCOUNT:
+            return "pull"
+        hook = self._settings.channels.webhook
+        if not hook.push_url or self._platform is None:
+            return await super().push(to, text, kind)
+        await push_gateway(
+            self._platform,
+            hook.push_url,
+            hook.push_token,
+            {
+                "chat": {"id": to.chat_id, "type": to.chat_type},
+                "recipient": {"id": to.sender_id, "name": to.sender_name},
+                "text": text,
+                "kind": kind,
+            },
+        )
+        return "active"
 
     def authorize(self, authorization: str | None) -> None:
         """Raise UnauthorizedError unless the header is ``Bearer <one of the tokens>``."""
@@ -174,7 +241,9 @@ class WebhookChannel:
         )
         return await self._submit(message, TRY_ACCOUNT)
 
-    def to_message(self, data: MessageIn, account: str) -> IncomingMessage:
+    def to_message(self, account: str, payload: Any) -> IncomingMessage:
+        """The domain message for a validated body (``MessageIn``)."""
+        data: MessageIn = payload
         chat_type = ChatType.GROUP if data.chat.type == "group" else ChatType.PRIVATE
         mentioned = data.mentioned if data.mentioned is not None else chat_type is ChatType.PRIVATE
         return IncomingMessage(
@@ -189,7 +258,7 @@ class WebhookChannel:
         )
 
     async def _submit(self, data: MessageIn, account: str) -> WebhookResult:
-        msg = self.to_message(data, account)
+        msg = self.to_message(account, data)
         result = await self._ingress.receive(msg, self._budget_s, None)
         log.info(
             "webhook message",
@@ -203,3 +272,35 @@ class WebhookChannel:
             },
         )
         return render_result(result)
+
+
+async def push_gateway(
+    client: PlatformClient, url: str, token: str, payload: Mapping[str, Any]
+) -> None:
+    """POST a message for a resident to a generic gateway's push endpoint (bearer token)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    await client.request("POST", url, what="gateway push", payload=payload, headers=headers)
+
+
+async def json_guard(request: web.Request, work: Awaitable[WebhookResult]) -> web.Response:
+    """Run a JSON handler: refusals as ``{"error", "details"?}`` with their 4xx status, a
+    store that is down as 503. Bad input never produces a 500."""
+    try:
+        result = await work
+    except InvalidPayload as exc:
+        refused(request, exc)
+        return web.json_response({"error": str(exc), "details": exc.details}, status=exc.status)
+    except ChannelRequestError as exc:
+        refused(request, exc)
+        return web.json_response({"error": str(exc)}, status=exc.status)
+    except InvalidMessage as exc:
+        refused(request, BadRequestError(str(exc)))
+        return web.json_response({"error": str(exc)}, status=400)
+    except StoreUnavailable as exc:
+        log.error("store unavailable", extra={"path": request.path, "error": str(exc)})
+        return web.json_response({"error": UNAVAILABLE}, status=503)
+    return web.json_response(result.body, status=result.status, dumps=_dumps)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False)

@@ -21,19 +21,22 @@ import hashlib
 import json
 import logging
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.channels.base import APPLICATION_JSON, ChannelResponse
+from aiohttp import web
+
+from bot.channels.base import APPLICATION_JSON, ChannelResponse, read_body, text_guard
 from bot.channels.crypto import MessageCrypto, check_timestamp, verify_signature
 from bot.channels.errors import BadRequestError, UnknownAccount
-from bot.channels.ingress import Ingress, LateDelivery
-from bot.channels.outbound import OutboundSender
+from bot.channels.ingress import LateDelivery
+from bot.channels.platform import DELIVERY_ERRORS, PlatformClient
+from bot.channels.protocol import Capabilities, Channel, ChannelContext
 from bot.channels.render import join_replies, mask
 from bot.channels.safe_json import loads
-from bot.domain import Chat, ChatType, IncomingMessage, MessageType, Sender
+from bot.channels.wecom_bot.api import reply_response_url
+from bot.domain import Chat, ChatType, IncomingMessage, MessageType, Reply, Sender
 from bot.domain.messages import MAX_ID_CHARS
 from bot.settings import Settings, WeComBotAccount
 
@@ -50,20 +53,49 @@ def strip_mentions(text: str) -> str:
     return _TRAILING_MENTIONS.sub("", _LEADING_MENTIONS.sub("", text))
 
 
-class WeComBotChannel:
-    def __init__(
-        self,
-        settings: Settings,
-        ingress: Ingress,
-        outbound: OutboundSender | None,
-        *,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._settings = settings
-        self._ingress = ingress
-        self._outbound = outbound
-        self._clock = clock
+class WeComBotChannel(Channel):
+    name = CHANNEL
+    # A passive reply within 5 s, or the message's response_url (1 h, once); an AI bot
+    # cannot start a message itself. Group chats (when @-mentioned) and private chats.
+    capabilities = Capabilities(passive_reply_s=5.0, push_window_s=None, groups=True)
+
+    def __init__(self, ctx: ChannelContext) -> None:
+        self._settings = ctx.settings
+        self._ingress = ctx.ingress
+        self._platform = ctx.platform
+        self._clock = ctx.clock
         self._cryptos: dict[str, MessageCrypto] = {}
+
+    # --- routes ---------------------------------------------------------------------------
+    def routes(self) -> Sequence[web.AbstractRouteDef]:
+        return [
+            web.get("/wechat/wecom-bot/{bot}", self.get_verify, allow_head=False),
+            web.post("/wechat/wecom-bot/{bot}", self.post_message),
+        ]
+
+    async def get_verify(self, request: web.Request) -> web.Response:
+        """``GET /wechat/wecom-bot/{bot}``: URL verification."""
+        return await text_guard(request, self._get(request))
+
+    async def post_message(self, request: web.Request) -> web.Response:
+        """``POST /wechat/wecom-bot/{bot}``: a message or event from the platform."""
+        return await text_guard(request, self._post(request))
+
+    async def _get(self, request: web.Request) -> ChannelResponse:
+        return self.verify_url(request.match_info["bot"], request.query)
+
+    async def _post(self, request: web.Request) -> ChannelResponse:
+        name = request.match_info["bot"]
+        self.bot(name)
+        body = await read_body(request, self._settings.max_body_bytes)
+        return await self.handle(name, request.query, body)
+
+    # --- delivery -------------------------------------------------------------------------
+    def late_delivery(self, msg: IncomingMessage, reply_to: str) -> LateDelivery | None:
+        """Late replies go to the message's ``response_url`` (``reply_to``)."""
+        if self._platform is None or not reply_to:
+            return None
+        return _ResponseUrl(self._platform, reply_to, group=msg.chat.type is ChatType.GROUP)
 
     def bot(self, name: str) -> WeComBotAccount:
         acc = self._settings.channels.wecom_bot.get(name)
@@ -96,7 +128,7 @@ class WeComBotChannel:
 
     async def handle(self, name: str, query: Mapping[str, str], body: bytes) -> ChannelResponse:
         """POST: verify, decrypt, convert, run through ingress, render the encrypted reply."""
-        acc, crypto = self._crypto(name)
+        _, crypto = self._crypto(name)
         timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
         # Size and depth are bounded before parsing, and before the signature check, which
         # needs the parsed envelope.
@@ -107,14 +139,12 @@ class WeComBotChannel:
         plain = crypto.verify_and_decrypt(query.get("msg_signature"), timestamp, nonce, encrypted)
         check_timestamp(timestamp, self._settings.signature_window_s, self._clock())
         data = _json_object(plain, "decrypted message", self._settings)
-        msg = self.to_message(name, acc, data)
+        msg = self.to_message(name, data)
         if msg is None:
             return ChannelResponse.text("")
         group = msg.chat.type is ChatType.GROUP
-        late: LateDelivery | None = None
         response_url = data.get("response_url")
-        if self._outbound is not None and isinstance(response_url, str) and response_url:
-            late = self._outbound.wecom_late(response_url, group=group)
+        late = self.late_delivery(msg, response_url if isinstance(response_url, str) else "")
         result = await self._ingress.receive(
             msg,
             self._settings.reply_budget_s,
@@ -150,11 +180,11 @@ class WeComBotChannel:
         plaintext = json.dumps(reply, ensure_ascii=False)
         return ChannelResponse(200, crypto.encrypt_json(plaintext, nonce=nonce), APPLICATION_JSON)
 
-    def to_message(
-        self, name: str, acc: WeComBotAccount, data: Mapping[str, Any]
-    ) -> IncomingMessage | None:
-        """The domain message for a decrypted callback; None for callbacks Linli does not
-        answer (stream refreshes, card clicks, feedback events)."""
+    def to_message(self, account: str, payload: Any) -> IncomingMessage | None:
+        """The domain message for a decrypted callback (a JSON object); None for callbacks
+        Linli does not answer (stream refreshes, card clicks, feedback events)."""
+        name, acc = account, self.bot(account)
+        data: Mapping[str, Any] = payload
         msgtype = _str(data.get("msgtype")).lower()
         if not msgtype:
             raise BadRequestError("missing msgtype")
@@ -226,6 +256,32 @@ class WeComBotChannel:
             # A refresh of a stream we never left unfinished: nothing to add.
             return None
         return make("", MessageType.OTHER)
+
+
+class _ResponseUrl:
+    """The late delivery of one AI-bot message: its response_url."""
+
+    def __init__(self, platform: PlatformClient, response_url: str, *, group: bool) -> None:
+        self._platform = platform
+        self._url = response_url
+        self._group = group
+
+    async def __call__(self, msg: IncomingMessage, replies: list[Reply]) -> None:
+        text = join_replies(replies, group=self._group)
+        if not text:
+            return
+        try:
+            await reply_response_url(self._platform, self._url, text)
+        except DELIVERY_ERRORS as exc:
+            log.error(
+                "late reply not delivered",
+                extra={
+                    "channel": CHANNEL,
+                    "account": msg.account,
+                    "error": str(exc),
+                    "errcode": getattr(exc, "errcode", None),
+                },
+            )
 
 
 def _json_object(raw: bytes, what: str, settings: Settings) -> dict[str, Any]:
