@@ -38,6 +38,7 @@ from bot.dialogue.routes.status import StatusRoute
 from bot.domain import ChatType, Contacts, IncomingMessage, Registry, Reply, StoreUnavailable
 from bot.domain.tickets import Notification
 from bot.edge import body_deadline, check_metrics_access
+from bot.encoders import Encoder
 from bot.faq_service import FaqService
 from bot.insights import UnansweredQuestions
 from bot.insights.stats import DashboardFigures
@@ -84,8 +85,16 @@ def build_state(settings: Settings) -> StateStore:
     return MemoryStateStore(lock_lease_s=settings.lock_lease_s)
 
 
-async def build_app(settings: Settings) -> web.Application:
-    """The whole bot as an aiohttp application (``linli serve`` runs it)."""
+async def build_app(
+    settings: Settings, *, encoder: Encoder | None = None, load_models: bool = True
+) -> web.Application:
+    """The whole bot as an aiohttp application (``linli serve`` runs it).
+
+    ``encoder``: one already made, to share between the applications of one process (the
+    tests do); it must be the model ``settings.encoder`` names. ``load_models=False`` starts
+    without loading the NLU model and the FAQ indexes, for a console and API that serve no
+    resident (tests): the NLU then loads on the first message, and a committee answers FAQs
+    only once a change to its corpus has built its index."""
     # Channels enforce max_body_bytes themselves; this bounds console and API requests.
     app = web.Application(client_max_size=max(settings.max_upload_bytes, settings.max_body_bytes))
     metrics = Metrics()
@@ -116,7 +125,7 @@ async def build_app(settings: Settings) -> web.Application:
         user_names=lambda user_id: console_user_name(app, user_id),
         tasks=tasks,
     )
-    encoder = load_encoder(settings.encoder)
+    encoder = _encoder(settings, encoder)
     retrieval = RetrievalService(encoder, index_dir=settings.effective_index_dir)
     nlu = NluService(
         registry, settings.effective_models_dir, settings, encoder=encoder, session=http
@@ -202,7 +211,8 @@ async def build_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(_stores)
     app.cleanup_ctx.append(_http_client)
-    app.cleanup_ctx.append(_models)
+    if load_models:
+        app.cleanup_ctx.append(_models)
     app.cleanup_ctx.append(_background)
     app.middlewares.append(body_deadline(settings.request_body_timeout_s))
     app.middlewares.append(_count_requests)
@@ -219,6 +229,15 @@ async def build_app(settings: Settings) -> web.Application:
             message_log,
         )
     return app
+
+
+def _encoder(settings: Settings, given: Encoder | None) -> Encoder:
+    wanted = load_encoder(settings.encoder)  # loads nothing until the first encode
+    if given is None:
+        return wanted
+    if given.name != wanted.name:
+        raise ValueError(f"encoder {given.name!r} given, settings name {wanted.name!r}")
+    return given
 
 
 async def _models(app: web.Application) -> AsyncIterator[None]:

@@ -20,6 +20,7 @@ from yarl import URL
 
 from bot.app import build_app
 from bot.edge import server_options
+from bot.encoders import Encoder
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,9 +55,10 @@ def outward_address() -> str:
 
 @pytest.fixture
 async def serve(
-    settings_factory: Callable[..., Settings], tmp_path: Path
+    settings_factory: Callable[..., Settings], tmp_path: Path, encoder: Encoder
 ) -> AsyncIterator[Callable[..., object]]:
-    """``await serve(host=…, **settings)`` → a running server; stopped afterwards."""
+    """``await serve(host=…, **settings)`` → a running server; stopped afterwards. The edge
+    is what is tested: the NLU model loads on the first message, no FAQ index is loaded."""
     runners: list[web.AppRunner] = []
 
     async def start(host: str = "127.0.0.1", **overrides: object) -> Server:
@@ -71,7 +73,9 @@ async def serve(
             **overrides,
         )
         runner = web.AppRunner(
-            await build_app(settings), access_log=None, **server_options(settings)
+            await build_app(settings, encoder=encoder, load_models=False),
+            access_log=None,
+            **server_options(settings),
         )
         await runner.setup()
         runners.append(runner)
