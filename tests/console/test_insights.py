@@ -328,8 +328,8 @@ async def test_the_street_dashboard_adds_up_every_committee(street: Client) -> N
 def test_the_new_faq_link_of_a_huge_cluster_fits_a_request_line() -> None:
     from datetime import UTC, datetime
 
-    from bot.accounts.types import Principal, Role
     from bot.console.insights import LINK_MAX_BYTES, faq_link
+    from bot.domain.accounts import Principal, Role
     from bot.insights.unanswered import Cluster, ClusterMessage
 
     now = datetime.now(UTC)
