@@ -95,6 +95,7 @@ async def build_app(
     without loading the NLU model and the FAQ indexes, for a console and API that serve no
     resident (tests): the NLU then loads on the first message, and a committee answers FAQs
     only once a change to its corpus has built its index."""
+    encoder = _encoder(settings, encoder)  # before anything that would need closing
     # Channels enforce max_body_bytes themselves; this bounds console and API requests.
     app = web.Application(client_max_size=max(settings.max_upload_bytes, settings.max_body_bytes))
     metrics = Metrics()
@@ -125,7 +126,6 @@ async def build_app(
         user_names=lambda user_id: console_user_name(app, user_id),
         tasks=tasks,
     )
-    encoder = _encoder(settings, encoder)
     retrieval = RetrievalService(encoder, index_dir=settings.effective_index_dir)
     nlu = NluService(
         registry, settings.effective_models_dir, settings, encoder=encoder, session=http
