@@ -23,10 +23,11 @@ ALLOWED: dict[str, set[str]] = {
     "metrics": set(),
     "background": set(),
     "encoders": {"domain"},
+    "segmenter": set(),
     "edge": {"settings"},
     "storage": {"domain", "logs"},
-    "nlu": {"domain", "encoders", "settings"},
-    "retrieval": {"domain", "encoders"},
+    "nlu": {"domain", "encoders", "segmenter", "settings"},
+    "retrieval": {"domain", "encoders", "segmenter"},
     "tickets": {"domain", "storage", "logs"},
     "accounts": {"domain", "storage", "settings", "logs"},
     # Staff alerts send through a RobotSender protocol (the channels implement it).
