@@ -57,8 +57,7 @@ def outward_address() -> str:
 async def serve(
     settings_factory: Callable[..., Settings], tmp_path: Path, encoder: Encoder
 ) -> AsyncIterator[Callable[..., object]]:
-    """``await serve(host=…, **settings)`` → a running server; stopped afterwards. The edge
-    is what is tested: the NLU model loads on the first message, no FAQ index is loaded."""
+    """``await serve(host=…, **settings)`` → a running server; stopped afterwards."""
     runners: list[web.AppRunner] = []
 
     async def start(host: str = "127.0.0.1", **overrides: object) -> Server:
@@ -73,7 +72,7 @@ async def serve(
             **overrides,
         )
         runner = web.AppRunner(
-            await build_app(settings, encoder=encoder, load_models=False),
+            await build_app(settings, encoder=encoder),
             access_log=None,
             **server_options(settings),
         )
