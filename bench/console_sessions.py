@@ -38,30 +38,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp
 from aiohttp import web
 
-from bot import appkeys
 from bot.accounts.http import ACCOUNTS
-from bot.app import build_state, load_registry
-from bot.console import setup_console_auth
-from bot.settings import Settings, load_settings
-from bot.storage.sql import Database
+from bot.app import build_app
+from bot.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse 1"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-async def console_app(settings: Settings) -> tuple[web.Application, Database]:
-    """The console's auth layer and pages on the real stores (no NLU, no channels: the event
-    stream and the login need only accounts, the state store and the registry)."""
-    app = web.Application()
-    db = Database.connect(settings.effective_database_url)
-    await db.migrate()
-    app[appkeys.SETTINGS] = settings
-    app[appkeys.DATABASE] = db
-    app[appkeys.STATE] = build_state(settings)
-    app[appkeys.REGISTRY] = load_registry(settings)
-    setup_console_auth(app, settings)  # the production Argon2 parameters
-    return app, db
 
 
 class Browser:
@@ -193,27 +176,28 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             login_backoff_max_s=args.backoff_max_s,
             console_stream_check_s=args.check_s,
         )
-        app, db = await console_app(settings)
-        accounts = app[ACCOUNTS]
-        run_id = time.time_ns() % 10**6
-        names = [f"worker{i}" for i in range(args.users)]
-        for name in names:
-            await accounts.add_user(name, "caseworker", "puxiong", PASSWORD)
-        victim = f"victim{run_id}"
-        await accounts.add_user(victim, "caseworker", "puxiong", PASSWORD)
+        # The whole application with the production Argon2 parameters; the event stream and
+        # the login need no NLU model and no FAQ index.
+        app = await build_app(settings, load_models=False)
         runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        base = f"http://127.0.0.1:{port}"
+        await runner.setup()  # the stores are migrated and connected here
         try:
+            accounts = app[ACCOUNTS]
+            run_id = time.time_ns() % 10**6
+            names = [f"worker{i}" for i in range(args.users)]
+            for name in names:
+                await accounts.add_user(name, "caseworker", "puxiong", PASSWORD)
+            victim = f"victim{run_id}"
+            await accounts.add_user(victim, "caseworker", "puxiong", PASSWORD)
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            base = f"http://127.0.0.1:{port}"
             ends = await stream_ends(base, args.users)
             one_ip = await attack(base, args.attack_s, 1, victim)
             many_ips = await attack(base, args.attack_s, args.attacker_ips, victim)
         finally:
-            await runner.cleanup()
-            await db.close()
+            await runner.cleanup()  # closes the stores
     return {
         "database": settings.effective_database_url.split(":", 1)[0],
         "state": "redis" if settings.redis_url else "memory",

@@ -42,6 +42,7 @@ from bot.dialogue.routes.status import StatusRoute
 from bot.domain import Contacts, IncomingMessage, Registry, Reply, StoreUnavailable
 from bot.domain.tickets import Notification
 from bot.edge import body_deadline, check_metrics_access
+from bot.encoders import Encoder
 from bot.faq_service import FaqService
 from bot.insights import UnansweredQuestions
 from bot.insights.stats import DashboardFigures
@@ -106,10 +107,22 @@ ChannelFactory = Callable[[ChannelContext], Channel]
 
 
 async def build_app(
-    settings: Settings, *, extra_channels: Sequence[ChannelFactory] = ()
+    settings: Settings,
+    *,
+    extra_channels: Sequence[ChannelFactory] = (),
+    encoder: Encoder | None = None,
+    load_models: bool = True,
 ) -> web.Application:
-    """The whole bot as an aiohttp application (``linli serve`` runs it). ``extra_channels``
-    adds channels built outside this package (a deployment's own gateway, tests)."""
+    """The whole bot as an aiohttp application (``linli serve`` runs it).
+
+    ``extra_channels`` adds channels built outside this package (a deployment's own gateway,
+    tests). ``encoder``: one already made, to share between the applications of one process
+    (the tests do); it must be the model ``settings.encoder`` names. ``load_models=False``
+    starts without loading the NLU model and the FAQ indexes, for a console and API that serve
+    no resident (tests): the NLU then loads on the first message (whose answer will likely miss
+    the passive reply budget), and a committee answers FAQs only once a change to its corpus
+    has built its index."""
+    encoder = _encoder(settings, encoder)  # before anything that would need closing
     # Channels enforce max_body_bytes themselves; this bounds console and API requests.
     app = web.Application(client_max_size=max(settings.max_upload_bytes, settings.max_body_bytes))
     metrics = Metrics()
@@ -141,7 +154,6 @@ async def build_app(
         user_names=lambda user_id: console_user_name(app, user_id),
         tasks=tasks,
     )
-    encoder = load_encoder(settings.encoder)
     retrieval = RetrievalService(
         encoder,
         index_dir=settings.effective_index_dir,
@@ -241,7 +253,8 @@ async def build_app(
 
     app.cleanup_ctx.append(_stores)
     app.cleanup_ctx.append(_http_client)
-    app.cleanup_ctx.append(_models)
+    if load_models:
+        app.cleanup_ctx.append(_models)
     app.cleanup_ctx.append(_background)
     app.middlewares.append(body_deadline(settings.request_body_timeout_s))
     app.middlewares.append(_count_requests)
@@ -258,6 +271,15 @@ async def build_app(
             message_log,
         )
     return app
+
+
+def _encoder(settings: Settings, given: Encoder | None) -> Encoder:
+    wanted = load_encoder(settings.encoder)  # loads nothing until the first encode
+    if given is None:
+        return wanted
+    if given.name != wanted.name:
+        raise ValueError(f"encoder {given.name!r} given, settings name {wanted.name!r}")
+    return given
 
 
 async def _models(app: web.Application) -> AsyncIterator[None]:

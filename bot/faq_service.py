@@ -568,9 +568,12 @@ class FaqService:
 
     async def refresh(self, committee: str, *, force: bool = False) -> bool:
         """Rebuild when the stored corpus changed since this process last built it (another
-        process saved); True when it rebuilt."""
-        if not force and self._built.get(committee) == await self.store.revision(committee):
-            return False
+        process saved); True when it rebuilt. A committee this process never loaded nor
+        built (an application started without its models) has no index to refresh."""
+        if not force:
+            built = self._built.get(committee)
+            if built is None or built == await self.store.revision(committee):
+                return False
         await self.rebuild(committee)
         return True
 

@@ -1,26 +1,35 @@
-"""The dependency direction points inward: an inner package never imports an outer one."""
+"""The dependency direction points inward: an inner package never imports an outer one, the
+packages form no cycle, and only the composition root and the command line import the
+concrete stores (SQL, Redis, in-process state). Every kind of import statement counts:
+``import bot.x``, ``from bot.x import y``, ``from bot import x`` and relative imports, at
+module level or inside a function."""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
 BOT = Path(__file__).resolve().parent.parent / "bot"
 
-# package → the ``bot`` packages/modules it may import (besides itself)
+# Every package and module directly under bot/ → the ones it may import (besides itself),
+# innermost first.
 ALLOWED: dict[str, set[str]] = {
     "domain": set(),
-    "encoders": {"domain"},
     "logs": set(),
     "settings": set(),
-    # The SQL adapter of the accounts store implements the port bot/accounts/store.py declares.
-    "storage": {"domain", "logs", "accounts"},
-    "nlu": {"domain", "encoders", "settings"},
-    "retrieval": {"domain", "encoders"},
+    "metrics": set(),
+    "background": set(),
+    "encoders": {"domain"},
+    "segmenter": set(),
+    "edge": {"settings"},
+    "storage": {"domain", "logs"},
+    "nlu": {"domain", "encoders", "segmenter", "settings"},
+    "retrieval": {"domain", "encoders", "segmenter"},
     "tickets": {"domain", "storage", "logs"},
-    "accounts": {"domain", "storage", "settings", "logs", "appkeys", "app"},
+    "accounts": {"domain", "storage", "settings", "logs"},
     # Staff alerts send through a RobotSender protocol (the channels implement it).
     "alerts": {"domain", "storage", "settings", "tickets", "background", "logs"},
     "dialogue": {
@@ -35,30 +44,294 @@ ALLOWED: dict[str, set[str]] = {
     },
     "channels": {"domain", "storage", "settings", "background", "logs"},
     "insights": {"domain", "storage", "encoders", "retrieval", "tickets", "logs"},
+    "faq_service": {"domain", "storage", "retrieval", "logs"},
+    "playground": {"domain", "storage", "settings", "logs"},
+    # The typed keys of what the composition root puts on the application.
+    "appkeys": {
+        "domain",
+        "settings",
+        "metrics",
+        "background",
+        "storage",
+        "nlu",
+        "retrieval",
+        "tickets",
+        "accounts",
+        "alerts",
+        "dialogue",
+        "channels",
+        "insights",
+        "faq_service",
+    },
+    "api": {
+        "domain",
+        "settings",
+        "storage",
+        "retrieval",
+        "tickets",
+        "accounts",
+        "alerts",
+        "dialogue",
+        "channels",
+        "insights",
+        "faq_service",
+        "appkeys",
+        "logs",
+    },
+    "console": {
+        "domain",
+        "settings",
+        "storage",
+        "retrieval",
+        "tickets",
+        "accounts",
+        "alerts",
+        "dialogue",
+        "insights",
+        "faq_service",
+        "appkeys",
+        "logs",
+    },
+    # The composition root: everything but the command line.
+    "app": {
+        "domain",
+        "logs",
+        "settings",
+        "metrics",
+        "background",
+        "encoders",
+        "edge",
+        "storage",
+        "nlu",
+        "retrieval",
+        "tickets",
+        "accounts",
+        "alerts",
+        "dialogue",
+        "channels",
+        "insights",
+        "faq_service",
+        "playground",
+        "appkeys",
+        "api",
+        "console",
+    },
+    # ``linli kb import|export`` (registered by the CLI) builds its stores like the root does.
+    "kb_admin": {"domain", "logs", "settings", "storage", "retrieval", "faq_service", "app"},
+    "cli": {
+        "domain",
+        "logs",
+        "settings",
+        "edge",
+        "storage",
+        "nlu",
+        "retrieval",
+        "accounts",
+        "app",
+        "kb_admin",
+    },
 }
 
+CONCRETE_STORES = ("bot.storage.sql", "bot.storage.state_redis", "bot.storage.state_memory")
+"""Modules (and their submodules) that implement the store ports: SQLAlchemy on SQLite or
+PostgreSQL, Redis, and the in-process state."""
 
-def imports_of(path: Path) -> set[str]:
-    """The top-level ``bot`` packages a module imports."""
+ROOT_MODULES = {"bot.app", "bot.appkeys"}
+"""The composition root builds the stores; ``appkeys`` types the database handle it keeps
+(nothing reaching it there can build a store or a query without importing a concrete store)."""
+
+CLI_MODULES = {"bot.cli", "bot.accounts.cli", "bot.kb_admin"}
+"""``linli`` and the commands it registers that open the stores themselves."""
+
+
+def module_name(root: Path, path: Path) -> str:
+    """``<root>/accounts/cli.py`` → ``bot.accounts.cli`` (``root`` is the ``bot`` directory)."""
+    parts = [root.name, *path.relative_to(root).with_suffix("").parts]
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imported_names(root: Path, path: Path) -> set[str]:
+    """Every dotted name a module imports, relative imports resolved; ``from a import b``
+    gives both ``a`` and ``a.b`` (``b`` may be a module or a name inside ``a``)."""
+    module = module_name(root, path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
         if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
-        for name in names:
-            parts = name.split(".")
-            if parts[0] == "bot" and len(parts) > 1:
-                found.add(parts[1])
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                if node.level - 1 >= len(base):
+                    raise ValueError(f"{path}: relative import beyond the top package")
+                base = base[: len(base) - (node.level - 1)]
+                source = ".".join([*base, node.module] if node.module else base)
+            else:
+                source = node.module or ""
+            found.add(source)
+            found.update(f"{source}.{alias.name}" for alias in node.names)
     return found
+
+
+def top_level(name: str, top: str = "bot") -> str | None:
+    """The entry directly under ``bot`` a dotted name belongs to (``bot.a.b`` → ``a``)."""
+    parts = name.split(".")
+    return parts[1] if parts[0] == top and len(parts) > 1 else None
+
+
+def entries(root: Path) -> set[str]:
+    """The packages and modules directly under ``root``."""
+    found = {p.name for p in root.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+    found |= {p.stem for p in root.glob("*.py") if p.name != "__init__.py"}
+    return found
+
+
+def sources(root: Path, entry: str) -> list[Path]:
+    target = root / entry
+    return sorted(target.rglob("*.py")) if target.is_dir() else [root / f"{entry}.py"]
+
+
+def outward_imports(root: Path, entry: str, allowed: Mapping[str, set[str]]) -> list[str]:
+    """``file imports [entries]`` for every import of ``entry`` not in ``allowed[entry]``."""
+    found = []
+    for path in sources(root, entry):
+        used = {t for n in imported_names(root, path) if (t := top_level(n, root.name))}
+        outward = used - allowed.get(entry, set()) - {entry}
+        if outward:
+            found.append(f"{path.relative_to(root)} imports {sorted(outward)}")
+    return found
+
+
+def concrete_store_imports(root: Path, allowed_modules: set[str]) -> list[str]:
+    """``file imports name`` for every concrete store imported outside ``bot.storage`` by a
+    module that is neither the composition root nor the command line."""
+    top = root.name
+    stores = tuple(s.replace("bot", top, 1) for s in CONCRETE_STORES)
+    storage = f"{top}.storage"
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        module = module_name(root, path)
+        if module in allowed_modules or module == storage or module.startswith(storage + "."):
+            continue
+        for name in sorted(imported_names(root, path)):
+            if any(name == s or name.startswith(s + ".") for s in stores):
+                found.append(f"{path.relative_to(root)} imports {name}")
+    return found
+
+
+def cycles(allowed: Mapping[str, set[str]]) -> list[list[str]]:
+    """Cycles of the allowed graph (each found once from its first node in a DFS)."""
+    found: list[list[str]] = []
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> None:
+        if node in path:
+            found.append([*path[path.index(node) :], node])
+            return
+        if node in done:
+            return
+        for nxt in sorted(allowed.get(node, set())):
+            visit(nxt, [*path, node])
+        done.add(node)
+
+    for node in sorted(allowed):
+        visit(node, [])
+    return found
+
+
+def problems(root: Path, allowed: Mapping[str, set[str]], root_and_cli: set[str]) -> Iterator[str]:
+    """Everything the checks below find in one tree (for the planted-violation test)."""
+    for entry in sorted(entries(root) - set(allowed)):
+        yield f"{entry} is not declared"
+    for entry in sorted(entries(root) & set(allowed)):
+        yield from outward_imports(root, entry, allowed)
+    yield from concrete_store_imports(root, root_and_cli)
+    for cycle in cycles(allowed):
+        yield "cycle " + " -> ".join(cycle)
+
+
+def test_every_package_and_module_of_bot_is_declared() -> None:
+    present = entries(BOT)
+    assert present - set(ALLOWED) == set(), "declare where a new package sits in ALLOWED"
+    assert set(ALLOWED) - present == set(), "ALLOWED names a package that no longer exists"
+    for entry, targets in ALLOWED.items():
+        assert targets <= set(ALLOWED), f"{entry} may import unknown {targets - set(ALLOWED)}"
 
 
 @pytest.mark.parametrize("package", sorted(ALLOWED))
 def test_package_imports_only_inward(package: str) -> None:
-    target = BOT / package
-    files = sorted(target.rglob("*.py")) if target.is_dir() else [BOT / f"{package}.py"]
-    assert files, f"no source for {package}"
-    for path in files:
-        outward = imports_of(path) - ALLOWED[package] - {package}
-        assert not outward, f"{path.relative_to(BOT)} imports {sorted(outward)}"
+    assert sources(BOT, package), f"no source for {package}"
+    assert outward_imports(BOT, package, ALLOWED) == []
+
+
+def test_the_packages_form_no_cycle() -> None:
+    assert cycles(ALLOWED) == []
+
+
+def test_only_the_composition_root_and_the_cli_import_concrete_stores() -> None:
+    assert concrete_store_imports(BOT, ROOT_MODULES | CLI_MODULES) == []
+
+
+def test_the_cli_modules_are_commands_of_linli() -> None:
+    """A module is exempt as "the CLI" only if ``linli`` (``bot/cli.py``) registers it."""
+    registered = imported_names(BOT, BOT / "cli.py")
+    for module in CLI_MODULES - {"bot.cli"}:
+        assert module in registered, f"{module} is not a command of bot/cli.py"
+
+
+def _write(root: Path, files: Mapping[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+CLEAN_TREE = {
+    "__init__.py": "",
+    "domain/__init__.py": '"""Inner."""\n',
+    "storage/__init__.py": "",
+    "storage/state.py": "from bot.domain import x\n",
+    "storage/sql/__init__.py": "from ..state import StateStore\nfrom . import models\n",
+    "storage/sql/models.py": "",
+    "api/__init__.py": "from bot.storage.state import StateStore\n",
+    "app.py": "from bot import api\nfrom bot.storage.sql import Database\n",
+}
+PLANTED_ALLOWED = {
+    "domain": set(),
+    "storage": {"domain"},
+    "api": {"domain", "storage"},
+    "app": {"domain", "storage", "api"},
+}
+
+
+def test_the_checks_find_violations_planted_in_a_tree(tmp_path: Path) -> None:
+    root = tmp_path / "bot"
+    _write(root, CLEAN_TREE)
+    assert list(problems(root, PLANTED_ALLOWED, {"bot.app"})) == []
+
+    _write(
+        root,
+        {
+            # the forms the first version of this test did not read
+            "domain/reach.py": "from bot import api\n",
+            "domain/sub/__init__.py": "",
+            "domain/sub/deep.py": "from ...storage import state\n",
+            "api/handlers.py": "from ..storage.sql import Database\n",
+            "api/lazy.py": "def f():\n    import bot.storage.sql.models\n",
+            "api/direct.py": "from bot.storage import sql\n",
+            "newpkg/__init__.py": "",
+        },
+    )
+    found = list(problems(root, PLANTED_ALLOWED, {"bot.app"}))
+    assert "newpkg is not declared" in found
+    assert "domain/reach.py imports ['api']" in found
+    assert "domain/sub/deep.py imports ['storage']" in found
+    assert "api/handlers.py imports bot.storage.sql" in found
+    assert "api/lazy.py imports bot.storage.sql.models" in found
+    assert "api/direct.py imports bot.storage.sql" in found
+    assert not any(f.startswith("app.py") for f in found)  # the root may
+
+    cyclic = {**PLANTED_ALLOWED, "storage": {"domain", "api"}}
+    assert "cycle api -> storage -> api" in list(problems(root, cyclic, {"bot.app"}))

@@ -20,6 +20,7 @@ from yarl import URL
 
 from bot.app import build_app
 from bot.edge import server_options
+from bot.encoders import Encoder
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +55,7 @@ def outward_address() -> str:
 
 @pytest.fixture
 async def serve(
-    settings_factory: Callable[..., Settings], tmp_path: Path
+    settings_factory: Callable[..., Settings], tmp_path: Path, encoder: Encoder
 ) -> AsyncIterator[Callable[..., object]]:
     """``await serve(host=…, **settings)`` → a running server; stopped afterwards."""
     runners: list[web.AppRunner] = []
@@ -71,7 +72,9 @@ async def serve(
             **overrides,
         )
         runner = web.AppRunner(
-            await build_app(settings), access_log=None, **server_options(settings)
+            await build_app(settings, encoder=encoder),
+            access_log=None,
+            **server_options(settings),
         )
         await runner.setup()
         runners.append(runner)

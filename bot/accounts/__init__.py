@@ -6,9 +6,8 @@ admin API middleware) live in ``bot.accounts.http``."""
 
 from bot.accounts.passwords import PasswordCheck, Passwords
 from bot.accounts.service import AccountService, Authenticator
-from bot.accounts.store import AccountStore
 from bot.accounts.throttle import LoginThrottle
-from bot.accounts.types import (
+from bot.domain.accounts import (
     AccountDisabled,
     AccountError,
     ApiToken,
@@ -24,6 +23,7 @@ from bot.accounts.types import (
     committee_filter,
     committee_scope,
 )
+from bot.storage.accounts import AccountStore
 
 __all__ = [
     "AccountDisabled",

@@ -28,8 +28,8 @@ import yaml
 
 from bot.accounts.passwords import Passwords
 from bot.accounts.service import AccountService
-from bot.accounts.types import AccountError, ApiToken, Role
 from bot.domain import Registry, RegistryError, StoreUnavailable
+from bot.domain.accounts import AccountError, ApiToken, Role
 from bot.settings import Settings, load_settings
 from bot.storage.sql.account_repo import SqlAccountStore
 from bot.storage.sql.database import Database

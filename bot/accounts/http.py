@@ -28,8 +28,8 @@ from aiohttp_session import get_session
 
 from bot.accounts.service import AccountService, Authenticator
 from bot.accounts.tokens import new_csrf_token, same
-from bot.accounts.types import Principal, Role, committee_scope
 from bot.domain import StoreUnavailable
+from bot.domain.accounts import Principal, Role, committee_scope
 
 log = logging.getLogger(__name__)
 

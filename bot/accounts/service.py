@@ -8,7 +8,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from bot.accounts.passwords import Passwords
-from bot.accounts.store import AccountStore
 from bot.accounts.throttle import LoginThrottle
 from bot.accounts.tokens import (
     TOKEN_PREFIX,
@@ -17,7 +16,8 @@ from bot.accounts.tokens import (
     new_api_token,
     new_session_id,
 )
-from bot.accounts.types import (
+from bot.domain import Registry
+from bot.domain.accounts import (
     MAX_PASSWORD_LEN,
     USERNAME_RE,
     AccountDisabled,
@@ -34,8 +34,8 @@ from bot.accounts.types import (
     validate_role_committee,
     validate_username,
 )
-from bot.domain import Registry
 from bot.domain.tickets import Actor
+from bot.storage.accounts import AccountStore
 
 SESSION_TTL_S = 12 * 3600
 MAX_LABEL_LEN = 100

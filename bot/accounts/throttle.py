@@ -28,7 +28,7 @@ import hashlib
 import time
 from collections.abc import Callable
 
-from bot.accounts.types import LoginThrottled, normalize_username
+from bot.domain.accounts import LoginThrottled, normalize_username
 from bot.settings import Settings
 from bot.storage import keys
 from bot.storage.state import StateStore

@@ -11,10 +11,10 @@ from pydantic import BaseModel, ValidationError
 
 from bot import appkeys
 from bot.accounts.http import ApiError, ensure_committee, require_user
-from bot.accounts.types import Principal
 from bot.channels.base import read_body
 from bot.channels.errors import BodyTooLarge
 from bot.channels.safe_json import JsonRejected, loads
+from bot.domain.accounts import Principal
 from bot.domain.tickets import (
     ActionNotAllowed,
     Actor,

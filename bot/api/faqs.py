@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot import appkeys
 from bot.accounts.http import ApiError
-from bot.accounts.types import Principal
 from bot.api.common import NO_NUL, acting, body, ok
+from bot.domain.accounts import Principal
 from bot.domain.faq import FaqEntry
 from bot.faq_service import (
     MAX_ANSWER,

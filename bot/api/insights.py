@@ -22,7 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot import appkeys
 from bot.accounts.http import ACCOUNTS, ApiError, require_user
-from bot.accounts.types import (
+from bot.api.common import NO_NUL, acting, body, ok
+from bot.domain import Committee
+from bot.domain.accounts import (
     MAX_PASSWORD_LEN,
     MIN_PASSWORD_LEN,
     InvalidAccount,
@@ -30,8 +32,6 @@ from bot.accounts.types import (
     Role,
     UserExists,
 )
-from bot.api.common import NO_NUL, acting, body, ok
-from bot.domain import Committee
 from bot.insights import Cluster
 from bot.insights.stats import STREET
 from bot.retrieval.service import shanghai_today

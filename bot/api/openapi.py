@@ -15,7 +15,6 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from bot.accounts.types import Role
 from bot.api.common import MAX_COMMITTEE_CHARS, PATH_ID_MAX
 from bot.api.conversations import ReplyIn
 from bot.api.faqs import FaqCreateIn, FaqIn, RevertIn
@@ -23,6 +22,7 @@ from bot.api.insights import DismissIn, UserIn
 from bot.api.tickets import NoteIn, ResolveIn, StatusIn, TransferIn
 from bot.channels.webhook import MessageIn
 from bot.domain import ReplyKind
+from bot.domain.accounts import Role
 from bot.domain.tickets import (
     ActorKind,
     EventKind,

@@ -2,8 +2,8 @@
 CSRF and login guard, security headers, the base template and the stylesheet; plus the admin
 API's authentication (``/api/v1/…`` except the resident webhook).
 
-``setup_console_auth`` is called by the composition root once the database, state store and
-registry are on the application."""
+``setup_console_auth`` is called by the composition root (``bot.app``), which builds the
+account service, once the state store and registry are on the application."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from bot.accounts.http import (
     trusted_networks,
     whoami,
 )
-from bot.accounts.passwords import Passwords
 from bot.accounts.service import SESSION_TTL_S, AccountService, Authenticator
 from bot.accounts.throttle import LoginThrottle
 from bot.console.alerts import add_alert_pages
@@ -34,7 +33,6 @@ from bot.console.security import add_security_headers, console_middleware
 from bot.console.session import ConsoleConfigError, cookie_storage
 from bot.console.views import add_auth_routes
 from bot.settings import Settings
-from bot.storage.sql.account_repo import SqlAccountStore
 
 __all__ = ["ConsoleConfigError", "render", "setup_console_auth"]
 
@@ -43,29 +41,19 @@ def setup_console_auth(
     app: web.Application,
     settings: Settings,
     *,
-    passwords: Passwords | None = None,
+    accounts: AccountService,
     throttle: LoginThrottle | None = None,
-    accounts: AccountService | None = None,
     session_max_age_s: int = SESSION_TTL_S,
     public_api_paths: Collection[str] = PUBLIC_API_PATHS,
 ) -> AccountService:
-    """Mount the console's auth layer on ``app`` and return the account service
-    (``accounts``, when the composition root made it for other services too).
+    """Mount the console's auth layer on ``app`` around ``accounts`` (the account service
+    the composition root made) and return that service.
 
-    Needs ``appkeys.DATABASE``, ``appkeys.STATE`` and ``appkeys.REGISTRY`` set; call it before
+    Needs ``appkeys.STATE`` and ``appkeys.REGISTRY`` set; call it before
     the console/API routes of other packages are added (order of routes does not matter, but
     the session middleware must be installed before the guards, which this does). Raises
     ConsoleConfigError for an unusable session secret or key file."""
-    db, state, registry = app[appkeys.DATABASE], app[appkeys.STATE], app[appkeys.REGISTRY]
-    if accounts is None:
-        accounts = AccountService(
-            SqlAccountStore(db),
-            passwords or Passwords(),
-            registry,
-            session_ttl_s=session_max_age_s,
-        )
-    elif passwords is not None:
-        accounts.passwords = passwords
+    state, registry = app[appkeys.STATE], app[appkeys.REGISTRY]
     app[ACCOUNTS] = accounts
     app[AUTHENTICATOR] = Authenticator(
         accounts, throttle or LoginThrottle.from_settings(state, settings)

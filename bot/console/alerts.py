@@ -13,9 +13,9 @@ from aiohttp import web
 
 from bot import appkeys
 from bot.accounts.http import ensure_committee, require_user
-from bot.accounts.types import Principal
 from bot.alerts import StaffAlerts
 from bot.domain import Registry, StoreUnavailable
+from bot.domain.accounts import Principal
 from bot.domain.tickets import ActionNotAllowed, Actor, TicketNotFound
 from bot.storage.alerts import AlertStatus, StaffAlert
 

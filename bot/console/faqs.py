@@ -26,10 +26,10 @@ from multidict import MultiDictProxy
 
 from bot import appkeys
 from bot.accounts.http import require_user
-from bot.accounts.types import Principal
 from bot.console.pages import local_time, ticket_committee
 from bot.console.rendering import CONSOLE_REGISTRY, render
 from bot.console.security import error_page
+from bot.domain.accounts import Principal
 from bot.domain.faq import ID_PATTERN, FaqEntry
 from bot.domain.registry import Committee
 from bot.faq_service import (

@@ -25,11 +25,11 @@ from aiohttp import web
 
 from bot import appkeys
 from bot.accounts.http import ensure_committee, require_user
-from bot.accounts.types import Principal
 from bot.console.charts import HRow, Series, day_bars, day_lines, hbars, pct
 from bot.console.pages import conversation_href, form_data, local_time
 from bot.console.rendering import CONSOLE_REGISTRY, render
 from bot.console.security import error_page
+from bot.domain.accounts import Principal
 from bot.domain.tickets import Satisfaction
 from bot.insights import Cluster
 from bot.insights.stats import STREET, Figures

@@ -25,13 +25,13 @@ from aiohttp_sse import sse_response
 
 from bot import appkeys
 from bot.accounts.http import ACCOUNTS, ensure_committee, principal_now, require_user
-from bot.accounts.types import Principal, committee_scope
 from bot.console.alerts import inbox_alerts
 from bot.console.rendering import CONSOLE_REGISTRY, render
 from bot.console.security import HOME_PATH
 from bot.dialogue.events import committee_channel
 from bot.dialogue.handoff import REASONS, ConversationNotFound
 from bot.domain import StoreUnavailable
+from bot.domain.accounts import Principal, committee_scope
 from bot.domain.tickets import (
     ALLOWED_TRANSITIONS,
     ActionNotAllowed,

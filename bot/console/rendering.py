@@ -14,9 +14,9 @@ import jinja2
 from aiohttp import web
 
 from bot.accounts.http import csrf_token, current_user
-from bot.accounts.types import Principal
 from bot.console.alerts import alert_banner
 from bot.domain import Registry, RegistryError, StoreUnavailable
+from bot.domain.accounts import Principal
 from bot.domain.faq import topic_label
 
 log = logging.getLogger(__name__)

@@ -19,10 +19,10 @@ from bot.accounts.http import (
     current_user,
 )
 from bot.accounts.tokens import new_csrf_token
-from bot.accounts.types import AccountDisabled, InvalidCredentials, LoginThrottled
 from bot.console.rendering import render
 from bot.console.security import HOME_PATH, LOGIN_PATH, LOGOUT_PATH, safe_next
 from bot.domain import StoreUnavailable
+from bot.domain.accounts import AccountDisabled, InvalidCredentials, LoginThrottled
 
 log = logging.getLogger(__name__)
 

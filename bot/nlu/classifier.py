@@ -16,7 +16,6 @@ are averaged and temperature-scaled; the temperature is fitted on out-of-fold pr
 from __future__ import annotations
 
 import itertools
-import logging
 import math
 import threading
 import time
@@ -31,6 +30,7 @@ from scipy import sparse
 from bot.nlu.encoder import SentenceEncoder
 from bot.nlu.errors import NluError
 from bot.nlu.normalize import classifier_text
+from bot.segmenter import new_tokenizer
 
 FEATURE_VERSION = 2
 """Bumped whenever features change: saved models with another version are stale."""
@@ -283,12 +283,7 @@ class IntentClassifier:
         if self._tok is None:
             with self._tok_lock:
                 if self._tok is None:
-                    import jieba
-
-                    jieba.setLogLevel(logging.WARNING)
-                    tok = jieba.Tokenizer()
-                    tok.initialize()
-                    self._tok = tok
+                    self._tok = new_tokenizer()
         return self._tok
 
     def _prepare(self, texts: Sequence[str]) -> tuple[list[str], list[list[str]], list[list[str]]]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import itertools
-import logging
 import re
 import threading
 from typing import Any
 
 from bot.retrieval.lexicon import DOMAIN_WORDS, STOPWORDS
 from bot.retrieval.normalize import core_text
+from bot.segmenter import new_tokenizer
 
 _ASCII_RUN = re.compile(r"[a-z0-9]+|.", re.DOTALL)
 
@@ -30,14 +30,7 @@ class Tokenizer:
         if tok is None:
             with self._lock:
                 if self._jieba is None:
-                    import jieba
-
-                    jieba.setLogLevel(logging.WARNING)
-                    new = jieba.Tokenizer()
-                    new.initialize()
-                    for word in DOMAIN_WORDS:
-                        new.add_word(word, freq=200_000)
-                    self._jieba = new
+                    self._jieba = new_tokenizer((word, 200_000) for word in DOMAIN_WORDS)
                 tok = self._jieba
         return tok
 

@@ -12,6 +12,7 @@ from bot import appkeys
 from bot.accounts import AccountService, Authenticator, LoginThrottle, Passwords
 from bot.accounts.http import ACCOUNTS, AUTHENTICATOR
 from bot.app import build_app
+from bot.encoders import Encoder
 from bot.settings import Settings
 
 from .support import HOOK_TOKEN, PASSWORD, Client, add_probe_routes, fast_passwords
@@ -20,10 +21,19 @@ MakeConsole = Callable[..., Awaitable[Client]]
 
 
 @pytest.fixture
+def load_models() -> bool:
+    """Whether the app loads the NLU model and the FAQ indexes at start: the account tests
+    serve no resident (a module whose tests do overrides this fixture)."""
+    return False
+
+
+@pytest.fixture
 def make_console(
     backend: dict[str, str],
     settings_factory: Callable[..., Settings],
     aiohttp_client: Callable[..., Any],
+    encoder: Encoder,
+    load_models: bool,
 ) -> MakeConsole:
     """Start the real app (``build_app`` mounts the auth layer); ``passwords`` and
     ``throttle_kwargs`` (a ``LoginThrottle`` built from them instead of the settings) retune
@@ -41,7 +51,7 @@ def make_console(
         }
         config.update(overrides)
         settings = settings_factory(**config)
-        app = await build_app(settings)
+        app = await build_app(settings, encoder=encoder, load_models=load_models)
         accounts = app[ACCOUNTS]
         accounts.passwords = passwords or fast_passwords()
         if throttle_kwargs is not None:  # else the throttle the settings configure

@@ -49,7 +49,7 @@ async def start(
             "puxiong": {"duty_phone": "021-5555-0101", "staff_robot_key": robot_key, "rota": DAILY}
         },
     )
-    app = await build_app(settings)
+    app = await build_app(settings, load_models=False)  # no resident writes here
     accounts = app[ACCOUNTS]
     accounts.passwords = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
     client: Client = await aiohttp_client(app)

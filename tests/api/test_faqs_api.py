@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient
 from bot import appkeys
 from bot.accounts.http import ACCOUNTS
 from bot.app import build_app
+from bot.encoders import Encoder
 from bot.settings import Settings
 
 Client = TestClient[web.Request, web.Application]
@@ -65,11 +66,12 @@ async def api(
     backend: dict[str, str],
     settings_factory: Callable[..., Settings],
     aiohttp_client: Callable[..., Any],
+    encoder: Encoder,
 ) -> Api:
     settings = settings_factory(
         **backend, channels={"webhook": {"tokens": [HOOK], "committee": "puxiong"}}
     )
-    app = await build_app(settings)
+    app = await build_app(settings, encoder=encoder)
     client: Client = await aiohttp_client(app)
     accounts = app[ACCOUNTS]
     users = {

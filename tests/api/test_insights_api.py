@@ -22,6 +22,7 @@ from bot.accounts.http import ACCOUNTS
 from bot.app import build_app
 from bot.domain import Chat, ChatType, IncomingMessage, Reply, ReplyKind, Sender
 from bot.domain.tickets import Actor, Reporter, TicketCategory, TicketDraft
+from bot.encoders import Encoder
 from bot.settings import Settings
 
 Client = TestClient[web.Request, web.Application]
@@ -63,6 +64,7 @@ async def api(
     backend: dict[str, str],
     settings_factory: Callable[..., Settings],
     aiohttp_client: Callable[..., Any],
+    encoder: Encoder,
     tmp_path: Path,
 ) -> Api:
     """Two committees (普雄路 from the sample, 江宁路 added), a caseworker and an admin of
@@ -81,7 +83,7 @@ async def api(
         handoff_around_the_clock=True,
         channels={"webhook": {"tokens": [HOOK], "committee": "puxiong"}},
     )
-    app = await build_app(settings)
+    app = await build_app(settings, encoder=encoder)
     accounts = app[ACCOUNTS]
     accounts.passwords = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
     client: Client = await aiohttp_client(app)

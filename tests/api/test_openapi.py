@@ -33,6 +33,7 @@ from schemathesis.specs.openapi.checks import (
 from bot.accounts.http import ACCOUNTS, PUBLIC_API_PATHS
 from bot.api.openapi import OPENAPI_PATH, REQUEST_MODELS, openapi_document
 from bot.app import build_app
+from bot.encoders import Encoder
 from bot.settings import Settings
 
 Operation = APIOperation[Any, Any, Any, Any]
@@ -106,14 +107,14 @@ class Seed:
 
 @pytest.fixture
 async def running(
-    settings_factory: Callable[..., Settings], backend: dict[str, str]
+    settings_factory: Callable[..., Settings], backend: dict[str, str], encoder: Encoder
 ) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     settings = settings_factory(
         **backend,
         handoff_around_the_clock=True,
         channels={"webhook": {"tokens": [HOOK], "committee": "puxiong"}},
     )
-    app = await build_app(settings)
+    app = await build_app(settings, encoder=encoder)
     client: TestClient[web.Request, web.Application] = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     yield client

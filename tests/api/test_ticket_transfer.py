@@ -22,6 +22,7 @@ from bot.accounts.http import ACCOUNTS
 from bot.app import build_app
 from bot.domain import Chat, ChatType, IncomingMessage, Sender
 from bot.domain.tickets import EventKind, Reporter, TicketCategory, TicketDraft
+from bot.encoders import Encoder
 from bot.settings import Settings
 
 Client = TestClient[web.Request, web.Application]
@@ -54,6 +55,7 @@ async def street(
     backend: dict[str, str],
     settings_factory: Callable[..., Settings],
     aiohttp_client: Callable[..., Any],
+    encoder: Encoder,
     tmp_path: Path,
 ) -> Street:
     knowledge = tmp_path / "knowledge"
@@ -64,7 +66,7 @@ async def street(
             "      - id: jiangningyuan\n        name: 江宁苑\n"
         )
     settings = settings_factory(**backend, knowledge_dir=knowledge)
-    app = await build_app(settings)
+    app = await build_app(settings, encoder=encoder, load_models=False)
     accounts = app[ACCOUNTS]
     accounts.passwords = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
     client: Client = await aiohttp_client(app)

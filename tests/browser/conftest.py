@@ -37,6 +37,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from bot.accounts import Passwords
 from bot.accounts.http import ACCOUNTS
 from bot.app import build_app
+from bot.encoders import Encoder
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -175,6 +176,7 @@ async def site(
     backend: dict[str, str],
     settings_factory: Callable[..., Settings],
     platform: Platform,
+    encoder: Encoder,
 ) -> AsyncIterator[Site]:
     """The whole bot on 127.0.0.1:<free port>: WeChat Official Account (pushes go to the
     ``platform`` server), the webhook, the console; a caseworker and an admin of 普雄路."""
@@ -199,7 +201,7 @@ async def site(
         },
         committees={"puxiong": {"staff_robot_key": ROBOT_KEY}},
     )
-    app = await build_app(settings)
+    app = await build_app(settings, encoder=encoder)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     accounts = app[ACCOUNTS]

@@ -18,6 +18,7 @@ from bot import appkeys
 from bot.accounts import Passwords
 from bot.accounts.http import ACCOUNTS
 from bot.app import build_app
+from bot.encoders import Encoder
 from bot.settings import Settings
 
 Client = TestClient[web.Request, web.Application]
@@ -36,13 +37,14 @@ async def console(
     backend: dict[str, str],
     settings_factory: Callable[..., Settings],
     aiohttp_client: Callable[..., Any],
+    encoder: Encoder,
 ) -> Client:
     settings = settings_factory(
         **backend,
         handoff_around_the_clock=True,
         channels={"webhook": {"tokens": [HOOK], "committee": "puxiong"}},
     )
-    app = await build_app(settings)
+    app = await build_app(settings, encoder=encoder)
     accounts = app[ACCOUNTS]
     # Argon2id with tiny parameters: the same code path, milliseconds instead of 50+.
     accounts.passwords = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))

@@ -16,6 +16,7 @@ from bot import appkeys
 from bot.accounts.http import ACCOUNTS
 from bot.app import build_app
 from bot.console import pages
+from bot.encoders import Encoder
 from bot.settings import Settings
 
 from .conftest import HOOK, PASSWORD, Client, csrf_from, login
@@ -30,6 +31,7 @@ def make_client(
     backend: dict[str, str],
     settings_factory: Callable[..., Settings],
     aiohttp_client: Callable[..., Any],
+    encoder: Encoder,
 ) -> MakeClient:
     async def make(check_s: float) -> Client:
         settings = settings_factory(
@@ -37,7 +39,8 @@ def make_client(
             console_stream_check_s=check_s,
             channels={"webhook": {"tokens": [HOOK], "committee": "puxiong"}},
         )
-        app = await build_app(settings)
+        # The event stream serves caseworkers only: no NLU model, no FAQ index.
+        app = await build_app(settings, encoder=encoder, load_models=False)
         client: Client = await aiohttp_client(app)
         accounts = app[ACCOUNTS]
         accounts.passwords = _fast_passwords()

@@ -20,6 +20,7 @@ from bot.accounts.http import ACCOUNTS
 from bot.app import build_app
 from bot.domain import Chat, ChatType, IncomingMessage, Reply, ReplyKind, Sender
 from bot.domain.tickets import SHANGHAI, Actor, Reporter, TicketCategory, TicketDraft
+from bot.encoders import Encoder
 from bot.settings import Settings
 
 from .conftest import EMBEDDED_ONLY, HOOK, PASSWORD, Client, Resident, login, tickets_of
@@ -52,6 +53,7 @@ async def street(
     backend: dict[str, str],
     settings_factory: Callable[..., Settings],
     aiohttp_client: Callable[..., Any],
+    encoder: Encoder,
     tmp_path: Path,
 ) -> Client:
     """The application with two committees, a caseworker and an admin of 普雄路, an admin
@@ -62,7 +64,7 @@ async def street(
         handoff_around_the_clock=True,
         channels={"webhook": {"tokens": [HOOK], "committee": "puxiong"}},
     )
-    app = await build_app(settings)
+    app = await build_app(settings, encoder=encoder)
     accounts = app[ACCOUNTS]
     accounts.passwords = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
     client: Client = await aiohttp_client(app)
@@ -326,8 +328,8 @@ async def test_the_street_dashboard_adds_up_every_committee(street: Client) -> N
 def test_the_new_faq_link_of_a_huge_cluster_fits_a_request_line() -> None:
     from datetime import UTC, datetime
 
-    from bot.accounts.types import Principal, Role
     from bot.console.insights import LINK_MAX_BYTES, faq_link
+    from bot.domain.accounts import Principal, Role
     from bot.insights.unanswered import Cluster, ClusterMessage
 
     now = datetime.now(UTC)

@@ -12,6 +12,7 @@ from channel_helpers import MP_TOKEN, ROBOT_KEY, Platform
 from conversation_helpers import HOOK, PUSH_PATH
 
 from bot.app import build_app
+from bot.encoders import Encoder
 from bot.settings import Settings
 
 
@@ -55,13 +56,13 @@ def config(backend: dict[str, str], platform: Platform) -> dict[str, Any]:
 
 @pytest.fixture
 async def start(
-    settings_factory: Callable[..., Settings], config: dict[str, Any]
+    settings_factory: Callable[..., Settings], config: dict[str, Any], encoder: Encoder
 ) -> AsyncIterator[Callable[..., Any]]:
     """Start a bot (a worker) on the test's stores; every one started is closed at the end."""
     started: list[TestClient[web.Request, web.Application]] = []
 
     async def make(**overrides: Any) -> TestClient[web.Request, web.Application]:
-        app = await build_app(settings_factory(**{**config, **overrides}))
+        app = await build_app(settings_factory(**{**config, **overrides}), encoder=encoder)
         client: TestClient[web.Request, web.Application] = TestClient(TestServer(app))
         await client.start_server()
         started.append(client)

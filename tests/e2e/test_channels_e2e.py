@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 
 from bot import appkeys
 from bot.app import build_app
+from bot.encoders import Encoder
 from bot.settings import Settings
 from bot.storage.sql.models import MessageRow
 
@@ -42,6 +43,7 @@ def make_bot(
     settings_factory: Callable[..., Settings],
     platform: Platform,
     aiohttp_client: Callable[..., Any],
+    encoder: Encoder,
 ) -> Callable[..., Any]:
     async def make(**overrides: Any) -> Client:
         config: dict[str, Any] = {
@@ -71,7 +73,9 @@ def make_bot(
             "committees": {"puxiong": {"staff_robot_key": ROBOT_KEY}},
         }
         config.update(overrides)
-        client: Client = await aiohttp_client(await build_app(settings_factory(**config)))
+        client: Client = await aiohttp_client(
+            await build_app(settings_factory(**config), encoder=encoder)
+        )
         return client
 
     return make

@@ -20,6 +20,7 @@ from bot import appkeys
 from bot.app import build_app
 from bot.channels.ingress import APOLOGY
 from bot.domain import Chat, ChatType, IncomingMessage, Sender
+from bot.encoders import Encoder
 from bot.settings import Settings
 from bot.storage import keys
 from bot.storage.sql.models import Base, MessageRow
@@ -53,12 +54,14 @@ def _config(platform: Platform, **stores: str) -> dict[str, Any]:
 
 @pytest.fixture
 async def start(
-    settings_factory: Callable[..., Settings],
+    settings_factory: Callable[..., Settings], encoder: Encoder
 ) -> AsyncIterator[Callable[..., Any]]:
     started: list[Client] = []
 
     async def make(config: dict[str, Any]) -> Client:
-        client: Client = TestClient(TestServer(await build_app(settings_factory(**config))))
+        client: Client = TestClient(
+            TestServer(await build_app(settings_factory(**config), encoder=encoder))
+        )
         await client.start_server()
         started.append(client)
         return client

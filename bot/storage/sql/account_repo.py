@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.accounts.store import AccountStore
-from bot.accounts.types import ApiToken, Role, User, UserExists
+from bot.domain.accounts import ApiToken, Role, User, UserExists
+from bot.storage.accounts import AccountStore
 from bot.storage.sql.account_models import ApiTokenRow, UserRow, UserSessionRow
 from bot.storage.sql.database import Database
 

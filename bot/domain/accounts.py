@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.domain import LinliError
+from bot.domain.errors import LinliError
 
 USERNAME_RE = re.compile(r"^[\w.@-]{2,64}$")
 MIN_PASSWORD_LEN = 8

@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 from datetime import datetime
 
-from bot.accounts.types import ApiToken, Role, User
+from bot.domain.accounts import ApiToken, Role, User
 
 
 class AccountStore(abc.ABC):
