@@ -32,6 +32,7 @@ from bot.dialogue.handoff import Handoff, HandoffRoute
 from bot.dialogue.routes.emergency import EmergencyResponder
 from bot.dialogue.routes.faq import FaqRoute, PendingChoiceRoute
 from bot.dialogue.routes.intake import IntakeRoute
+from bot.dialogue.routes.letter import LetterRoute
 from bot.dialogue.routes.satisfaction import SatisfactionRoute
 from bot.dialogue.routes.smalltalk import SmallTalkRoute
 from bot.dialogue.routes.status import StatusRoute
@@ -135,10 +136,12 @@ async def build_app(settings: Settings) -> web.Application:
     )
     emergency = EmergencyResponder(tickets, alerts, events, tasks)
     faq = FaqRoute(retrieval, shanghai_today)
+    intake = IntakeRoute(tickets, handoff.begin)
     routes: list[Route] = [
         PendingChoiceRoute(faq),
         SatisfactionRoute(tickets, outbound.alert_staff, events),
-        IntakeRoute(tickets, handoff.begin),
+        LetterRoute(intake, faq),
+        intake,
         HandoffRoute(handoff),
         StatusRoute(tickets),
         SmallTalkRoute(),
