@@ -56,6 +56,7 @@ from bot.storage.sql import (
     SqlConversationStore,
     SqlFaqStore,
     SqlMessageLog,
+    SqlProposalStore,
     SqlTicketStore,
 )
 from bot.storage.sql.account_repo import SqlAccountStore
@@ -135,7 +136,16 @@ async def build_app(settings: Settings) -> web.Application:
         around_the_clock=settings.handoff_around_the_clock,
     )
     emergency = EmergencyResponder(tickets, alerts, events, tasks)
-    faq = FaqRoute(retrieval, shanghai_today)
+    faq_store = SqlFaqStore(db)
+    faqs = FaqService(
+        faq_store,
+        state,
+        registry,
+        retrieval,
+        seed_dir=settings.knowledge_dir,
+        proposals=SqlProposalStore(db),
+    )
+    faq = FaqRoute(retrieval, shanghai_today, learn=faqs.propose)
     intake = IntakeRoute(tickets, handoff.begin)
     routes: list[Route] = [
         PendingChoiceRoute(faq),
@@ -170,10 +180,8 @@ async def build_app(settings: Settings) -> web.Application:
     app[appkeys.STATE] = state
     app[appkeys.TASKS] = tasks
     app[appkeys.MESSAGE_LOG] = message_log
-    app[appkeys.FAQ_STORE] = faq_store = SqlFaqStore(db)
-    app[appkeys.FAQS] = FaqService(
-        faq_store, state, registry, retrieval, seed_dir=settings.knowledge_dir
-    )
+    app[appkeys.FAQ_STORE] = faq_store
+    app[appkeys.FAQS] = faqs
     app[appkeys.CONVERSATIONS] = conversations
     app[appkeys.EVENTS] = events
     app[appkeys.HTTP] = http

@@ -69,7 +69,7 @@ PENDING_LOCATION = "emergency_location"
 CRISIS_REASON = "crisis"
 """Handoff reason of a conversation a self-harm message put with a person."""
 
-AWAITING_KEYS = ("draft", "faq_choices", "faq_ask_compound", "letter")
+AWAITING_KEYS = ("draft", "faq_choices", "faq_choices_question", "faq_ask_compound", "letter")
 """Conversation state of a question the bot asked and awaits the answer to (a ticket being
 registered, "did you mean" choices, the compound, a letter to record): while one is open, a
 message is that answer, never split into parts."""
@@ -330,9 +330,9 @@ class Pipeline:
                 if got is not None:
                     log.info("routed part", extra={"route": route.name, "part": i})
                     break
-            for key in AWAITING_KEYS:
-                if key in turn.state:
-                    held = {key: turn.state.pop(key)}  # the last question asked back wins
+            awaiting = {k: turn.state.pop(k) for k in AWAITING_KEYS if k in turn.state}
+            if awaiting:
+                held = awaiting  # the last question asked back wins
             turn.compound = sub.compound
             if not got:
                 unanswered.append(i)

@@ -3,6 +3,7 @@
 from bot.storage.sql.alert_repo import SqlAlertStore
 from bot.storage.sql.conversation_repo import SqlConversationStore
 from bot.storage.sql.database import Database
+from bot.storage.sql.proposal_repo import SqlProposalStore
 from bot.storage.sql.repos import SqlFaqStore, SqlMessageLog
 from bot.storage.sql.ticket_repo import SqlTicketStore
 
@@ -12,5 +13,6 @@ __all__ = [
     "SqlConversationStore",
     "SqlFaqStore",
     "SqlMessageLog",
+    "SqlProposalStore",
     "SqlTicketStore",
 ]
