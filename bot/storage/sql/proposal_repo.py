@@ -17,41 +17,43 @@ class SqlProposalStore(ProposalStore):
         self._db = db
 
     async def propose(self, committee: str, faq_id: str, text: str, source: str) -> Proposal:
-        for _ in range(2):
+        # An atomic increment, else an insert; a concurrent insert of the same phrasing makes
+        # ours fail on the unique index, and the increment is tried again.
+        same = (
+            FaqProposalRow.committee == committee,
+            FaqProposalRow.faq_id == faq_id,
+            FaqProposalRow.text == text,
+        )
+        for _ in range(3):
             now = utcnow()
+            bump = (
+                update(FaqProposalRow)
+                .where(*same)
+                .values(count=FaqProposalRow.count + 1, source=source, last_at=now)
+                .execution_options(synchronize_session=False)
+            )
             try:
                 async with self._db.session() as s:
-                    row = (
-                        await s.scalars(
-                            select(FaqProposalRow)
-                            .where(
-                                FaqProposalRow.committee == committee,
-                                FaqProposalRow.faq_id == faq_id,
-                                FaqProposalRow.text == text,
+                    done = await s.execute(bump)
+                    if int(getattr(done, "rowcount", 0) or 0) == 0:
+                        s.add(
+                            FaqProposalRow(
+                                committee=committee,
+                                faq_id=faq_id,
+                                text=text,
+                                count=1,
+                                source=source,
+                                status=OPEN,
+                                first_at=now,
+                                last_at=now,
+                                decided_by="",
                             )
-                            .with_for_update()
                         )
-                    ).first()
-                    if row is None:
-                        row = FaqProposalRow(
-                            committee=committee,
-                            faq_id=faq_id,
-                            text=text,
-                            count=1,
-                            source=source,
-                            status=OPEN,
-                            first_at=now,
-                            last_at=now,
-                            decided_by="",
-                        )
-                        s.add(row)
-                    else:
-                        row.count += 1
-                        row.source, row.last_at = source, now
-                    await s.flush()
+                        await s.flush()
+                    row = (await s.scalars(select(FaqProposalRow).where(*same))).one()
                     return _proposal(row)
             except IntegrityError:
-                continue  # created concurrently by another worker: count it on that row
+                continue
         raise RuntimeError("could not record the proposal")
 
     async def open_for(self, committee: str, faq_id: str) -> list[Proposal]:
