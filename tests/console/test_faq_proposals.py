@@ -140,7 +140,8 @@ async def test_only_admins_accept_and_a_decided_proposal_is_gone(admin_console: 
     )
     assert twice.status == 404
     entry = await client.app[appkeys.FAQS].entry("puxiong", faq_id)
-    assert entry is not None and VAGUE not in entry.alternates
+    assert entry is not None
+    assert VAGUE not in entry.alternates
     # Asked and picked again, a dismissed phrasing stays dismissed.
     await ask_and_pick(Resident(client, "learn-6"))
     assert await client.app[appkeys.FAQS].proposals_for("puxiong", faq_id) == []

@@ -40,14 +40,15 @@ async def test_a_phrasing_is_counted_and_decided_once(db: Database) -> None:
     assert await store.get("jiangning", first.id) is None  # another committee's id
 
     decided = await store.decide("puxiong", first.id, "accepted", "李主任")
-    assert decided is not None and decided.status == "accepted"
+    assert decided is not None
+    assert decided.status == "accepted"
     assert await store.decide("puxiong", first.id, "dismissed", "李主任") is None
     assert await store.decide("jiangning", other.id, "dismissed", "李主任") is None
     assert [p.text for p in await store.open_for("puxiong", "certificates-1")] == ["开证明找谁"]
     # Asked again after the decision: counted, still decided.
     later = await store.propose("puxiong", "certificates-1", "证明怎么开", "choice")
     assert (later.count, later.status) == (3, "accepted")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown decision"):
         await store.decide("puxiong", other.id, "maybe", "李主任")
 
 
