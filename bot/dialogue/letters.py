@@ -251,8 +251,12 @@ def _kind(text: str) -> LetterKind:
 
 def _subject(text: str) -> str:
     first = text.strip().split("\n", 1)[0]
-    first = re.split(r"(?<=[。！？!?])", first, maxsplit=1)[0].strip()
-    return first[:40] + ("……" if len(first) > 40 else "")
+    first = re.split(r"[。！!；;：:]", first, maxsplit=1)[0].strip() or first
+    if len(first) > 30:
+        # No sentence end early on: up to the last pause within the first 30 characters.
+        cut = max(first.rfind(p, 8, 30) for p in "，,、？?")
+        first = first[:cut] + "……" if cut > 0 else first[:30] + "……"
+    return first
 
 
 def split_questions(text: str) -> list[str]:
@@ -264,12 +268,14 @@ def split_questions(text: str) -> list[str]:
     raw = [p.strip(" \t，,。；;") for p in _SPLIT.split(text) if p and p.strip(" \t，,。；;")]
     parts: list[str] = []
     for p in raw:
-        p = _LEADS.sub("", p).strip()
+        stripped = _LEADS.sub("", p).strip()
+        new_question = stripped != p  # "还有…", "另外…": a question of its own
+        p = stripped
         if han_count(p) == 0:
             continue
         if han_count(p) <= 3 and not _QUESTION_WORD.search(p):
             continue  # "谢谢", "急的" — not a question of its own
-        if parts and _FOLLOW_UP.match(p):
+        if parts and not new_question and _FOLLOW_UP.match(p):
             parts[-1] = (
                 f"{parts[-1].rstrip('？?')}，{p}"  # "要带什么材料？" asks more about the last one
             )
@@ -293,7 +299,10 @@ def _distinct(parts: list[str]) -> list[str]:
         chars = set(_HAN.findall(p))
         for i, k in enumerate(kept):
             other = set(_HAN.findall(k))
-            if chars and other and len(chars & other) / len(chars | other) >= 0.6:
+            if not (chars and other):
+                continue
+            contained = chars <= other or other <= chars
+            if contained or len(chars & other) / len(chars | other) >= 0.6:
                 kept[i] = p if len(p) > len(k) else k
                 break
         else:

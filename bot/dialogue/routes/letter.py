@@ -102,7 +102,7 @@ class LetterRoute:
 
 def _understood(letter: Letter) -> str:
     about = f"{letter.topic.label}的{letter.kind.label}"
-    return f"收到您的来信。我理解这是一条关于{about}：“{letter.subject}”。"
+    return f"收到您反映的情况。我理解这是一条关于{about}：“{letter.subject}”。"
 
 
 def _kept(letter: Letter) -> str:
