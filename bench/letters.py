@@ -36,6 +36,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from threadpoolctl import threadpool_limits
 
 from bot.app import build_app
+from bot.dialogue.letters import read_letter
 from bot.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,6 +88,7 @@ async def run(letters: list[dict[str, str]], workdir: Path) -> list[dict[str, An
             replies = data.get("replies", [])
             text = "\n".join(str(r.get("text", "")) for r in replies)
             kinds = [str(r.get("kind")) for r in replies]
+            letter = read_letter(item["text"])
             out.append(
                 {
                     **item,
@@ -96,6 +98,8 @@ async def run(letters: list[dict[str, str]], workdir: Path) -> list[dict[str, An
                     "fallback": GENERIC in text,
                     "emergency": bool(EMERGENCY_KINDS & set(kinds)),
                     "destination": any(d in text for d in DESTINATIONS),
+                    "goes_to": _goes_to(kinds, text),
+                    "topic": letter.topic.key if letter is not None else "-",
                 }
             )
     finally:
@@ -103,15 +107,34 @@ async def run(letters: list[dict[str, str]], workdir: Path) -> list[dict[str, An
     return out
 
 
+def _goes_to(kinds: list[str], text: str) -> str:
+    """Where the reply says the matter goes (the first that applies)."""
+    if EMERGENCY_KINDS & set(kinds):
+        return "emergency"
+    if "12345" in text:
+        return "12345"
+    if "工单" in text:
+        return "committee ticket"
+    if "社工" in text or "工作人员" in text:
+        return "caseworker"
+    return "nowhere"
+
+
 def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     per_cat: dict[str, Counter[str]] = defaultdict(Counter)
+    goes: dict[str, Counter[str]] = defaultdict(Counter)
+    topics: dict[str, Counter[str]] = defaultdict(Counter)
     for r in results:
         per_cat[r["category"]][r["route"]] += 1
+        goes[r["category"]][r["goes_to"]] += 1
+        topics[r["category"]][r["topic"]] += 1
     n = len(results) or 1
     return {
         "n": len(results),
         "routes_per_category": {c: dict(v.most_common()) for c, v in sorted(per_cat.items())},
         "routes": dict(Counter(r["route"] for r in results).most_common()),
+        "goes_to_per_category": {c: dict(v.most_common()) for c, v in sorted(goes.items())},
+        "topic_read_per_category": {c: dict(v.most_common()) for c, v in sorted(topics.items())},
         "fallback_rate": round(sum(r["fallback"] for r in results) / n, 3),
         "false_emergency_rate": round(sum(r["emergency"] for r in results) / n, 3),
         "destination_rate": round(sum(r["destination"] for r in results) / n, 3),
@@ -141,6 +164,12 @@ def main() -> None:
     for cat, routes in result["routes_per_category"].items():
         print(f"  {cat:<10} " + ", ".join(f"{k} {v}" for k, v in routes.items()))
     print(f"routes overall: {result['routes']}")
+    print("where the reply says it goes, per category:")
+    for cat, goes in result["goes_to_per_category"].items():
+        print(f"  {cat:<10} " + ", ".join(f"{k} {v}" for k, v in goes.items()))
+    print("topic Linli read, per category:")
+    for cat, topics in result["topic_read_per_category"].items():
+        print(f"  {cat:<10} " + ", ".join(f"{k} {v}" for k, v in topics.items()))
     print(f"generic fallback rate {result['fallback_rate']:.3f} (target <= 0.10)")
     print(f"false emergency rate  {result['false_emergency_rate']:.3f} (target <= 0.01)")
     print(f"names where it goes   {result['destination_rate']:.3f} (target 1.00)")
