@@ -36,6 +36,7 @@ from bot.dialogue.handoff import Handoff, HandoffRoute
 from bot.dialogue.routes.emergency import EmergencyResponder
 from bot.dialogue.routes.faq import FaqRoute, PendingChoiceRoute, RuleFirstRoute
 from bot.dialogue.routes.intake import IntakeRoute
+from bot.dialogue.routes.letter import LetterRoute
 from bot.dialogue.routes.satisfaction import SatisfactionRoute
 from bot.dialogue.routes.smalltalk import SmallTalkRoute
 from bot.dialogue.routes.status import StatusRoute
@@ -62,6 +63,7 @@ from bot.storage.sql import (
     SqlCursorStore,
     SqlFaqStore,
     SqlMessageLog,
+    SqlProposalStore,
     SqlTicketStore,
 )
 from bot.storage.sql.account_repo import SqlAccountStore
@@ -176,12 +178,23 @@ async def build_app(
         moved=channels.session_moved,
     )
     emergency = EmergencyResponder(tickets, alerts, events, tasks)
-    faq = FaqRoute(retrieval, shanghai_today)
+    faq_store = SqlFaqStore(db)
+    faqs = FaqService(
+        faq_store,
+        state,
+        registry,
+        retrieval,
+        seed_dir=settings.knowledge_dir,
+        proposals=SqlProposalStore(db),
+    )
+    faq = FaqRoute(retrieval, shanghai_today, learn=faqs.propose)
+    intake = IntakeRoute(tickets, handoff.begin)
     routes: list[Route] = [
         PendingChoiceRoute(faq),
         SatisfactionRoute(tickets, outbound.alert_staff, events),
+        LetterRoute(intake, faq),
         RuleFirstRoute(faq),
-        IntakeRoute(tickets, handoff.begin),
+        intake,
         HandoffRoute(handoff),
         StatusRoute(tickets),
         SmallTalkRoute(),
@@ -210,10 +223,8 @@ async def build_app(
     app[appkeys.STATE] = state
     app[appkeys.TASKS] = tasks
     app[appkeys.MESSAGE_LOG] = message_log
-    app[appkeys.FAQ_STORE] = faq_store = SqlFaqStore(db)
-    app[appkeys.FAQS] = FaqService(
-        faq_store, state, registry, retrieval, seed_dir=settings.knowledge_dir
-    )
+    app[appkeys.FAQ_STORE] = faq_store
+    app[appkeys.FAQS] = faqs
     app[appkeys.CONVERSATIONS] = conversations
     app[appkeys.EVENTS] = events
     app[appkeys.HTTP] = http

@@ -37,9 +37,12 @@ from bot.retrieval.service import shanghai_today
 from bot.storage import keys
 from bot.storage.faqs import (
     NEVER_CHANGED,
+    PROPOSAL_MAX_CHARS,
     FaqConflict,
     FaqRevision,
     FaqStore,
+    Proposal,
+    ProposalStore,
     StoredFaq,
     UpsertSummary,
 )
@@ -107,6 +110,10 @@ class InvalidFaq(ValueError):
 
 class RevisionNotFound(LookupError):
     """No such revision of this entry in this committee."""
+
+
+class ProposalNotFound(LookupError):
+    """No open proposal with this id for this entry."""
 
 
 class NothingToRestore(ValueError):
@@ -315,8 +322,10 @@ class FaqService:
         retrieval: RetrievalService | None = None,
         *,
         seed_dir: Path | None = None,
+        proposals: ProposalStore | None = None,
     ) -> None:
         self.store = store
+        self.proposals = proposals
         self.state = state
         self.registry = registry
         self.retrieval = retrieval
@@ -539,6 +548,61 @@ class FaqService:
         if summary.created or summary.updated:
             await self.apply(committee)
         return summary
+
+    # -- learning from residents -------------------------------------------------------------
+    async def propose(self, committee: str, faq_id: str, text: str, source: str) -> Proposal | None:
+        """Record ``text`` (a resident's phrasing) as a proposed alternate of a live entry;
+        None when there is no proposal store, the entry is not live, or the phrasing is
+        already one of the entry's (or blank, or too long to be a question)."""
+        phrase = re.sub(r"\s+", " ", text).strip()
+        if self.proposals is None or not phrase or len(phrase) > PROPOSAL_MAX_CHARS:
+            return None
+        entry = await self.entry(committee, faq_id)
+        if entry is None or phrase in entry.texts:
+            return None
+        return await self.proposals.propose(committee, faq_id, phrase, source)
+
+    async def proposals_for(self, committee: str, faq_id: str) -> list[Proposal]:
+        if self.proposals is None:
+            return []
+        return await self.proposals.open_for(committee, faq_id)
+
+    async def proposal_counts(self, committee: str) -> dict[str, int]:
+        if self.proposals is None:
+            return {}
+        return await self.proposals.open_counts(committee)
+
+    async def accept_proposal(
+        self, committee: str, faq_id: str, proposal_id: int, actor: str
+    ) -> FaqRevision | None:
+        """Add the proposed phrasing to the entry's alternates: a normal revision (revertible
+        like any other), live at once; the proposal is closed as accepted."""
+        proposal = await self._open_proposal(committee, faq_id, proposal_id)
+        entry = await self.entry(committee, faq_id)
+        if entry is None:
+            raise FaqConflict(f"FAQ {faq_id!r} is not live")
+        revision = None
+        if proposal.text not in entry.texts:
+            data = {**entry.to_dict(), "alternates": [*entry.alternates, proposal.text]}
+            revision = await self.update(committee, self.validate(committee, data), actor)
+        assert self.proposals is not None
+        await self.proposals.decide(committee, proposal_id, "accepted", actor)
+        return revision
+
+    async def dismiss_proposal(
+        self, committee: str, faq_id: str, proposal_id: int, actor: str
+    ) -> None:
+        await self._open_proposal(committee, faq_id, proposal_id)
+        assert self.proposals is not None
+        await self.proposals.decide(committee, proposal_id, "dismissed", actor)
+
+    async def _open_proposal(self, committee: str, faq_id: str, proposal_id: int) -> Proposal:
+        found = None
+        if self.proposals is not None:
+            found = await self.proposals.get(committee, proposal_id)
+        if found is None or found.faq_id != faq_id or found.status != "open":
+            raise ProposalNotFound(f"no open proposal {proposal_id} of {faq_id!r}")
+        return found
 
     # -- applying --------------------------------------------------------------------------
     async def apply(self, committee: str) -> None:

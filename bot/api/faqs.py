@@ -26,6 +26,7 @@ from bot.faq_service import (
     FaqService,
     InvalidFaq,
     NothingToRestore,
+    ProposalNotFound,
     RevisionNotFound,
     actor_text,
     diff,
@@ -33,7 +34,7 @@ from bot.faq_service import (
     state_of,
 )
 from bot.retrieval.service import shanghai_today
-from bot.storage.faqs import FaqConflict, FaqRevision
+from bot.storage.faqs import FaqConflict, FaqRevision, Proposal
 
 Item = Annotated[str, Field(min_length=1, max_length=MAX_ITEM, pattern=NO_NUL)]
 
@@ -76,6 +77,14 @@ class FaqCreateIn(FaqIn):
 class RevertIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     revision: int = Field(ge=1, le=2**62, description="Restore the entry to its state after it.")
+
+
+class ProposalDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["accept", "dismiss"] = Field(
+        description="accept: add the phrasing to the entry's alternates (a normal revision); "
+        "dismiss: drop it."
+    )
 
 
 STATES: tuple[Literal["all", "active", "expired", "upcoming"], ...] = (
@@ -245,14 +254,63 @@ async def revert_faq(request: web.Request) -> web.Response:
     return ok(faq_json(entry))
 
 
+async def faq_proposals(request: web.Request) -> web.Response:
+    """The entry's open proposed alternates (residents' phrasings), most frequent first."""
+    _, committee, faqs = await scope(request)
+    faq_id = request.match_info["faq_id"]
+    if await faqs.entry(committee, faq_id) is None:
+        raise ApiError(404, "not_found", NOT_FOUND)
+    proposals = await faqs.proposals_for(committee, faq_id)
+    return ok({"proposals": [proposal_json(p) for p in proposals]})
+
+
+async def decide_proposal(request: web.Request) -> web.Response:
+    """Accept (a revision adding the alternate, live at once) or dismiss a proposal."""
+    principal, committee, faqs = await scope(request)
+    require_editor(principal)
+    faq_id = request.match_info["faq_id"]
+    raw = request.match_info["proposal_id"]
+    if await faqs.entry(committee, faq_id) is None or not raw.isdigit() or len(raw) > 18:
+        raise ApiError(404, "not_found", NOT_FOUND)
+    data = await body(request, ProposalDecisionIn)
+    actor = actor_name(principal)
+    try:
+        if data.decision == "accept":
+            await faqs.accept_proposal(committee, faq_id, int(raw), actor)
+        else:
+            await faqs.dismiss_proposal(committee, faq_id, int(raw), actor)
+    except (ProposalNotFound, FaqConflict):
+        raise ApiError(404, "not_found", "没有找到这个待处理的问法。") from None
+    except InvalidFaq as exc:
+        raise ApiError(422, "invalid", exc.first) from None
+    entry = await faqs.entry(committee, faq_id)
+    if entry is None:
+        raise ApiError(404, "not_found", NOT_FOUND)
+    return ok(faq_json(entry))
+
+
+def proposal_json(p: Proposal) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "text": p.text,
+        "count": p.count,
+        "source": p.source,
+        "first_at": p.first_at.isoformat(),
+        "last_at": p.last_at.isoformat(),
+    }
+
+
 __all__ = [
     "FaqCreateIn",
     "FaqIn",
+    "ProposalDecisionIn",
     "RevertIn",
     "VariantIn",
     "create_faq",
+    "decide_proposal",
     "delete_faq",
     "faq_history",
+    "faq_proposals",
     "get_faq",
     "list_faqs",
     "revert_faq",

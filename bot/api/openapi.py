@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from bot.api.common import MAX_COMMITTEE_CHARS, PATH_ID_MAX
 from bot.api.conversations import ReplyIn
-from bot.api.faqs import FaqCreateIn, FaqIn, RevertIn
+from bot.api.faqs import FaqCreateIn, FaqIn, ProposalDecisionIn, RevertIn
 from bot.api.insights import DismissIn, UserIn
 from bot.api.tickets import NoteIn, ResolveIn, StatusIn, TransferIn
 from bot.channels.webhook import MessageIn
@@ -49,6 +49,7 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     FaqCreateIn,
     FaqIn,
     RevertIn,
+    ProposalDecisionIn,
     UserIn,
     DismissIn,
 )
@@ -250,6 +251,17 @@ def _response_schemas() -> dict[str, Schema]:
         ),
         "FaqRevision": faq_revision,
         "FaqHistory": _object({"revisions": {"type": "array", "items": _ref("FaqRevision")}}),
+        "FaqProposal": _object(
+            {
+                "id": {"type": "integer"},
+                "text": {**_str(), "description": "A resident's phrasing."},
+                "count": {"type": "integer", "minimum": 1},
+                "source": _enum(["choice", "caseworker"]),
+                "first_at": _datetime(),
+                "last_at": _datetime(),
+            }
+        ),
+        "FaqProposals": _object({"proposals": {"type": "array", "items": _ref("FaqProposal")}}),
         "FaqDeleted": _object(
             {
                 "id": _str(),
@@ -611,6 +623,15 @@ FAQ_ID_PARAM: Schema = {
 }
 
 
+PROPOSAL_ID_PARAM: Schema = {
+    "name": "proposal_id",
+    "in": "path",
+    "required": True,
+    "description": "A proposal's id (from `GET /api/v1/faqs/{faq_id}/proposals`).",
+    "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+}
+
+
 def _query(name: str, description: str, schema: Schema | None = None) -> Schema:
     return {
         "name": name,
@@ -689,6 +710,27 @@ def _faq_paths() -> dict[str, Schema]:
                 _ref("Faq"),
                 params=(FAQ_ID_PARAM,),
                 body="RevertIn",
+            )
+        },
+        "/api/v1/faqs/{faq_id}/proposals": {
+            "get": _admin(
+                "Residents' phrasings proposed as alternates of the entry (picked from "
+                "did-you-mean, or answered with it by a caseworker), most frequent first.",
+                "faqProposals",
+                tag,
+                _ref("FaqProposals"),
+                params=(FAQ_ID_PARAM,),
+            )
+        },
+        "/api/v1/faqs/{faq_id}/proposals/{proposal_id}": {
+            "post": _admin(
+                "Accept a proposal (it becomes an alternate by a normal, revertible revision) "
+                "or dismiss it; returns the entry.",
+                "decideFaqProposal",
+                tag,
+                _ref("Faq"),
+                params=(FAQ_ID_PARAM, PROPOSAL_ID_PARAM),
+                body="ProposalDecisionIn",
             )
         },
     }

@@ -32,5 +32,7 @@ def add_api_routes(app: web.Application) -> None:
     r.add_delete("/api/v1/faqs/{faq_id}", faqs.delete_faq)
     r.add_get("/api/v1/faqs/{faq_id}/history", faqs.faq_history)
     r.add_post("/api/v1/faqs/{faq_id}/revert", faqs.revert_faq)
+    r.add_get("/api/v1/faqs/{faq_id}/proposals", faqs.faq_proposals)
+    r.add_post("/api/v1/faqs/{faq_id}/proposals/{proposal_id}", faqs.decide_proposal)
     add_insight_api_routes(app)
     add_openapi_route(app)

@@ -40,6 +40,7 @@ from bot.faq_service import (
     FaqService,
     InvalidFaq,
     NothingToRestore,
+    ProposalNotFound,
     RevisionNotFound,
     actor_text,
     diff,
@@ -65,6 +66,7 @@ IMPORT_SUFFIXES = frozenset({".csv", ".xlsx"})
 MAX_IMPORT_ERRORS = 50
 STATE_CHOICES = (("all", "全部"), ("active", "有效"), ("expired", "已过期"), ("upcoming", "未生效"))
 OUTCOME_LABELS = {"answer": "直接回答", "clarify": "候选之一"}
+PROPOSAL_SOURCES = {"choice": "居民从候选中选了本条", "caseworker": "社工用本条回答"}
 LIST_SPLIT = re.compile(r"[\r\n]+")
 TAG_SPLIT = re.compile(r"[,，、;；\r\n]+")
 
@@ -306,8 +308,9 @@ async def list_page(
         state = "all"
     today = shanghai_today()
     entries = await scope.faqs.entries(scope.committee)
+    proposed = await scope.faqs.proposal_counts(scope.committee)
     shown = [
-        entry_row(scope, e, today)
+        entry_row(scope, e, today) | {"proposals": proposed.get(e.id, 0)}
         for e in entries
         if matches(e, today, q=q, topic=topic, compound=compound, state=state)
     ]
@@ -459,6 +462,7 @@ async def edit_page(
         "message_ids": message_ids,
         "notice": notice,
         "history": [],
+        "proposals": [],
         "state_label": "",
         "state": "",
     }
@@ -471,6 +475,18 @@ async def edit_page(
         context["preview_fragment"] = scope.entry_href(stored.faq_id, "/preview", fragment="1")
         revisions = await scope.faqs.history(scope.committee, stored.faq_id)
         context["history"] = revision_rows(scope, revisions, stored)
+        context["proposals"] = [
+            {
+                "id": p.id,
+                "text": p.text,
+                "count": p.count,
+                "source": PROPOSAL_SOURCES.get(p.source, p.source),
+                "last": local_time(p.last_at),
+                "accept_action": scope.entry_href(stored.faq_id, f"/proposals/{p.id}/accept"),
+                "dismiss_action": scope.entry_href(stored.faq_id, f"/proposals/{p.id}/dismiss"),
+            }
+            for p in await scope.faqs.proposals_for(scope.committee, stored.faq_id)
+        ]
         entry = await scope.faqs.entry(scope.committee, stored.faq_id)
         if entry is not None:
             context["state"] = state_of(entry, today)
@@ -556,6 +572,10 @@ async def faq_view(request: web.Request) -> web.StreamResponse:
         notice = "已恢复到所选版本。"
     elif request.query.get("unchanged") == "1":
         notice = "内容没有变化。"
+    elif request.query.get("accepted") == "1":
+        notice = "已加入相似问法，机器人下次会直接回答这种问法。"
+    elif request.query.get("dismissed") == "1":
+        notice = "已忽略这个问法。"
     return await edit_page(request, scope, stored=stored, form=form, notice=notice)
 
 
@@ -612,6 +632,34 @@ async def faq_revert(request: web.Request) -> web.StreamResponse:
             request, scope, stored=stored, form=form, errors={"entry": why}, status=422
         )
     raise web.HTTPSeeOther(scope.entry_href(faq_id, reverted="1"))
+
+
+async def faq_proposal(request: web.Request) -> web.StreamResponse:
+    """采纳 (add the phrasing as an alternate: a normal, revertible revision) or 忽略."""
+    scope = await scope_of(request)
+    require_editor(scope)
+    faq_id = request.match_info["faq_id"]
+    stored = await _stored(scope, faq_id)
+    if stored.deleted:
+        raise web.HTTPNotFound()
+    raw = request.match_info["proposal_id"]
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise web.HTTPNotFound()
+    decision = request.match_info["decision"]
+    try:
+        if decision == "accept":
+            await scope.faqs.accept_proposal(scope.committee, faq_id, int(raw), scope.actor)
+        else:
+            await scope.faqs.dismiss_proposal(scope.committee, faq_id, int(raw), scope.actor)
+    except (ProposalNotFound, FaqConflict):
+        raise web.HTTPNotFound() from None
+    except InvalidFaq as exc:
+        form = entry_form(await scope.faqs.entry(scope.committee, faq_id))
+        return await edit_page(
+            request, scope, stored=stored, form=form, errors={"entry": exc.first}, status=422
+        )
+    flag = {"accepted": "1"} if decision == "accept" else {"dismissed": "1"}
+    raise web.HTTPSeeOther(scope.entry_href(faq_id, **flag))
 
 
 # --- preview ------------------------------------------------------------------------------------
@@ -733,4 +781,5 @@ def add_faq_pages(app: web.Application) -> None:
     r.add_post(BASE + "/{faq_id}", faq_save)
     r.add_post(BASE + "/{faq_id}/delete", faq_delete)
     r.add_post(BASE + "/{faq_id}/revert/{revision_id}", faq_revert)
+    r.add_post(BASE + "/{faq_id}/proposals/{proposal_id}/{decision:accept|dismiss}", faq_proposal)
     r.add_get(BASE + "/{faq_id}/preview", faq_preview)

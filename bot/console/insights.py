@@ -30,9 +30,11 @@ from bot.console.pages import conversation_href, form_data, local_time
 from bot.console.rendering import CONSOLE_REGISTRY, render
 from bot.console.security import error_page
 from bot.domain.accounts import Principal
+from bot.domain.faq import ID_PATTERN
 from bot.domain.tickets import Satisfaction
 from bot.insights import Cluster
 from bot.insights.stats import STREET, Figures
+from bot.insights.unanswered import UNANSWERED_OUTCOMES
 from bot.retrieval.service import shanghai_today
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,8 @@ def _committee_name(request: web.Request, committee: str) -> str:
 
 
 # --- unanswered questions -------------------------------------------------------------------------
+ANSWER_WORDINGS = 20
+"""Distinct wordings of one cluster proposed when it is answered with an FAQ."""
 LINK_MAX_BYTES = 6000
 """Well under aiohttp's 8190-byte request line."""
 
@@ -141,6 +145,12 @@ async def unanswered(request: web.Request) -> web.StreamResponse:
         "total_messages": sum(c.size for c in clusters),
         "can_edit": principal.is_admin,
         "dismiss_action": "/console/unanswered/dismiss",
+        "answer_action": "/console/unanswered/answer",
+        "faq_options": [
+            {"id": e.id, "question": e.question}
+            for e in await request.app[appkeys.FAQS].entries(committee)
+        ],
+        "answered": request.query.get("answered", ""),
         "dismissed": request.query.get("dismissed", ""),
     }
     return await render(request, "unanswered.html", context)
@@ -165,6 +175,45 @@ async def dismiss(request: web.Request) -> web.StreamResponse:
     marked = await request.app[appkeys.UNANSWERED].dismiss(committee, ids)
     log.info("unanswered questions dismissed", extra={"committee": committee, "n": marked})
     query = {"dismissed": str(marked)}
+    if principal.committee is None:
+        query["committee"] = committee
+    raise web.HTTPSeeOther("/console/unanswered?" + urlencode(query))
+
+
+async def answer_with_faq(request: web.Request) -> web.StreamResponse:
+    """用已有问答解答: a caseworker says an existing FAQ answers a cluster. Each wording is
+    proposed as an alternate of that entry (an admin accepts it on the FAQ page) and the
+    messages leave the list."""
+    principal = await require_user(request)
+    form = await form_data(request)
+    committee = principal.committee or form.get("committee", "")
+    if not committee or not request.config_dict[CONSOLE_REGISTRY].has_committee(committee):
+        raise web.HTTPNotFound()
+    ensure_committee(principal, committee)
+    faqs = request.app[appkeys.FAQS]
+    faq_id = form.get("faq_id", "").strip()
+    entry = await faqs.entry(committee, faq_id) if ID_PATTERN.match(faq_id) else None
+    if entry is None:
+        return await error_page(request, 422, "没有找到这个常见问题，请从列表中选择后重试。")
+    try:
+        ids = {int(part) for part in form.get("message_ids", "").split(",") if part.strip()}
+    except ValueError:
+        ids = set()
+    if not ids or len(ids) > 10_000 or any(i <= 0 or i >= 2**63 for i in ids):
+        return await error_page(request, 422, "没有选择要解答的问题，请返回页面重试。")
+    log_ = request.app[appkeys.MESSAGE_LOG]
+    records = await log_.recent_inbound(
+        committee, limit=5000, outcomes=UNANSWERED_OUTCOMES, include_reviewed=False
+    )
+    wordings = list(dict.fromkeys(r.text.strip() for r in records if r.id in ids))
+    for text in wordings[:ANSWER_WORDINGS]:
+        await faqs.propose(committee, entry.id, text, "caseworker")
+    marked = await log_.mark_reviewed(committee, sorted(ids))
+    log.info(
+        "unanswered questions answered with an FAQ",
+        extra={"committee": committee, "faq": entry.id, "n": marked},
+    )
+    query = {"answered": str(marked)}
     if principal.committee is None:
         query["committee"] = committee
     raise web.HTTPSeeOther("/console/unanswered?" + urlencode(query))
@@ -354,4 +403,5 @@ def add_insight_pages(app: web.Application) -> None:
     r = app.router
     r.add_get("/console/unanswered", unanswered)
     r.add_post("/console/unanswered/dismiss", dismiss)
+    r.add_post("/console/unanswered/answer", answer_with_faq)
     r.add_get("/console/dashboard", dashboard)

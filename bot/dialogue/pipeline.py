@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from bot.background import BackgroundTasks
 from bot.dialogue import texts
+from bot.dialogue.letters import read_letter, split_questions
 from bot.dialogue.mentions import Mentions
 from bot.dialogue.routes.emergency import CrisisOutcome
 from bot.dialogue.turn import HandOver, Route, Turn, Understanding
@@ -67,6 +68,13 @@ PENDING_LOCATION = "emergency_location"
 
 CRISIS_REASON = "crisis"
 """Handoff reason of a conversation a self-harm message put with a person."""
+
+AWAITING_KEYS = ("draft", "faq_choices", "faq_choices_question", "faq_ask_compound", "letter")
+"""Conversation state of a question the bot asked and awaits the answer to (a ticket being
+registered, "did you mean" choices, the compound, a letter to record): while one is open, a
+message is that answer, never split into parts."""
+WHOLE_MESSAGE_ROUTES = frozenset({"pending_choice", "satisfaction", "letter"})
+"""Routes that read a whole message, not one question of a paragraph."""
 
 
 class Emergency(Protocol):
@@ -178,6 +186,8 @@ class Pipeline:
                 replies = [*(located or []), *await self._route(turn)]
             _remember_applied(conv.state, msg.dedup_key, replies)
             await self._conversations.save(conv, fence=lease.token)
+        if any(r.kind is ReplyKind.LETTER for r in replies):
+            return replies  # a letter is read whole: no "answered the first part" notice
         return prefix + replies
 
     async def _crisis(
@@ -271,6 +281,9 @@ class Pipeline:
             await self._conversations.save(conv, fence=lease.token)
 
     async def _route(self, turn: Turn) -> list[Reply]:
+        parts = self._parts(turn)
+        if parts:
+            return await self._route_parts(turn, parts)
         for route in self._routes:
             replies = await route(turn)
             if replies is not None:
@@ -288,6 +301,60 @@ class Pipeline:
             return [lead, *await self._handoff(turn, "not_understood")]
         log.info("fallback", extra={"intent": turn.parse.intent, "misses": misses})
         return [Reply(texts.fallback(turn.committee, self.capabilities), ReplyKind.FALLBACK)]
+
+    def _parts(self, turn: Turn) -> list[str]:
+        """The questions of a paragraph that asks several (none while an answer is awaited,
+        and none in a letter, which is read whole)."""
+        if any(k in turn.state for k in AWAITING_KEYS):
+            return []
+        parts = split_questions(turn.text)
+        if parts and read_letter(turn.msg.text) is not None:
+            return []
+        return parts
+
+    async def _route_parts(self, turn: Turn, parts: list[str]) -> list[Reply]:
+        """Each question understood and answered in order; those no route answers are named
+        and handed to a person together. A question that asks something back (choices, a
+        ticket's details) keeps that open after the others are answered; the last one wins."""
+        out: list[Reply] = []
+        unanswered: list[int] = []
+        held: dict[str, Any] = {}
+        for i, part in enumerate(parts, 1):
+            parse = await self._nlu.aparse(part, committee=turn.committee.id)
+            sub = Turn(turn.msg, part, turn.committee, turn.compound, parse, turn.conversation)
+            got: list[Reply] | None = None
+            for route in self._routes:
+                if route.name in WHOLE_MESSAGE_ROUTES:
+                    continue
+                got = await route(sub)
+                if got is not None:
+                    log.info("routed part", extra={"route": route.name, "part": i})
+                    break
+            awaiting = {k: turn.state.pop(k) for k in AWAITING_KEYS if k in turn.state}
+            if awaiting:
+                held = awaiting  # the last question asked back wins
+            turn.compound = sub.compound
+            if not got:
+                unanswered.append(i)
+                continue
+            head = f"（{i}）关于“{part}”：\n"
+            out.append(Reply(head + got[0].text, got[0].kind, ticket=got[0].ticket))
+            out.extend(got[1:])
+        turn.state.update(held)
+        turn.state.pop("fallbacks", None)
+        if not unanswered:
+            return out
+        which = "、".join(f"第{i}个问题" for i in unanswered)
+        asked = "；".join(parts[i - 1] for i in unanswered)
+        if self._handoff is None:
+            note = (
+                f"{which}（{asked}）我暂时答不了，"
+                f"请{turn.committee.contact_line()}，工作人员会帮您解答。"
+            )
+            return [*out, Reply(note, ReplyKind.FALLBACK)]
+        rest = Turn(turn.msg, asked, turn.committee, turn.compound, turn.parse, turn.conversation)
+        lead = Reply(f"{which}（{asked}）我暂时答不了，转给社工来回答。", ReplyKind.HANDOFF)
+        return [*out, lead, *await self._handoff(rest, "not_understood")]
 
     def _compound(
         self, msg: IncomingMessage, committee: Committee, conv: Conversation

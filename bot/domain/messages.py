@@ -51,6 +51,8 @@ class ReplyKind(enum.StrEnum):
     CRISIS = "crisis"
     """A self-harm reply: a caring word, the hotlines, and a person to follow up."""
     HANDOFF = "handoff"
+    LETTER = "letter"
+    """A long complaint, suggestion or petition heard: what it is, whose matter, where it goes."""
     HUMAN = "human"
     FEEDBACK = "feedback"
     WELCOME = "welcome"

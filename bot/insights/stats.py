@@ -10,8 +10,9 @@ follow are not messages):
   group, or an emergency) while no caseworker had the conversation. Outcomes other than
   ``none`` (not addressed), ``human`` (a caseworker had it) and ``""`` (not handled yet).
 * ``answered``: of ``to_bot``, those Linli dealt with itself: an FAQ answer, a ticket status,
-  a ticket registered or a step of registering one, a satisfaction reply, small talk
-  (outcomes ``faq``, ``status``, ``ticket``, ``slot``, ``feedback``, ``smalltalk``).
+  a ticket registered or a step of registering one, a satisfaction reply, small talk, a
+  letter heard and sent where it goes (outcomes ``faq``, ``status``, ``ticket``, ``slot``,
+  ``feedback``, ``smalltalk``, ``letter``).
 * ``handed_over``: of ``to_bot``, those that brought in a person: a handoff to a caseworker
   (asked for, not understood twice, an angry complaint) or an emergency alert to the duty
   caseworker (outcomes ``handoff``, ``emergency``).
@@ -36,7 +37,7 @@ from bot.storage.messages import MessageLog, OutcomeCount
 from bot.tickets import TicketService
 from bot.tickets.dashboard import Dashboard, DayCount, Ratio
 
-ANSWERED = frozenset({"faq", "status", "ticket", "slot", "feedback", "smalltalk"})
+ANSWERED = frozenset({"faq", "status", "ticket", "slot", "feedback", "smalltalk", "letter"})
 HANDED_OVER = frozenset({"handoff", "emergency", "crisis"})
 UNANSWERED = frozenset({"fallback", "clarify", "media"})
 NOT_TO_BOT = frozenset({"", "none", "human"})

@@ -97,3 +97,50 @@ class FaqStore(abc.ABC):
         self, committee: str, faq_id: str, revision_id: int
     ) -> FaqRevision | None:
         """One recorded change of an entry, or None."""
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A phrasing residents used for an entry, proposed as one of its alternates."""
+
+    id: int
+    faq_id: str
+    text: str
+    count: int
+    source: str
+    """The latest way it was proposed: ``choice`` (picked from "did you mean") or
+    ``caseworker`` (a caseworker answered the question with the entry)."""
+    status: str
+    """``open``, ``accepted`` or ``dismissed``."""
+    first_at: datetime
+    last_at: datetime
+
+
+PROPOSAL_SOURCES = ("choice", "caseworker")
+PROPOSAL_MAX_CHARS = 200
+
+
+class ProposalStore(abc.ABC):
+    """Proposed alternates, one row per (committee, entry, phrasing), counted."""
+
+    @abc.abstractmethod
+    async def propose(self, committee: str, faq_id: str, text: str, source: str) -> Proposal:
+        """Record the phrasing once more (created open, else its count grows; a decided one
+        keeps its decision)."""
+
+    @abc.abstractmethod
+    async def open_for(self, committee: str, faq_id: str) -> list[Proposal]:
+        """The entry's open proposals, most often proposed first."""
+
+    @abc.abstractmethod
+    async def open_counts(self, committee: str) -> dict[str, int]:
+        """Per entry id, how many open proposals it has (entries without any are absent)."""
+
+    @abc.abstractmethod
+    async def get(self, committee: str, proposal_id: int) -> Proposal | None: ...
+
+    @abc.abstractmethod
+    async def decide(
+        self, committee: str, proposal_id: int, status: str, actor: str
+    ) -> Proposal | None:
+        """Mark an open proposal ``accepted`` or ``dismissed``; None when it is not open."""

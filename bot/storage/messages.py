@@ -32,6 +32,7 @@ PRECEDENCE: tuple[ReplyKind, ...] = (
     ReplyKind.EMERGENCY,
     ReplyKind.HANDOFF,
     ReplyKind.TICKET,
+    ReplyKind.LETTER,
     ReplyKind.FAQ,
     ReplyKind.STATUS,
     ReplyKind.FEEDBACK,

@@ -225,3 +225,29 @@ async def test_roles_scoping_and_validation(api: Api) -> None:
         headers={"Authorization": f"Bearer {api.tokens['admin']}"},
     )
     assert bad_json.status == 400
+
+
+@EMBEDDED_ONLY
+async def test_proposed_phrasings_are_listed_and_accepted_through_the_api(api: Api) -> None:
+    faqs = api.client.app[appkeys.FAQS]
+    entry = next(e for e in await faqs.entries("puxiong") if e.question == "居委会能开证明吗？")
+    proposal = await faqs.propose("puxiong", entry.id, "开个条子找哪个", "caseworker")
+    assert proposal is not None
+    path = f"/api/v1/faqs/{entry.id}/proposals"
+
+    status, listed = await api.call("GET", path, who="caseworker")
+    assert status == 200
+    assert [(p["text"], p["count"], p["source"]) for p in listed["proposals"]] == [
+        ("开个条子找哪个", 1, "caseworker")
+    ]
+    status, _ = await api.call(
+        "POST", f"{path}/{proposal.id}", who="caseworker", json={"decision": "accept"}
+    )
+    assert status == 403
+    status, accepted = await api.call("POST", f"{path}/{proposal.id}", json={"decision": "accept"})
+    assert status == 200, accepted
+    assert "开个条子找哪个" in accepted["alternates"]
+    assert entry.answer[:20] in await api.ask("开个条子找哪个")
+    status, _ = await api.call("POST", f"{path}/{proposal.id}", json={"decision": "dismiss"})
+    assert status == 404
+    assert (await api.call("GET", path))[1] == {"proposals": []}

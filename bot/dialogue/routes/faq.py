@@ -8,13 +8,13 @@ remembers it."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date
 
 from bot.dialogue.routes.intake import DRAFT, OFFER_TICKET
 from bot.dialogue.routes.status import is_project_question
 from bot.dialogue.turn import Turn
-from bot.domain import Compound, Reply, ReplyKind
+from bot.domain import Compound, Reply, ReplyKind, StoreUnavailable
 from bot.domain.faq import FaqEntry
 from bot.retrieval import RetrievalService
 from bot.retrieval.formatting import format_answer, format_clarify, parse_choice
@@ -23,12 +23,17 @@ from bot.retrieval.service import NoIndexError, SearchOutcome
 log = logging.getLogger(__name__)
 
 CHOICES = "faq_choices"
+CHOICES_QUESTION = "faq_choices_question"
+"""The question "did you mean" was asked for: learnt as the picked entry's phrasing."""
 ASK_COMPOUND = "faq_ask_compound"
 ASKED_COMPOUND = "compound_asked"
 SKIP_INTENTS = {"report_repair", "complain", "request_human", "ticket_status"}
 RULE_FIRST_TOPICS = frozenset({"neighbours", "renovation", "pets"})
 """Complaints about neighbours (noise, renovation hours, dogs, clutter) get the rule first."""
 OFFER_TEXT = "如果需要居委会出面协调或上门调解，回复“登记”，我帮您记下来交给社工跟进。"
+
+Learn = Callable[[str, str, str, str], Awaitable[object]]
+"""Record a resident's phrasing as a proposed alternate: (committee, FAQ id, text, source)."""
 
 
 class FaqRoute:
@@ -37,9 +42,22 @@ class FaqRoute:
         "回答居委会常见问题（垃圾分类、证明办理、养老助餐、医保、电梯、物业等），办事材料一次说清"
     )
 
-    def __init__(self, retrieval: RetrievalService, today: Callable[[], date]) -> None:
+    def __init__(
+        self, retrieval: RetrievalService, today: Callable[[], date], learn: Learn | None = None
+    ) -> None:
         self._retrieval = retrieval
         self.today = today
+        self._learn = learn
+
+    async def learn(self, committee: str, faq_id: str, text: str) -> None:
+        """The resident picked ``faq_id`` for ``text``: propose it as an alternate. Never in
+        the way of the answer: a store that is down only loses the proposal."""
+        if self._learn is None or not text:
+            return
+        try:
+            await self._learn(committee, faq_id, text, "choice")
+        except StoreUnavailable:
+            log.warning("proposal not recorded: store unavailable")
 
     def entry(self, committee: str, faq_id: str) -> FaqEntry | None:
         try:
@@ -62,6 +80,7 @@ class FaqRoute:
             return self.answer(turn, outcome.answer)
         if outcome.kind == "clarify" and outcome.choices:
             turn.state[CHOICES] = [h.entry.id for h in outcome.choices]
+            turn.state[CHOICES_QUESTION] = turn.text[:200]
             return [Reply(format_clarify(outcome.choices), ReplyKind.CLARIFY)]
         return None
 
@@ -144,6 +163,7 @@ class PendingChoiceRoute:
 
     async def __call__(self, turn: Turn) -> list[Reply] | None:
         choices = turn.state.pop(CHOICES, None)
+        question = turn.state.pop(CHOICES_QUESTION, None)
         asked_for = turn.state.pop(ASK_COMPOUND, None)
         if isinstance(asked_for, str):
             compound = _compound_reply(turn)
@@ -157,6 +177,8 @@ class PendingChoiceRoute:
             if picked is not None:
                 entry = self._faq.entry(turn.committee.id, str(choices[picked]))
                 if entry is not None and entry.is_valid_on(self._faq.today()):
+                    if isinstance(question, str):
+                        await self._faq.learn(turn.committee.id, entry.id, question)
                     return self._faq.answer(turn, entry)
         return None
 

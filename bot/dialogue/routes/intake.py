@@ -67,7 +67,17 @@ class IntakeRoute:
         category = TicketCategory.COMPLAINT if accepted else START_INTENTS.get(turn.parse.intent)
         if category is None:
             return prefix or None
-        draft = {
+        if accepted and isinstance(offered, str):
+            description = offered  # the complaint the resident agreed to record
+        else:
+            description = turn.text if _meaningful(turn.text, turn) else ""
+        return prefix + await self.start(turn, category, description)
+
+    async def start(self, turn: Turn, category: TicketCategory, description: str) -> list[Reply]:
+        """Begin a ticket of ``category`` whose description is already known (may be empty);
+        asks for what is still missing, or creates it at once."""
+        now = datetime.now(UTC)
+        draft: dict[str, Any] = {
             "category": category.value,
             "description": "",
             "started": now.isoformat(),
@@ -75,12 +85,10 @@ class IntakeRoute:
             "phone_asked": False,
         }
         self._absorb(turn, draft)
-        if accepted and isinstance(offered, str):
-            draft["description"] = offered
-        elif _meaningful(turn.text, turn):
-            draft["description"] = turn.text
+        if description:
+            draft["description"] = description
         turn.state[DRAFT] = draft
-        return prefix + await self._next(turn, draft)
+        return await self._next(turn, draft)
 
     async def _continue(self, turn: Turn, draft: dict[str, Any], now: datetime) -> list[Reply]:
         if CANCEL.match(turn.text):
@@ -235,7 +243,7 @@ def _whole_compound(draft: dict[str, Any]) -> bool:
 
 
 def _prompt(turn: Turn, draft: dict[str, Any], slot: object) -> str:
-    kind = "报修" if draft["category"] == TicketCategory.REPAIR.value else "投诉"
+    kind = TicketCategory(draft["category"]).label
     if slot == "description":
         return f"好的，我来帮您登记{kind}。请简单说一下是什么问题？（回复“取消”可以不登记）"
     if slot == "compound":

@@ -153,3 +153,30 @@ class ChannelCursorRow(Base):
     account: Mapped[str] = mapped_column(String(64), primary_key=True)
     cursor: Mapped[str] = mapped_column(String(200), default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FaqProposalRow(Base):
+    """A resident's phrasing proposed as an alternate of an FAQ entry: the resident picked the
+    entry from "did you mean", or a caseworker answered the question with it. ``count`` is
+    how often; an admin accepts it (it becomes an alternate by a normal revision) or
+    dismisses it."""
+
+    __tablename__ = "faq_proposals"
+    __table_args__ = (
+        Index("uq_faq_proposals_text", "committee", "faq_id", "text", unique=True),
+        Index("ix_faq_proposals_open", "committee", "status", "faq_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    committee: Mapped[str] = mapped_column(String(64))
+    faq_id: Mapped[str] = mapped_column(String(128))
+    text: Mapped[str] = mapped_column(String(200))
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    source: Mapped[str] = mapped_column(String(16))
+    """The latest way it was proposed: ``choice`` (a resident's pick) or ``caseworker``."""
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    """``open``, ``accepted`` or ``dismissed``."""
+    first_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by: Mapped[str] = mapped_column(String(128), default="")
+    decided_at: Mapped[datetime | None] = mapped_column(nullable=True)
