@@ -40,7 +40,7 @@ from bot.dialogue.letters import read_letter
 from bot.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-CSV = ROOT.parent.parent / "shared" / "eval" / "citizen_messages.csv"
+CSV = ROOT.parent / "shared" / "eval" / "citizen_messages.csv"  # ../shared beside the checkout
 GENERIC = "抱歉，这个问题我暂时没能找到答案"
 EMERGENCY_KINDS = {"emergency", "crisis"}
 DESTINATIONS = ("工单", "社工", "12345", "随申办", "受理服务中心", "工作人员", "转交")
