@@ -55,6 +55,7 @@ class CrisisRules:
     someone_else: re.Pattern[str]
     fiction: re.Pattern[str]
     dialect: dict[int, str]
+    not_live_clause: re.Pattern[str] | None = None
     letter: re.Pattern[str] | None = None
     letter_urgent: re.Pattern[str] | None = None
     letter_min_chars: int = 120
@@ -118,6 +119,11 @@ class CrisisRules:
             fiction=_compile(body.get("fiction"), where, "fiction"),
             dialect=_dialect(body.get("dialect"), where),
             source=source,
+            not_live_clause=(
+                _compile(body["not_live_clause"], where, "not_live_clause")
+                if body.get("not_live_clause")
+                else None
+            ),
             **_letter(body.get("letter"), where),
         )
 
@@ -210,7 +216,9 @@ class CrisisRules:
         sentence_start = _start_of(body, start, _SENTENCE_END)
         sentence = _span_around(body, start, end, _SENTENCE_END)
         clause = _span_around(body, start, end, _CLAUSE_END)
-        if self.not_live.search(clause):
+        if self.not_live.search(clause) or (
+            self.not_live_clause is not None and self.not_live_clause.search(clause)
+        ):
             # "上个月着火那栋楼": past, unless this very clause says it is happening now.
             return not self.urgent.search(clause)
         if category is EmergencyCategory.SELF_HARM:

@@ -198,6 +198,9 @@ def test_a_keep_word_is_never_folded(word: str) -> None:
         ("交关好的哦", "很多好的"),
         ("步伐", "步伐"),  # not a particle: a keep word
         ("伐木工", "伐木工"),  # not at the end of a clause
+        ("小区楼下可以烧烤不", "小区楼下可以烧烤吗"),
+        ("能报名不，我想去", "能报名吗,我想去"),
+        ("不好意思打扰了", "不好意思打扰了"),  # not at the end of a clause
     ],
 )
 def test_particles_fold_only_at_the_end_of_a_clause(raw: str, folded: str) -> None:
