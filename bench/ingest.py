@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.background import BackgroundTasks
 from bot.channels.crypto import MessageCrypto, sha1_signature
 from bot.channels.ingress import Ingress
+from bot.channels.protocol import ChannelContext
 from bot.channels.wechat_mp import WeChatMpChannel
 from bot.channels.wecom_bot import WeComBotChannel
 from bot.domain import IncomingMessage, Reply, ReplyKind
@@ -246,10 +247,9 @@ async def main(n: int) -> None:
             answer, MemoryStateStore(), ListLog(), tasks, lease_s=60, dedup_ttl_s=3600
         )
         requests = make()
+        ctx = ChannelContext(settings, ingress, None, tasks=tasks)
         channel: WeChatMpChannel | WeComBotChannel = (
-            WeComBotChannel(settings, ingress, None)
-            if label.startswith("wecom")
-            else WeChatMpChannel(settings, ingress, None)
+            WeComBotChannel(ctx) if label.startswith("wecom") else WeChatMpChannel(ctx)
         )
         await run(label, channel, requests)
         await tasks.drain(5)
