@@ -156,7 +156,7 @@ async def build_rig(
     platform.base_url = base
     config: dict[str, Any] = {
         "data_dir": tmp_path / "var",
-        "reply_budget_s": 2.0,
+        "reply_budget_s": 10.0,  # generous: a loaded machine must not turn answers late
         "signature_window_s": 300,
         "max_body_bytes": 64 * 1024,
         "wechat_api_base": base,
