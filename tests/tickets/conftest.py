@@ -1,5 +1,5 @@
 """Fixtures for the ticket tests: a migrated database on each back-end, the sample registry
-plus a second committee, a controllable clock and the service."""
+plus a second committee, a controllable clock and the ticket parts."""
 
 from __future__ import annotations
 
