@@ -35,7 +35,7 @@ from bot.channels.outbound import OutboundSender
 from bot.settings import load_settings
 from bot.storage.sql import Database, SqlAlertStore, SqlTicketStore
 from bot.storage.state_memory import MemoryStateStore
-from bot.tickets import TicketService
+from bot.tickets import Tickets
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,11 +83,13 @@ async def run(n: int, database_url: str) -> dict[str, Any]:
         http = aiohttp.ClientSession()
         tasks = BackgroundTasks()
         registry = load_registry(settings)
+        tickets = Tickets.build(SqlTicketStore(db), registry)
         alerts = StaffAlerts(
             SqlAlertStore(db),
             settings,
             OutboundSender(http, MemoryStateStore(), settings),
-            TicketService(SqlTicketStore(db), registry),
+            tickets.queries,
+            tickets.workflow,
             registry,
             tasks=tasks,
         )

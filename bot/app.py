@@ -70,7 +70,7 @@ from bot.storage.sql.account_repo import SqlAccountStore
 from bot.storage.state import StateStore, Subscription
 from bot.storage.state_memory import MemoryStateStore
 from bot.storage.state_redis import RedisStateStore
-from bot.tickets import SlaPolicy, TicketService
+from bot.tickets import SlaPolicy, Tickets
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ async def build_app(
     # Filled below, once ingress exists; handoff and the outbox push through it.
     channels = ChannelRegistry()
     accounts = AccountService(SqlAccountStore(db), Passwords(), registry)
-    tickets = TicketService(
+    tickets = Tickets.build(
         SqlTicketStore(db),
         registry,
         sla=SlaPolicy.from_mapping(settings.ticket_sla),
@@ -151,7 +151,8 @@ async def build_app(
         SqlAlertStore(db),
         settings,
         outbound,
-        tickets,
+        tickets.queries,
+        tickets.workflow,
         registry,
         user_names=lambda user_id: console_user_name(app, user_id),
         tasks=tasks,
@@ -166,7 +167,7 @@ async def build_app(
     )
     handoff = Handoff(
         conversations,
-        tickets,
+        tickets.intake,
         registry,
         events,
         channels.push,
@@ -177,7 +178,7 @@ async def build_app(
         around_the_clock=settings.handoff_around_the_clock,
         moved=channels.session_moved,
     )
-    emergency = EmergencyResponder(tickets, alerts, events, tasks)
+    emergency = EmergencyResponder(tickets.intake, alerts, events, tasks)
     faq_store = SqlFaqStore(db)
     faqs = FaqService(
         faq_store,
@@ -188,15 +189,15 @@ async def build_app(
         proposals=SqlProposalStore(db),
     )
     faq = FaqRoute(retrieval, shanghai_today, learn=faqs.propose)
-    intake = IntakeRoute(tickets, handoff.begin)
+    intake = IntakeRoute(tickets.intake, handoff.begin)
     routes: list[Route] = [
         PendingChoiceRoute(faq),
-        SatisfactionRoute(tickets, outbound.alert_staff, events),
+        SatisfactionRoute(tickets.satisfaction, outbound.alert_staff, events),
         LetterRoute(intake, faq),
         RuleFirstRoute(faq),
         intake,
         HandoffRoute(handoff),
-        StatusRoute(tickets),
+        StatusRoute(tickets.queries),
         SmallTalkRoute(),
         faq,
     ]
@@ -210,7 +211,7 @@ async def build_app(
         handoff=handoff.begin,
         forward=handoff.resident_message,
         record_outcome=message_log.record_outcome,
-        set_location=tickets.locate_urgent,
+        set_location=tickets.intake.locate_urgent,
         tasks=tasks,
         handoff_after_fallbacks=settings.handoff_after_fallbacks,
         bot_names=settings.bot_names,
@@ -237,7 +238,7 @@ async def build_app(
     app[appkeys.UNANSWERED] = UnansweredQuestions(
         message_log, encoder, is_crisis=lambda text: nlu.crisis.detect(text) is not None
     )
-    app[appkeys.DASHBOARD] = DashboardFigures(message_log, tickets)
+    app[appkeys.DASHBOARD] = DashboardFigures(message_log, tickets.queries)
     app[appkeys.PIPELINE] = pipeline
     app[appkeys.ALERTS] = alerts
 
@@ -342,7 +343,9 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         tasks.spawn(
             _every(settings.sweep_interval_s, app[appkeys.HANDOFF].sweep), name="handoff sweep"
         ),
-        tasks.spawn(_every(3600, app[appkeys.TICKETS].auto_close_unrated), name="auto close"),
+        tasks.spawn(
+            _every(3600, app[appkeys.TICKETS].satisfaction.auto_close_unrated), name="auto close"
+        ),
         tasks.spawn(
             _every(settings.recovery_interval_s, app[appkeys.INGRESS].recover), name="recovery"
         ),
@@ -370,21 +373,21 @@ async def _every(interval_s: float, work: Callable[[], Awaitable[object]]) -> No
 
 async def deliver_notifications(app: web.Application) -> int:
     """Send pending ticket news (the outbox) to residents through their channels."""
-    tickets, channels = app[appkeys.TICKETS], app[appkeys.CHANNELS]
+    outbox, channels = app[appkeys.TICKETS].outbox, app[appkeys.CHANNELS]
     conversations, message_log = app[appkeys.CONVERSATIONS], app[appkeys.MESSAGE_LOG]
     sent = 0
-    for note in await tickets.pending_notifications():
+    for note in await outbox.pending_notifications():
         conv = await conversations.get(note.conversation_key)
         if conv is None:
             conv = conversation_for_notification(note)
         delivery = await channels.push(conv, note.text, "notice")
         if delivery == "undeliverable":
-            await tickets.mark_failed(note, "no channel could deliver it")
+            await outbox.mark_failed(note, "no channel could deliver it")
             continue
         await message_log.record_proactive(
             conv, note.text, kind="notice", direction="out", sender_name="邻里", delivery=delivery
         )
-        await tickets.mark_delivered(note.id)
+        await outbox.mark_delivered(note.id)
         sent += 1
     return sent
 

@@ -26,7 +26,7 @@ from bot.storage.faqs import FaqStore
 from bot.storage.messages import MessageLog
 from bot.storage.sql import Database
 from bot.storage.state import StateStore
-from bot.tickets import TicketService
+from bot.tickets import Tickets
 
 SETTINGS = web.AppKey("settings", Settings)
 REGISTRY = web.AppKey("registry", Registry)
@@ -44,7 +44,7 @@ OUTBOUND = web.AppKey("outbound", OutboundSender)
 CONVERSATIONS = web.AppKey("conversations", ConversationStore)
 EVENTS = web.AppKey("events", LiveEvents)
 CHANNELS = web.AppKey("channels", ChannelRegistry)
-TICKETS = web.AppKey("tickets", TicketService)
+TICKETS = web.AppKey("tickets", Tickets)
 RETRIEVAL = web.AppKey("retrieval", RetrievalService)
 NLU = web.AppKey("nlu", NluService)
 HANDOFF = web.AppKey("handoff", Handoff)

@@ -132,6 +132,24 @@ ALLOWED: dict[str, set[str]] = {
     },
 }
 
+# Inside ``bot/tickets``, one module per idea → the modules of the package it may import.
+# The parts (intake, workflow, satisfaction, outbox, queries) never import one another: they
+# share how a ticket changes (``changes``), the texts, the duplicate rule and the SLA rules.
+# Only ``parts`` (the holder the composition root builds) and ``__init__`` see every part.
+TICKET_MODULES: dict[str, set[str]] = {
+    "texts": set(),
+    "similarity": set(),
+    "sla": set(),
+    "dashboard": {"sla"},
+    "changes": {"texts", "similarity", "sla"},
+    "intake": {"changes", "texts", "similarity", "sla"},
+    "workflow": {"changes", "texts", "sla"},
+    "satisfaction": {"changes", "texts", "sla"},
+    "outbox": {"changes"},
+    "queries": {"changes", "dashboard", "sla"},
+    "parts": {"changes", "intake", "workflow", "satisfaction", "outbox", "queries", "sla"},
+}
+
 CONCRETE_STORES = ("bot.storage.sql", "bot.storage.state_redis", "bot.storage.state_memory")
 """Modules (and their submodules) that implement the store ports: SQLAlchemy on SQLite or
 PostgreSQL, Redis, and the in-process state."""
@@ -221,6 +239,28 @@ def concrete_store_imports(root: Path, allowed_modules: set[str]) -> list[str]:
     return found
 
 
+def module_imports(root: Path, package: str, allowed: Mapping[str, set[str]]) -> list[str]:
+    """Inside package ``package`` of ``root``: a module not declared in ``allowed``, and
+    ``file imports [names]`` for every sibling module (or name taken from the package's
+    ``__init__``) a module imports beyond ``allowed[module]``. ``__init__`` may import all."""
+    here = root / package
+    prefix = f"{root.name}.{package}."
+    present = {p.stem for p in here.glob("*.py") if p.name != "__init__.py"}
+    found = [f"{package}/{m}.py is not declared" for m in sorted(present - set(allowed))]
+    for path in sorted(here.glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        used = {
+            n.removeprefix(prefix).split(".")[0]
+            for n in imported_names(root, path)
+            if n.startswith(prefix)
+        }
+        extra = used - allowed.get(path.stem, set()) - {path.stem}
+        if extra:
+            found.append(f"{package}/{path.name} imports {sorted(extra)}")
+    return found
+
+
 def cycles(allowed: Mapping[str, set[str]]) -> list[list[str]]:
     """Cycles of the allowed graph (each found once from its first node in a DFS)."""
     found: list[list[str]] = []
@@ -268,6 +308,41 @@ def test_package_imports_only_inward(package: str) -> None:
 
 def test_the_packages_form_no_cycle() -> None:
     assert cycles(ALLOWED) == []
+
+
+def test_the_ticket_parts_import_only_what_they_share() -> None:
+    assert module_imports(BOT, "tickets", TICKET_MODULES) == []
+    assert set(TICKET_MODULES) == {p.stem for p in (BOT / "tickets").glob("*.py")} - {"__init__"}, (
+        "TICKET_MODULES names a module that no longer exists"
+    )
+
+
+def test_the_ticket_module_check_finds_planted_violations(tmp_path: Path) -> None:
+    root = tmp_path / "bot"
+    declared = {"changes": set(), "intake": {"changes"}, "workflow": {"changes"}}
+    _write(
+        root,
+        {
+            "__init__.py": "",
+            "tickets/__init__.py": "from bot.tickets.intake import TicketIntake\n",
+            "tickets/changes.py": "from bot.domain import x\n",
+            "tickets/intake.py": "from bot.tickets.changes import Change\n",
+            "tickets/workflow.py": "from .changes import Change\n",
+        },
+    )
+    assert module_imports(root, "tickets", declared) == []
+    _write(
+        root,
+        {
+            "tickets/workflow.py": "from .intake import TicketIntake\n",
+            "tickets/outbox.py": "from bot.tickets import TicketIntake\n",
+        },
+    )
+    assert module_imports(root, "tickets", declared) == [
+        "tickets/outbox.py is not declared",
+        "tickets/outbox.py imports ['TicketIntake']",
+        "tickets/workflow.py imports ['intake']",
+    ]
 
 
 def test_only_the_composition_root_and_the_cli_import_concrete_stores() -> None:

@@ -40,7 +40,7 @@ from bot.storage.alerts import (
     NewAlert,
     StaffAlert,
 )
-from bot.tickets import TicketService
+from bot.tickets import TicketQueries, TicketWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,8 @@ class StaffAlerts:
         store: AlertStore,
         settings: Settings,
         sender: RobotSender,
-        tickets: TicketService,
+        tickets: TicketQueries,
+        workflow: TicketWorkflow,
         registry: Registry | None = None,
         *,
         user_names: UserNames | None = None,
@@ -131,6 +132,7 @@ class StaffAlerts:
         self._settings = settings
         self._sender = sender
         self._tickets = tickets
+        self._workflow = workflow
         self._registry = registry
         self._user_names = user_names
         self._tasks = tasks
@@ -627,7 +629,7 @@ class StaffAlerts:
             by = str(step.get("by") or "")
             actor = Actor.caseworker(by, alert.acknowledged_by_name) if by else None
             try:
-                await self._tickets.record_alert(
+                await self._workflow.record_alert(
                     alert.committee,
                     alert.ticket_number,
                     str(step.get("summary", "")) or "员工提醒",

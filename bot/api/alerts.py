@@ -47,7 +47,7 @@ async def acknowledge(request: web.Request) -> web.Response:
     principal, committee = await acting(request)
     alert = await _alert(request, committee)
     actor = actor_of(principal)
-    alerts, tickets = request.app[appkeys.ALERTS], request.app[appkeys.TICKETS]
+    alerts, tickets = request.app[appkeys.ALERTS], request.app[appkeys.TICKETS].workflow
     taken = await alerts.acknowledge(alert.id, actor.id, actor.name)
     after = await alerts.get(alert.id) or alert
     if not taken and after.acknowledged_by != actor.id:

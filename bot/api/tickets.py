@@ -12,7 +12,7 @@ from bot import appkeys
 from bot.accounts.http import ApiError
 from bot.api.common import NO_NUL, acting, actor_of, body, ok, ticket_errors
 from bot.domain.tickets import Actor, TicketEvent, TicketStatus
-from bot.tickets.service import InvalidAssignee
+from bot.tickets import InvalidAssignee
 
 INVALID_ASSIGNEE = "只能转交给本居委会的社工或居委管理员（账号未停用；to_id 为其用户编号）。"
 
@@ -63,7 +63,7 @@ def event_json(e: TicketEvent) -> dict[str, object]:
 async def inbox(request: web.Request) -> web.Response:
     """Open tickets, most urgent first, with their SLA state."""
     _, committee = await acting(request)
-    items = await request.app[appkeys.TICKETS].inbox(committee)
+    items = await request.app[appkeys.TICKETS].queries.inbox(committee)
     return ok(
         {
             "tickets": [
@@ -81,7 +81,7 @@ async def inbox(request: web.Request) -> web.Response:
 @ticket_errors
 async def get_ticket(request: web.Request) -> web.Response:
     _, committee = await acting(request)
-    tickets = request.app[appkeys.TICKETS]
+    tickets = request.app[appkeys.TICKETS].queries
     ticket = await tickets.get(committee, request.match_info["number"])
     history = await tickets.history(committee, ticket.number)
     return ok(
@@ -96,7 +96,7 @@ async def get_ticket(request: web.Request) -> web.Response:
 @ticket_errors
 async def claim(request: web.Request) -> web.Response:
     principal, committee = await acting(request)
-    ticket = await request.app[appkeys.TICKETS].claim(
+    ticket = await request.app[appkeys.TICKETS].workflow.claim(
         committee, request.match_info["number"], actor=actor_of(principal)
     )
     return ok(ticket.to_dict())
@@ -109,7 +109,7 @@ async def transfer(request: web.Request) -> web.Response:
     principal, committee = await acting(request)
     data = await body(request, TransferIn)
     try:
-        ticket = await request.app[appkeys.TICKETS].transfer(
+        ticket = await request.app[appkeys.TICKETS].workflow.transfer(
             committee,
             request.match_info["number"],
             Actor.caseworker(data.to_id),
@@ -125,7 +125,7 @@ async def transfer(request: web.Request) -> web.Response:
 async def change_status(request: web.Request) -> web.Response:
     principal, committee = await acting(request)
     data = await body(request, StatusIn)
-    ticket = await request.app[appkeys.TICKETS].change_status(
+    ticket = await request.app[appkeys.TICKETS].workflow.change_status(
         committee,
         request.match_info["number"],
         TicketStatus(data.status),
@@ -139,7 +139,7 @@ async def change_status(request: web.Request) -> web.Response:
 async def resolve(request: web.Request) -> web.Response:
     principal, committee = await acting(request)
     data = await body(request, ResolveIn)
-    ticket = await request.app[appkeys.TICKETS].resolve(
+    ticket = await request.app[appkeys.TICKETS].workflow.resolve(
         committee, request.match_info["number"], actor=actor_of(principal), summary=data.summary
     )
     return ok(ticket.to_dict())
@@ -149,7 +149,7 @@ async def resolve(request: web.Request) -> web.Response:
 async def add_note(request: web.Request) -> web.Response:
     principal, committee = await acting(request)
     data = await body(request, NoteIn)
-    ticket = await request.app[appkeys.TICKETS].add_note(
+    ticket = await request.app[appkeys.TICKETS].workflow.add_note(
         committee,
         request.match_info["number"],
         data.text,

@@ -148,7 +148,7 @@ async def acknowledge(request: web.Request) -> web.StreamResponse:
     number = after.ticket_number if after is not None else None
     if number is not None:
         try:
-            await request.app[appkeys.TICKETS].claim(alert.committee, number, actor=actor)
+            await request.app[appkeys.TICKETS].workflow.claim(alert.committee, number, actor=actor)
         except (ActionNotAllowed, TicketNotFound) as exc:
             log.info("alert's ticket not claimed", extra={"alert": alert.id, "reason": str(exc)})
     query = "" if principal.committee else "?" + urlencode({"committee": alert.committee})

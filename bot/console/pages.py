@@ -45,7 +45,7 @@ from bot.domain.tickets import (
 )
 from bot.retrieval import RetrievalError
 from bot.storage.conversations import Conversation, Mode
-from bot.tickets.service import InvalidAssignee
+from bot.tickets import InvalidAssignee
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +220,7 @@ async def inbox(request: web.Request) -> web.StreamResponse:
     now = datetime.now(UTC)
     convs = await request.app[appkeys.CONVERSATIONS].recent(committee, (Mode.WAITING, Mode.HUMAN))
     convs.sort(key=_urgency)
-    items = await request.app[appkeys.TICKETS].inbox(committee, now=now)
+    items = await request.app[appkeys.TICKETS].queries.inbox(committee, now=now)
     context = {
         "committee": committee,
         "committee_name": registry.committee(committee).name,
@@ -345,12 +345,12 @@ async def conversation_page(
     status: int = 200,
 ) -> web.Response:
     history = await request.app[appkeys.MESSAGE_LOG].conversation(conv.key, limit=500)
-    tickets = await request.app[appkeys.TICKETS].for_resident(
+    queries = request.app[appkeys.TICKETS].queries
+    tickets = await queries.for_resident(
         conv.committee,
         ResidentId(conv.channel, conv.account, conv.sender_id),
         include_closed=True,
     )
-    svc = request.app[appkeys.TICKETS]
     now = datetime.now(UTC)
     query = scope_query(principal, conv.committee)
     context = {
@@ -376,7 +376,8 @@ async def conversation_page(
             for m in history
         ],
         "tickets": [
-            ticket_row(request, t, svc.sla_state(t, now), t.next_due, now, query) for t in tickets
+            ticket_row(request, t, queries.sla_state(t, now), t.next_due, now, query)
+            for t in tickets
         ],
         "inbox_href": "/console/" + query,
         "error": error,
@@ -468,10 +469,10 @@ async def ticket_page(
     error: str = "",
     status: int = 200,
 ) -> web.Response:
-    svc = request.app[appkeys.TICKETS]
+    queries = request.app[appkeys.TICKETS].queries
     try:
-        ticket = await svc.get(committee, number)
-        history = await svc.history(committee, number)
+        ticket = await queries.get(committee, number)
+        history = await queries.history(committee, number)
     except TicketNotFound:
         raise web.HTTPNotFound() from None
     now = datetime.now(UTC)
@@ -479,7 +480,9 @@ async def ticket_page(
     allowed = ALLOWED_TRANSITIONS[ticket.status]
     r = ticket.reporter
     context = {
-        "t": ticket_row(request, ticket, svc.sla_state(ticket, now), ticket.next_due, now, query),
+        "t": ticket_row(
+            request, ticket, queries.sla_state(ticket, now), ticket.next_due, now, query
+        ),
         "open": ticket.is_open,
         "can_claim": TicketStatus.CLAIMED in allowed
         and (ticket.assignee is None or ticket.assignee.id != str(principal.user_id)),
@@ -528,10 +531,9 @@ async def ticket_action(request: web.Request) -> web.StreamResponse:
     number = request.match_info["number"]
     action = request.match_info["action"]
     form = await form_data(request)
-    svc = request.app[appkeys.TICKETS]
     actor = actor_of(principal)
     try:
-        await svc.get(committee, number)
+        await request.app[appkeys.TICKETS].queries.get(committee, number)
         error = await _ticket_action(request, committee, number, action, form, actor)
     except TicketNotFound:
         raise web.HTTPNotFound() from None
@@ -556,12 +558,12 @@ async def _ticket_action(
     actor: Actor,
 ) -> str:
     """Do one form's action; returns an error to show, or "" when done."""
-    svc = request.app[appkeys.TICKETS]
+    workflow = request.app[appkeys.TICKETS].workflow
     note = form.get("note", "").strip()
     if len(note) > MAX_TEXT:
         return f"说明不能超过 {MAX_TEXT} 字。"
     if action == "claim":
-        await svc.claim(committee, number, actor=actor)
+        await workflow.claim(committee, number, actor=actor)
     elif action == "transfer":
         # Only the id counts: the service checks it is an active caseworker or admin of the
         # committee and records that account's name.
@@ -569,14 +571,18 @@ async def _ticket_action(
         if not chosen:
             return NOT_A_COLLEAGUE
         try:
-            await svc.transfer(committee, number, Actor.caseworker(chosen), actor=actor, note=note)
+            await workflow.transfer(
+                committee, number, Actor.caseworker(chosen), actor=actor, note=note
+            )
         except InvalidAssignee:
             return NOT_A_COLLEAGUE
     elif action == "note":
         text = form.get("text", "").strip()
         if not text or len(text) > MAX_TEXT:
             return "备注内容不能为空。" if not text else f"备注不能超过 {MAX_TEXT} 字。"
-        await svc.add_note(committee, number, text, actor=actor, public=form.get("public") == "1")
+        await workflow.add_note(
+            committee, number, text, actor=actor, public=form.get("public") == "1"
+        )
     elif action == "status":
         try:
             target_status = TicketStatus(form.get("status", ""))
@@ -584,12 +590,12 @@ async def _ticket_action(
             return "请选择要变更的状态。"
         if target_status not in STATUS_ACTIONS:
             return "请选择要变更的状态。"
-        await svc.change_status(committee, number, target_status, actor=actor, note=note)
+        await workflow.change_status(committee, number, target_status, actor=actor, note=note)
     elif action == "resolve":
         summary = form.get("summary", "").strip()
         if not summary or len(summary) > MAX_TEXT:
             return "请填写办结说明。" if not summary else f"办结说明不能超过 {MAX_TEXT} 字。"
-        await svc.resolve(committee, number, actor=actor, summary=summary)
+        await workflow.resolve(committee, number, actor=actor, summary=summary)
     else:
         raise web.HTTPNotFound()
     return ""

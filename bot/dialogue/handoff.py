@@ -28,7 +28,7 @@ from bot.storage import keys
 from bot.storage.conversations import Conversation, ConversationStore, Mode
 from bot.storage.messages import MessageLog
 from bot.storage.state import StateStore
-from bot.tickets import TicketService
+from bot.tickets import TicketIntake
 from bot.tickets.sla import WorkingCalendar
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class Handoff:
     def __init__(
         self,
         conversations: ConversationStore,
-        tickets: TicketService,
+        tickets: TicketIntake,
         registry: Registry,
         events: LiveEvents,
         push: Push,

@@ -34,7 +34,7 @@ from typing import Any
 
 from bot.domain.tickets import Satisfaction, SlaState, TicketStatus
 from bot.storage.messages import MessageLog, OutcomeCount
-from bot.tickets import TicketService
+from bot.tickets import TicketQueries
 from bot.tickets.dashboard import Dashboard, DayCount, Ratio
 
 ANSWERED = frozenset({"faq", "status", "ticket", "slot", "feedback", "smalltalk", "letter"})
@@ -214,7 +214,7 @@ STREET = "all"
 class DashboardFigures:
     """Reads the figures of a committee or of the whole street."""
 
-    def __init__(self, message_log: MessageLog, tickets: TicketService) -> None:
+    def __init__(self, message_log: MessageLog, tickets: TicketQueries) -> None:
         self._log = message_log
         self._tickets = tickets
 

@@ -25,7 +25,7 @@ from bot.domain.tickets import SHANGHAI, Reporter, TicketCategory, TicketDraft
 from bot.settings import Settings
 from bot.storage.sql import Database, SqlAlertStore, SqlTicketStore
 from bot.storage.state import StateStore
-from bot.tickets import TicketService
+from bot.tickets import Tickets
 
 PASSWORD = "correct horse 1"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -109,7 +109,7 @@ async def robot() -> AsyncIterator[tuple[Robot, str]]:
 @dataclass
 class Stack:
     alerts: StaffAlerts
-    tickets: TicketService
+    tickets: Tickets
     robot: Robot
     clock: Clock
     settings: Settings
@@ -151,12 +151,19 @@ async def make_stack(
         state = build_state(settings)
         opened.append((db, http, state))
         registry = load_registry(settings)
-        tickets = TicketService(SqlTicketStore(db), registry)
+        tickets = Tickets.build(SqlTicketStore(db), registry)
         clock = Clock(monday_10())
         sender = OutboundSender(http, state, settings)
         tasks = BackgroundTasks()
         alerts = StaffAlerts(
-            SqlAlertStore(db), settings, sender, tickets, registry, tasks=tasks, clock=clock
+            SqlAlertStore(db),
+            settings,
+            sender,
+            tickets.queries,
+            tickets.workflow,
+            registry,
+            tasks=tasks,
+            clock=clock,
         )
         return Stack(alerts, tickets, robot[0], clock, settings, tasks)
 

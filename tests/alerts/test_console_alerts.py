@@ -60,7 +60,7 @@ async def start(
 
 async def raise_with_ticket(client: Client, source: str) -> tuple[int, str]:
     tickets = client.app[appkeys.TICKETS]
-    ticket = (await tickets.create(emergency_draft(), source_message_key=source)).ticket
+    ticket = (await tickets.intake.create(emergency_draft(), source_message_key=source)).ticket
     result = await client.app[appkeys.ALERTS].raise_alert(
         committee="puxiong",
         source_key=source,
@@ -104,7 +104,7 @@ async def test_i_take_it_acknowledges_and_claims(
     page = await (await client.get("/console/")).text()
     assert "已由 <strong>王芳</strong> 处理" in page
     assert f'action="/console/alerts/{alert_id}/ack"' not in page
-    ticket = await client.app[appkeys.TICKETS].get("puxiong", number)
+    ticket = await client.app[appkeys.TICKETS].queries.get("puxiong", number)
     assert ticket.assignee is not None
     assert ticket.assignee.name == "王芳"
     history = await (await client.get(f"/console/tickets/{number}")).text()
@@ -119,7 +119,7 @@ async def test_i_take_it_acknowledges_and_claims(
         f"/console/alerts/{alert_id}/ack", data={"csrf_token": late}, allow_redirects=False
     )
     assert again.status == 303
-    ticket = await client.app[appkeys.TICKETS].get("puxiong", number)
+    ticket = await client.app[appkeys.TICKETS].queries.get("puxiong", number)
     assert ticket.assignee is not None
     assert ticket.assignee.name == "王芳"
     missing = await client.post(
@@ -228,7 +228,7 @@ async def test_alert_api(
     assert (await again.json())["acknowledged_now"] is False
     late = await client.post(f"/api/v1/alerts/{alert_id}/ack", headers=theirs)
     assert late.status == 409
-    ticket = await client.app[appkeys.TICKETS].get("puxiong", number)
+    ticket = await client.app[appkeys.TICKETS].queries.get("puxiong", number)
     assert ticket.assignee is not None
     assert ticket.assignee.name == "王芳"
     for path in ("/api/v1/alerts/abc/ack", "/api/v1/alerts/424242/ack"):

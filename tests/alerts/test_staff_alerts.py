@@ -32,7 +32,7 @@ async def raise_one(stack: Stack, source: str = "puxiong:webhook:default:m1", **
 
 
 async def alert_events(stack: Stack, number: str) -> list[str]:
-    history = await stack.tickets.history("puxiong", number)
+    history = await stack.tickets.queries.history("puxiong", number)
     return [e.summary for e in history if e.kind is EventKind.ALERT]
 
 
@@ -160,7 +160,9 @@ async def test_unacknowledged_alert_escalates_along_the_rota(make_stack: MakeSta
     result = await raise_one(stack, source=source)
     assert result.delivery is AlertDelivery.SENT
     # The ticket is opened after the alert (both start at once): linked afterwards.
-    ticket = (await stack.tickets.create(emergency_draft(), source_message_key=source)).ticket
+    ticket = (
+        await stack.tickets.intake.create(emergency_draft(), source_message_key=source)
+    ).ticket
     await stack.alerts.attach_ticket(source, ticket.number)
     assert len(await alert_events(stack, ticket.number)) == 1
 
@@ -196,7 +198,9 @@ async def test_unacknowledged_alert_escalates_along_the_rota(make_stack: MakeSta
 async def test_acknowledge_stops_escalation(make_stack: MakeStack) -> None:
     stack: Stack = await make_stack()
     source = "puxiong:webhook:default:m-ack"
-    ticket = (await stack.tickets.create(emergency_draft(), source_message_key=source)).ticket
+    ticket = (
+        await stack.tickets.intake.create(emergency_draft(), source_message_key=source)
+    ).ticket
     result = await raise_one(stack, source=source)
     assert result.alert_id is not None
     # No attach_ticket: acknowledging finds the ticket by the message key.
@@ -213,7 +217,7 @@ async def test_acknowledge_stops_escalation(make_stack: MakeStack) -> None:
     assert stored.status is AlertStatus.ACKNOWLEDGED
     assert stored.acknowledged_by == "7"
     assert stored.ticket_number == ticket.number
-    history = await stack.tickets.history("puxiong", ticket.number)
+    history = await stack.tickets.queries.history("puxiong", ticket.number)
     steps = [e for e in history if e.kind is EventKind.ALERT]
     assert [e.actor.kind.value for e in steps] == ["system", "caseworker"]
     assert "王芳" in steps[1].summary
@@ -224,9 +228,13 @@ async def test_acknowledge_stops_escalation(make_stack: MakeStack) -> None:
 async def test_claiming_the_ticket_counts_as_acknowledgement(make_stack: MakeStack) -> None:
     stack: Stack = await make_stack()
     source = "puxiong:webhook:default:m-claim"
-    ticket = (await stack.tickets.create(emergency_draft(), source_message_key=source)).ticket
+    ticket = (
+        await stack.tickets.intake.create(emergency_draft(), source_message_key=source)
+    ).ticket
     result = await raise_one(stack, source=source, ticket_number=ticket.number)
-    await stack.tickets.claim("puxiong", ticket.number, actor=Actor.caseworker("9", "李军"))
+    await stack.tickets.workflow.claim(
+        "puxiong", ticket.number, actor=Actor.caseworker("9", "李军")
+    )
     stack.clock.advance(61)
     assert await stack.alerts.sweep() == 1
     assert len(stack.robot.to(ROBOT_KEY)) == 2  # the alert, then "已由李军确认处理"
@@ -259,7 +267,9 @@ async def test_sweep_links_the_ticket_opened_later(make_stack: MakeStack) -> Non
     source = "puxiong:webhook:default:m-late"
     await raise_one(stack, source=source)
     assert await stack.alerts.sweep() == 0, "no ticket yet"
-    ticket = (await stack.tickets.create(emergency_draft(), source_message_key=source)).ticket
+    ticket = (
+        await stack.tickets.intake.create(emergency_draft(), source_message_key=source)
+    ).ticket
     assert await stack.alerts.sweep() == 1
     assert await alert_events(stack, ticket.number) == ["已在员工群提醒：王芳"]
     assert await stack.alerts.sweep() == 0, "each step goes on the history once"

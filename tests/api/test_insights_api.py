@@ -119,7 +119,7 @@ async def _ticket(api: Api, committee: str, sender: str) -> str:
         description="楼道灯坏了",
         reporter=_reporter(committee, sender),
     )
-    return (await api.client.app[appkeys.TICKETS].create(draft)).ticket.number
+    return (await api.client.app[appkeys.TICKETS].intake.create(draft)).ticket.number
 
 
 async def scenario(api: Api) -> None:
@@ -132,9 +132,11 @@ async def scenario(api: Api) -> None:
     done = await _ticket(api, "puxiong", "d4")
     await _ticket(api, "puxiong", "d5")
     worker = Actor.caseworker("1", "王芳")
-    await tickets.claim("puxiong", done, actor=worker)
-    await tickets.resolve("puxiong", done, actor=worker, summary="已修好。")
-    await tickets.rate("puxiong", done, 1, actor=Actor.resident(_reporter("puxiong", "d4")))
+    await tickets.workflow.claim("puxiong", done, actor=worker)
+    await tickets.workflow.resolve("puxiong", done, actor=worker, summary="已修好。")
+    await tickets.satisfaction.rate(
+        "puxiong", done, 1, actor=Actor.resident(_reporter("puxiong", "d4"))
+    )
     log = api.client.app[appkeys.MESSAGE_LOG]
     msg = IncomingMessage(
         message_id="jn-1",

@@ -97,12 +97,12 @@ async def street(
         description="3号楼楼道灯坏了",
         reporter=Reporter.from_message(msg),
     )
-    created = await app[appkeys.TICKETS].create(draft)
+    created = await app[appkeys.TICKETS].intake.create(draft)
     return Street(client, ids, token, created.ticket.number)
 
 
 async def transfers(street: Street) -> int:
-    history = await street.client.app[appkeys.TICKETS].history("puxiong", street.number)
+    history = await street.client.app[appkeys.TICKETS].queries.history("puxiong", street.number)
     return sum(1 for e in history if e.kind is EventKind.TRANSFERRED)
 
 
@@ -127,7 +127,7 @@ async def test_the_api_transfers_only_to_an_active_colleague_named_by_the_accoun
         assert data["error"]["code"] == "invalid_assignee"
         assert "只能转交给本居委会的社工或居委管理员" in data["error"]["message"]
     assert await transfers(street) == 0
-    ticket = await street.client.app[appkeys.TICKETS].get("puxiong", street.number)
+    ticket = await street.client.app[appkeys.TICKETS].queries.get("puxiong", street.number)
     assert ticket.assignee is None
 
     # An admin of the committee, given as a JSON number: the account's name is recorded.
@@ -186,6 +186,6 @@ async def test_the_console_offers_and_accepts_only_active_colleagues(street: Str
         allow_redirects=False,
     )
     assert moved.status == 303
-    ticket = await client.app[appkeys.TICKETS].get("puxiong", street.number)
+    ticket = await client.app[appkeys.TICKETS].queries.get("puxiong", street.number)
     assert ticket.assignee is not None
     assert (ticket.assignee.id, ticket.assignee.name) == (street.ids["lijun"], "李军")

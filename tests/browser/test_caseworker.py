@@ -114,7 +114,7 @@ async def test_a_caseworker_handles_a_live_emergency_from_the_inbox(site: Site, 
     await expect(status).to_have_text("已办结")
     await expect(page.locator(".events")).to_contain_text(SUMMARY)
     await expect(page.get_by_role("button", name="办结", exact=True)).to_have_count(0)
-    ticket = await site.app[appkeys.TICKETS].get("puxiong", number.group(1))
+    ticket = await site.app[appkeys.TICKETS].queries.get("puxiong", number.group(1))
     assert ticket.status is TicketStatus.RESOLVED
 
     # Back in the inbox the ticket is no longer waiting.

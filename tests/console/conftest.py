@@ -20,6 +20,7 @@ from bot.accounts.http import ACCOUNTS
 from bot.app import build_app
 from bot.encoders import Encoder
 from bot.settings import Settings
+from bot.tickets import Tickets
 
 Client = TestClient[web.Request, web.Application]
 
@@ -104,5 +105,5 @@ class Resident:
         return f"puxiong:webhook:default:p:{self.sender}"
 
 
-def tickets_of(client: Client) -> Any:
+def tickets_of(client: Client) -> Tickets:
     return client.app[appkeys.TICKETS]

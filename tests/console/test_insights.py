@@ -95,7 +95,7 @@ async def open_ticket(client: Client, committee: str, sender: str) -> str:
         description=f"{sender} 家楼道灯坏了",
         reporter=reporter(committee, sender),
     )
-    return (await tickets_of(client).create(draft)).ticket.number
+    return (await tickets_of(client).intake.create(draft)).ticket.number
 
 
 def figure(page: str, label: str) -> str:
@@ -230,9 +230,11 @@ async def scenario(client: Client) -> None:
     done = await open_ticket(client, "puxiong", "d4")
     await open_ticket(client, "puxiong", "d5")
     worker = Actor.caseworker("1", "王芳")
-    await tickets.claim("puxiong", done, actor=worker)
-    await tickets.resolve("puxiong", done, actor=worker, summary="已换灯泡。")
-    await tickets.rate("puxiong", done, 1, actor=Actor.resident(reporter("puxiong", "d4")))
+    await tickets.workflow.claim("puxiong", done, actor=worker)
+    await tickets.workflow.resolve("puxiong", done, actor=worker, summary="已换灯泡。")
+    await tickets.satisfaction.rate(
+        "puxiong", done, 1, actor=Actor.resident(reporter("puxiong", "d4"))
+    )
 
     log = client.app[appkeys.MESSAGE_LOG]
     elsewhere = IncomingMessage(

@@ -119,7 +119,7 @@ async def test_claim_note_transfer_and_resolve_a_ticket_through_the_forms(
 
     claimed = await console.post(f"{path}/claim", data={"csrf_token": token}, allow_redirects=False)
     assert claimed.status == 303
-    ticket = await tickets.get("puxiong", number)
+    ticket = await tickets.queries.get("puxiong", number)
     assert ticket.status is TicketStatus.CLAIMED
     assert ticket.assignee is not None
     assert ticket.assignee.name == "王芳"
@@ -137,7 +137,7 @@ async def test_claim_note_transfer_and_resolve_a_ticket_through_the_forms(
         f"{path}/transfer", data={"csrf_token": token, "to_id": lijun_id.group(1)}
     )
     assert moved.status == 200
-    ticket = await tickets.get("puxiong", number)
+    ticket = await tickets.queries.get("puxiong", number)
     assert ticket.assignee is not None
     assert ticket.assignee.name == "李军"
 
@@ -145,12 +145,12 @@ async def test_claim_note_transfer_and_resolve_a_ticket_through_the_forms(
         f"{path}/status", data={"csrf_token": token, "status": "in_progress", "note": "已派维保"}
     )
     assert working.status == 200
-    assert (await tickets.get("puxiong", number)).status is TicketStatus.IN_PROGRESS
+    assert (await tickets.queries.get("puxiong", number)).status is TicketStatus.IN_PROGRESS
     told = await console.post(
         f"{path}/note", data={"csrf_token": token, "text": "维保人员已到场。", "public": "1"}
     )
     assert told.status == 200
-    notes = [e for e in await tickets.history("puxiong", number) if e.kind.value == "note"]
+    notes = [e for e in await tickets.queries.history("puxiong", number) if e.kind.value == "note"]
     assert [e.public for e in notes] == [False, True]
     bogus = await console.post(f"{path}/status", data={"csrf_token": token, "status": "claimed"})
     assert bogus.status == 422
@@ -162,7 +162,7 @@ async def test_claim_note_transfer_and_resolve_a_ticket_through_the_forms(
         f"{path}/resolve", data={"csrf_token": token, "summary": "电梯已由维保单位检修完毕。"}
     )
     assert resolved.status == 200
-    ticket = await tickets.get("puxiong", number)
+    ticket = await tickets.queries.get("puxiong", number)
     assert ticket.status is TicketStatus.RESOLVED
     page = await resolved.text()
     assert "电梯已由维保单位检修完毕。" in page
@@ -230,7 +230,7 @@ async def test_a_form_without_the_csrf_token_is_refused(console: Client) -> None
     number = data["ticket"]["number"]
     claim = await console.post(f"/console/tickets/{number}/claim", data={})
     assert claim.status == 403
-    assert (await tickets_of(console).get("puxiong", number)).status is TicketStatus.NEW
+    assert (await tickets_of(console).queries.get("puxiong", number)).status is TicketStatus.NEW
     assert await csrf_from(console, f"/console/tickets/{number}")
 
 

@@ -29,7 +29,7 @@ async def test_repair_in_one_message_with_everything_given(bot: Any) -> None:
     ticket = data["ticket"]
     assert ticket["number"].startswith("PX-")
     assert ticket["status"] == "new"
-    stored = await bot.app[appkeys.TICKETS].get("puxiong", ticket["number"])
+    stored = await bot.app[appkeys.TICKETS].queries.get("puxiong", ticket["number"])
     assert stored.compound == "putuoyicun"
     assert stored.building == "5号楼"
     assert stored.room == "302室"
@@ -54,7 +54,7 @@ async def test_repair_over_several_turns_with_a_correction(bot: Any) -> None:
     assert "联系电话" in texts(corrected)
     done = await resident.say("13800138000")
     assert done["ticket"] is not None
-    stored = await bot.app[appkeys.TICKETS].get("puxiong", done["ticket"]["number"])
+    stored = await bot.app[appkeys.TICKETS].queries.get("puxiong", done["ticket"]["number"])
     assert (stored.compound, stored.building) == ("putuoyicun", "5号楼")
     assert "楼道灯" in stored.description
     again = await resident.say("谢谢")
@@ -67,7 +67,7 @@ async def test_a_resident_can_cancel_the_report(bot: Any) -> None:
     await resident.say("厨房的下水道堵了")
     cancelled = await resident.say("算了")
     assert "已取消" in texts(cancelled)
-    assert await bot.app[appkeys.TICKETS].inbox("puxiong") == []
+    assert await bot.app[appkeys.TICKETS].queries.inbox("puxiong") == []
     # The next message is a fresh start, not a slot answer.
     hello = await resident.say("你好")
     assert kinds(hello) == ["smalltalk"]
@@ -90,7 +90,7 @@ async def test_an_emergency_in_a_group_alerts_staff_before_the_reply(
     assert params["key"] == ROBOT_KEY
     assert "普雄馨苑" in sent["text"]["content"]
     assert "紧急" in sent["text"]["content"]
-    ticket = await bot.app[appkeys.TICKETS].get("puxiong", data["ticket"]["number"])
+    ticket = await bot.app[appkeys.TICKETS].queries.get("puxiong", data["ticket"]["number"])
     assert ticket.category.value == "emergency"
     assert ticket.compound == "puxiongxinyuan"
     assert replied_at >= 0
@@ -125,8 +125,8 @@ async def test_two_reports_of_the_same_lift_fault_are_linked(bot: Any) -> None:
     tickets = bot.app[appkeys.TICKETS]
     if b["ticket"] is None:
         b = await second.say("不用")
-    t1 = await tickets.get("puxiong", a["ticket"]["number"])
-    t2 = await tickets.get("puxiong", b["ticket"]["number"])
+    t1 = await tickets.queries.get("puxiong", a["ticket"]["number"])
+    t2 = await tickets.queries.get("puxiong", b["ticket"]["number"])
     assert t1.number != t2.number
     assert t1.number in t2.links
     assert t2.number in t1.links
@@ -179,7 +179,7 @@ async def test_no_caseworker_available_gets_an_honest_answer_and_a_ticket(
     _, pushed = platform.of(PUSH_PATH)[0]
     assert "工单" in pushed["text"]
     number = pushed["text"].split("工单 ")[1].split("，")[0]
-    ticket = await bot.app[appkeys.TICKETS].get("puxiong", number)
+    ticket = await bot.app[appkeys.TICKETS].queries.get("puxiong", number)
     assert ticket.category.value == "consultation"
     assert "转人工" in ticket.description
     conv = await bot.app[appkeys.CONVERSATIONS].get(resident.key())
@@ -231,7 +231,7 @@ async def test_dissatisfied_rating_reopens_the_ticket_and_alerts_the_assignee(
     rated = await resident.say("3 玻璃还是松的")
     assert kinds(rated) == ["feedback"]
     assert "重新打开" in texts(rated)
-    ticket = await bot.app[appkeys.TICKETS].get("puxiong", number)
+    ticket = await bot.app[appkeys.TICKETS].queries.get("puxiong", number)
     assert ticket.status is TicketStatus.REOPENED
     alerts = platform.of(ROBOT_PATH)[robot_before:]
     assert any(number in b["text"]["content"] for _, b in alerts)
@@ -253,7 +253,9 @@ async def test_a_worker_restart_in_the_middle_of_slot_filling(
     await resident.say("101室")
     done = await resident.say("不用")
     assert done["ticket"] is not None
-    ticket = await second_worker.app[appkeys.TICKETS].get("puxiong", done["ticket"]["number"])
+    ticket = await second_worker.app[appkeys.TICKETS].queries.get(
+        "puxiong", done["ticket"]["number"]
+    )
     assert (ticket.compound, ticket.building, ticket.room) == ("xishahongbin", "7号楼", "101室")
     assert "门锁" in ticket.description
 
@@ -335,7 +337,7 @@ async def test_a_photo_sent_during_a_report_is_attached_to_the_ticket(bot: Any) 
         await send(mp_text(text, msg_id=f"51{n}"))
     done = await send(mp_text("不用", msg_id="520"))
     number = done.split("工单 ")[1].split("（")[0]
-    ticket = await bot.app[appkeys.TICKETS].get("puxiong", number)
+    ticket = await bot.app[appkeys.TICKETS].queries.get("puxiong", number)
     assert ticket.attachments == ("MEDIA-123",)
 
 

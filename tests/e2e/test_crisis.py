@@ -92,9 +92,9 @@ async def test_welfare_worry_asks_the_address_and_fills_in_the_urgent_ticket(
     where = await son.say("普陀一村5号楼302室")
     assert "已补充到紧急工单" in texts(where)
     tickets = bot.app[appkeys.TICKETS]
-    ticket = await tickets.get("puxiong", number)
+    ticket = await tickets.queries.get("puxiong", number)
     assert (ticket.compound, ticket.building, ticket.room) == ("putuoyicun", "5号楼", "302室")
-    history = await tickets.history("puxiong", number)
+    history = await tickets.queries.history("puxiong", number)
     assert any(e.kind is EventKind.LOCATION for e in history)
 
 
@@ -149,7 +149,7 @@ async def test_an_unacknowledged_alert_is_escalated_along_the_rota_and_stops_whe
     assert robot_texts(platform, "street-key"), "not escalated to the street office"
     steps: list[str] = []
     for _ in range(100):  # the street step reaches the ticket's history right after the post
-        history = await bot.app[appkeys.TICKETS].history("puxiong", number)
+        history = await bot.app[appkeys.TICKETS].queries.history("puxiong", number)
         steps = [e.summary for e in history if e.kind is EventKind.ALERT]
         if len(steps) >= 3:
             break
@@ -197,7 +197,7 @@ async def test_the_same_crisis_retried_alerts_once(bot: Any, platform: Platform)
     answers = [await bot.post("/api/v1/messages", json=body, headers=headers) for _ in range(3)]
     assert all(a.status == 200 for a in answers)
     assert len(robot_texts(platform)) == 1
-    assert len(await bot.app[appkeys.TICKETS].inbox("puxiong")) == 1
+    assert len(await bot.app[appkeys.TICKETS].queries.inbox("puxiong")) == 1
 
 
 async def test_a_crisis_buried_in_a_long_message_with_emoji_is_found(
@@ -238,5 +238,5 @@ async def test_a_question_after_the_address_was_asked_is_still_answered(bot: Any
     answer = await resident.say("燕宁苑湿垃圾几点可以扔")
     assert "已补充到紧急工单" in texts(answer)
     assert {"faq", "clarify"} & set(kinds(answer))
-    ticket = await bot.app[appkeys.TICKETS].get("puxiong", data["ticket"]["number"])
+    ticket = await bot.app[appkeys.TICKETS].queries.get("puxiong", data["ticket"]["number"])
     assert ticket.compound == "yanningyuan"

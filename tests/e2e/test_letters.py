@@ -48,7 +48,7 @@ async def test_a_city_matter_is_referred_with_the_text_and_recorded_on_request(
     assert "联系电话" in texts(phone)
     done = await resident.say("不用")
     assert done["ticket"] is not None
-    stored = await bot.app[appkeys.TICKETS].get("puxiong", done["ticket"]["number"])
+    stored = await bot.app[appkeys.TICKETS].queries.get("puxiong", done["ticket"]["number"])
     assert stored.category is TicketCategory.SUGGESTION
     assert "公交线路" in stored.description
     assert stored.compound == "putuoyicun"
@@ -68,7 +68,7 @@ async def test_the_committees_own_matter_becomes_a_complaint_ticket(bot: Any) ->
     await resident.say("燕宁苑")
     done = await resident.say("13800138000")
     assert done["ticket"] is not None
-    stored = await bot.app[appkeys.TICKETS].get("puxiong", done["ticket"]["number"])
+    stored = await bot.app[appkeys.TICKETS].queries.get("puxiong", done["ticket"]["number"])
     assert stored.category is TicketCategory.COMPLAINT
     assert "物业一直推诿" in stored.description
 

@@ -52,7 +52,7 @@ async def bot(start: Callable[..., Any], config: dict[str, Any]) -> Any:
 
 
 async def no_tickets(bot: Any) -> bool:
-    return await bot.app[appkeys.TICKETS].inbox("puxiong") == []
+    return await bot.app[appkeys.TICKETS].queries.inbox("puxiong") == []
 
 
 async def test_webhook_group(bot: Any) -> None:

@@ -33,7 +33,7 @@ async def test_a_noise_complaint_gets_the_rule_first_then_a_ticket_on_request(
     assert {"faq", "clarify"} & set(kinds(data))
     assert "装修" in texts(data)
     assert "回复“登记”" in texts(data)
-    assert await bot.app[appkeys.TICKETS].inbox("puxiong") == []
+    assert await bot.app[appkeys.TICKETS].queries.inbox("puxiong") == []
     follow = await resident.say("登记")
     # the complaint goes into intake with its text: the next missing detail is asked
     assert kinds(follow) in (["slot"], ["ticket"]), texts(follow)

@@ -1,5 +1,5 @@
 """Fixtures for the ticket tests: a migrated database on each back-end, the sample registry
-plus a second committee, a controllable clock and the service."""
+plus a second committee, a controllable clock and the ticket parts."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import yaml
 from bot.domain import Registry
 from bot.storage.sql import Database
 from bot.storage.sql.ticket_repo import SqlTicketStore
-from bot.tickets import TicketService
+from bot.tickets import Tickets
 
 from .support import Clock, local
 
@@ -56,5 +56,5 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def service(store: SqlTicketStore, registry: Registry, clock: Clock) -> TicketService:
-    return TicketService(store, registry, clock=clock)
+def service(store: SqlTicketStore, registry: Registry, clock: Clock) -> Tickets:
+    return Tickets.build(store, registry, clock=clock)

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from bot.domain.tickets import Actor, InvalidTicket, TicketStatus, mask_phone
-from bot.tickets import TicketService
+from bot.tickets import Tickets
 
 from .support import ZHANG, draft
 
@@ -18,23 +18,25 @@ MASKED = "138****8000"
 
 
 async def test_the_phone_is_stored_but_masked_in_summaries_and_logs(
-    service: TicketService, caplog: pytest.LogCaptureFixture
+    service: Tickets, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.DEBUG):
-        created = await service.create(
+        created = await service.intake.create(
             draft(f"厨房水管漏水，急！电话{PHONE}", phone=PHONE, name="王阿姨")
         )
         number = created.ticket.number
-        await service.claim("puxiong", number, actor=ZHANG)
-        await service.add_note("puxiong", number, f"已打{PHONE}联系上居民", actor=ZHANG)
-        await service.change_status(
+        await service.workflow.claim("puxiong", number, actor=ZHANG)
+        await service.workflow.add_note("puxiong", number, f"已打{PHONE}联系上居民", actor=ZHANG)
+        await service.workflow.change_status(
             "puxiong", number, TicketStatus.IN_PROGRESS, actor=ZHANG, note=f"回电 {PHONE}"
         )
-        await service.resolve("puxiong", number, actor=ZHANG, summary="已关闭总阀并更换水管")
-        await service.rate("puxiong", number, 3, f"打{PHONE}没人接", actor=ZHANG)
-    stored = await service.get("puxiong", number)
+        await service.workflow.resolve(
+            "puxiong", number, actor=ZHANG, summary="已关闭总阀并更换水管"
+        )
+        await service.satisfaction.rate("puxiong", number, 3, f"打{PHONE}没人接", actor=ZHANG)
+    stored = await service.queries.get("puxiong", number)
     assert stored.reporter.phone == PHONE  # the caseworker can call back
-    history = await service.history("puxiong", number)
+    history = await service.queries.history("puxiong", number)
     summaries = "\n".join(e.summary for e in history)
     assert PHONE not in summaries
     assert f"联系电话：{MASKED}" in history[0].summary
@@ -58,16 +60,16 @@ def test_phone_masking_rules() -> None:
     assert mask_phone("") == ""
 
 
-async def test_garbage_phones_and_drafts_are_refused(service: TicketService) -> None:
+async def test_garbage_phones_and_drafts_are_refused(service: Tickets) -> None:
     with pytest.raises(InvalidTicket, match="phone"):
-        await service.create(draft(phone="call me maybe"))
+        await service.intake.create(draft(phone="call me maybe"))
     with pytest.raises(InvalidTicket, match="description"):
-        await service.create(draft("   "))
+        await service.intake.create(draft("   "))
     with pytest.raises(InvalidTicket, match="compound"):
-        await service.create(draft(compound="nowhere"))
+        await service.intake.create(draft(compound="nowhere"))
     with pytest.raises(InvalidTicket, match="committee"):
-        await service.create(draft(committee="atlantis"))
+        await service.intake.create(draft(committee="atlantis"))
     # a compound may be given by name or alias; it is stored as its id
-    by_alias = await service.create(draft(compound="馨苑"))
+    by_alias = await service.intake.create(draft(compound="馨苑"))
     assert by_alias.ticket.compound == "puxiongxinyuan"
     assert Actor.resident(by_alias.ticket.reporter).id == "webhook:default:u1"

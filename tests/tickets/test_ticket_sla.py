@@ -13,7 +13,7 @@ from bot.tickets import (
     SlaConfigError,
     SlaPolicy,
     SlaSpan,
-    TicketService,
+    Tickets,
     WorkingCalendar,
     WorkingHours,
 )
@@ -103,69 +103,73 @@ def test_sla_configuration_overrides_defaults_and_rejects_nonsense() -> None:
 
 
 async def test_created_tickets_carry_their_deadlines_exactly(
-    service: TicketService, clock: Clock
+    service: Tickets, clock: Clock
 ) -> None:
     clock.now = local(2025, 9, 30, 16, 0)  # the afternoon before 国庆
-    repair = (await service.create(draft())).ticket
+    repair = (await service.intake.create(draft())).ticket
     # 2 working hours: 16:00–17:00 on 30 Sep, then 08:30–09:30 on 9 Oct
     assert repair.first_response_due == local(2025, 10, 9, 9, 30)
     assert repair.resolution_due == local(2025, 10, 9, 16, 0)
     emergency = (
-        await service.create(draft("有人被困电梯", category=TicketCategory.EMERGENCY))
+        await service.intake.create(draft("有人被困电梯", category=TicketCategory.EMERGENCY))
     ).ticket
     assert emergency.priority is TicketPriority.URGENT
     assert emergency.first_response_due == local(2025, 9, 30, 16, 15)
-    stored = await service.get("puxiong", repair.number)
+    stored = await service.queries.get("puxiong", repair.number)
     assert stored.first_response_due == repair.first_response_due
     assert stored.resolution_due == local(2025, 10, 9, 16, 0)
     assert stored.created_at == clock.now
 
 
 async def test_sla_state_goes_from_ok_to_due_soon_to_overdue(
-    service: TicketService, clock: Clock
+    service: Tickets, clock: Clock
 ) -> None:
     clock.now = local(2025, 11, 17, 9, 0)  # Monday
-    ticket = (await service.create(draft())).ticket  # first response due 11:00, fix by Tue 9:00
-    assert service.sla_state(ticket, local(2025, 11, 17, 10, 0)) is SlaState.OK
-    assert service.sla_state(ticket, local(2025, 11, 17, 10, 30)) is SlaState.DUE_SOON
-    assert service.sla_state(ticket, local(2025, 11, 17, 11, 1)) is SlaState.OVERDUE
+    ticket = (
+        await service.intake.create(draft())
+    ).ticket  # first response due 11:00, fix by Tue 9:00
+    assert service.queries.sla_state(ticket, local(2025, 11, 17, 10, 0)) is SlaState.OK
+    assert service.queries.sla_state(ticket, local(2025, 11, 17, 10, 30)) is SlaState.DUE_SOON
+    assert service.queries.sla_state(ticket, local(2025, 11, 17, 11, 1)) is SlaState.OVERDUE
     clock.now = local(2025, 11, 17, 10, 45)
-    claimed = await service.claim("puxiong", ticket.number, actor=ZHANG)
+    claimed = await service.workflow.claim("puxiong", ticket.number, actor=ZHANG)
     # responded in time: only the resolution (Tue 09:00) is pending now
-    assert service.sla_state(claimed, local(2025, 11, 17, 12, 0)) is SlaState.OK
-    assert service.sla_state(claimed, local(2025, 11, 18, 8, 0)) is SlaState.DUE_SOON
-    assert service.sla_state(claimed, local(2025, 11, 18, 9, 1)) is SlaState.OVERDUE
+    assert service.queries.sla_state(claimed, local(2025, 11, 17, 12, 0)) is SlaState.OK
+    assert service.queries.sla_state(claimed, local(2025, 11, 18, 8, 0)) is SlaState.DUE_SOON
+    assert service.queries.sla_state(claimed, local(2025, 11, 18, 9, 1)) is SlaState.OVERDUE
     clock.now = local(2025, 11, 18, 9, 30)
-    late = await service.resolve("puxiong", ticket.number, actor=ZHANG, summary="已修好")
-    assert service.sla_state(late) is SlaState.BREACHED
+    late = await service.workflow.resolve("puxiong", ticket.number, actor=ZHANG, summary="已修好")
+    assert service.queries.sla_state(late) is SlaState.BREACHED
     clock.now = local(2025, 11, 18, 9, 40)
-    quick = (await service.create(draft("电梯按钮坏了"))).ticket
-    await service.claim("puxiong", quick.number, actor=ZHANG)
-    done = await service.resolve("puxiong", quick.number, actor=ZHANG, summary="已修好")
-    assert service.sla_state(done) is SlaState.MET
+    quick = (await service.intake.create(draft("电梯按钮坏了"))).ticket
+    await service.workflow.claim("puxiong", quick.number, actor=ZHANG)
+    done = await service.workflow.resolve("puxiong", quick.number, actor=ZHANG, summary="已修好")
+    assert service.queries.sla_state(done) is SlaState.MET
 
 
 async def test_the_inbox_lists_open_tickets_by_urgency_then_deadline(
-    service: TicketService, clock: Clock
+    service: Tickets, clock: Clock
 ) -> None:
     clock.now = local(2025, 11, 17, 9, 0)
-    suggestion = await service.create(draft("建议加装休息座椅", category=TicketCategory.SUGGESTION))
+    suggestion = await service.intake.create(
+        draft("建议加装休息座椅", category=TicketCategory.SUGGESTION)
+    )
     clock.advance(minutes=5)
-    repair_late = await service.create(draft("楼道灯不亮", building="5号楼"))
+    repair_late = await service.intake.create(draft("楼道灯不亮", building="5号楼"))
     clock.advance(minutes=5)
-    consult = await service.create(
+    consult = await service.intake.create(
         draft("想咨询加装电梯的补贴", category=TicketCategory.CONSULTATION, building="")
     )
     clock.advance(minutes=5)
-    emergency = await service.create(draft("燃气味很重", category=TicketCategory.EMERGENCY))
+    emergency = await service.intake.create(draft("燃气味很重", category=TicketCategory.EMERGENCY))
     clock.advance(minutes=5)
-    done = await service.create(draft("水管漏水", building="7号楼"))
-    await service.claim("puxiong", done.ticket.number, actor=ZHANG)
-    await service.resolve("puxiong", done.ticket.number, actor=ZHANG, summary="已修")
-    await service.change_priority(
+    done = await service.intake.create(draft("水管漏水", building="7号楼"))
+    await service.workflow.claim("puxiong", done.ticket.number, actor=ZHANG)
+    await service.workflow.resolve("puxiong", done.ticket.number, actor=ZHANG, summary="已修")
+    await service.workflow.change_priority(
         "puxiong", suggestion.ticket.number, TicketPriority.LOW, actor=ZHANG
     )
-    inbox = await service.inbox("puxiong")
+    inbox = await service.queries.inbox("puxiong")
     assert [i.ticket.number for i in inbox] == [
         emergency.ticket.number,  # urgent
         repair_late.ticket.number,  # normal, first response due 11:05
@@ -174,9 +178,9 @@ async def test_the_inbox_lists_open_tickets_by_urgency_then_deadline(
     ]
     assert inbox[0].due == emergency.ticket.first_response_due
     assert {i.sla for i in inbox} == {SlaState.OK}
-    mine = await service.inbox("puxiong", assignee_id="cw-zhang")
+    mine = await service.queries.inbox("puxiong", assignee_id="cw-zhang")
     assert mine == []  # the one Zhang had is resolved
-    late = await service.inbox("puxiong", now=local(2025, 11, 17, 12, 0))
+    late = await service.queries.inbox("puxiong", now=local(2025, 11, 17, 12, 0))
     assert late[0].sla is SlaState.OVERDUE  # the emergency was due at 09:30
 
 

@@ -23,7 +23,7 @@ from bot.domain import ChatType, Committee, Compound, IncomingMessage, Reply, Re
 from bot.domain.tickets import Reporter, Ticket, TicketCategory, TicketDraft, TicketPriority
 from bot.logs import mask
 from bot.nlu.types import EmergencyCategory, ParseResult
-from bot.tickets import TicketService
+from bot.tickets import TicketIntake
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ class CrisisOutcome:
 class EmergencyResponder:
     def __init__(
         self,
-        tickets: TicketService,
+        tickets: TicketIntake,
         alerts: StaffAlerts,
         events: LiveEvents,
         tasks: BackgroundTasks,

@@ -12,7 +12,7 @@ from typing import Any
 from bot.dialogue.turn import HandOver, Turn
 from bot.domain import Reply, ReplyKind
 from bot.domain.tickets import Reporter, TicketCategory, TicketDraft
-from bot.tickets import TicketService
+from bot.tickets import TicketIntake
 from bot.tickets import texts as ticket_texts
 
 START_INTENTS = {"report_repair": TicketCategory.REPAIR, "complain": TicketCategory.COMPLAINT}
@@ -41,7 +41,7 @@ class IntakeRoute:
     name = "intake"
     capability = "登记报修、投诉，生成工单并跟进办理"
 
-    def __init__(self, tickets: TicketService, handoff: HandOver) -> None:
+    def __init__(self, tickets: TicketIntake, handoff: HandOver) -> None:
         self._tickets = tickets
         self._handoff = handoff
 

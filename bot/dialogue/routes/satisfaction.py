@@ -9,7 +9,7 @@ from bot.dialogue.events import LiveEvents
 from bot.dialogue.turn import AlertStaff, Turn
 from bot.domain import Reply, ReplyKind
 from bot.domain.tickets import Actor, Reporter, ResidentId, Satisfaction
-from bot.tickets import TicketService
+from bot.tickets import SatisfactionSurvey
 
 _SCORES = (
     (
@@ -34,7 +34,9 @@ class SatisfactionRoute:
     name = "satisfaction"
     capability = None
 
-    def __init__(self, tickets: TicketService, alert_staff: AlertStaff, events: LiveEvents) -> None:
+    def __init__(
+        self, tickets: SatisfactionSurvey, alert_staff: AlertStaff, events: LiveEvents
+    ) -> None:
         self._tickets = tickets
         self._alert = alert_staff
         self._events = events

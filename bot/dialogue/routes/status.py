@@ -7,7 +7,7 @@ import re
 from bot.dialogue.turn import Turn
 from bot.domain import Reply, ReplyKind
 from bot.domain.tickets import ResidentId, find_number
-from bot.tickets import TicketService
+from bot.tickets import TicketQueries
 from bot.tickets import texts as ticket_texts
 
 # "换电梯的事进展到哪一步了": a question about a building's project or a consultation asks
@@ -28,7 +28,7 @@ class StatusRoute:
     name = "status"
     capability = "查询您登记过的工单进度"
 
-    def __init__(self, tickets: TicketService) -> None:
+    def __init__(self, tickets: TicketQueries) -> None:
         self._tickets = tickets
 
     async def __call__(self, turn: Turn) -> list[Reply] | None:
