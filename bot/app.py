@@ -286,6 +286,7 @@ async def build_app(
             registry.committee(settings.channels.webhook.committee),
             webhook.post_try,
             message_log,
+            faqs.entries,
         )
     return app
 
