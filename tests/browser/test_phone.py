@@ -84,8 +84,13 @@ LAYOUT = """() => {
 }"""
 
 
-async def layout(page: Page) -> dict[str, Any]:
+async def layout(page: Page, viewport: ViewportSize) -> dict[str, Any]:
+    """The page's layout facts, once it is checked to fit the screen: nothing scrolls
+    sideways and the browser did not widen the page to fit it (a phone zooms out to show a
+    page wider than the screen, making ``innerWidth`` the page's width)."""
     facts: dict[str, Any] = await page.evaluate(LAYOUT)
+    assert facts["innerWidth"] == viewport["width"], facts
+    assert facts["scrollWidth"] <= facts["innerWidth"], facts
     return facts
 
 
@@ -128,19 +133,16 @@ async def test_the_console_on_a_phone_and_a_desktop(site: Site, browser: Browser
     desk = await context_at(browser, DESKTOP)
     page = await desk.new_page()
     await log_in(page, site, "zhouadmin")
-    facts = await layout(page)
-    assert facts["scrollWidth"] <= facts["innerWidth"], facts
+    facts = await layout(page, DESKTOP)
     assert facts["rowDisplays"] == ["table-row"], facts
     assert facts["headsShown"] == 2, facts
     assert facts["narrow"] == [], facts
     await screenshot(page, "inbox-desktop.png")
     await page.goto(site.url("/console/conversations/" + key))
-    facts = await layout(page)
-    assert facts["scrollWidth"] <= facts["innerWidth"], facts
+    await layout(page, DESKTOP)
     await screenshot(page, "conversation-desktop.png")
     await page.goto(site.url("/console/tickets/" + number))
-    facts = await layout(page)
-    assert facts["scrollWidth"] <= facts["innerWidth"], facts
+    await layout(page, DESKTOP)
     await screenshot(page, "ticket-desktop.png")
     await desk.close()
 
@@ -148,8 +150,7 @@ async def test_the_console_on_a_phone_and_a_desktop(site: Site, browser: Browser
     ctx = await context_at(browser, PHONE)
     page = await ctx.new_page()
     await log_in(page, site, "wangfang")
-    facts = await layout(page)
-    assert facts["scrollWidth"] <= facts["innerWidth"] == PHONE["width"], facts
+    facts = await layout(page, PHONE)
     assert facts["rowDisplays"] == ["block"], facts  # every row is a card
     assert facts["headsShown"] == 0, facts
     assert facts["rowWidths"], facts
@@ -176,8 +177,7 @@ async def test_the_console_on_a_phone_and_a_desktop(site: Site, browser: Browser
     assert ticket.status is TicketStatus.CLAIMED
     assert ticket.assignee is not None
     assert ticket.assignee.name == "王芳"
-    facts = await layout(page)
-    assert facts["scrollWidth"] <= facts["innerWidth"], facts
+    facts = await layout(page, PHONE)
     assert facts["small"] == [], facts
     assert facts["narrow"] == [], facts
     await screenshot(page, "ticket-phone.png")
@@ -195,8 +195,7 @@ async def test_the_console_on_a_phone_and_a_desktop(site: Site, browser: Browser
     assert conv is not None
     assert (conv.mode, conv.assignee_name) == (Mode.HUMAN, "王芳")
 
-    facts = await layout(page)
-    assert facts["scrollWidth"] <= facts["innerWidth"], facts
+    facts = await layout(page, PHONE)
     assert facts["small"] == [], facts
     assert facts["narrow"] == [], facts
     # The chat is longer than the screen; reading its first message, the reply box is on

@@ -42,7 +42,14 @@ def test_every_reply_kind_has_a_chinese_label() -> None:
 
 
 async def open_try(browser: Browser, site: Site, viewport: ViewportSize) -> Page:
-    ctx = await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport=viewport)
+    phone = viewport is PHONE
+    ctx = await browser.new_context(
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        viewport=viewport,
+        is_mobile=phone,
+        has_touch=phone,
+    )
     ctx.set_default_timeout(STEP_TIMEOUT_MS)
     page = await ctx.new_page()
     await page.goto(site.url("/try"))
@@ -129,6 +136,7 @@ async def test_the_try_page_teaches_a_newcomer(
     assert await other.all_inner_texts() == example_questions(corpus, second.id, today)
 
     facts = await page.evaluate(OVERFLOW_AND_TARGETS)
+    assert facts["innerWidth"] == viewport["width"], facts  # a phone did not zoom out
     assert facts["scrollWidth"] <= facts["innerWidth"], facts
     if viewport is PHONE:
         assert facts["small"] == [], facts
