@@ -61,7 +61,7 @@ resident was promised a call when the office opens; the conversation waits for a
 
 COMPLAINT_WORDS = re.compile(
     r"投诉|举报|曝光|扰民|不作为|乱收费|乱停|乱扔|乱堆|态度(太|很|极)?差|太差|恶劣|敷衍|推诿|"
-    r"没人管|无人管|不管不问|欺负|吵死|吵得|太吵|噪音|气死|太过分|受够了|12345"
+    r"没人管|无人管|不管不问|欺负|吵死|吵得|太吵|噪音|气死|太过分|受够了|(?<!\d)12345(?!\d)"
 )
 REPAIR_WORDS = re.compile(r"报修|坏了|漏水|不亮|堵了|堵住|修一下|维修|渗水")
 RECENT_WORDS = 3

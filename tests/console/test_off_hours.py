@@ -8,8 +8,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 
@@ -17,11 +20,14 @@ from bot import appkeys
 from bot.accounts import Passwords
 from bot.accounts.http import ACCOUNTS
 from bot.app import build_app
-from bot.dialogue.handoff import PROMISE
+from bot.dialogue.handoff import PROMISE, implied_category
+from bot.dialogue.turn import Turn
+from bot.domain import Chat, ChatType, IncomingMessage, Registry, Sender
 from bot.domain.tickets import SHANGHAI, TicketCategory
 from bot.encoders import Encoder
+from bot.nlu.types import IntentScore, ParseResult
 from bot.settings import Settings
-from bot.storage.conversations import Mode
+from bot.storage.conversations import Conversation, Mode
 
 from .conftest import EMBEDDED_ONLY, HOOK, PASSWORD, Resident, login
 
@@ -107,3 +113,63 @@ async def test_an_off_hours_complaint_waits_for_the_morning_as_a_complaint(
     conv_page = await (await client.get("/console/conversations/" + night.key())).text()
     assert "诉求类别</dt><dd>投诉" in conv_page
     assert "已告知居民" in conv_page
+
+
+REGISTRY = Registry.from_mapping(
+    yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "knowledge" / "registry.yaml").read_text()
+    )
+)
+
+
+def turn(text: str, intent: str, ranking: tuple[tuple[str, float], ...] = ()) -> Turn:
+    msg = IncomingMessage(
+        message_id="m1",
+        channel="webhook",
+        account="default",
+        committee="puxiong",
+        chat=Chat("p-u1", ChatType.PRIVATE),
+        sender=Sender("u1", "王阿姨"),
+        text=text,
+    )
+    parse = ParseResult(
+        text, intent, 0.9, ranking=tuple(IntentScore(name, c) for name, c in ranking)
+    )
+    conv = Conversation(
+        "puxiong:webhook:default:p:u1", "puxiong", "webhook", "default", "p-u1", "private", "u1"
+    )
+    return Turn(msg, text, REGISTRY.committee("puxiong"), None, parse, conv)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "ranking", "earlier", "expected"),
+    [
+        ("转人工", "request_human", (), [], TicketCategory.CONSULTATION),
+        ("我要投诉，找你们社工", "request_human", (), [], TicketCategory.COMPLAINT),
+        ("楼上天天半夜拖椅子", "complain", (), [], TicketCategory.COMPLAINT),
+        (
+            "找个人",
+            "request_human",
+            (("request_human", 0.6), ("complain", 0.3)),
+            [],
+            TicketCategory.COMPLAINT,
+        ),
+        ("转人工", "request_human", (), ["物业不作为，报了三次都没人来"], TicketCategory.COMPLAINT),
+        ("转人工", "request_human", (), ["厨房水管漏水了"], TicketCategory.REPAIR),
+        (
+            "快递单号7712345009丢了，请社工帮忙查",
+            "request_human",
+            (),
+            [],
+            TicketCategory.CONSULTATION,
+        ),
+    ],
+)
+def test_the_category_is_what_the_residents_words_imply(
+    text: str,
+    intent: str,
+    ranking: tuple[tuple[str, float], ...],
+    earlier: list[str],
+    expected: TicketCategory,
+) -> None:
+    assert implied_category(turn(text, intent, ranking), earlier) is expected
