@@ -8,6 +8,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -114,6 +115,7 @@ async def build_app(
     extra_channels: Sequence[ChannelFactory] = (),
     encoder: Encoder | None = None,
     load_models: bool = True,
+    clock: Callable[[], datetime] | None = None,
 ) -> web.Application:
     """The whole bot as an aiohttp application (``linli serve`` runs it).
 
@@ -123,7 +125,9 @@ async def build_app(
     starts without loading the NLU model and the FAQ indexes, for a console and API that serve
     no resident (tests): the NLU then loads on the first message (whose answer will likely miss
     the passive reply budget), and a committee answers FAQs only once a change to its corpus
-    has built its index."""
+    has built its index. ``clock``: the time the ticket service and the handoff read (office
+    hours, deadlines); the system clock unless a test sets it."""
+    now = clock or (lambda: datetime.now(UTC))
     encoder = _encoder(settings, encoder)  # before anything that would need closing
     # Channels enforce max_body_bytes themselves; this bounds console and API requests.
     app = web.Application(client_max_size=max(settings.max_upload_bytes, settings.max_body_bytes))
@@ -146,6 +150,7 @@ async def build_app(
         registry,
         sla=SlaPolicy.from_mapping(settings.ticket_sla),
         staff=accounts,  # transfers only to the committee's active caseworkers and admins
+        clock=now,
     )
     alerts = StaffAlerts(
         SqlAlertStore(db),
@@ -176,6 +181,7 @@ async def build_app(
         wait_s=settings.handoff_wait_s,
         calendar=tickets.sla.calendar,
         around_the_clock=settings.handoff_around_the_clock,
+        clock=now,
         moved=channels.session_moved,
     )
     emergency = EmergencyResponder(tickets.intake, alerts, events, tasks)
@@ -281,6 +287,7 @@ async def build_app(
             registry.committee(settings.channels.webhook.committee),
             webhook.post_try,
             message_log,
+            faqs.entries,
         )
     return app
 

@@ -44,6 +44,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"Linli is starting on {base}", flush=True)
     if settings.try_enabled:
         print(f"Talk to Linli as a resident: {base}/try", flush=True)
+    for line in console_help(base, settings.channels.webhook.committee):
+        print(line, flush=True)
     print(f"Health: {base}/healthz   Metrics: {base}/metrics", flush=True)
     web.run_app(
         build_app(settings),
@@ -57,6 +59,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if guard is not None:
         guard.close()
     return 0
+
+
+def console_help(base: str, committee: str) -> list[str]:
+    """Where caseworkers log in, and how to make the first account (the console has none
+    until one is created on the command line)."""
+    return [
+        f"Caseworkers' console: {base}/console/",
+        "  No account yet? Create the first one (it asks for a password), then log in:",
+        f"  .venv/bin/linli user add admin --role admin --committee {committee}",
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:

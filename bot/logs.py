@@ -177,6 +177,21 @@ class TextFormatter(logging.Formatter):
         return f"{base} {json.dumps(extra, ensure_ascii=False, default=str)}" if extra else base
 
 
+CHATTY = ("faiss", "bm25s")
+"""Third-party loggers whose INFO and DEBUG lines are start-up noise (faiss probing CPU
+features, bm25s building an index): not news to an operator, shown only when debugging."""
+
+
+class QuietLibraries(logging.Filter):
+    """Drops the chatty libraries' records below WARNING. A handler filter, because bm25s
+    sets its own logger to DEBUG when it is imported (after logging is configured)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.name
+        chatty = any(name == c or name.startswith(c + ".") for c in CHATTY)
+        return not chatty or record.levelno >= logging.WARNING
+
+
 def configure(level: str = "INFO", as_json: bool = True) -> None:
     handler = logging.StreamHandler(sys.stderr)
     text_format = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -186,3 +201,5 @@ def configure(level: str = "INFO", as_json: bool = True) -> None:
     root.setLevel(level.upper())
     for noisy in ("jieba", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if root.getEffectiveLevel() > logging.DEBUG:
+        handler.addFilter(QuietLibraries())

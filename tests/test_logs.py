@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 
@@ -151,3 +153,30 @@ async def test_sql_errors_carry_no_parameters_on_postgresql(
     assert SECRET_TEXT not in out
     assert "王" * 50 not in out
     assert "sqlstate 22001" in out  # string_data_right_truncation: the kind of error stays
+
+
+CHATTER_SCRIPT = """
+import sys
+from bot import logs
+logs.configure(sys.argv[1], as_json=False)
+import bm25s
+import faiss
+bm25s.BM25().index([["垃圾", "分类"], ["电梯", "维修"]], show_progress=False)
+faiss.IndexFlatIP(4)
+"""
+
+
+@pytest.mark.parametrize(("level", "shown"), [("INFO", False), ("DEBUG", True)])
+def test_library_start_up_chatter_is_shown_only_when_debugging(level: str, shown: bool) -> None:
+    """faiss's CPU-feature probing and bm25s's index building log at INFO/DEBUG: a newcomer
+    running at INFO must not read them as problems; at DEBUG they are there."""
+    run = subprocess.run(
+        [sys.executable, "-c", CHATTER_SCRIPT, level],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    lines = [line for line in run.stderr.splitlines() if " faiss" in line or " bm25s" in line]
+    assert bool(lines) is shown, run.stderr

@@ -29,7 +29,7 @@ from bot.console.alerts import inbox_alerts
 from bot.console.rendering import CONSOLE_REGISTRY, render
 from bot.console.security import HOME_PATH
 from bot.dialogue.events import committee_channel
-from bot.dialogue.handoff import REASONS, ConversationNotFound
+from bot.dialogue.handoff import CATEGORY, OFF_HOURS, PROMISE, REASONS, ConversationNotFound
 from bot.domain import StoreUnavailable
 from bot.domain.accounts import Principal, committee_scope
 from bot.domain.tickets import (
@@ -40,7 +40,9 @@ from bot.domain.tickets import (
     ResidentId,
     SlaState,
     Ticket,
+    TicketCategory,
     TicketNotFound,
+    TicketPriority,
     TicketStatus,
 )
 from bot.retrieval import RetrievalError
@@ -171,6 +173,10 @@ def ticket_row(
         "due_iso": due.isoformat() if due else "",
         "countdown": countdown(due, now),
         "created": local_time(ticket.created_at),
+        "urgent": ticket.priority is TicketPriority.URGENT or ticket.category.value == "emergency",
+        "claimable": ticket.assignee is None
+        and TicketStatus.CLAIMED in ALLOWED_TRANSITIONS[ticket.status],
+        "claim_action": ticket_href(ticket.number) + "/claim" + query,
     }
 
 
@@ -194,15 +200,31 @@ def conversation_row(conv: Conversation) -> dict[str, Any]:
         "assignee": conv.assignee_name,
         "group": conv.chat_type == "group",
         "last": local_time(conv.last_message_at),
+        "off_hours": off_hours(conv),
+        "promise": conv.state.get(PROMISE, "") if conv.mode is Mode.WAITING else "",
+        "category": category_label(conv.state.get(CATEGORY)),
     }
 
 
+def off_hours(conv: Conversation) -> bool:
+    return conv.mode is Mode.WAITING and bool(conv.state.get(OFF_HOURS))
+
+
+def category_label(value: object) -> str:
+    try:
+        return TicketCategory(value).label if isinstance(value, str) else ""
+    except ValueError:
+        return ""
+
+
 def _urgency(conv: Conversation) -> tuple[int, datetime]:
-    """Waiting before taken, then the longest waiting first."""
+    """Waiting before taken (those handed over out of office hours, promised a call when
+    the office opens, first of all), then the longest waiting first."""
     since = conv.handoff_at or conv.last_message_at or datetime.max.replace(tzinfo=UTC)
     if since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    return (0 if conv.mode is Mode.WAITING else 1, since)
+    rank = 2 if conv.mode is not Mode.WAITING else 0 if off_hours(conv) else 1
+    return (rank, since)
 
 
 # --- inbox --------------------------------------------------------------------------------------

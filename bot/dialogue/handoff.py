@@ -4,8 +4,10 @@ A handoff puts the conversation in ``waiting`` mode: the bot goes silent in it (
 in the conversation store, so every worker sees it), the console shows it waiting, and the
 resident's messages reach the caseworker. A caseworker's takeover makes it ``human``; their
 replies go out through the resident's channel; release returns it to the bot. When nobody
-takes it within the configured time, or it is outside office hours, the resident is told
-honestly when they will hear back and a ticket carries the conversation."""
+takes it within the configured time the resident is told honestly when they will hear back
+and a ticket carries the conversation. Out of office hours the ticket is opened at once and
+the conversation keeps waiting for the morning. The ticket's category is the one the
+resident's words imply (a complaint stays 投诉)."""
 
 from __future__ import annotations
 
@@ -46,6 +48,39 @@ REASONS = {
     "caseworker": "社工主动接管",
     "crisis": "自伤风险，需社工跟进",
 }
+
+
+PROMISE = "handoff_promise"
+"""Conversation state: what the resident was told when handed over (the console shows it)."""
+CATEGORY = "handoff_category"
+"""Conversation state: the ticket category the resident's words imply (``TicketCategory``)."""
+OFF_HOURS = "handoff_off_hours"
+"""Conversation state: handed over out of office hours. A ticket was opened at once and the
+resident was promised a call when the office opens; the conversation waits for a caseworker
+(the sweep leaves it alone) and heads the console's list of waiting conversations."""
+
+COMPLAINT_WORDS = re.compile(
+    r"投诉|举报|曝光|扰民|不作为|乱收费|乱停|乱扔|乱堆|态度(太|很|极)?差|太差|恶劣|敷衍|推诿|"
+    r"没人管|无人管|不管不问|欺负|吵死|吵得|太吵|噪音|气死|太过分|受够了|(?<!\d)12345(?!\d)"
+)
+REPAIR_WORDS = re.compile(r"报修|坏了|漏水|不亮|堵了|堵住|修一下|维修|渗水")
+RECENT_WORDS = 3
+"""How many of the resident's latest messages count for the implied category."""
+
+
+def implied_category(turn: Turn, earlier: list[str]) -> TicketCategory:
+    """The ticket category the resident's words imply: a complaint (the NLU read one, or
+    complaint words in this message or the latest ones before it) stays 投诉, a repair
+    报修; anything else is a consultation."""
+    top = {s.name for s in turn.parse.ranking[:2] if s.confidence >= 0.25}
+    texts = [turn.text, *earlier[-RECENT_WORDS:]]
+    if turn.parse.intent == "complain" or "complain" in top:
+        return TicketCategory.COMPLAINT
+    if any(COMPLAINT_WORDS.search(t) for t in texts):
+        return TicketCategory.COMPLAINT
+    if turn.parse.intent == "report_repair" or any(REPAIR_WORDS.search(t) for t in texts):
+        return TicketCategory.REPAIR
+    return TicketCategory.CONSULTATION
 
 
 class ConversationNotFound(LookupError):
@@ -91,26 +126,44 @@ class Handoff:
         return f"{local.month}月{local.day}日 {local:%H:%M}"
 
     async def begin(self, turn: Turn, reason: str) -> list[Reply]:
-        """Hand the turn's conversation over (called by routes under the conversation lock)."""
+        """Hand the turn's conversation over (called by routes under the conversation lock).
+
+        In office hours the conversation waits for a caseworker (the sweep carries it into a
+        ticket when nobody takes it in time). Out of office hours a ticket of the category
+        the resident's words imply is opened at once, the resident is told when a
+        caseworker will be back, and the conversation still waits: it heads the console's
+        waiting list when the office opens."""
         now = self._now()
         conv = turn.conversation
         why = REASONS.get(reason, reason)
-        if not self.office_open(now):
-            number = await self._carry(conv, turn.text, reason, turn.msg.dedup_key)
-            conv.mode = Mode.BOT
-            return [
-                Reply(
-                    f"现在是非工作时间，社工暂时不在岗。已为您登记工单 {number}，"
-                    f"社工会在 {self.next_opening(now)} 上班后尽快联系您。"
-                    "如遇紧急情况请直接拨打 110、119 或 120。",
-                    ReplyKind.HANDOFF,
-                )
-            ]
+        earlier = [
+            m.text
+            for m in await self._log.conversation(conv.key, limit=RECENT_WORDS + 1)
+            if m.direction == "in" and m.text != turn.text
+        ]
+        category = implied_category(turn, earlier)
         conv.mode = Mode.WAITING
         conv.handoff_reason = reason
         conv.handoff_at = now
         conv.assignee_id = None
         conv.assignee_name = ""
+        conv.state[CATEGORY] = category.value
+        if not self.office_open(now):
+            number = await self._carry(conv, turn.text, reason, turn.msg.dedup_key, category)
+            promise = (
+                f"现在是非工作时间，社工暂时不在岗。已为您登记{category.label}工单 {number}，"
+                f"社工会在 {self.next_opening(now)} 上班后第一时间在这里回复您。"
+                "如遇紧急情况请直接拨打 110、119 或 120。"
+            )
+            conv.state[OFF_HOURS] = True
+        else:
+            minutes = max(int(self._wait.total_seconds() // 60), 1)
+            promise = (
+                f"好的，已为您转接社工，请稍等，社工看到后会直接在这里回复您。"
+                f"如果 {minutes} 分钟内没有社工接手，我会为您登记工单并告诉您什么时候会有人联系。"
+            )
+            conv.state.pop(OFF_HOURS, None)
+        conv.state[PROMISE] = promise
         await self._events.publish(
             conv.committee,
             "handoff",
@@ -119,14 +172,7 @@ class Handoff:
             sender=conv.sender_name,
             text=turn.text[:200],
         )
-        minutes = max(int(self._wait.total_seconds() // 60), 1)
-        return [
-            Reply(
-                f"好的，已为您转接社工，请稍等，社工看到后会直接在这里回复您。"
-                f"如果 {minutes} 分钟内没有社工接手，我会为您登记工单并告诉您什么时候会有人联系。",
-                ReplyKind.HANDOFF,
-            )
-        ]
+        return [Reply(promise, ReplyKind.HANDOFF)]
 
     async def resident_message(self, conv: Conversation, text: str) -> None:
         """A resident wrote while a caseworker has (or is about to have) the conversation."""
@@ -172,7 +218,8 @@ class Handoff:
             conv.mode = Mode.BOT
             conv.assignee_id, conv.assignee_name = None, ""
             conv.handoff_at, conv.handoff_reason = None, ""
-            conv.state.pop("fallbacks", None)
+            for key in ("fallbacks", PROMISE, CATEGORY, OFF_HOURS):
+                conv.state.pop(key, None)
             await self._conversations.save(conv, fence=lease.token)
         if self._moved is not None:
             await self._moved(conv)
@@ -198,14 +245,20 @@ class Handoff:
                     # A person in crisis stays with a person: the urgent ticket and its
                     # escalating alert carry it, never a consultation ticket and the bot.
                     continue
+                if conv.state.get(OFF_HOURS):
+                    # Its ticket exists and the resident was promised a caseworker when the
+                    # office opens: it waits at the top of the console's list.
+                    continue
                 number = await self._carry(
                     conv,
                     "转人工后无人接手",
                     conv.handoff_reason,
                     f"handoff:{conv.key}:{conv.version}",
+                    _category(conv.state.get(CATEGORY)),
                 )
                 conv.mode = Mode.BOT
                 conv.handoff_at = None
+                conv.state.pop(PROMISE, None)
                 await self._conversations.save(conv, fence=lease.token)
             if self.office_open(now):
                 when = "社工忙完手头的事会尽快联系您，一般在 1 个工作日内"
@@ -225,8 +278,15 @@ class Handoff:
             carried += 1
         return carried
 
-    async def _carry(self, conv: Conversation, text: str, reason: str, source_key: str) -> str:
-        """A consultation ticket carrying the conversation; returns its number."""
+    async def _carry(
+        self,
+        conv: Conversation,
+        text: str,
+        reason: str,
+        source_key: str,
+        category: TicketCategory,
+    ) -> str:
+        """A ticket of ``category`` carrying the conversation; returns its number."""
         history = await self._log.conversation(conv.key, limit=20)
         transcript = "\n".join(
             f"{'居民' if m.direction == 'in' else '邻里'}：{m.text}" for m in history[-10:]
@@ -243,7 +303,7 @@ class Handoff:
         )
         draft = TicketDraft(
             committee=conv.committee,
-            category=TicketCategory.CONSULTATION,
+            category=category,
             description=description,
             reporter=reporter,
             compound=conv.compound,
@@ -257,6 +317,14 @@ class Handoff:
         if conv is None or conv.committee != committee:
             raise ConversationNotFound(key)
         return conv
+
+
+def _category(value: object) -> TicketCategory:
+    """The category recorded at the handoff (a consultation when none was)."""
+    try:
+        return TicketCategory(value) if isinstance(value, str) else TicketCategory.CONSULTATION
+    except ValueError:
+        return TicketCategory.CONSULTATION
 
 
 ANGRY = re.compile(

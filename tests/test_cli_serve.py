@@ -1,0 +1,59 @@
+"""``linli serve`` (what ``make run`` runs) tells a newcomer where everything is: the /try page,
+the caseworkers' console and how to create its first account, on the port they picked."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+START = "import sys\nfrom bot.cli import main\nsys.exit(main(sys.argv[1:]))"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_serve_prints_the_console_and_how_to_make_the_first_account(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "LINLI_DATA_DIR": str(tmp_path / "var"),
+        "LINLI_PORT": str(port),  # how the README says to pick another port
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(ROOT),
+    }
+    lines: list[str] = []
+    with subprocess.Popen(
+        [sys.executable, "-c", START, "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                lines.append(line.rstrip())
+                if line.startswith("Health:"):
+                    break
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    out = "\n".join(lines)
+    base = f"http://127.0.0.1:{port}"
+    assert f"{base}/try" in out, out
+    assert f"Caseworkers' console: {base}/console/" in out, out
+    assert ".venv/bin/linli user add admin --role admin --committee puxiong" in out, out
