@@ -112,7 +112,7 @@ async def seed(site: Site) -> tuple[str, str]:
     await site.wechat(EMERGENCY)
     urgent = [
         i.ticket
-        for i in await site.app[appkeys.TICKETS].inbox("puxiong")
+        for i in await site.app[appkeys.TICKETS].queries.inbox("puxiong")
         if i.ticket.category.value == "emergency"
     ]
     assert len(urgent) == 1
@@ -173,7 +173,7 @@ async def test_the_console_on_a_phone_and_a_desktop(site: Site, browser: Browser
     await take.click()
     await expect(page.get_by_role("heading", level=1)).to_have_text(f"工单 {number}")
     await expect(page.locator(".facts")).to_contain_text("王芳")
-    ticket = await site.app[appkeys.TICKETS].get("puxiong", number)
+    ticket = await site.app[appkeys.TICKETS].queries.get("puxiong", number)
     assert ticket.status is TicketStatus.CLAIMED
     assert ticket.assignee is not None
     assert ticket.assignee.name == "王芳"

@@ -75,7 +75,7 @@ async def test_an_off_hours_complaint_waits_for_the_morning_as_a_complaint(
     assert "12月9日 08:30" in promise
     number = re.search(r"投诉工单 (\S+?)，", promise)
     assert number, promise
-    ticket = await app[appkeys.TICKETS].get("puxiong", number.group(1))
+    ticket = await app[appkeys.TICKETS].queries.get("puxiong", number.group(1))
     assert ticket.category is TicketCategory.COMPLAINT
     conv = await app[appkeys.CONVERSATIONS].get(night.key())
     assert conv is not None
