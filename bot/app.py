@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +33,7 @@ from bot.console import setup_console_auth
 from bot.dialogue import Pipeline, Route
 from bot.dialogue.events import LiveEvents
 from bot.dialogue.handoff import Handoff, HandoffRoute
+from bot.dialogue.middleware import bounded, timed
 from bot.dialogue.routes.emergency import EmergencyResponder
 from bot.dialogue.routes.faq import FaqRoute, PendingChoiceRoute, RuleFirstRoute
 from bot.dialogue.routes.intake import IntakeRoute
@@ -41,7 +41,7 @@ from bot.dialogue.routes.letter import LetterRoute
 from bot.dialogue.routes.satisfaction import SatisfactionRoute
 from bot.dialogue.routes.smalltalk import SmallTalkRoute
 from bot.dialogue.routes.status import StatusRoute
-from bot.domain import Contacts, IncomingMessage, Registry, Reply, StoreUnavailable
+from bot.domain import Contacts, Registry, StoreUnavailable
 from bot.domain.tickets import Notification
 from bot.edge import body_deadline, check_metrics_access
 from bot.encoders import Encoder
@@ -221,6 +221,7 @@ async def build_app(
         tasks=tasks,
         handoff_after_fallbacks=settings.handoff_after_fallbacks,
         bot_names=settings.bot_names,
+        middleware=(timed(metrics), bounded(settings.max_concurrent_pipelines)),
     )
 
     app[appkeys.SETTINGS] = settings
@@ -249,7 +250,7 @@ async def build_app(
     app[appkeys.ALERTS] = alerts
 
     ingress = Ingress(
-        timed_handler(app),
+        pipeline.handle,
         state,
         message_log,
         tasks,
@@ -452,27 +453,6 @@ def conversation_for_notification(note: Notification) -> Conversation:
         chat_type=note.chat_type.value,
         sender_id=note.recipient_id,
     )
-
-
-def timed_handler(
-    app: web.Application,
-) -> Callable[[IncomingMessage], Awaitable[list[Reply]]]:
-    """The pipeline's ``handle`` with metrics around it (what the channels receive)."""
-    pipeline, metrics = app[appkeys.PIPELINE], app[appkeys.METRICS]
-    # Bounded concurrency: under a burst, messages queue here (cheaply) instead of holding
-    # database connections and Redis sockets until their timeouts fire.
-    slots = asyncio.Semaphore(app[appkeys.SETTINGS].max_concurrent_pipelines)
-
-    async def handle(msg: IncomingMessage) -> list[Reply]:
-        started = time.perf_counter()
-        async with slots:
-            replies = await pipeline.handle(msg)
-        metrics.pipeline_seconds.observe(time.perf_counter() - started)
-        for reply in replies or ():
-            metrics.messages.labels(msg.committee, reply.kind.value).inc()
-        return replies
-
-    return handle
 
 
 @web.middleware

@@ -34,6 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     "alerts": {"domain", "storage", "settings", "tickets", "background", "logs"},
     "dialogue": {
         "domain",
+        "metrics",
         "storage",
         "nlu",
         "retrieval",

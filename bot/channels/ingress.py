@@ -7,28 +7,33 @@ leases, store the replies (only while the token still holds the message), and ha
 within the reply budget (passive reply) or, when the pipeline is slower, deliver them later
 through the channel's active sender.
 
-A retried message gets the stored answer (or nothing, if that answer already went out
-actively) and is never processed twice; while another worker processes it, the retry waits
+This is the intake half of the one exactly-once mechanism (``bot.domain.once``: one key,
+the message's ``dedup_key``; one stored ``Answer``). A retried message gets the stored answer
+(``Answer.for_retry``: nothing, if it already went out actively) and is not processed again
+once answered; while another worker processes it, the retry waits
 for that answer within its budget, and takes the message over if that worker's lease runs
 out. When the state store lost its keys, the log's unique inbound key still recognises the
 retry and answers it from the log. A message is acknowledged only once it is stored: a
 stored message without an answer whose lease ran out (its worker died, or gave it back) is
 taken up again by ``recover``, on any worker, and answered through the channel's late
 sender (``register_late``). A store that is down raises ``StoreUnavailable`` before
-anything is acknowledged, so the channel answers 503 and the platform retries.
+anything is acknowledged, so the channel answers 503 and the platform retries. A message
+processed again because its answer was never stored (its worker died, or the store failed
+after the pipeline saved the turn) is answered by the pipeline's turn journal, the other half
+of the mechanism, instead of being applied to the conversation twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.background import BackgroundTasks
-from bot.domain import IncomingMessage, Reply, ReplyKind, StoreUnavailable, TicketRef
+from bot.domain import IncomingMessage, Reply, ReplyKind, StoreUnavailable
+from bot.domain.once import Answer, Delivery
 from bot.storage import keys
 from bot.storage.messages import Intake, MessageLog
 from bot.storage.state import PROCESSING, Fenced, LockTimeout, StateStore
@@ -253,10 +258,10 @@ class Ingress:
             return None
         if flight.waiting:
             flight.answering = True
-            result = _dump(replies, "passive")
+            result = Answer(replies, Delivery.PASSIVE).dump()
             try:
                 accepted = await self._log.record_outbound(
-                    msg, replies, "passive", fence=token, result=result
+                    msg, replies, Delivery.PASSIVE, fence=token, result=result
                 )
             except StoreUnavailable:
                 # Not acknowledged: give the message back so the platform's retry answers.
@@ -298,10 +303,10 @@ class Ingress:
         """Store replies that go out actively, then send them (once: a message whose answer
         was stored is never answered again, so a crash in between loses the send rather than
         doubling it). False when nothing was sent (refused, or left for recovery)."""
-        delivery = "active" if late is not None and replies else "undeliverable"
+        delivery = Delivery.ACTIVE if late is not None and replies else Delivery.UNDELIVERABLE
         if not replies:
-            delivery = "passive"
-        result = _dump(replies, delivery)
+            delivery = Delivery.PASSIVE
+        result = Answer(replies, delivery).dump()
         attempt = 0
         while True:
             try:
@@ -387,50 +392,8 @@ class Ingress:
 
 
 def _resend(stored: str) -> IngressResult:
-    """The answer for a retry: replies that already went out actively must not be sent a
-    second time; ones sent passively (the response may have been lost) or that could not be
-    delivered are offered again."""
-    replies, delivery = _load(stored)
-    resend = delivery in {"passive", "undeliverable"}
-    return IngressResult(replies if resend else [], duplicate=True)
-
-
-def _dump(replies: list[Reply], delivery: str) -> str:
-    return json.dumps(
-        {
-            "delivery": delivery,
-            "replies": [
-                {
-                    "text": r.text,
-                    "kind": r.kind.value,
-                    "private": r.private,
-                    "ticket": None
-                    if r.ticket is None
-                    else {
-                        "number": r.ticket.number,
-                        "status": r.ticket.status,
-                        "priority": r.ticket.priority,
-                    },
-                }
-                for r in replies
-            ],
-        },
-        ensure_ascii=False,
-    )
-
-
-def _load(raw: str) -> tuple[list[Reply], str]:
-    data = json.loads(raw)
-    replies = [
-        Reply(
-            text=r["text"],
-            kind=ReplyKind(r["kind"]),
-            private=bool(r.get("private")),
-            ticket=None if r.get("ticket") is None else TicketRef(**r["ticket"]),
-        )
-        for r in data["replies"]
-    ]
-    return replies, str(data["delivery"])
+    """The answer for a retry (``Answer.for_retry``)."""
+    return IngressResult(Answer.load(stored).for_retry(), duplicate=True)
 
 
 async def _quietly(aw: Awaitable[None]) -> None:

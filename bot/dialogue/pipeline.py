@@ -1,19 +1,25 @@
 """The transport-neutral core: ``handle(IncomingMessage) -> list[Reply]``.
 
-Order of work for a message:
-1. mentions of the bot are removed (and count as addressing it);
-2. events (subscribe → welcome) and non-text messages — silent while a caseworker has the
-   conversation;
-3. the NLU reads the text (stateless, no lock); the crisis rules read all of it;
-4. a crisis skips everything else — no lock, no mode gate, even unaddressed in a group, even
-   while a caseworker has the conversation (then that caseworker is alerted and the reply is
-   one safety line);
-5. in a group, Linli answers only when addressed;
-6. under the conversation lock: load the conversation; if a caseworker has it, stay silent and
-   pass the message on; an address asked for after an emergency fills in the urgent ticket;
-   otherwise each route in turn (the first that answers wins), else the fallback — repeated
-   fallbacks hand over to a caseworker; save the conversation.
-Routes are added by capabilities; the pipeline does not change for them.
+A message goes through the steps of ``Pipeline.steps`` in order; the first step that answers
+(replies, or ``[]`` for silence) ends it, a step that returns None passes the message on:
+
+1. ``events``: subscribe → welcome (silent while a caseworker has the conversation);
+2. ``media``: photos (attached to a report being registered) and other non-text messages;
+3. ``understand``: the NLU reads the text (stateless, no lock); the crisis rules read all of
+   it (mentions of the bot were removed before, and count as addressing it);
+4. ``emergency``: a crisis skips everything else — no lock, no mode gate, even unaddressed in
+   a group, even while a caseworker has the conversation (then that caseworker is alerted and
+   the reply is one safety line);
+5. ``mention_gate``: in a group, Linli answers only when addressed;
+6. ``conversation``: under the conversation lock, the ``turn_steps`` in order —
+   ``journal`` (a message whose turn was applied already gets the same answer,
+   ``bot.domain.once``), ``human_gate`` (a caseworker has the conversation: silent, the
+   message passed on), ``address`` (the address asked for after an emergency fills in the
+   urgent ticket), ``routes`` (each route in turn, the first that answers wins), ``fallback``
+   (repeated fallbacks hand over to a caseworker); the turn is saved with its journal entry.
+
+Routes are added by capabilities; the pipeline does not change for them. Middleware
+(``bot.dialogue.middleware``: metrics, bounded concurrency) wraps ``handle``.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -30,6 +37,7 @@ from bot.background import BackgroundTasks
 from bot.dialogue import texts
 from bot.dialogue.letters import read_letter, split_questions
 from bot.dialogue.mentions import Mentions
+from bot.dialogue.middleware import Handler, Middleware
 from bot.dialogue.routes.emergency import CrisisOutcome
 from bot.dialogue.turn import HandOver, Route, Turn, Understanding
 from bot.domain import (
@@ -42,7 +50,7 @@ from bot.domain import (
     Reply,
     ReplyKind,
     StoreUnavailable,
-    TicketRef,
+    once,
 )
 from bot.nlu.types import EmergencyCategory, ParseResult
 from bot.storage import keys
@@ -50,12 +58,6 @@ from bot.storage.conversations import Conversation, ConversationStore, Mode
 from bot.storage.state import StateStore
 
 log = logging.getLogger(__name__)
-
-APPLIED = "applied"
-"""Conversation state: the latest messages applied to it (``APPLIED_KEPT``), each with the
-replies it got, so a message taken up again after its worker died is never applied twice."""
-
-APPLIED_KEPT = 8
 
 MAX_TEXT = 500
 """Characters of a message the routes look at; the conversation log keeps all of it."""
@@ -98,6 +100,52 @@ RecordOutcome = Callable[[IncomingMessage, str], Awaitable[None]]
 """Note what the bot did with a message that gets no reply (``MessageLog.record_outcome``)."""
 
 
+@dataclass(slots=True)
+class Inbound:
+    """One message on its way through the steps."""
+
+    msg: IncomingMessage
+    committee: Committee
+    text: str
+    """The text with mentions of the bot removed, trimmed (empty: not a text message)."""
+    head: str
+    """``text`` bounded to ``MAX_TEXT`` characters: what the NLU and the routes read."""
+    addressed: bool
+    notice: list[Reply]
+    """Said before the answer (the message was too long to read whole)."""
+    parse: ParseResult | None = None
+    """The NLU's reading, once the ``understand`` step ran."""
+    fence: int | None = None
+    """The conversation lock's token, once the ``conversation`` step holds it."""
+    lead: list[Reply] = field(default_factory=list)
+    """Replies of a turn step that answered part of the message and passed it on."""
+
+    @property
+    def reading(self) -> ParseResult:
+        if self.parse is None:
+            raise RuntimeError("the message is not read yet: a step runs before 'understand'")
+        return self.parse
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A named step: replies (``[]`` for silence) end the message's way, None passes it on."""
+
+    name: str
+    run: Callable[[Inbound], Awaitable[list[Reply] | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStep:
+    """A named step under the conversation lock."""
+
+    name: str
+    run: Callable[[Inbound, Turn], Awaitable[list[Reply] | None]]
+    applies: bool = True
+    """Its answer is a turn applied to the conversation: saved with its journal entry. A step
+    that does not apply a turn answers as it is (and saves what it must itself)."""
+
+
 class Pipeline:
     def __init__(
         self,
@@ -115,6 +163,7 @@ class Pipeline:
         tasks: BackgroundTasks | None = None,
         handoff_after_fallbacks: int = 2,
         bot_names: Sequence[str] = ("邻里",),
+        middleware: Sequence[Middleware] = (),
     ) -> None:
         self._registry = registry
         self._state = state
@@ -129,6 +178,27 @@ class Pipeline:
         self._tasks = tasks
         self._fallback_limit = handoff_after_fallbacks
         self._mentions = Mentions(bot_names)
+        # The way of a message, in order (the README's flow).
+        self.steps: tuple[Step, ...] = (
+            Step("events", self._events),
+            Step("media", self._media),
+            Step("understand", self._understand),
+            Step("emergency", self._emergency_step),
+            Step("mention_gate", self._mention_gate),
+            Step("conversation", self._conversation),
+        )
+        self.turn_steps: tuple[TurnStep, ...] = (
+            TurnStep("journal", self._journal, applies=False),
+            TurnStep("human_gate", self._human_gate, applies=False),
+            TurnStep("address", self._address),
+            TurnStep("routes", self._routes_step),
+            TurnStep("fallback", self._fallback),
+        )
+        # The first middleware is the outermost.
+        handle: Handler = self._run_steps
+        for outer in reversed(middleware):
+            handle = _wrap(handle, outer)
+        self._handle = handle
 
     @property
     def capabilities(self) -> list[str]:
@@ -140,55 +210,143 @@ class Pipeline:
         return caps
 
     async def handle(self, msg: IncomingMessage) -> list[Reply]:
-        committee = self._registry.committee(msg.committee)
+        """The replies to ``msg`` (through the middleware, then the steps)."""
+        return await self._handle(msg)
+
+    async def _run_steps(self, msg: IncomingMessage) -> list[Reply]:
+        inbound = self._inbound(msg)
+        for step in self.steps:
+            replies = await step.run(inbound)
+            if replies is not None:
+                return replies
+        raise RuntimeError("no step answered the message")
+
+    def _inbound(self, msg: IncomingMessage) -> Inbound:
         text, named = self._mentions.strip(_clean(msg.text))
         addressed = msg.mentioned or named or msg.chat.type is ChatType.PRIVATE
-        if msg.type is MessageType.EVENT:
-            return await self._event(msg, committee)
-        if not text:
-            if msg.type is MessageType.IMAGE and msg.media_id:
-                return await self._photo(msg, addressed)
-            return await self._non_text(msg, addressed)
-        prefix: list[Reply] = []
-        head = text
+        head, notice = text, []
         if len(text) > MAX_TEXT:
             head = text[:MAX_TEXT]
             if addressed:
-                prefix.append(Reply(texts.TOO_LONG, ReplyKind.NOTICE))
-        parse = await self._nlu.aparse(head, committee=committee.id, scan=text)
-        if parse.is_emergency and self._emergency is not None:
-            return await self._crisis(msg, committee, parse)
-        if not addressed:
-            # Residents talk among themselves in the group; Linli answers when addressed.
-            return []
+                notice.append(Reply(texts.TOO_LONG, ReplyKind.NOTICE))
+        committee = self._registry.committee(msg.committee)
+        return Inbound(msg, committee, text, head, addressed, notice)
+
+    # The steps, in their order.
+
+    async def _events(self, inbound: Inbound) -> list[Reply] | None:
+        if inbound.msg.type is not MessageType.EVENT:
+            return None
+        return await self._event(inbound.msg, inbound.committee)
+
+    async def _media(self, inbound: Inbound) -> list[Reply] | None:
+        msg = inbound.msg
+        if inbound.text:
+            return None
+        if msg.type is MessageType.IMAGE and msg.media_id:
+            return await self._photo(msg, inbound.addressed)
+        return await self._non_text(msg, inbound.addressed)
+
+    async def _understand(self, inbound: Inbound) -> list[Reply] | None:
+        inbound.parse = await self._nlu.aparse(
+            inbound.head, committee=inbound.committee.id, scan=inbound.text
+        )
+        return None
+
+    async def _emergency_step(self, inbound: Inbound) -> list[Reply] | None:
+        if self._emergency is None or not inbound.reading.is_emergency:
+            return None
+        return await self._crisis(inbound.msg, inbound.committee, inbound.reading)
+
+    async def _mention_gate(self, inbound: Inbound) -> list[Reply] | None:
+        # Residents talk among themselves in the group; Linli answers when addressed.
+        return None if inbound.addressed else []
+
+    async def _conversation(self, inbound: Inbound) -> list[Reply]:
+        """The turn steps under the conversation lock; a turn that applies is saved with
+        its journal entry."""
+        msg, committee = inbound.msg, inbound.committee
         async with self._state.lock(keys.lock(msg.conversation_key)) as lease:
             conv = await self._conversations.get(msg.conversation_key) or _new(msg)
             conv.sender_name = msg.sender.name or conv.sender_name
             conv.last_message_at = datetime.now(UTC)
-            applied = _applied(conv.state, msg.dedup_key)
-            if applied is not None:
-                # A retry of a message whose turn was saved but never acknowledged (the store
-                # failed afterwards, or the worker died): answer as before, not a second turn.
-                return prefix + applied
-            if conv.silent:
+            inbound.fence = lease.token
+            compound = self._compound(msg, committee, conv)
+            turn = Turn(msg, inbound.head, committee, compound, inbound.reading, conv)
+            for step in self.turn_steps:
+                answer = await step.run(inbound, turn)
+                if answer is None:
+                    continue
+                if not step.applies:
+                    return answer
+                replies = [*inbound.lead, *answer]
+                once.remember_applied(conv.state, msg.dedup_key, replies)
                 await self._conversations.save(conv, fence=lease.token)
-                if self._forward is not None:
-                    await self._forward(conv, head)
-                if self._record_outcome is not None:
-                    await self._record_outcome(msg, HUMAN_OUTCOME)
-                return []
-            turn = Turn(msg, head, committee, self._compound(msg, committee, conv), parse, conv)
-            located = await self._location(turn)
-            if located and _only_an_address(turn):
-                replies = located
+                break
             else:
-                # Not (only) the address: answer the message itself too.
-                replies = [*(located or []), *await self._route(turn)]
-            _remember_applied(conv.state, msg.dedup_key, replies)
-            await self._conversations.save(conv, fence=lease.token)
+                raise RuntimeError("no turn step answered the message")
         if any(r.kind is ReplyKind.LETTER for r in replies):
             return replies  # a letter is read whole: no "answered the first part" notice
-        return prefix + replies
+        return inbound.notice + replies
+
+    async def _journal(self, inbound: Inbound, turn: Turn) -> list[Reply] | None:
+        """A retry of a message whose turn was saved but never acknowledged (the store
+        failed afterwards, or the worker died): answer as before, not a second turn."""
+        applied = once.applied(turn.state, inbound.msg.dedup_key)
+        return None if applied is None else inbound.notice + applied
+
+    async def _human_gate(self, inbound: Inbound, turn: Turn) -> list[Reply] | None:
+        """A caseworker has the conversation: stay silent and pass the message on."""
+        conv = turn.conversation
+        if not conv.silent:
+            return None
+        await self._conversations.save(conv, fence=inbound.fence)
+        if self._forward is not None:
+            await self._forward(conv, inbound.head)
+        if self._record_outcome is not None:
+            await self._record_outcome(inbound.msg, HUMAN_OUTCOME)
+        return []
+
+    async def _address(self, inbound: Inbound, turn: Turn) -> list[Reply] | None:
+        """The address asked for after an emergency: the answer when the message is only
+        that address; otherwise said before the answer to the rest of the message."""
+        located = await self._location(turn)
+        if not located:
+            return None
+        if _only_an_address(turn):
+            return located
+        inbound.lead.extend(located)
+        return None
+
+    async def _routes_step(self, inbound: Inbound, turn: Turn) -> list[Reply] | None:
+        """Each route in turn, the first that answers wins (each question of a paragraph
+        that asks several)."""
+        parts = self._parts(turn)
+        if parts:
+            return await self._route_parts(turn, parts)
+        for route in self._routes:
+            replies = await route(turn)
+            if replies is not None:
+                log.info(
+                    "routed",
+                    extra={"route": route.name, "intent": turn.parse.intent, "n": len(replies)},
+                )
+                turn.state.pop("fallbacks", None)
+                return replies
+        return None
+
+    async def _fallback(self, inbound: Inbound, turn: Turn) -> list[Reply]:
+        """Not understood: the fallback; repeated, a caseworker takes over."""
+        misses = int(turn.state.get("fallbacks", 0)) + 1
+        turn.state["fallbacks"] = misses
+        if self._handoff is not None and misses >= self._fallback_limit:
+            turn.state.pop("fallbacks", None)
+            lead = Reply("抱歉，我好像没能理解您的意思。", ReplyKind.HANDOFF)
+            return [lead, *await self._handoff(turn, "not_understood")]
+        log.info("fallback", extra={"intent": turn.parse.intent, "misses": misses})
+        return [Reply(texts.fallback(turn.committee, self.capabilities), ReplyKind.FALLBACK)]
+
+    # What the steps use.
 
     async def _crisis(
         self, msg: IncomingMessage, committee: Committee, parse: ParseResult
@@ -279,28 +437,6 @@ class Pipeline:
                     "source_key": msg.dedup_key,
                 }
             await self._conversations.save(conv, fence=lease.token)
-
-    async def _route(self, turn: Turn) -> list[Reply]:
-        parts = self._parts(turn)
-        if parts:
-            return await self._route_parts(turn, parts)
-        for route in self._routes:
-            replies = await route(turn)
-            if replies is not None:
-                log.info(
-                    "routed",
-                    extra={"route": route.name, "intent": turn.parse.intent, "n": len(replies)},
-                )
-                turn.state.pop("fallbacks", None)
-                return replies
-        misses = int(turn.state.get("fallbacks", 0)) + 1
-        turn.state["fallbacks"] = misses
-        if self._handoff is not None and misses >= self._fallback_limit:
-            turn.state.pop("fallbacks", None)
-            lead = Reply("抱歉，我好像没能理解您的意思。", ReplyKind.HANDOFF)
-            return [lead, *await self._handoff(turn, "not_understood")]
-        log.info("fallback", extra={"intent": turn.parse.intent, "misses": misses})
-        return [Reply(texts.fallback(turn.committee, self.capabilities), ReplyKind.FALLBACK)]
 
     def _parts(self, turn: Turn) -> list[str]:
         """The questions of a paragraph that asks several (none while an answer is awaited,
@@ -480,49 +616,8 @@ def _clean(text: str) -> str:
     return cleaned.strip()
 
 
-def _applied_entries(state: dict[str, Any]) -> list[dict[str, Any]]:
-    raw = state.get(APPLIED)
-    if isinstance(raw, dict):  # one entry, as saved before several were kept
-        raw = [raw]
-    return [e for e in raw if isinstance(e, dict)] if isinstance(raw, list) else []
+def _wrap(inner: Handler, middleware: Middleware) -> Handler:
+    async def handle(msg: IncomingMessage) -> list[Reply]:
+        return await middleware(msg, inner)
 
-
-def _applied(state: dict[str, Any], key: str) -> list[Reply] | None:
-    """The replies of message ``key`` if its turn was applied to this conversation."""
-    for entry in _applied_entries(state):
-        if entry.get("key") == key:
-            return _replies_from(entry.get("replies"))
-    return None
-
-
-def _remember_applied(state: dict[str, Any], key: str, replies: list[Reply]) -> None:
-    entries = [e for e in _applied_entries(state) if e.get("key") != key]
-    entries.append({"key": key, "replies": _replies_to(replies)})
-    state[APPLIED] = entries[-APPLIED_KEPT:]
-
-
-def _replies_to(replies: list[Reply]) -> list[dict[str, object]]:
-    return [
-        {
-            "text": r.text,
-            "kind": r.kind.value,
-            "ticket": None
-            if r.ticket is None
-            else [r.ticket.number, r.ticket.status, r.ticket.priority],
-        }
-        for r in replies
-    ]
-
-
-def _replies_from(raw: object) -> list[Reply]:
-    out: list[Reply] = []
-    for item in raw if isinstance(raw, list) else []:
-        ticket = item.get("ticket")
-        out.append(
-            Reply(
-                str(item["text"]),
-                ReplyKind(item["kind"]),
-                ticket=TicketRef(*ticket) if isinstance(ticket, list) else None,
-            )
-        )
-    return out
+    return handle

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -143,6 +144,19 @@ class TicketRef:
     status: str
     priority: str
 
+    def to_dict(self) -> dict[str, str]:
+        return {"number": self.number, "status": self.status, "priority": self.priority}
+
+    @classmethod
+    def from_dict(cls, data: object) -> TicketRef:
+        """From ``to_dict``'s form, or the ``[number, status, priority]`` list that
+        conversation state held before the one serialisation (still in stored rows)."""
+        if isinstance(data, Mapping):
+            return cls(str(data["number"]), str(data["status"]), str(data["priority"]))
+        if isinstance(data, list | tuple) and len(data) == 3:
+            return cls(str(data[0]), str(data[1]), str(data[2]))
+        raise ValueError(f"not a ticket reference: {data!r}")
+
 
 @dataclass(frozen=True, slots=True)
 class Reply:
@@ -152,5 +166,25 @@ class Reply:
     private: bool = False
     """Meant for the resident alone: a group channel must not post it into the group."""
 
-    def to_json(self) -> dict[str, object]:
-        return {"text": self.text, "kind": self.kind.value}
+    def to_dict(self) -> dict[str, object]:
+        """The one stored form of a reply (every field; JSON-ready). Stored answers (the
+        message log, the state store) and conversation state keep replies in this form;
+        ``from_dict`` reads it back unchanged."""
+        return {
+            "text": self.text,
+            "kind": self.kind.value,
+            "private": self.private,
+            "ticket": None if self.ticket is None else self.ticket.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Reply:
+        """A reply from ``to_dict``'s form. Also reads what older versions stored: no
+        ``private`` (then False: it was not kept) and a ticket as a three-item list."""
+        ticket = data.get("ticket")
+        return cls(
+            text=str(data["text"]),
+            kind=ReplyKind(str(data["kind"])),
+            ticket=None if ticket is None else TicketRef.from_dict(ticket),
+            private=bool(data.get("private", False)),
+        )

@@ -121,7 +121,7 @@ def render_result(result: IngressResult) -> WebhookResult:
 
 
 def _reply_json(reply: Reply) -> dict[str, Any]:
-    out = reply.to_json()
+    out: dict[str, Any] = {"text": reply.text, "kind": reply.kind.value}
     if reply.private:
         out["private"] = True
     return out
