@@ -15,6 +15,7 @@ from bot import appkeys
 from bot.accounts.http import ApiError
 from bot.api.common import NO_NUL, acting, body, ok
 from bot.domain.accounts import Principal
+from bot.domain.clock import shanghai_today
 from bot.domain.faq import FaqEntry
 from bot.faq_service import (
     MAX_ANSWER,
@@ -33,7 +34,6 @@ from bot.faq_service import (
     matches,
     state_of,
 )
-from bot.retrieval.service import shanghai_today
 from bot.storage.faqs import FaqConflict, FaqRevision, Proposal
 
 Item = Annotated[str, Field(min_length=1, max_length=MAX_ITEM, pattern=NO_NUL)]

@@ -32,9 +32,9 @@ from bot.domain.accounts import (
     Role,
     UserExists,
 )
+from bot.domain.clock import shanghai_today
 from bot.insights import Cluster
 from bot.insights.stats import STREET
-from bot.retrieval.service import shanghai_today
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366

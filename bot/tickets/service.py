@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
+from bot.domain.clock import day_bounds, local_day
 from bot.domain.errors import RegistryError
 from bot.domain.registry import Committee, Registry
 from bot.domain.tickets import (
@@ -53,7 +54,6 @@ from bot.domain.tickets import (
     TicketStatus,
     check_transition,
     format_number,
-    local_day,
 )
 from bot.storage.tickets import (
     DuplicateTicket,
@@ -403,7 +403,7 @@ class TicketService:
         if end < start:
             raise InvalidTicket("dashboard: end is before start")
         now = now or self._now()
-        lo, hi = dashboard_mod.day_bounds(start, end)
+        lo, hi = day_bounds(start, end)
         opened = await self._store.search(
             TicketQuery(committee=committee, created_from=lo, created_before=hi, limit=None)
         )
