@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from bot.domain import ReplyKind
 from bot.domain.tickets import TicketPriority, TicketStatus
@@ -44,10 +44,17 @@ class WebhookReply(_Out):
     )
 
 
+def _one_of(values: type[TicketStatus] | type[TicketPriority]) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "enum": [v.value for v in values]})
+
+
 class TicketRef(_Out):
+    """The ticket a reply opened or reports on. Written as the pipeline gave it (the
+    domain's ``TicketRef`` holds plain strings), described as the values a ticket has."""
+
     number: str
-    status: TicketStatus
-    priority: TicketPriority
+    status: Annotated[str, _one_of(TicketStatus)]
+    priority: Annotated[str, _one_of(TicketPriority)]
 
 
 class WebhookResponse(_Out):
