@@ -42,6 +42,7 @@ from bot.dialogue.routes.satisfaction import SatisfactionRoute
 from bot.dialogue.routes.smalltalk import SmallTalkRoute
 from bot.dialogue.routes.status import StatusRoute
 from bot.domain import Contacts, Registry, StoreUnavailable
+from bot.domain.clock import shanghai_today
 from bot.domain.tickets import Notification
 from bot.edge import body_deadline, check_metrics_access
 from bot.encoders import Encoder
@@ -53,7 +54,6 @@ from bot.nlu import NluService
 from bot.playground import add_try_routes
 from bot.retrieval import RetrievalService, load_encoder
 from bot.retrieval.calibration import Calibration, CalibrationError, load_for
-from bot.retrieval.service import shanghai_today
 from bot.settings import Settings
 from bot.storage import keys
 from bot.storage.conversations import Conversation

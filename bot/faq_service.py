@@ -30,10 +30,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
+from bot.domain.clock import shanghai_today
 from bot.domain.faq import ID_PATTERN, FaqEntry, FaqFormatError, parse_date
 from bot.domain.registry import Registry
 from bot.retrieval import CorpusError, RetrievalError, RetrievalService, RowError, load_corpus
-from bot.retrieval.service import shanghai_today
 from bot.storage import keys
 from bot.storage.faqs import (
     NEVER_CHANGED,

@@ -4,9 +4,9 @@ Asia/Shanghai time, and the order in which an unacknowledged alert escalates."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
-from bot.domain.tickets import SHANGHAI
+from bot.domain.clock import SHANGHAI, day_start
 from bot.settings import Rota, Shift, StreetDuty
 
 _LOOKAHEAD_DAYS = 8
@@ -72,7 +72,7 @@ def next_on_rota(rota: Rota, now: datetime, exclude: set[str]) -> Person | None:
             day = local.date() + timedelta(days=offset)
             if day.weekday() not in shift.weekdays:
                 continue
-            begins = datetime.combine(day, time(), SHANGHAI) + timedelta(minutes=start)
+            begins = day_start(day) + timedelta(minutes=start)
             if begins > local:
                 starts.append((begins, index, person))
                 break

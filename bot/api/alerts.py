@@ -9,6 +9,7 @@ from aiohttp import web
 
 from bot import appkeys
 from bot.accounts.http import ApiError
+from bot.api import models
 from bot.api.common import acting, actor_of, ok
 from bot.domain.tickets import ActionNotAllowed, TicketNotFound
 from bot.storage.alerts import AlertStatus, StaffAlert
@@ -29,7 +30,7 @@ async def list_alerts(request: web.Request) -> web.Response:
             raise ApiError(400, "bad_status", "status 取值应为：" + "、".join(STATUSES))
         statuses = frozenset({AlertStatus(wanted)})
     found = await request.app[appkeys.ALERTS].store.search(committee, statuses, limit=MAX_ALERTS)
-    return ok({"alerts": [a.to_dict() for a in found]})
+    return ok(models.AlertList(alerts=[models.Alert.model_validate(a.to_dict()) for a in found]))
 
 
 async def _alert(request: web.Request, committee: str) -> StaffAlert:
@@ -58,4 +59,4 @@ async def acknowledge(request: web.Request) -> web.Response:
             await tickets.claim(committee, after.ticket_number, actor=actor)
         except (ActionNotAllowed, TicketNotFound) as exc:
             log.info("alert's ticket not claimed", extra={"alert": alert.id, "reason": str(exc)})
-    return ok({**after.to_dict(), "acknowledged_now": taken})
+    return ok(models.AlertAck.model_validate({**after.to_dict(), "acknowledged_now": taken}))

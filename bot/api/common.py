@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -79,9 +79,12 @@ async def body(request: web.Request, model: type[M]) -> M:
         raise ApiError(422, "invalid", f"字段 {where} 无效：{first['msg']}") from None
 
 
-def ok(data: Any, status: int = 200) -> web.Response:
+def ok(data: BaseModel, status: int = 200) -> web.Response:
+    """A JSON response written through its response model (``bot.api.models``)."""
     return web.json_response(
-        data, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str)
+        data.model_dump(mode="json"),
+        status=status,
+        dumps=lambda o: json.dumps(o, ensure_ascii=False),
     )
 
 

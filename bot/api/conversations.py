@@ -3,36 +3,37 @@
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel, Field
 
 from bot import appkeys
 from bot.accounts.http import ApiError
-from bot.api.common import NO_NUL, acting, actor_of, body, ok
+from bot.api import models
+from bot.api.common import acting, actor_of, body, ok
 from bot.dialogue.handoff import ConversationNotFound
 from bot.storage.conversations import Conversation, Mode
 
 
-class ReplyIn(BaseModel):
-    text: str = Field(min_length=1, max_length=2000, pattern=NO_NUL)
-
-
-def conversation_json(conv: Conversation) -> dict[str, object]:
+def conversation_fields(conv: Conversation) -> dict[str, object]:
+    """The fields of ``models.Conversation`` for a stored conversation."""
     return {
         "key": conv.key,
         "committee": conv.committee,
         "channel": conv.channel,
-        "chat": {"id": conv.chat_id, "type": conv.chat_type},
-        "resident": {"id": conv.sender_id, "name": conv.sender_name},
+        "chat": models.ConversationChat(id=conv.chat_id, type=conv.chat_type),
+        "resident": models.Person(id=conv.sender_id, name=conv.sender_name),
         "compound": conv.compound,
-        "mode": conv.mode.value,
+        "mode": conv.mode,
         "handoff_reason": conv.handoff_reason,
-        "handoff_at": conv.handoff_at.isoformat() if conv.handoff_at else None,
-        "assignee": {"id": conv.assignee_id, "name": conv.assignee_name}
+        "handoff_at": conv.handoff_at,
+        "assignee": models.Person(id=conv.assignee_id, name=conv.assignee_name)
         if conv.assignee_id
         else None,
         "ticket": conv.ticket_number,
-        "last_message_at": conv.last_message_at.isoformat() if conv.last_message_at else None,
+        "last_message_at": conv.last_message_at,
     }
+
+
+def conversation_out(conv: Conversation) -> models.Conversation:
+    return models.Conversation.model_validate(conversation_fields(conv))
 
 
 async def list_conversations(request: web.Request) -> web.Response:
@@ -46,7 +47,7 @@ async def list_conversations(request: web.Request) -> web.Response:
         except ValueError:
             raise ApiError(400, "bad_mode", "mode 只能是 bot、waiting 或 human。") from None
     found = await request.app[appkeys.CONVERSATIONS].recent(committee, modes)
-    return ok({"conversations": [conversation_json(c) for c in found]})
+    return ok(models.ConversationList(conversations=[conversation_out(c) for c in found]))
 
 
 async def _conversation(request: web.Request) -> tuple[str, Conversation]:
@@ -61,22 +62,22 @@ async def get_conversation(request: web.Request) -> web.Response:
     """One conversation with its full history (resident, bot and caseworker turns)."""
     _, conv = await _conversation(request)
     history = await request.app[appkeys.MESSAGE_LOG].conversation(conv.key, limit=500)
+    messages = [
+        models.LoggedMessage(
+            id=m.id,
+            direction=m.direction,
+            sender=m.sender_name,
+            text=m.text,
+            kind=m.kind,
+            delivery=m.delivery,
+            at=m.created_at,
+        )
+        for m in history
+    ]
     return ok(
-        {
-            **conversation_json(conv),
-            "messages": [
-                {
-                    "id": m.id,
-                    "direction": m.direction,
-                    "sender": m.sender_name,
-                    "text": m.text,
-                    "kind": m.kind,
-                    "delivery": m.delivery,
-                    "at": m.created_at.isoformat(),
-                }
-                for m in history
-            ],
-        }
+        models.ConversationDetail.model_validate(
+            {**conversation_fields(conv), "messages": messages}
+        )
     )
 
 
@@ -89,13 +90,13 @@ async def takeover(request: web.Request) -> web.Response:
         )
     except ConversationNotFound:
         raise ApiError(404, "not_found", "没有找到该会话。") from None
-    return ok(conversation_json(conv))
+    return ok(conversation_out(conv))
 
 
 async def reply(request: web.Request) -> web.Response:
     """Send a caseworker's reply to the resident through their channel."""
     principal, committee = await acting(request)
-    data = await body(request, ReplyIn)
+    data = await body(request, models.ReplyIn)
     if not data.text.strip():
         raise ApiError(422, "invalid", "回复内容不能为空。")
     try:
@@ -104,7 +105,7 @@ async def reply(request: web.Request) -> web.Response:
         )
     except ConversationNotFound:
         raise ApiError(404, "not_found", "没有找到该会话。") from None
-    return ok({"delivery": delivery})
+    return ok(models.Delivery(delivery=delivery))
 
 
 async def release(request: web.Request) -> web.Response:
@@ -116,4 +117,4 @@ async def release(request: web.Request) -> web.Response:
         )
     except ConversationNotFound:
         raise ApiError(404, "not_found", "没有找到该会话。") from None
-    return ok(conversation_json(conv))
+    return ok(conversation_out(conv))

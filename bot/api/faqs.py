@@ -6,23 +6,18 @@ Every change is recorded (who, when, before/after) and live within seconds
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
 
 from bot import appkeys
 from bot.accounts.http import ApiError
-from bot.api.common import NO_NUL, acting, body, ok
+from bot.api import models
+from bot.api.common import acting, body, ok
 from bot.domain.accounts import Principal
+from bot.domain.clock import shanghai_today
 from bot.domain.faq import FaqEntry
 from bot.faq_service import (
-    MAX_ANSWER,
-    MAX_ITEM,
-    MAX_ITEMS,
-    MAX_QUESTION,
-    MAX_SOURCE,
-    MAX_TOPIC,
     FaqService,
     InvalidFaq,
     NothingToRestore,
@@ -33,59 +28,7 @@ from bot.faq_service import (
     matches,
     state_of,
 )
-from bot.retrieval.service import shanghai_today
 from bot.storage.faqs import FaqConflict, FaqRevision, Proposal
-
-Item = Annotated[str, Field(min_length=1, max_length=MAX_ITEM, pattern=NO_NUL)]
-
-
-class VariantIn(BaseModel):
-    """One compound's own answer and materials."""
-
-    model_config = ConfigDict(extra="forbid")
-    answer: str = Field(min_length=1, max_length=MAX_ANSWER, pattern=NO_NUL)
-    materials: list[Item] = Field(default_factory=list, max_length=MAX_ITEMS)
-
-
-class FaqIn(BaseModel):
-    """An entry's content (the id is in the path, or generated when creating without one).
-    Compounds may be named by id, name or alias; they are stored by id."""
-
-    model_config = ConfigDict(extra="forbid")
-    topic: str = Field(default="", max_length=MAX_TOPIC, pattern=NO_NUL)
-    question: str = Field(min_length=1, max_length=MAX_QUESTION, pattern=NO_NUL)
-    alternates: list[Item] = Field(default_factory=list, max_length=MAX_ITEMS)
-    answer: str = Field(min_length=1, max_length=MAX_ANSWER, pattern=NO_NUL)
-    materials: list[Item] = Field(default_factory=list, max_length=MAX_ITEMS)
-    tags: list[Item] = Field(default_factory=list, max_length=MAX_ITEMS)
-    compounds: list[Item] = Field(default_factory=list, max_length=MAX_ITEMS)
-    variants: dict[str, VariantIn] = Field(default_factory=dict)
-    valid_from: date | None = None
-    valid_until: date | None = None
-    source: str = Field(default="", max_length=MAX_SOURCE, pattern=NO_NUL)
-
-
-class FaqCreateIn(FaqIn):
-    id: str = Field(
-        default="",
-        max_length=80,
-        pattern=r"^([A-Za-z0-9][A-Za-z0-9._-]{0,79})?$",
-        description="Empty: generated from the topic.",
-    )
-
-
-class RevertIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    revision: int = Field(ge=1, le=2**62, description="Restore the entry to its state after it.")
-
-
-class ProposalDecisionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    decision: Literal["accept", "dismiss"] = Field(
-        description="accept: add the phrasing to the entry's alternates (a normal revision); "
-        "dismiss: drop it."
-    )
-
 
 STATES: tuple[Literal["all", "active", "expired", "upcoming"], ...] = (
     "all",
@@ -97,23 +40,25 @@ NOT_FOUND = "没有找到该常见问题。"
 FORBIDDEN = "只有居委管理员或街道管理员可以修改常见问题。"
 
 
-def faq_json(entry: FaqEntry, today: date | None = None) -> dict[str, Any]:
-    return {**entry.to_dict(), "state": state_of(entry, today or shanghai_today())}
+def faq_out(entry: FaqEntry, today: date | None = None) -> models.Faq:
+    return models.Faq.model_validate(
+        {**entry.to_dict(), "state": state_of(entry, today or shanghai_today())}
+    )
 
 
-def revision_json(r: FaqRevision) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "action": r.action,
-        "actor": r.actor,
-        "at": r.created_at.isoformat(),
-        "before": r.before,
-        "after": r.after,
-        "changes": [
-            {"field": c.field, "before": c.before, "after": c.after}
+def revision_out(r: FaqRevision) -> models.FaqRevision:
+    return models.FaqRevision(
+        id=r.id,
+        action=r.action,
+        actor=r.actor,
+        at=r.created_at,
+        before=r.before,
+        after=r.after,
+        changes=[
+            models.FieldChange(field=c.field, before=c.before, after=c.after)
             for c in diff(r.before, r.after)
         ],
-    }
+    )
 
 
 def actor_name(principal: Principal) -> str:
@@ -133,7 +78,7 @@ def require_editor(principal: Principal) -> None:
         raise ApiError(403, "forbidden", FORBIDDEN)
 
 
-def _input(data: FaqIn, faq_id: str) -> dict[str, Any]:
+def _input(data: models.FaqIn, faq_id: str) -> dict[str, Any]:
     raw = data.model_dump(mode="json")
     raw["id"] = faq_id
     return raw
@@ -153,7 +98,7 @@ async def list_faqs(request: web.Request) -> web.Response:
         raise ApiError(422, "invalid", "state 只能是 all、active、expired 或 upcoming。")
     today = shanghai_today()
     found = [
-        faq_json(e, today)
+        faq_out(e, today)
         for e in await faqs.entries(committee)
         if matches(
             e,
@@ -164,7 +109,7 @@ async def list_faqs(request: web.Request) -> web.Response:
             state=state,
         )
     ]
-    return ok({"faqs": found, "count": len(found)})
+    return ok(models.FaqList(faqs=found, count=len(found)))
 
 
 async def get_faq(request: web.Request) -> web.Response:
@@ -172,13 +117,13 @@ async def get_faq(request: web.Request) -> web.Response:
     entry = await faqs.entry(committee, request.match_info["faq_id"])
     if entry is None:
         raise ApiError(404, "not_found", NOT_FOUND)
-    return ok(faq_json(entry))
+    return ok(faq_out(entry))
 
 
 async def create_faq(request: web.Request) -> web.Response:
     principal, committee, faqs = await scope(request)
     require_editor(principal)
-    data = await body(request, FaqCreateIn)
+    data = await body(request, models.FaqCreateIn)
     try:
         entry = faqs.validate(committee, _input(data, data.id), new=True)
     except InvalidFaq as exc:
@@ -189,7 +134,7 @@ async def create_faq(request: web.Request) -> web.Response:
         raise ApiError(409, "exists", f"编号“{entry.id}”已被其他常见问题使用。") from None
     saved = await faqs.entry(committee, entry.id)
     assert saved is not None
-    return ok(faq_json(saved), status=201)
+    return ok(faq_out(saved), status=201)
 
 
 async def update_faq(request: web.Request) -> web.Response:
@@ -198,7 +143,7 @@ async def update_faq(request: web.Request) -> web.Response:
     faq_id = request.match_info["faq_id"]
     if await faqs.entry(committee, faq_id) is None:
         raise ApiError(404, "not_found", NOT_FOUND)
-    data = await body(request, FaqIn)
+    data = await body(request, models.FaqIn)
     try:
         entry = faqs.validate(committee, _input(data, faq_id))
     except InvalidFaq as exc:
@@ -210,7 +155,7 @@ async def update_faq(request: web.Request) -> web.Response:
     saved = await faqs.entry(committee, faq_id)
     if saved is None:
         raise ApiError(404, "not_found", NOT_FOUND)
-    return ok(faq_json(saved))
+    return ok(faq_out(saved))
 
 
 async def delete_faq(request: web.Request) -> web.Response:
@@ -220,7 +165,7 @@ async def delete_faq(request: web.Request) -> web.Response:
     revision = await faqs.delete(committee, faq_id, actor_name(principal))
     if revision is None:
         raise ApiError(404, "not_found", NOT_FOUND)
-    return ok({"id": faq_id, "deleted": True, "revision": revision.id})
+    return ok(models.FaqDeleted(id=faq_id, deleted=True, revision=revision.id))
 
 
 async def faq_history(request: web.Request) -> web.Response:
@@ -229,7 +174,8 @@ async def faq_history(request: web.Request) -> web.Response:
     faq_id = request.match_info["faq_id"]
     if await faqs.get(committee, faq_id) is None:
         raise ApiError(404, "not_found", NOT_FOUND)
-    return ok({"revisions": [revision_json(r) for r in await faqs.history(committee, faq_id)]})
+    revisions = await faqs.history(committee, faq_id)
+    return ok(models.FaqHistory(revisions=[revision_out(r) for r in revisions]))
 
 
 async def revert_faq(request: web.Request) -> web.Response:
@@ -239,7 +185,7 @@ async def revert_faq(request: web.Request) -> web.Response:
     faq_id = request.match_info["faq_id"]
     if await faqs.get(committee, faq_id) is None:
         raise ApiError(404, "not_found", NOT_FOUND)
-    data = await body(request, RevertIn)
+    data = await body(request, models.RevertIn)
     try:
         await faqs.revert(committee, faq_id, data.revision, actor_name(principal))
     except RevisionNotFound:
@@ -251,7 +197,7 @@ async def revert_faq(request: web.Request) -> web.Response:
     entry = await faqs.entry(committee, faq_id)
     if entry is None:
         raise ApiError(422, "invalid", "该版本的内容已无法读取。")
-    return ok(faq_json(entry))
+    return ok(faq_out(entry))
 
 
 async def faq_proposals(request: web.Request) -> web.Response:
@@ -261,7 +207,7 @@ async def faq_proposals(request: web.Request) -> web.Response:
     if await faqs.entry(committee, faq_id) is None:
         raise ApiError(404, "not_found", NOT_FOUND)
     proposals = await faqs.proposals_for(committee, faq_id)
-    return ok({"proposals": [proposal_json(p) for p in proposals]})
+    return ok(models.FaqProposals(proposals=[proposal_out(p) for p in proposals]))
 
 
 async def decide_proposal(request: web.Request) -> web.Response:
@@ -272,7 +218,7 @@ async def decide_proposal(request: web.Request) -> web.Response:
     raw = request.match_info["proposal_id"]
     if await faqs.entry(committee, faq_id) is None or not raw.isdigit() or len(raw) > 18:
         raise ApiError(404, "not_found", NOT_FOUND)
-    data = await body(request, ProposalDecisionIn)
+    data = await body(request, models.ProposalDecisionIn)
     actor = actor_name(principal)
     try:
         if data.decision == "accept":
@@ -286,33 +232,15 @@ async def decide_proposal(request: web.Request) -> web.Response:
     entry = await faqs.entry(committee, faq_id)
     if entry is None:
         raise ApiError(404, "not_found", NOT_FOUND)
-    return ok(faq_json(entry))
+    return ok(faq_out(entry))
 
 
-def proposal_json(p: Proposal) -> dict[str, Any]:
-    return {
-        "id": p.id,
-        "text": p.text,
-        "count": p.count,
-        "source": p.source,
-        "first_at": p.first_at.isoformat(),
-        "last_at": p.last_at.isoformat(),
-    }
-
-
-__all__ = [
-    "FaqCreateIn",
-    "FaqIn",
-    "ProposalDecisionIn",
-    "RevertIn",
-    "VariantIn",
-    "create_faq",
-    "decide_proposal",
-    "delete_faq",
-    "faq_history",
-    "faq_proposals",
-    "get_faq",
-    "list_faqs",
-    "revert_faq",
-    "update_faq",
-]
+def proposal_out(p: Proposal) -> models.FaqProposal:
+    return models.FaqProposal(
+        id=p.id,
+        text=p.text,
+        count=p.count,
+        source=p.source,
+        first_at=p.first_at,
+        last_at=p.last_at,
+    )

@@ -15,14 +15,13 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
 
 from bot import appkeys
 from bot.accounts.http import ACCOUNTS, ApiError, require_user
-from bot.api.common import NO_NUL, acting, body, ok
+from bot.api import models
+from bot.api.common import acting, body, ok
 from bot.domain import Committee
 from bot.domain.accounts import (
     MAX_PASSWORD_LEN,
@@ -32,30 +31,13 @@ from bot.domain.accounts import (
     Role,
     UserExists,
 )
+from bot.domain.clock import shanghai_today
 from bot.insights import Cluster
 from bot.insights.stats import STREET
-from bot.retrieval.service import shanghai_today
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 NOT_FOUND = "未找到该居委会。"
-
-
-class UserIn(BaseModel):
-    """A new console/API user. Admins create caseworkers and admins of their own committee
-    (``committee`` may be left out); street admins create any user."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=2, max_length=64, pattern=r"^[\w.@-]{2,64}$")
-    display_name: str = Field(default="", max_length=100, pattern=NO_NUL)
-    role: Literal["caseworker", "admin", "street_admin"] = "caseworker"
-    committee: str | None = Field(default=None, max_length=64, pattern=NO_NUL)
-    password: str = Field(min_length=MIN_PASSWORD_LEN, max_length=MAX_PASSWORD_LEN, pattern=NO_NUL)
-
-
-class DismissIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    message_ids: list[int] = Field(min_length=1, max_length=10_000)
 
 
 async def _scope(request: web.Request) -> tuple[Principal, str | None]:
@@ -105,32 +87,40 @@ async def stats(request: web.Request) -> web.Response:
     service = request.app[appkeys.DASHBOARD]
     if committee is not None:
         figures = await service.committee(committee, start, end)
-        return ok({"scope": "committee", **figures.to_dict(), "committees": []})
+        return ok(
+            models.Stats.model_validate(
+                {"scope": "committee", **figures.to_dict(), "committees": []}
+            )
+        )
     ids = [c.id for c in request.app[appkeys.REGISTRY].committees]
     total, parts = await service.street(ids, start, end)
-    return ok({"scope": "street", **total.to_dict(), "committees": [p.to_dict() for p in parts]})
+    return ok(
+        models.Stats.model_validate(
+            {"scope": "street", **total.to_dict(), "committees": [p.to_dict() for p in parts]}
+        )
+    )
 
 
 # --- unanswered questions -----------------------------------------------------------------------
-def cluster_json(cluster: Cluster) -> dict[str, Any]:
-    return {
-        "representative": cluster.representative,
-        "size": cluster.size,
-        "first_seen": cluster.first_seen.isoformat(),
-        "last_seen": cluster.last_seen.isoformat(),
-        "alternates": cluster.alternates(),
-        "message_ids": list(cluster.message_ids),
-        "messages": [
-            {
-                "id": m.id,
-                "text": m.text,
-                "conversation_key": m.conversation_key,
-                "outcome": m.outcome,
-                "at": m.created_at.isoformat(),
-            }
+def cluster_out(cluster: Cluster) -> models.UnansweredCluster:
+    return models.UnansweredCluster(
+        representative=cluster.representative,
+        size=cluster.size,
+        first_seen=cluster.first_seen,
+        last_seen=cluster.last_seen,
+        alternates=cluster.alternates(),
+        message_ids=list(cluster.message_ids),
+        messages=[
+            models.ClusterMessage(
+                id=m.id,
+                text=m.text,
+                conversation_key=m.conversation_key,
+                outcome=m.outcome,
+                at=m.created_at,
+            )
             for m in cluster.messages
         ],
-    }
+    )
 
 
 async def unanswered(request: web.Request) -> web.Response:
@@ -139,7 +129,7 @@ async def unanswered(request: web.Request) -> web.Response:
     if not request.app[appkeys.REGISTRY].has_committee(committee):
         raise ApiError(404, "not_found", NOT_FOUND)
     clusters = await request.app[appkeys.UNANSWERED].clusters(committee)
-    return ok({"committee": committee, "clusters": [cluster_json(c) for c in clusters]})
+    return ok(models.Unanswered(committee=committee, clusters=[cluster_out(c) for c in clusters]))
 
 
 async def dismiss_unanswered(request: web.Request) -> web.Response:
@@ -149,10 +139,10 @@ async def dismiss_unanswered(request: web.Request) -> web.Response:
         raise ApiError(403, "forbidden", "只有居委管理员和街道管理员可以处理未解答问题。")
     if not request.app[appkeys.REGISTRY].has_committee(committee):
         raise ApiError(404, "not_found", NOT_FOUND)
-    data = await body(request, DismissIn)
+    data = await body(request, models.DismissIn)
     ids = [i for i in data.message_ids if 0 < i < 2**63]
     marked = await request.app[appkeys.UNANSWERED].dismiss(committee, ids)
-    return ok({"dismissed": marked})
+    return ok(models.Dismissed(dismissed=marked))
 
 
 # --- registry -----------------------------------------------------------------------------------
@@ -160,22 +150,22 @@ async def compounds(request: web.Request) -> web.Response:
     """The compounds (小区) of the caller's committee, or of every committee."""
     _, committee = await _scope(request)
     return ok(
-        {
-            "compounds": [
-                {
-                    "committee": c.id,
-                    "id": p.id,
-                    "name": p.name,
-                    "aliases": list(p.aliases),
-                    "kind": p.kind,
-                    "note": p.note,
-                    "buildings": list(p.buildings),
-                    "group_chats": list(p.group_chats),
-                }
+        models.CompoundList(
+            compounds=[
+                models.Compound(
+                    committee=c.id,
+                    id=p.id,
+                    name=p.name,
+                    aliases=list(p.aliases),
+                    kind=p.kind,
+                    note=p.note,
+                    buildings=list(p.buildings),
+                    group_chats=list(p.group_chats),
+                )
                 for c in _committees(request, committee)
                 for p in c.compounds
             ]
-        }
+        )
     )
 
 
@@ -183,19 +173,14 @@ async def group_chats(request: web.Request) -> web.Response:
     """Which group chat serves which compound, for the caller's committee or every one."""
     _, committee = await _scope(request)
     return ok(
-        {
-            "group_chats": [
-                {
-                    "chat_id": chat,
-                    "committee": c.id,
-                    "compound": p.id,
-                    "compound_name": p.name,
-                }
+        models.GroupChatList(
+            group_chats=[
+                models.GroupChat(chat_id=chat, committee=c.id, compound=p.id, compound_name=p.name)
                 for c in _committees(request, committee)
                 for p in c.compounds
                 for chat in p.group_chats
             ]
-        }
+        )
     )
 
 
@@ -210,14 +195,14 @@ async def list_users(request: web.Request) -> web.Response:
     principal, committee = await _scope(request)
     _require_admin(principal)
     users = await request.app[ACCOUNTS].list_users(committee)
-    return ok({"users": [u.to_dict() for u in users]})
+    return ok(models.UserList(users=[models.User.model_validate(u.to_dict()) for u in users]))
 
 
 async def create_user(request: web.Request) -> web.Response:
     """Create a user; 201 with the user (never the password)."""
     principal = await require_user(request)
     _require_admin(principal)
-    data = await body(request, UserIn)
+    data = await body(request, models.UserIn)
     role = Role(data.role)
     committee = data.committee or None
     if not principal.is_street_admin:
@@ -234,7 +219,7 @@ async def create_user(request: web.Request) -> web.Response:
         raise ApiError(409, "user_exists", "该用户名已被使用。") from None
     except InvalidAccount as exc:
         raise ApiError(422, "invalid", _account_message(str(exc))) from None
-    return ok(user.to_dict(), status=201)
+    return ok(models.User.model_validate(user.to_dict()), status=201)
 
 
 def _account_message(reason: str) -> str:

@@ -3,60 +3,32 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
 
 from bot import appkeys
 from bot.accounts.http import ApiError
-from bot.api.common import NO_NUL, acting, actor_of, body, ok, ticket_errors
-from bot.domain.tickets import Actor, TicketEvent, TicketStatus
+from bot.api import models
+from bot.api.common import acting, actor_of, body, ok, ticket_errors
+from bot.domain.tickets import Actor, Ticket, TicketEvent, TicketStatus
 from bot.tickets import InvalidAssignee
 
 INVALID_ASSIGNEE = "只能转交给本居委会的社工或居委管理员（账号未停用；to_id 为其用户编号）。"
 
 
-class TransferIn(BaseModel):
-    """To whom: the user id of an active caseworker or admin of the ticket's committee. The
-    name recorded is that account's; ``to_name`` (accepted before) is still accepted for
-    existing clients but never believed."""
-
-    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
-
-    to_id: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
-    to_name: str = Field(
-        default="",
-        max_length=128,
-        pattern=NO_NUL,
-        description="Deprecated and ignored: the recorded name is the account's.",
+def event_out(e: TicketEvent) -> models.TicketEvent:
+    return models.TicketEvent(
+        id=e.id,
+        kind=e.kind,
+        actor=models.EventActor(kind=e.actor.kind, id=e.actor.id, name=e.actor.name),
+        summary=e.summary,
+        public=e.public,
+        at=e.created_at,
     )
-    note: str = Field(default="", max_length=2000, pattern=NO_NUL)
 
 
-class StatusIn(BaseModel):
-    status: Literal["in_progress", "waiting_resident", "resolved", "closed", "reopened"]
-    note: str = Field(default="", max_length=2000, pattern=NO_NUL)
-
-
-class NoteIn(BaseModel):
-    text: str = Field(min_length=1, max_length=2000, pattern=NO_NUL)
-    public: bool = False
-
-
-class ResolveIn(BaseModel):
-    summary: str = Field(min_length=1, max_length=2000, pattern=NO_NUL)
-
-
-def event_json(e: TicketEvent) -> dict[str, object]:
-    return {
-        "id": e.id,
-        "kind": e.kind.value,
-        "actor": {"kind": e.actor.kind.value, "id": e.actor.id, "name": e.actor.name},
-        "summary": e.summary,
-        "public": e.public,
-        "at": e.created_at.isoformat(),
-    }
+def ticket_out(ticket: Ticket) -> models.Ticket:
+    """The ticket as the API shows it (the reporter's phone masked)."""
+    return models.Ticket.model_validate(ticket.to_dict())
 
 
 @ticket_errors
@@ -65,16 +37,14 @@ async def inbox(request: web.Request) -> web.Response:
     _, committee = await acting(request)
     items = await request.app[appkeys.TICKETS].queries.inbox(committee)
     return ok(
-        {
-            "tickets": [
-                {
-                    **item.ticket.to_dict(),
-                    "sla": item.sla.value,
-                    "due": item.due.isoformat() if item.due else None,
-                }
+        models.Inbox(
+            tickets=[
+                models.InboxItem.model_validate(
+                    {**item.ticket.to_dict(), "sla": item.sla, "due": item.due}
+                )
                 for item in items
             ]
-        }
+        )
     )
 
 
@@ -85,11 +55,13 @@ async def get_ticket(request: web.Request) -> web.Response:
     ticket = await tickets.get(committee, request.match_info["number"])
     history = await tickets.history(committee, ticket.number)
     return ok(
-        {
-            **ticket.to_dict(include_phone=True),
-            "sla": tickets.sla_state(ticket).value,
-            "events": [event_json(e) for e in history],
-        }
+        models.TicketDetail.model_validate(
+            {
+                **ticket.to_dict(include_phone=True),
+                "sla": tickets.sla_state(ticket),
+                "events": [event_out(e) for e in history],
+            }
+        )
     )
 
 
@@ -99,7 +71,7 @@ async def claim(request: web.Request) -> web.Response:
     ticket = await request.app[appkeys.TICKETS].workflow.claim(
         committee, request.match_info["number"], actor=actor_of(principal)
     )
-    return ok(ticket.to_dict())
+    return ok(ticket_out(ticket))
 
 
 @ticket_errors
@@ -107,7 +79,7 @@ async def transfer(request: web.Request) -> web.Response:
     """Give the ticket to a colleague: 422 ``invalid_assignee`` unless ``to_id`` is an active
     caseworker or admin of the committee."""
     principal, committee = await acting(request)
-    data = await body(request, TransferIn)
+    data = await body(request, models.TransferIn)
     try:
         ticket = await request.app[appkeys.TICKETS].workflow.transfer(
             committee,
@@ -118,13 +90,13 @@ async def transfer(request: web.Request) -> web.Response:
         )
     except InvalidAssignee:
         raise ApiError(422, "invalid_assignee", INVALID_ASSIGNEE) from None
-    return ok(ticket.to_dict())
+    return ok(ticket_out(ticket))
 
 
 @ticket_errors
 async def change_status(request: web.Request) -> web.Response:
     principal, committee = await acting(request)
-    data = await body(request, StatusIn)
+    data = await body(request, models.StatusIn)
     ticket = await request.app[appkeys.TICKETS].workflow.change_status(
         committee,
         request.match_info["number"],
@@ -132,23 +104,23 @@ async def change_status(request: web.Request) -> web.Response:
         actor=actor_of(principal),
         note=data.note,
     )
-    return ok(ticket.to_dict())
+    return ok(ticket_out(ticket))
 
 
 @ticket_errors
 async def resolve(request: web.Request) -> web.Response:
     principal, committee = await acting(request)
-    data = await body(request, ResolveIn)
+    data = await body(request, models.ResolveIn)
     ticket = await request.app[appkeys.TICKETS].workflow.resolve(
         committee, request.match_info["number"], actor=actor_of(principal), summary=data.summary
     )
-    return ok(ticket.to_dict())
+    return ok(ticket_out(ticket))
 
 
 @ticket_errors
 async def add_note(request: web.Request) -> web.Response:
     principal, committee = await acting(request)
-    data = await body(request, NoteIn)
+    data = await body(request, models.NoteIn)
     ticket = await request.app[appkeys.TICKETS].workflow.add_note(
         committee,
         request.match_info["number"],
@@ -156,4 +128,4 @@ async def add_note(request: web.Request) -> web.Response:
         actor=actor_of(principal),
         public=data.public,
     )
-    return ok(ticket.to_dict())
+    return ok(ticket_out(ticket))

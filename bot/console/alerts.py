@@ -5,7 +5,7 @@ caseworker's committee has no working alert channel."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -16,12 +16,12 @@ from bot.accounts.http import ensure_committee, require_user
 from bot.alerts import StaffAlerts
 from bot.domain import Registry, StoreUnavailable
 from bot.domain.accounts import Principal
+from bot.domain.clock import SHANGHAI
 from bot.domain.tickets import ActionNotAllowed, Actor, TicketNotFound
 from bot.storage.alerts import AlertStatus, StaffAlert
 
 log = logging.getLogger(__name__)
 
-SHANGHAI = timezone(timedelta(hours=8), "CST")
 RECENT = timedelta(hours=24)
 """Acknowledged alerts stay on the inbox this long (who took it)."""
 

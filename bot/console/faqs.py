@@ -30,6 +30,7 @@ from bot.console.pages import local_time, ticket_committee
 from bot.console.rendering import CONSOLE_REGISTRY, render
 from bot.console.security import error_page
 from bot.domain.accounts import Principal
+from bot.domain.clock import shanghai_today
 from bot.domain.faq import ID_PATTERN, FaqEntry
 from bot.domain.registry import Committee
 from bot.faq_service import (
@@ -49,7 +50,7 @@ from bot.faq_service import (
     state_of,
 )
 from bot.retrieval import CorpusError, RetrievalError, export_corpus, load_corpus
-from bot.retrieval.service import NoIndexError, shanghai_today
+from bot.retrieval.service import NoIndexError
 from bot.storage.faqs import FaqConflict, FaqRevision, StoredFaq
 
 log = logging.getLogger(__name__)

@@ -30,12 +30,12 @@ from bot.console.pages import conversation_href, form_data, local_time
 from bot.console.rendering import CONSOLE_REGISTRY, render
 from bot.console.security import error_page
 from bot.domain.accounts import Principal
+from bot.domain.clock import shanghai_today
 from bot.domain.faq import ID_PATTERN
 from bot.domain.tickets import Satisfaction
 from bot.insights import Cluster
 from bot.insights.stats import STREET, Figures
 from bot.insights.unanswered import UNANSWERED_OUTCOMES
-from bot.retrieval.service import shanghai_today
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -32,6 +32,7 @@ from bot.dialogue.events import committee_channel
 from bot.dialogue.handoff import CATEGORY, OFF_HOURS, PROMISE, REASONS, ConversationNotFound
 from bot.domain import StoreUnavailable
 from bot.domain.accounts import Principal, committee_scope
+from bot.domain.clock import SHANGHAI
 from bot.domain.tickets import (
     ALLOWED_TRANSITIONS,
     ActionNotAllowed,
@@ -50,9 +51,6 @@ from bot.storage.conversations import Conversation, Mode
 from bot.tickets import InvalidAssignee
 
 log = logging.getLogger(__name__)
-
-SHANGHAI = timezone(timedelta(hours=8), "CST")
-"""Shanghai has no daylight saving time: a fixed UTC+8 needs no tz database."""
 
 MAX_TEXT = 2000
 INVALID = "提交的内容无效，请检查后重试。"

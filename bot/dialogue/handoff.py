@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from bot.dialogue.events import LiveEvents
 from bot.dialogue.turn import Turn
 from bot.domain import ChatType, Registry, Reply, ReplyKind
+from bot.domain.clock import SHANGHAI
 from bot.domain.tickets import (
-    SHANGHAI,
     Actor,
     Reporter,
     TicketCategory,

@@ -12,26 +12,12 @@ import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime
 from types import MappingProxyType
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.errors import LinliError
 from bot.domain.messages import ChatType, IncomingMessage, TicketRef
-
-
-def _shanghai() -> tzinfo:
-    try:
-        return ZoneInfo("Asia/Shanghai")
-    except ZoneInfoNotFoundError:  # pragma: no cover - images without tzdata
-        # China has kept UTC+8 without daylight saving since 1991: the fixed offset is exact.
-        return timezone(timedelta(hours=8), "CST")
-
-
-SHANGHAI: tzinfo = _shanghai()
-"""The committee's local time zone: ticket dates, working hours and dashboard days use it."""
-
 
 # -- errors ----------------------------------------------------------------------------------
 
@@ -532,13 +518,6 @@ class Notification:
 _NUMBER_IN_TEXT = re.compile(
     r"(?<![A-Za-z0-9])([A-Za-z]{1,10})\s*-?\s*(\d{8})\s*-?\s*(\d{1,6})(?!\d)"
 )
-
-
-def local_day(moment: datetime) -> date:
-    """The Asia/Shanghai calendar day of an aware datetime."""
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime")
-    return moment.astimezone(SHANGHAI).date()
 
 
 def format_number(prefix: str, day: date, sequence: int) -> str:

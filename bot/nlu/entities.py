@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 from bot.domain import Registry
+from bot.domain.clock import shanghai_today
 from bot.nlu.normalize import NormalizedText, normalize
 from bot.nlu.types import Entity
 
@@ -221,7 +222,7 @@ class EntityExtractor:
 
         ``expected``: entity names the dialogue just asked for; a bare number then counts
         as that entity (``"5"`` → ``5号楼`` when a building is expected, ``"502"`` → room).
-        ``today`` resolves relative dates (default: the local date).
+        ``today`` resolves relative dates (default: today in Shanghai).
         """
         if not text or not text.strip():
             return []
@@ -232,7 +233,7 @@ class EntityExtractor:
         self._phones(t, cands)
         self._compound(t, cands)
         self._places(t, cands, expected)
-        self._when(t, cands, today or date.today(), expected)
+        self._when(t, cands, today or shanghai_today(), expected)
         self._people(t, cands)
         for priority, tables in ((6, self._lookups), (7, self._regexes)):
             for name, pat in tables:

@@ -29,10 +29,11 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
+from bot.domain.clock import shanghai_today
 from bot.domain.faq import FaqEntry
 from bot.encoders import Encoder
 from bot.retrieval.calibration import Calibration, features
@@ -47,12 +48,7 @@ from bot.retrieval.index import (
 from bot.retrieval.normalize import MAX_QUERY_CHARS, Normalizer, core_text
 from bot.retrieval.text import Tokenizer
 
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 OutcomeKind = Literal["answer", "clarify", "none"]
-
-
-def shanghai_today() -> date:
-    return datetime.now(UTC).astimezone(SHANGHAI).date()
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,17 +17,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from bot.domain.clock import local_day
 from bot.domain.tickets import (
-    SHANGHAI,
     Satisfaction,
     SlaState,
     Ticket,
     TicketEvent,
     TicketStatus,
-    local_day,
 )
 from bot.tickets.sla import SlaPolicy
 
@@ -91,14 +90,6 @@ class Dashboard:
             "open_by_status": {k.value: v for k, v in self.open_by_status.items()},
             "open_by_sla": {k.value: v for k, v in self.open_by_sla.items()},
         }
-
-
-def day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    """[start 00:00, end+1 00:00) in Asia/Shanghai, as aware datetimes."""
-    return (
-        datetime.combine(start, time(0), SHANGHAI),
-        datetime.combine(end + timedelta(days=1), time(0), SHANGHAI),
-    )
 
 
 def build(

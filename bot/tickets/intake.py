@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from bot.domain.clock import local_day
 from bot.domain.registry import Committee, Registry
 from bot.domain.tickets import (
     OPEN_STATUSES,
@@ -26,7 +27,6 @@ from bot.domain.tickets import (
     TicketNotFound,
     TicketStatus,
     format_number,
-    local_day,
 )
 from bot.storage.tickets import DuplicateTicket, NewEvent, TicketQuery, TicketStore
 from bot.tickets import texts

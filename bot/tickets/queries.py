@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from bot.domain.clock import day_bounds
 from bot.domain.tickets import (
     OPEN_STATUSES,
     EventKind,
@@ -133,7 +134,7 @@ class TicketQueries:
         if end < start:
             raise InvalidTicket("dashboard: end is before start")
         now = now or checked_now(self._clock)
-        lo, hi = dashboard_mod.day_bounds(start, end)
+        lo, hi = day_bounds(start, end)
         opened = await self._store.search(
             TicketQuery(committee=committee, created_from=lo, created_before=hi, limit=None)
         )

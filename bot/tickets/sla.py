@@ -37,8 +37,8 @@ from typing import Any, Literal
 
 import chinese_calendar
 
+from bot.domain.clock import SHANGHAI
 from bot.domain.tickets import (
-    SHANGHAI,
     InvalidTicket,
     SlaState,
     Ticket,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.domain.clock import SHANGHAI
 from bot.domain.registry import Committee
 from bot.domain.tickets import (
-    SHANGHAI,
     Actor,
     Satisfaction,
     Ticket,

@@ -21,7 +21,8 @@ from bot.app import build_state, load_registry
 from bot.background import BackgroundTasks
 from bot.channels.outbound import OutboundSender
 from bot.domain import Chat, ChatType, IncomingMessage, Sender
-from bot.domain.tickets import SHANGHAI, Reporter, TicketCategory, TicketDraft
+from bot.domain.clock import SHANGHAI
+from bot.domain.tickets import Reporter, TicketCategory, TicketDraft
 from bot.settings import Settings
 from bot.storage.sql import Database, SqlAlertStore, SqlTicketStore
 from bot.storage.state import StateStore

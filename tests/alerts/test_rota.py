@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.alerts import next_on_rota, on_duty
-from bot.domain.tickets import SHANGHAI
+from bot.domain.clock import SHANGHAI
 from bot.settings import Rota, Settings
 
 from .conftest import ROTA

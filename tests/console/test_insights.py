@@ -19,7 +19,8 @@ from bot.accounts import Passwords
 from bot.accounts.http import ACCOUNTS
 from bot.app import build_app
 from bot.domain import Chat, ChatType, IncomingMessage, Reply, ReplyKind, Sender
-from bot.domain.tickets import SHANGHAI, Actor, Reporter, TicketCategory, TicketDraft
+from bot.domain.clock import SHANGHAI
+from bot.domain.tickets import Actor, Reporter, TicketCategory, TicketDraft
 from bot.encoders import Encoder
 from bot.settings import Settings
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.domain import Chat, ChatType, IncomingMessage, Sender
-from bot.domain.tickets import SHANGHAI, Actor, Reporter, TicketCategory, TicketDraft
+from bot.domain.clock import SHANGHAI
+from bot.domain.tickets import Actor, Reporter, TicketCategory, TicketDraft
 
 
 class Clock:

@@ -33,6 +33,13 @@ from bot.channels.platform import PlatformClient
 from bot.channels.protocol import Capabilities, Channel, ChannelContext, Delivery
 from bot.channels.render import mask
 from bot.channels.safe_json import loads
+from bot.channels.webhook.models import (
+    FieldError,
+    TicketRef,
+    WebhookError,
+    WebhookReply,
+    WebhookResponse,
+)
 from bot.domain import (
     Chat,
     ChatType,
@@ -104,27 +111,25 @@ class WebhookResult:
 
 
 def render_result(result: IngressResult) -> WebhookResult:
-    """The webhook response for an ingress result."""
+    """The webhook response for an ingress result (``WebhookResponse``)."""
     if result.pending:
-        return WebhookResult(202, {"replies": [], "ticket": None, "pending": True})
-    replies = [_reply_json(r) for r in result.replies]
+        pending = WebhookResponse(replies=[], ticket=None, pending=True)
+        return WebhookResult(202, pending.model_dump(mode="json"))
     ticket = next((r.ticket for r in result.replies if r.ticket is not None), None)
-    body: dict[str, Any] = {
-        "replies": replies,
-        "ticket": None
+    body = WebhookResponse(
+        replies=[_reply_out(r) for r in result.replies],
+        ticket=None
         if ticket is None
-        else {"number": ticket.number, "status": ticket.status, "priority": ticket.priority},
-    }
-    if result.duplicate:
-        body["duplicate"] = True
-    return WebhookResult(200, body)
+        else TicketRef(number=ticket.number, status=ticket.status, priority=ticket.priority),
+        duplicate=True if result.duplicate else None,
+    )
+    return WebhookResult(200, body.model_dump(mode="json"))
 
 
-def _reply_json(reply: Reply) -> dict[str, Any]:
-    out: dict[str, Any] = {"text": reply.text, "kind": reply.kind.value}
-    if reply.private:
-        out["private"] = True
-    return out
+def _reply_out(reply: Reply) -> WebhookReply:
+    return WebhookReply.model_validate(
+        {"text": reply.text, "kind": reply.kind.value, "private": reply.private or None}
+    )
 
 
 def parse_json(body: bytes | str, settings: Settings) -> Any:
@@ -289,17 +294,22 @@ async def json_guard(request: web.Request, work: Awaitable[WebhookResult]) -> we
         result = await work
     except InvalidPayload as exc:
         refused(request, exc)
-        return web.json_response({"error": str(exc), "details": exc.details}, status=exc.status)
+        details = [FieldError.model_validate(d) for d in exc.details]
+        return _error(WebhookError(error=str(exc), details=details), exc.status)
     except ChannelRequestError as exc:
         refused(request, exc)
-        return web.json_response({"error": str(exc)}, status=exc.status)
+        return _error(WebhookError(error=str(exc)), exc.status)
     except InvalidMessage as exc:
         refused(request, BadRequestError(str(exc)))
-        return web.json_response({"error": str(exc)}, status=400)
+        return _error(WebhookError(error=str(exc)), 400)
     except StoreUnavailable as exc:
         log.error("store unavailable", extra={"path": request.path, "error": str(exc)})
-        return web.json_response({"error": UNAVAILABLE}, status=503)
+        return _error(WebhookError(error=UNAVAILABLE), 503)
     return web.json_response(result.body, status=result.status, dumps=_dumps)
+
+
+def _error(error: WebhookError, status: int) -> web.Response:
+    return web.json_response(error.model_dump(mode="json"), status=status)
 
 
 def _dumps(obj: Any) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select, update
@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain import Chat, ChatType, IncomingMessage, MessageType, Reply, Sender
-from bot.domain.tickets import SHANGHAI
+from bot.domain.clock import UTC_OFFSET, ZONE_NAME, day_bounds
 from bot.storage.conversations import Conversation
 from bot.storage.faqs import (
     NEVER_CHANGED,
@@ -240,8 +240,7 @@ class SqlMessageLog(MessageLog):
     ) -> list[OutcomeCount]:
         if end < start:
             return []
-        lo = datetime.combine(start, time(0), SHANGHAI)
-        hi = datetime.combine(end + timedelta(days=1), time(0), SHANGHAI)
+        lo, hi = day_bounds(start, end)
         day = self._local_day()
         stmt = (
             select(MessageRow.committee, day, MessageRow.outcome, func.count())
@@ -265,11 +264,11 @@ class SqlMessageLog(MessageLog):
         return out
 
     def _local_day(self) -> ColumnElement[Any]:
-        """The Asia/Shanghai calendar day of ``created_at``, in SQL."""
+        """The Shanghai calendar day of ``created_at``, in SQL."""
         if self._db.dialect == "postgresql":
-            return func.date(func.timezone("Asia/Shanghai", MessageRow.created_at))
-        # SQLite stores UTC; Shanghai has been UTC+8 all year since 1991.
-        return func.date(MessageRow.created_at, "+8 hours")
+            return func.date(func.timezone(ZONE_NAME, MessageRow.created_at))
+        # SQLite stores UTC and has no zone database: add the (fixed) offset.
+        return func.date(MessageRow.created_at, f"+{UTC_OFFSET // timedelta(hours=1)} hours")
 
     async def record_proactive(
         self,
