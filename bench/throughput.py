@@ -149,6 +149,8 @@ class Point:
     missed_budget: int = 0
     errors: int = 0
     load_avg: float = 0.0
+    sql_xact_per_msg: float | None = None
+    """PostgreSQL transactions (commits + rollbacks) per message, from pg_stat_database."""
     sample: list[str] = field(default_factory=list)
     """A few decrypted passive replies (checked after the timed window)."""
 
@@ -219,6 +221,22 @@ class Session:
             # One at a time: the first migrates the database and trains/builds the models.
             await worker.wait_healthy(timeout_s=600)
 
+    async def transactions(self) -> int | None:
+        """Transactions so far in this session's database (PostgreSQL), after the servers'
+        statistics reached the collector (they report at most once a second)."""
+        if not self.postgres:
+            return None
+        await asyncio.sleep(1.2)
+        conn = await asyncpg.connect(self.args.postgres, timeout=10)
+        try:
+            value = await conn.fetchval(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = $1",
+                self.database,
+            )
+        finally:
+            await conn.close()
+        return int(value or 0)
+
     @property
     def pids(self) -> list[int]:
         return [w.proc.pid for w in self.workers if w.proc is not None]
@@ -264,7 +282,10 @@ class Client:
             "encrypt_type": "aes",
             "msg_signature": self.crypto.signature(now, nonce, encrypted),
         }
-        body = f"<xml><ToUserName><![CDATA[gh_bench]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+        body = (
+            "<xml><ToUserName><![CDATA[gh_bench]]></ToUserName>"
+            f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+        )
         return query, body.encode()
 
     async def run(self, session: Session, point: Point, seconds: float) -> None:
@@ -303,11 +324,13 @@ class Client:
                 elif len(bodies) < 8 and n < 6:
                     bodies.append(raw)
 
+        xact0 = await session.transactions()
         ticks0 = cpu_ticks(session.pids)
         started = time.monotonic()
         await asyncio.gather(*(resident(i) for i in range(point.inflight)))
         point.seconds = time.monotonic() - started
         ticks = cpu_ticks(session.pids) - ticks0
+        xact1 = await session.transactions()
         point.load_avg = os.getloadavg()[0]
         point.messages = len(latencies)
         point.missed_budget = missed
@@ -318,6 +341,8 @@ class Client:
             point.p50_ms = statistics.median(latencies) * 1000
             point.p99_ms = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
             point.cpu_ms_per_msg = ticks * 1000 / os.sysconf("SC_CLK_TCK") / len(latencies)
+            if xact0 is not None and xact1 is not None:
+                point.sql_xact_per_msg = round((xact1 - xact0) / len(latencies), 2)
         point.sample = [open_safe_reply(b).get("Content", "") for b in bodies]
 
 
@@ -345,11 +370,12 @@ def _row(p: Point) -> str:
         f"{p.source}{p.round:<2} {p.setup:<7}{p.kind:<8}{p.inflight:>4} "
         f"{p.per_s:>8.1f} {p.p50_ms:>8.0f} {p.p99_ms:>8.0f} {p.cpu_ms_per_msg:>7.2f} "
         f"{p.missed_budget:>6} {p.errors:>5} {p.messages:>7} {p.load_avg:>5.1f}"
+        f" {'-' if p.sql_xact_per_msg is None else f'{p.sql_xact_per_msg:.1f}':>6}"
     )
 
 
 HEADER = (
-    "run setup  kind    infl    msg/s  p50(ms)  p99(ms) cpu(ms) missed  errs    msgs  load"
+    "run setup  kind    infl    msg/s  p50(ms)  p99(ms) cpu(ms) missed  errs    msgs  load   xact"
 )
 
 
@@ -442,8 +468,10 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             if args.against:
                 tree = stack.enter_context(worktree(args.against, workdir))
                 sources.append(Source("B", args.against, tree))
-            say(f"A = working tree{f', B = {args.against}' if args.against else ''}; "
-                f"{seconds:g} s per point; {os.cpu_count()} cores")
+            say(
+                f"A = working tree{f', B = {args.against}' if args.against else ''}; "
+                f"{seconds:g} s per point; {os.cpu_count()} cores"
+            )
             say(HEADER)
             connector = aiohttp.TCPConnector(limit=0)
             async with aiohttp.ClientSession(connector=connector) as http:
