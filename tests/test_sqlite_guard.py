@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REDIS_URL
 
 from bot.storage.sql.guard import DatabaseInUse, hold_sqlite_file, sqlite_path
 
 ROOT = Path(__file__).resolve().parent.parent
+REDIS_URL = os.environ.get("LINLI_TEST_REDIS", "redis://127.0.0.1:6379/15")
 
 
 def _free_port() -> int:
