@@ -4,6 +4,7 @@ for (a new abstract method on MessageLog once broke ``bench/ingest.py`` unnotice
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ def _throughput_bench() -> object:
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up by name
     spec.loader.exec_module(module)
     return module
 

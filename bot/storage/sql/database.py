@@ -26,7 +26,7 @@ from bot.domain.errors import StoreUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
-POOL_CONNECTIONS = 10
+POOL_CONNECTIONS = 20
 """PostgreSQL connections one serving process may hold (the budget per worker): N workers
 need N × this plus the CLI's few below the server's ``max_connections`` (100 by default), or
 PgBouncer in front. A unit of work is short, so more concurrent messages than connections
