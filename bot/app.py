@@ -45,7 +45,7 @@ from bot.domain import Contacts, Registry, StoreUnavailable
 from bot.domain.clock import shanghai_today
 from bot.domain.tickets import Notification
 from bot.edge import body_deadline, check_metrics_access
-from bot.encoders import Encoder
+from bot.encoders import Encoder, MemoEncoder
 from bot.faq_service import FaqService
 from bot.insights import UnansweredQuestions
 from bot.insights.stats import DashboardFigures
@@ -133,7 +133,9 @@ async def build_app(
     app = web.Application(client_max_size=max(settings.max_upload_bytes, settings.max_body_bytes))
     metrics = Metrics()
     registry = load_registry(settings)
-    db = Database.connect(settings.effective_database_url)
+    db = Database.connect(
+        settings.effective_database_url, pool_connections=settings.db_pool_connections
+    )
     state = build_state(settings)
     tasks = BackgroundTasks()
     message_log = SqlMessageLog(db)
@@ -294,12 +296,14 @@ async def build_app(
 
 
 def _encoder(settings: Settings, given: Encoder | None) -> Encoder:
+    """The model, behind one memo shared by the NLU and the FAQ search: each message is
+    encoded once per process, whoever reads it first."""
     wanted = load_encoder(settings.encoder)  # loads nothing until the first encode
     if given is None:
-        return wanted
+        return MemoEncoder.over(wanted)
     if given.name != wanted.name:
         raise ValueError(f"encoder {given.name!r} given, settings name {wanted.name!r}")
-    return given
+    return MemoEncoder.over(given)
 
 
 async def _models(app: web.Application) -> AsyncIterator[None]:

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
+import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Callable, Sequence
+from types import FrameType
 
 from bot.settings import Settings, load_settings
 
@@ -31,6 +37,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overrides["port"] = args.port
     settings = _settings(args, **overrides)
     logs.configure(settings.log_level, settings.log_json)
+    if args.workers > 1:
+        return _serve_workers(args, settings)
     try:
         # Held (open) until the process exits: one serving process per SQLite file.
         guard = hold_sqlite_file(settings.effective_database_url)
@@ -54,6 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print=None,
         shutdown_timeout=settings.drain_timeout_s,
         access_log=None,
+        reuse_port=args.reuse_port or None,
         **server_options(settings),
     )
     if guard is not None:
@@ -71,6 +80,77 @@ def console_help(base: str, committee: str) -> list[str]:
     ]
 
 
+WORKERS_NEED_SHARED_STORES = (
+    "linli: --workers > 1 需要 PostgreSQL 和 Redis（database_url、redis_url）；"
+    "内置的 SQLite 只能由一个进程使用。\n"
+    "linli: --workers > 1 needs PostgreSQL and Redis (database_url and redis_url); the "
+    "embedded SQLite database serves one process only."
+)
+
+
+def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
+    """``--workers N``: N ``linli serve`` processes on one port (SO_REUSEPORT: the kernel
+    spreads connections over them), sharing PostgreSQL and Redis. The first starts alone (it
+    migrates the database and trains or builds the models the others then load); SIGTERM or
+    SIGINT stops them all, each draining its requests; one that dies stops the others."""
+    if settings.effective_database_url.startswith("sqlite") or not settings.redis_url:
+        print(WORKERS_NEED_SHARED_STORES, file=sys.stderr, flush=True)
+        return 2
+    command = [sys.executable, "-m", "bot.cli"]
+    if args.config:
+        command += ["--config", args.config]
+    command += ["serve", "--host", settings.host, "--port", str(settings.port), "--reuse-port"]
+    children: list[subprocess.Popen[bytes]] = []
+    stopping = False
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    health = f"http://{settings.host}:{settings.port}/healthz"
+    try:
+        for n in range(args.workers):
+            if stopping:
+                break
+            children.append(subprocess.Popen(command, env=os.environ.copy()))  # noqa: S603
+            if n == 0:
+                _wait_healthy(health, children[0], lambda: stopping)
+                if children[0].poll() is not None:
+                    break  # it could not start: the loop below reports it
+        print(f"Linli: {len(children)} workers on {settings.host}:{settings.port}", flush=True)
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        if not stopping:  # a worker died: the rest go too (the supervisor restarts us all)
+            stop(signal.SIGTERM, None)
+        deadline = time.monotonic() + settings.drain_timeout_s + 10
+        codes = []
+        for child in children:
+            try:
+                codes.append(child.wait(max(0.1, deadline - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                codes.append(child.wait())
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0 if all(code == 0 for code in codes) else 1
+
+
+def _wait_healthy(url: str, child: subprocess.Popen[bytes], stopping: Callable[[], bool]) -> None:
+    while child.poll() is None and not stopping():
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (our own http URL)
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.25)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="linli", description="Linli (邻里) residents' assistant")
     parser.add_argument("--config", help="TOML settings file (or LINLI_CONFIG)")
@@ -79,6 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the bot")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the port (> 1 needs PostgreSQL and Redis)",
+    )
+    # Set by --workers for its children: bind the port beside the other workers.
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(handler=cmd_serve)
 
     from bot.accounts.cli import register as register_user

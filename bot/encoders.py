@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -45,6 +46,62 @@ class Encoder(Protocol):
     def dim(self) -> int: ...
 
     def encode(self, texts: Sequence[str]) -> Vectors: ...
+
+
+class TextEncoder(Protocol):
+    """What ``MemoEncoder`` wraps: a name and ``encode`` (``dim`` is optional)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def encode(self, texts: Sequence[str]) -> Vectors: ...
+
+
+class MemoEncoder:
+    """An encoder that remembers its last ``size`` texts. One instance wraps the model for
+    every reader of a message: the intent classifier, the crisis classifier and the FAQ
+    search read the same text (the NLU's and retrieval's normal forms agree for ordinary
+    messages) one after the other, and only the first encodes it; a burst of residents
+    asking the same question encodes it once. Thread-safe; same ``name`` as the encoder it
+    wraps, and the same vectors."""
+
+    def __init__(self, inner: TextEncoder, size: int = 2048) -> None:
+        self.inner = inner
+        self._size = size
+        self._memo: OrderedDict[str, Vectors] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def over(cls, encoder: TextEncoder) -> MemoEncoder:
+        """``encoder`` itself if it already is one, else a memo around it."""
+        return encoder if isinstance(encoder, MemoEncoder) else cls(encoder)
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dim(self) -> int:
+        if isinstance(self.inner, Encoder):
+            return self.inner.dim
+        return int(self.encode(["。"]).shape[1])
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        with self._lock:
+            known = {t: v for t in texts if (v := self._memo.get(t)) is not None}
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            fresh = self.inner.encode(missing)
+            with self._lock:
+                for t, v in zip(missing, fresh, strict=True):
+                    known[t] = v
+                    self._memo[t] = v
+                    self._memo.move_to_end(t)
+                while len(self._memo) > self._size:
+                    self._memo.popitem(last=False)
+        if not texts:
+            return self.inner.encode(texts)
+        return np.stack([known[t] for t in texts])
 
 
 def _normalise_rows(vecs: NDArray[Any]) -> Vectors:

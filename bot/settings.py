@@ -213,6 +213,9 @@ class Settings(BaseSettings):
     """Persisted FAQ indexes and embedding caches; default ``data_dir/index``."""
     database_url: str = ""
     """Empty: SQLite under ``data_dir``. ``postgresql+asyncpg://…`` for production."""
+    db_pool_connections: int = Field(default=20, ge=1)
+    """PostgreSQL connections one serving process holds at most (its budget): workers ×
+    this must stay below the server's ``max_connections`` (or put PgBouncer in front)."""
     redis_url: str = ""
     """Empty: in-process state (single worker). ``redis://…`` to share state across workers."""
     log_level: str = "INFO"

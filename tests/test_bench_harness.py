@@ -4,7 +4,9 @@ for (a new abstract method on MessageLog once broke ``bench/ingest.py`` unnotice
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,3 +35,92 @@ async def test_the_intake_bench_runs_every_channel_case(capsys: pytest.CaptureFi
     for case in ("wechat_mp safe mode", "wechat_mp plain mode", "wecom_bot JSON"):
         assert case in out
     assert out.count("(n=20)") == 3
+
+
+def _throughput_bench() -> object:
+    spec = importlib.util.spec_from_file_location("bench_throughput", BENCH / "throughput.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.timeout(900)
+async def test_the_throughput_bench_drives_a_real_server(tmp_path: Path) -> None:
+    """A short run against one real ``linli serve`` on the embedded default: every kind of
+    message is answered in Chinese and the figures are there (never judged as timings)."""
+    module: Any = _throughput_bench()
+    result = await module.main(
+        [
+            "--seconds",
+            "2",
+            "--warmup",
+            "0.5",
+            "--inflight",
+            "2",
+            "--setups",
+            "sqlite",
+            "--cache",
+            str(tmp_path / "cache"),
+            "--json",
+        ]
+    )
+    points = result["points"]
+    assert [(p["setup"], p["kind"], p["inflight"]) for p in points] == [
+        ("sqlite", "faq", 2),
+        ("sqlite", "unknown", 2),
+        ("sqlite", "repair", 2),
+    ]
+    for p in points:
+        assert p["messages"] > 0, p
+        assert p["errors"] == 0, p
+        assert p["per_s"] > 0
+        assert p["p99_ms"] >= p["p50_ms"] > 0
+        assert p["cpu_ms_per_msg"] > 0  # read from the server process, not the client
+        assert p["sql_xact_per_msg"] is None  # counted on PostgreSQL only
+        assert p["sample"], p
+        assert all(any("\u4e00" <= ch <= "\u9fff" for ch in reply) for reply in p["sample"])
+    assert result["rss_mb_after"]["A/sqlite/worker0"] > 0
+
+
+def test_the_throughput_bench_ratios_pair_the_same_points() -> None:
+    module: Any = _throughput_bench()
+    point = module.Point
+
+    def make(source: str, rnd: int, messages: int, cpu: float) -> object:
+        return point(
+            source,
+            rnd,
+            "pg1",
+            "faq",
+            32,
+            messages=messages,
+            seconds=10.0,
+            p50_ms=100.0,
+            p99_ms=200.0,
+            cpu_ms_per_msg=cpu,
+        )
+
+    rows = module.ratios(
+        [
+            make("A", 1, 400, 5.0),
+            make("B", 1, 100, 20.0),
+            make("A", 2, 600, 5.0),
+            make("B", 2, 100, 20.0),
+        ]
+    )
+    assert rows == [
+        {
+            "setup": "pg1",
+            "kind": "faq",
+            "inflight": 32,
+            "A_per_s": 50.0,
+            "B_per_s": 10.0,
+            "A_over_B_per_s": 5.0,
+            "A_over_B_cpu": 0.25,
+            "A_over_B_p50": 1.0,
+            "A_over_B_p99": 1.0,
+        }
+    ]

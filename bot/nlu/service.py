@@ -96,8 +96,9 @@ class NluService:
             if intents_dir is not None
             else (settings.intents_dir if settings is not None else "intents")
         )
-        # Both classifiers read each message: the memo encodes it (and its words) once.
-        self.encoder: SentenceEncoder = MemoEncoder(encoder or Usem3SentenceEncoder())
+        # Both classifiers read each message: the memo encodes it (and its words) once; the
+        # app hands the same memo to the FAQ search, which then reuses the message's vector.
+        self.encoder: SentenceEncoder = MemoEncoder.over(encoder or Usem3SentenceEncoder())
         self.thresholds = thresholds or Thresholds()
         self.config = config or ClassifierConfig()
         self._executor = executor

@@ -23,9 +23,11 @@ fails. With an ``index_dir`` the index is also published on disk (``IndexStore``
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -48,6 +50,11 @@ from bot.retrieval.index import (
 from bot.retrieval.normalize import MAX_QUERY_CHARS, Normalizer, core_text
 from bot.retrieval.text import Tokenizer
 
+AnswerKey = tuple[str, str | None, date, int, bool]
+"""Normalised query, compound, day, ``limit``, truncated."""
+ANSWER_CACHE_SIZE = 1024
+"""Recent search outcomes kept per committee (their hits hold references to the index's own
+entries, so the memory is a few tuples each)."""
 OutcomeKind = Literal["answer", "clarify", "none"]
 
 
@@ -198,6 +205,10 @@ class RetrievalService:
         self._normalizer = Normalizer()
         self._tokenizer = Tokenizer()
         self._indexes: dict[str, FaqIndex] = {}
+        self._answers: dict[str, tuple[FaqIndex, OrderedDict[AnswerKey, SearchOutcome]]] = {}
+        """Per committee, the outcomes of its current index's recent searches (see
+        ``search``); an index swap or drop makes them unreachable."""
+        self._answers_guard = threading.Lock()
         self._build_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -266,6 +277,32 @@ class RetrievalService:
 
     def drop(self, committee: str) -> None:
         self._indexes.pop(committee, None)
+        with self._answers_guard:
+            self._answers.pop(committee, None)
+
+    def _cached(self, committee: str, index: FaqIndex, key: AnswerKey) -> SearchOutcome | None:
+        with self._answers_guard:
+            held = self._answers.get(committee)
+            if held is None or held[0] is not index:
+                return None
+            outcome = held[1].get(key)
+            if outcome is not None:
+                held[1].move_to_end(key)
+            return outcome
+
+    def _remember(
+        self, committee: str, index: FaqIndex, key: AnswerKey, outcome: SearchOutcome
+    ) -> None:
+        with self._answers_guard:
+            held = self._answers.get(committee)
+            if held is None or held[0] is not index:
+                if self._indexes.get(committee) is not index:
+                    return  # swapped meanwhile: this outcome belongs to the old corpus
+                held = (index, OrderedDict())
+                self._answers[committee] = held
+            held[1][key] = outcome
+            while len(held[1]) > ANSWER_CACHE_SIZE:
+                held[1].popitem(last=False)
 
     # -- searching -------------------------------------------------------------------------
 
@@ -279,12 +316,24 @@ class RetrievalService:
         limit: int = 5,
     ) -> SearchOutcome:
         """Search one committee's FAQ for a resident's message. Never raises for any text;
-        raises ``NoIndexError`` if the committee has no index."""
+        raises ``NoIndexError`` if the committee has no index.
+
+        Repeated questions (a burst after a notice) are answered from a cache of the index's
+        recent outcomes, keyed by the normalised text, the compound, the day and ``limit``;
+        the cache belongs to the index, so any FAQ change (a new index) drops it. Only the
+        FAQ search is cached: the message still goes through crisis detection and the NLU
+        first, and routes that do not search the FAQ never see it."""
         started = time.perf_counter()
         index = self.index(committee)  # one read: a concurrent swap cannot split this search
         day = today or self._today()
         query = self._normalizer.normalize(text, max_chars=MAX_QUERY_CHARS)
         truncated = len(text) > MAX_QUERY_CHARS and len(query) >= MAX_QUERY_CHARS
+        key: AnswerKey = (query, compound_id, day, limit, truncated)
+        cached = self._cached(committee, index, key)
+        if cached is not None:
+            return dataclasses.replace(
+                cached, latency_ms=round((time.perf_counter() - started) * 1000.0, 3)
+            )
         if len(core_text(query)) < self.thresholds.min_core_chars:
             outcome = SearchOutcome("none", query, compound_id, truncated=truncated)
         else:
@@ -302,7 +351,7 @@ class RetrievalService:
                 n_words=n_words,
             )
         elapsed = (time.perf_counter() - started) * 1000.0
-        return SearchOutcome(
+        result = SearchOutcome(
             outcome.kind,
             outcome.query,
             outcome.compound_id,
@@ -311,6 +360,8 @@ class RetrievalService:
             round(elapsed, 3),
             outcome.truncated,
         )
+        self._remember(committee, index, key, result)
+        return result
 
     async def asearch(
         self,

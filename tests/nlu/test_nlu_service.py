@@ -6,12 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from bot.domain import Registry
+from bot.encoders import MemoEncoder
 from bot.nlu import (
     FALLBACK,
     NluService,
@@ -21,6 +25,8 @@ from bot.nlu import (
     load_latest,
 )
 from bot.nlu.model import read_manifest
+from bot.retrieval.corpus import load_corpus
+from bot.retrieval.service import RetrievalService
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
@@ -211,3 +217,51 @@ def test_an_intents_folder_without_crisis_rules_is_refused(
     service = NluService(None, tmp_path / "models", intents_dir=tmp_path, encoder=encoder)
     with pytest.raises(TrainingDataError, match="crisis"):
         service.start()
+
+
+class _Counting:
+    """The real encoder, recording every text it is asked to encode."""
+
+    def __init__(self, inner: Usem3SentenceEncoder) -> None:
+        self.inner = inner
+        self.texts: list[str] = []
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        self.texts.extend(texts)
+        return self.inner.encode(texts)
+
+
+def test_the_nlu_and_the_faq_search_share_one_encoding_of_a_message(
+    registry: Registry, encoder: Usem3SentenceEncoder, nlu: NluService, nlu_models_dir: Path
+) -> None:
+    """The app hands one memo to both: the message the classifiers encoded is not encoded
+    again by the FAQ search, and the search finds what it finds with its own encoding."""
+    counting = _Counting(encoder)
+    shared = MemoEncoder(counting)
+    service = NluService(registry, nlu_models_dir, intents_dir=ROOT / "intents", encoder=shared)
+    assert service.encoder is shared  # not wrapped twice
+    service.start()  # loads the model the session trained
+    entries = load_corpus([ROOT / "knowledge"], registry, "puxiong")
+    retrieval = RetrievalService(shared)
+    retrieval.rebuild("puxiong", entries)
+    alone = RetrievalService(encoder)
+    alone.rebuild("puxiong", entries)
+    question = "居住证办理需要哪些材料"  # in no training example or FAQ phrasing
+    counting.texts.clear()
+    service.parse(question, committee="puxiong")
+    assert counting.texts.count(question) == 1  # both classifiers, one encoding
+    encoded = len(counting.texts)
+    found = retrieval.search("puxiong", question)
+    assert len(counting.texts) == encoded  # the search reused it
+    expected = alone.search("puxiong", question)
+    assert found.kind == expected.kind
+    assert found.answer == expected.answer
+    assert [h.score for h in found.hits] == [h.score for h in expected.hits]

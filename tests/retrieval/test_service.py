@@ -7,11 +7,14 @@ import dataclasses
 import json
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from bot.domain.faq import FaqEntry
 from bot.encoders import Encoder
-from bot.retrieval.service import RetrievalService, SearchOutcome
+from bot.retrieval.service import NoIndexError, RetrievalService, SearchOutcome
 
 from .conftest import TODAY, CountingEncoder, entry
 
@@ -146,3 +149,28 @@ def test_broken_index_on_disk_is_rebuilt(tmp_path: Path, encoder: Encoder) -> No
     index = fresh.load_or_build("puxiong", corpus("a"))
     assert index.n_texts == 12
     assert (tmp_path / "puxiong" / "CURRENT").read_text() != current.name
+
+
+def test_repeated_questions_are_answered_from_the_cache_until_the_faq_changes(
+    encoder: Encoder,
+) -> None:
+    counting = CountingEncoder(encoder)
+    service = RetrievalService(counting, today=lambda: TODAY)
+    service.rebuild("c", corpus("a"))
+    question = "湿垃圾啥时候可以倒"
+    first = service.search("c", question)
+    assert first.hits[0].entry.id == "a-wet"
+    encoded = counting.encoded
+    again = service.search("c", question)
+    assert counting.encoded == encoded  # neither encoded nor ranked again
+    assert dataclasses.replace(again, latency_ms=0) == dataclasses.replace(first, latency_ms=0)
+    # The compound and the day are part of the key (eligibility depends on both).
+    service.search("c", question, "yanningyuan")
+    service.search("c", question, today=TODAY + timedelta(days=1))
+    assert counting.encoded == encoded + 2
+    # Any FAQ change builds a new index, and the cached outcomes go with the old one.
+    service.rebuild("c", corpus("b"))
+    assert service.search("c", question).hits[0].entry.id == "b-wet"
+    service.drop("c")
+    with pytest.raises(NoIndexError):
+        service.search("c", question)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
+from sqlalchemy import text
 
 from bot.domain import Chat, ChatType, IncomingMessage, Reply, ReplyKind, Sender, StoreUnavailable
 from bot.storage.sql import Database, SqlFaqStore, SqlMessageLog
+from bot.storage.sql import database as database_module
 
 
 @pytest.fixture
@@ -82,3 +87,57 @@ async def test_a_database_that_is_down_is_reported_as_unavailable() -> None:
             await SqlMessageLog(db).record_inbound(_msg("m"))
     finally:
         await db.close()
+
+
+async def test_sqlite_runs_in_wal_mode_with_normal_sync_on_one_connection(tmp_path: Path) -> None:
+    database = Database.connect(f"sqlite+aiosqlite:///{tmp_path / 'wal.db'}")
+    try:
+        async with database.session() as s:
+            mode = (await s.execute(text("PRAGMA journal_mode"))).scalar()
+            sync = (await s.execute(text("PRAGMA synchronous"))).scalar()
+        assert mode == "wal"
+        assert sync == 1  # NORMAL: durable in WAL mode except for the last commits on power loss
+        assert database.engine.pool.size() == 1  # type: ignore[attr-defined]
+    finally:
+        await database.close()
+
+
+async def _backend_pid(database: Database) -> int:
+    async with database.session() as s:
+        return int((await s.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+async def _terminate(database_url: str, pid: int) -> None:
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await conn.close()
+
+
+async def test_the_postgresql_pool_holds_its_budget_and_pings_only_idle_connections(
+    pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = Database.connect(pg_database, pool_connections=3)
+    pool: Any = database.engine.pool
+    assert pool.size() == 3
+    assert pool._max_overflow == 0
+    assert not pool._pre_ping
+    try:
+        # A connection used moments ago is not pinged: if the server dropped it meanwhile,
+        # one unit of work fails as "unavailable" and the pool starts afresh for the next.
+        monkeypatch.setattr(database_module, "IDLE_PING_S", 3600.0)
+        pid = await _backend_pid(database)
+        await _terminate(pg_database, pid)
+        with pytest.raises(StoreUnavailable):
+            await _backend_pid(database)
+        assert await _backend_pid(database) != pid
+
+        # A connection idle past IDLE_PING_S is pinged at checkout and replaced if dead,
+        # so the unit of work never sees it.
+        monkeypatch.setattr(database_module, "IDLE_PING_S", 0.0)
+        pid = await _backend_pid(database)
+        await _terminate(pg_database, pid)
+        assert await _backend_pid(database) != pid
+    finally:
+        await database.close()

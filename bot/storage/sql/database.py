@@ -4,6 +4,7 @@ migrated with Alembic at start. Connection failures surface as ``StoreUnavailabl
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -24,6 +25,18 @@ from sqlalchemy.ext.asyncio import (
 from bot.domain.errors import StoreUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+POOL_CONNECTIONS = 20
+"""PostgreSQL connections one serving process may hold (the budget per worker): N workers
+need N × this plus the CLI's few below the server's ``max_connections`` (100 by default), or
+PgBouncer in front. A unit of work is short, so more concurrent messages than connections
+queue for at most ``pool_timeout`` instead of opening more."""
+IDLE_PING_S = 10.0
+"""A pooled connection idle longer than this is pinged at checkout (the database may have
+restarted meanwhile); a busy pool is never pinged: a connection that died anyway fails its
+unit of work with ``StoreUnavailable`` (the message is recovered) and the pool drops every
+connection opened before the failure."""
+RECYCLE_S = 1800
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -43,8 +56,9 @@ class Database:
         return self.engine.dialect.name
 
     @classmethod
-    def connect(cls, url: str) -> Database:
-        """Create the engine; nothing is opened until first use."""
+    def connect(cls, url: str, *, pool_connections: int = POOL_CONNECTIONS) -> Database:
+        """Create the engine; nothing is opened until first use. ``pool_connections``: the
+        PostgreSQL connections this process may hold (SQLite always has one)."""
         kwargs: dict[str, Any] = {}
         if url.startswith("sqlite"):
             path = url.split("///", 1)[-1]
@@ -56,9 +70,9 @@ class Database:
                 kwargs.update(pool_size=1, max_overflow=0, pool_timeout=30)
         else:
             kwargs.update(
-                pool_pre_ping=True,
-                pool_size=20,
-                max_overflow=20,
+                pool_size=max(1, pool_connections),
+                max_overflow=0,
+                pool_recycle=RECYCLE_S,
                 pool_timeout=20,
                 connect_args={"timeout": 5, "command_timeout": 10},
             )
@@ -67,6 +81,9 @@ class Database:
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        else:
+            event.listen(engine.sync_engine.pool, "checkin", _idle_since)
+            event.listen(engine.sync_engine.pool, "checkout", _ping_if_idle(engine))
         return cls(engine)
 
     @asynccontextmanager
@@ -113,6 +130,31 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 def _upgrade(connection: Connection) -> None:
     command.upgrade(alembic_config(connection), "head")
+
+
+def _idle_since(_dbapi_conn: Any, record: Any) -> None:
+    if record is not None:
+        record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(engine: AsyncEngine) -> Any:
+    """A checkout hook that pings only connections idle longer than ``IDLE_PING_S`` (instead
+    of ``pool_pre_ping``'s round trips on every checkout); a failed ping makes the pool open a
+    fresh connection."""
+    dialect = engine.dialect
+
+    def checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_S:
+            return
+        try:
+            alive = dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise DisconnectionError("idle connection failed its ping") from exc
+        if not alive:
+            raise DisconnectionError("idle connection failed its ping")
+
+    return checkout
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
