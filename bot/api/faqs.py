@@ -1,7 +1,7 @@
 """The committee's FAQ: list and search, one entry, create / edit / retire, history and
 revert. Caseworkers read; the committee's admin (居委管理员) and street admins change.
 Every change is recorded (who, when, before/after) and live within seconds
-(``bot.faq_service``)."""
+(``bot.faqs``)."""
 
 from __future__ import annotations
 
@@ -16,22 +16,18 @@ from bot.accounts.http import ApiError
 from bot.api.common import NO_NUL, acting, body, ok
 from bot.domain.accounts import Principal
 from bot.domain.faq import FaqEntry
-from bot.faq_service import (
+from bot.faqs.diff import diff
+from bot.faqs.filters import matches, state_of
+from bot.faqs.service import FaqService, NothingToRestore, ProposalNotFound, RevisionNotFound
+from bot.faqs.texts import actor_text
+from bot.faqs.validation import (
     MAX_ANSWER,
     MAX_ITEM,
     MAX_ITEMS,
     MAX_QUESTION,
     MAX_SOURCE,
     MAX_TOPIC,
-    FaqService,
     InvalidFaq,
-    NothingToRestore,
-    ProposalNotFound,
-    RevisionNotFound,
-    actor_text,
-    diff,
-    matches,
-    state_of,
 )
 from bot.retrieval.service import shanghai_today
 from bot.storage.faqs import FaqConflict, FaqRevision, Proposal

@@ -5,7 +5,7 @@ CSV/XLSX import and export.
 
 Caseworkers read (no edit controls, 403 on any change); the committee's admin and street
 admins (in the committee of ``?committee=``) change. Every change goes through
-``bot.faq_service.FaqService`` (recorded, then live in this process at once and published
+``bot.faqs.service.FaqService`` (recorded, then live in this process at once and published
 to the other workers), the same service as the admin API's ``/api/v1/faqs``."""
 
 from __future__ import annotations
@@ -32,22 +32,11 @@ from bot.console.security import error_page
 from bot.domain.accounts import Principal
 from bot.domain.faq import ID_PATTERN, FaqEntry
 from bot.domain.registry import Committee
-from bot.faq_service import (
-    ACTION_LABELS,
-    FIELD_LABELS,
-    MAX_UPLOAD_ENTRIES,
-    STATE_LABELS,
-    FaqService,
-    InvalidFaq,
-    NothingToRestore,
-    ProposalNotFound,
-    RevisionNotFound,
-    actor_text,
-    diff,
-    matches,
-    row_error_text,
-    state_of,
-)
+from bot.faqs.diff import diff
+from bot.faqs.filters import matches, state_of
+from bot.faqs.service import FaqService, NothingToRestore, ProposalNotFound, RevisionNotFound
+from bot.faqs.texts import ACTION_LABELS, FIELD_LABELS, STATE_LABELS, actor_text, row_error_text
+from bot.faqs.validation import MAX_UPLOAD_ENTRIES, InvalidFaq
 from bot.retrieval import CorpusError, RetrievalError, export_corpus, load_corpus
 from bot.retrieval.service import NoIndexError, shanghai_today
 from bot.storage.faqs import FaqConflict, FaqRevision, StoredFaq
