@@ -7,18 +7,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 
 import aiohttp
+import aiohttp_session
 import yaml
 from aiohttp import web
 
 from bot import appkeys
-from bot.accounts import AccountService, Passwords
-from bot.accounts.http import ACCOUNTS
+from bot.accounts import AccountService, Authenticator, LoginThrottle, Passwords
+from bot.accounts.http import ACCOUNTS, AUTHENTICATOR, TRUSTED_PROXIES, trusted_networks
+from bot.accounts.service import SESSION_TTL_S
 from bot.alerts import StaffAlerts
-from bot.api import add_api_routes
+from bot.api import PREFIX as API_PREFIX
+from bot.api import api_app
 from bot.background import BackgroundTasks
 from bot.channels.ingress import Ingress
 from bot.channels.outbound import OutboundSender
@@ -28,7 +31,9 @@ from bot.channels.webhook import WebhookChannel
 from bot.channels.wechat_kf import WeChatKfChannel
 from bot.channels.wechat_mp import WeChatMpChannel
 from bot.channels.wecom_bot import WeComBotChannel
-from bot.console import setup_console_auth
+from bot.console import PREFIX as CONSOLE_PREFIX
+from bot.console import console_app
+from bot.console.session import cookie_storage
 from bot.dialogue import Pipeline, Route
 from bot.dialogue.events import LiveEvents
 from bot.dialogue.handoff import Handoff, HandoffRoute
@@ -110,14 +115,18 @@ async def build_app(
     settings: Settings,
     *,
     extra_channels: Sequence[ChannelFactory] = (),
+    extra_console_routes: Iterable[web.AbstractRouteDef] = (),
+    extra_api_routes: Iterable[web.AbstractRouteDef] = (),
     encoder: Encoder | None = None,
     load_models: bool = True,
 ) -> web.Application:
     """The whole bot as an aiohttp application (``linli serve`` runs it).
 
     ``extra_channels`` adds channels built outside this package (a deployment's own gateway,
-    tests). ``encoder``: one already made, to share between the applications of one process
-    (the tests do); it must be the model ``settings.encoder`` names. ``load_models=False``
+    tests); ``extra_console_routes`` and ``extra_api_routes`` add pages to the console and
+    the admin API (paths below their prefixes, behind their guards). ``encoder``: one already
+    made, to share between the applications of one process (the tests do); it must be the
+    model ``settings.encoder`` names. ``load_models=False``
     starts without loading the NLU model and the FAQ indexes, for a console and API that serve
     no resident (tests): the NLU then loads on the first message (whose answer will likely miss
     the passive reply budget), and a committee answers FAQs only once a change to its corpus
@@ -269,8 +278,14 @@ async def build_app(
     app.middlewares.append(count_requests)
     add_operations_routes(app)
     channels.mount(app)
-    setup_console_auth(app, settings, accounts=accounts)
-    add_api_routes(app)
+    # The console and the admin API: sub-applications over the services above. They share
+    # the accounts and the login session (an encrypted cookie on "/"), installed here.
+    app[ACCOUNTS] = accounts
+    app[AUTHENTICATOR] = Authenticator(accounts, LoginThrottle.from_settings(state, settings))
+    app[TRUSTED_PROXIES] = trusted_networks(settings.trusted_proxies)
+    aiohttp_session.setup(app, cookie_storage(settings, SESSION_TTL_S))
+    app.add_subapp(CONSOLE_PREFIX, console_app(settings, registry, extra_console_routes))
+    app.add_subapp(API_PREFIX, api_app(extra_api_routes))
     if settings.try_enabled:
         add_try_routes(
             app,

@@ -119,9 +119,9 @@ def actor_name(principal: Principal) -> str:
 async def scope(request: web.Request) -> tuple[Principal, str, FaqService]:
     """The caller, a committee of the registry they may act in, and the FAQ service."""
     principal, committee = await acting(request)
-    if not request.app[appkeys.REGISTRY].has_committee(committee):
+    if not request.config_dict[appkeys.REGISTRY].has_committee(committee):
         raise ApiError(404, "not_found", "没有找到该居委会。")
-    return principal, committee, request.app[appkeys.FAQS]
+    return principal, committee, request.config_dict[appkeys.FAQS]
 
 
 def require_editor(principal: Principal) -> None:

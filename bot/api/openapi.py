@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from bot.api.common import MAX_COMMITTEE_CHARS, PATH_ID_MAX
+from bot.api.common import MAX_COMMITTEE_CHARS, PATH_ID_MAX, PREFIX
 from bot.api.conversations import ReplyIn
 from bot.api.faqs import FaqCreateIn, FaqIn, ProposalDecisionIn, RevertIn
 from bot.api.insights import DismissIn, UserIn
@@ -1135,5 +1135,5 @@ async def openapi_json(request: web.Request) -> web.Response:
     return web.Response(text=_document(), content_type="application/json", charset="utf-8")
 
 
-def add_openapi_route(app: web.Application) -> None:
-    app.router.add_get(OPENAPI_PATH, openapi_json)
+def add_openapi_route(api: web.Application) -> None:
+    api.router.add_get(OPENAPI_PATH.removeprefix(PREFIX), openapi_json)

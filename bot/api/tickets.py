@@ -63,7 +63,7 @@ def event_json(e: TicketEvent) -> dict[str, object]:
 async def inbox(request: web.Request) -> web.Response:
     """Open tickets, most urgent first, with their SLA state."""
     _, committee = await acting(request)
-    items = await request.app[appkeys.TICKETS].inbox(committee)
+    items = await request.config_dict[appkeys.TICKETS].inbox(committee)
     return ok(
         {
             "tickets": [
@@ -81,7 +81,7 @@ async def inbox(request: web.Request) -> web.Response:
 @ticket_errors
 async def get_ticket(request: web.Request) -> web.Response:
     _, committee = await acting(request)
-    tickets = request.app[appkeys.TICKETS]
+    tickets = request.config_dict[appkeys.TICKETS]
     ticket = await tickets.get(committee, request.match_info["number"])
     history = await tickets.history(committee, ticket.number)
     return ok(
@@ -96,7 +96,7 @@ async def get_ticket(request: web.Request) -> web.Response:
 @ticket_errors
 async def claim(request: web.Request) -> web.Response:
     principal, committee = await acting(request)
-    ticket = await request.app[appkeys.TICKETS].claim(
+    ticket = await request.config_dict[appkeys.TICKETS].claim(
         committee, request.match_info["number"], actor=actor_of(principal)
     )
     return ok(ticket.to_dict())
@@ -109,7 +109,7 @@ async def transfer(request: web.Request) -> web.Response:
     principal, committee = await acting(request)
     data = await body(request, TransferIn)
     try:
-        ticket = await request.app[appkeys.TICKETS].transfer(
+        ticket = await request.config_dict[appkeys.TICKETS].transfer(
             committee,
             request.match_info["number"],
             Actor.caseworker(data.to_id),
@@ -125,7 +125,7 @@ async def transfer(request: web.Request) -> web.Response:
 async def change_status(request: web.Request) -> web.Response:
     principal, committee = await acting(request)
     data = await body(request, StatusIn)
-    ticket = await request.app[appkeys.TICKETS].change_status(
+    ticket = await request.config_dict[appkeys.TICKETS].change_status(
         committee,
         request.match_info["number"],
         TicketStatus(data.status),
@@ -139,7 +139,7 @@ async def change_status(request: web.Request) -> web.Response:
 async def resolve(request: web.Request) -> web.Response:
     principal, committee = await acting(request)
     data = await body(request, ResolveIn)
-    ticket = await request.app[appkeys.TICKETS].resolve(
+    ticket = await request.config_dict[appkeys.TICKETS].resolve(
         committee, request.match_info["number"], actor=actor_of(principal), summary=data.summary
     )
     return ok(ticket.to_dict())
@@ -149,7 +149,7 @@ async def resolve(request: web.Request) -> web.Response:
 async def add_note(request: web.Request) -> web.Response:
     principal, committee = await acting(request)
     data = await body(request, NoteIn)
-    ticket = await request.app[appkeys.TICKETS].add_note(
+    ticket = await request.config_dict[appkeys.TICKETS].add_note(
         committee,
         request.match_info["number"],
         data.text,

@@ -28,7 +28,7 @@ from bot import appkeys
 from bot.accounts.http import require_user
 from bot.console.pages import local_time, ticket_committee
 from bot.console.rendering import CONSOLE_REGISTRY, render
-from bot.console.security import error_page
+from bot.console.security import PREFIX, error_page
 from bot.domain.accounts import Principal
 from bot.domain.faq import ID_PATTERN, FaqEntry
 from bot.domain.registry import Committee
@@ -95,7 +95,7 @@ async def scope_of(request: web.Request) -> Scope:
         principal,
         committee,
         request.config_dict[CONSOLE_REGISTRY].committee(committee),
-        request.app[appkeys.FAQS],
+        request.config_dict[appkeys.FAQS],
     )
 
 
@@ -534,7 +534,7 @@ async def faq_create(request: web.Request) -> web.StreamResponse:
             status=422,
         )
     if message_ids:
-        await request.app[appkeys.MESSAGE_LOG].mark_reviewed(scope.committee, message_ids)
+        await request.config_dict[appkeys.MESSAGE_LOG].mark_reviewed(scope.committee, message_ids)
     raise web.HTTPSeeOther(scope.entry_href(entry.id, saved="1"))
 
 
@@ -679,10 +679,10 @@ async def faq_preview(request: web.Request) -> web.StreamResponse:
     }
     if entry is not None and state_of(entry, shanghai_today()) != "active":
         context["inactive"] = "本条目当前不在有效期内，机器人不会用它回答。"
-    retrieval = request.app[appkeys.RETRIEVAL]
+    retrieval = request.config_dict[appkeys.RETRIEVAL]
     try:
         if entry is not None:
-            records = await request.app[appkeys.MESSAGE_LOG].recent_inbound(
+            records = await request.config_dict[appkeys.MESSAGE_LOG].recent_inbound(
                 scope.committee, limit=PREVIEW_LIMIT
             )
             context["checked"], context["matches"] = await _matches(
@@ -758,17 +758,19 @@ async def _trial(
 
 
 # --- routes -------------------------------------------------------------------------------------
-def add_faq_pages(app: web.Application) -> None:
-    """Mount the FAQ editor (fixed paths before ``{faq_id}``)."""
-    r = app.router
-    r.add_get(BASE, faq_list)
-    r.add_get(BASE + "/new", faq_new)
-    r.add_post(BASE + "/new", faq_create)
-    r.add_get(BASE + "/export", faq_export)
-    r.add_post(BASE + "/import", faq_import)
-    r.add_get(BASE + "/{faq_id}", faq_view)
-    r.add_post(BASE + "/{faq_id}", faq_save)
-    r.add_post(BASE + "/{faq_id}/delete", faq_delete)
-    r.add_post(BASE + "/{faq_id}/revert/{revision_id}", faq_revert)
-    r.add_post(BASE + "/{faq_id}/proposals/{proposal_id}/{decision:accept|dismiss}", faq_proposal)
-    r.add_get(BASE + "/{faq_id}/preview", faq_preview)
+def add_faq_pages(console: web.Application) -> None:
+    """Mount the FAQ editor on the console's sub-application (fixed paths before
+    ``{faq_id}``)."""
+    r = console.router
+    base = BASE.removeprefix(PREFIX)
+    r.add_get(base, faq_list)
+    r.add_get(base + "/new", faq_new)
+    r.add_post(base + "/new", faq_create)
+    r.add_get(base + "/export", faq_export)
+    r.add_post(base + "/import", faq_import)
+    r.add_get(base + "/{faq_id}", faq_view)
+    r.add_post(base + "/{faq_id}", faq_save)
+    r.add_post(base + "/{faq_id}/delete", faq_delete)
+    r.add_post(base + "/{faq_id}/revert/{revision_id}", faq_revert)
+    r.add_post(base + "/{faq_id}/proposals/{proposal_id}/{decision:accept|dismiss}", faq_proposal)
+    r.add_get(base + "/{faq_id}/preview", faq_preview)

@@ -27,7 +27,6 @@ from bot import appkeys
 from bot.accounts.http import ACCOUNTS, ensure_committee, principal_now, require_user
 from bot.console.alerts import inbox_alerts
 from bot.console.rendering import CONSOLE_REGISTRY, render
-from bot.console.security import HOME_PATH
 from bot.dialogue.events import committee_channel
 from bot.dialogue.handoff import REASONS, ConversationNotFound
 from bot.domain import StoreUnavailable
@@ -218,9 +217,11 @@ async def inbox(request: web.Request) -> web.StreamResponse:
     ensure_committee(principal, committee)
     query = scope_query(principal, committee)
     now = datetime.now(UTC)
-    convs = await request.app[appkeys.CONVERSATIONS].recent(committee, (Mode.WAITING, Mode.HUMAN))
+    convs = await request.config_dict[appkeys.CONVERSATIONS].recent(
+        committee, (Mode.WAITING, Mode.HUMAN)
+    )
     convs.sort(key=_urgency)
-    items = await request.app[appkeys.TICKETS].inbox(committee, now=now)
+    items = await request.config_dict[appkeys.TICKETS].inbox(committee, now=now)
     context = {
         "committee": committee,
         "committee_name": registry.committee(committee).name,
@@ -250,9 +251,9 @@ async def events(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound()
     ensure_committee(principal, committee)
     check_s = request.config_dict[appkeys.SETTINGS].console_stream_check_s
-    subscription = await request.app[appkeys.STATE].subscribe(committee_channel(committee))
+    subscription = await request.config_dict[appkeys.STATE].subscribe(committee_channel(committee))
     stop = asyncio.Event()
-    streams = request.app[STREAMS]
+    streams = request.config_dict[STREAMS]
     streams.add(stop)
     waiters: list[asyncio.Task[Any]] = []
     loop = asyncio.get_running_loop()
@@ -327,7 +328,7 @@ async def stop_streams(app: web.Application) -> None:
 
 # --- conversation -------------------------------------------------------------------------------
 async def _conversation(request: web.Request, principal: Principal) -> Conversation:
-    conv = await request.app[appkeys.CONVERSATIONS].get(request.match_info["key"])
+    conv = await request.config_dict[appkeys.CONVERSATIONS].get(request.match_info["key"])
     if conv is None:
         raise web.HTTPNotFound()
     ensure_committee(principal, conv.committee)
@@ -344,13 +345,13 @@ async def conversation_page(
     draft_source: str = "",
     status: int = 200,
 ) -> web.Response:
-    history = await request.app[appkeys.MESSAGE_LOG].conversation(conv.key, limit=500)
-    tickets = await request.app[appkeys.TICKETS].for_resident(
+    history = await request.config_dict[appkeys.MESSAGE_LOG].conversation(conv.key, limit=500)
+    tickets = await request.config_dict[appkeys.TICKETS].for_resident(
         conv.committee,
         ResidentId(conv.channel, conv.account, conv.sender_id),
         include_closed=True,
     )
-    svc = request.app[appkeys.TICKETS]
+    svc = request.config_dict[appkeys.TICKETS]
     now = datetime.now(UTC)
     query = scope_query(principal, conv.committee)
     context = {
@@ -399,12 +400,14 @@ async def faq_draft(request: web.Request, conv: Conversation) -> tuple[str, str]
     """A reply drafted from the committee's FAQ for the resident's last message: the draft
     and the question it answers, or ``("", why not)``. The caseworker edits it before
     sending; nothing is sent from here."""
-    history = await request.app[appkeys.MESSAGE_LOG].conversation(conv.key, limit=500)
+    history = await request.config_dict[appkeys.MESSAGE_LOG].conversation(conv.key, limit=500)
     asked = next((m.text for m in reversed(history) if m.direction == "in" and m.text), "")
     if not asked.strip():
         return "", "居民还没有发来文字消息，无法生成草稿。"
     try:
-        outcome = await request.app[appkeys.RETRIEVAL].asearch(conv.committee, asked, conv.compound)
+        outcome = await request.config_dict[appkeys.RETRIEVAL].asearch(
+            conv.committee, asked, conv.compound
+        )
     except RetrievalError:
         log.warning("FAQ draft unavailable", extra={"committee": conv.committee})
         return "", "常见问题库暂不可用，请直接回复。"
@@ -423,7 +426,7 @@ async def conversation_action(request: web.Request) -> web.StreamResponse:
     principal = await require_user(request)
     conv = await _conversation(request, principal)
     action = request.match_info["action"]
-    handoff = request.app[appkeys.HANDOFF]
+    handoff = request.config_dict[appkeys.HANDOFF]
     actor = actor_of(principal)
     try:
         if action == "takeover":
@@ -468,7 +471,7 @@ async def ticket_page(
     error: str = "",
     status: int = 200,
 ) -> web.Response:
-    svc = request.app[appkeys.TICKETS]
+    svc = request.config_dict[appkeys.TICKETS]
     try:
         ticket = await svc.get(committee, number)
         history = await svc.history(committee, number)
@@ -528,7 +531,7 @@ async def ticket_action(request: web.Request) -> web.StreamResponse:
     number = request.match_info["number"]
     action = request.match_info["action"]
     form = await form_data(request)
-    svc = request.app[appkeys.TICKETS]
+    svc = request.config_dict[appkeys.TICKETS]
     actor = actor_of(principal)
     try:
         await svc.get(committee, number)
@@ -556,7 +559,7 @@ async def _ticket_action(
     actor: Actor,
 ) -> str:
     """Do one form's action; returns an error to show, or "" when done."""
-    svc = request.app[appkeys.TICKETS]
+    svc = request.config_dict[appkeys.TICKETS]
     note = form.get("note", "").strip()
     if len(note) > MAX_TEXT:
         return f"说明不能超过 {MAX_TEXT} 字。"
@@ -601,18 +604,15 @@ def _refusal(exc: ActionNotAllowed) -> str:
 
 
 # --- routes -------------------------------------------------------------------------------------
-def add_console_pages(app: web.Application) -> None:
-    """Mount the work pages. The inbox is the console's home page ``/console/``: call this
-    before ``add_auth_routes`` so its route is matched before the auth layer's plain home
-    page (aiohttp tries resources of the same path in the order they were added)."""
-    app[STREAMS] = set()
-    app.on_shutdown.append(stop_streams)
-    app.router.add_get(HOME_PATH, inbox, name="console_inbox")
-    r = app.router
-    r.add_get("/console/events", events)
-    r.add_get("/console/conversations/{key}", conversation_view)
-    r.add_post("/console/conversations/{key}/{action:takeover|reply|release}", conversation_action)
-    r.add_get("/console/tickets/{number}", ticket_view)
-    r.add_post(
-        "/console/tickets/{number}/{action:claim|transfer|note|status|resolve}", ticket_action
-    )
+def add_console_pages(console: web.Application) -> None:
+    """Mount the work pages on the console's sub-application (paths below ``/console``).
+    The inbox is the console's home page ``/console/``."""
+    console[STREAMS] = set()
+    console.on_shutdown.append(stop_streams)
+    r = console.router
+    r.add_get("/", inbox, name="console_inbox")
+    r.add_get("/events", events)
+    r.add_get("/conversations/{key}", conversation_view)
+    r.add_post("/conversations/{key}/{action:takeover|reply|release}", conversation_action)
+    r.add_get("/tickets/{number}", ticket_view)
+    r.add_post("/tickets/{number}/{action:claim|transfer|note|status|resolve}", ticket_action)
