@@ -32,7 +32,8 @@ from bot.channels.wechat_kf import WeChatKfChannel
 from bot.channels.wechat_mp import WeChatMpChannel
 from bot.channels.wecom_bot import WeComBotChannel
 from bot.console import PREFIX as CONSOLE_PREFIX
-from bot.console import console_app
+from bot.console import STREAMS as CONSOLE_STREAMS
+from bot.console import console_app, stop_streams
 from bot.console.session import cookie_storage
 from bot.dialogue import Pipeline, Route
 from bot.dialogue.events import LiveEvents
@@ -284,6 +285,8 @@ async def build_app(
     app[AUTHENTICATOR] = Authenticator(accounts, LoginThrottle.from_settings(state, settings))
     app[TRUSTED_PROXIES] = trusted_networks(settings.trusted_proxies)
     aiohttp_session.setup(app, cookie_storage(settings, SESSION_TTL_S))
+    app[CONSOLE_STREAMS] = set()  # the console's live event streams, ended at shutdown
+    app.on_shutdown.append(stop_streams)
     app.add_subapp(CONSOLE_PREFIX, console_app(settings, registry, extra_console_routes))
     app.add_subapp(API_PREFIX, api_app(extra_api_routes))
     if settings.try_enabled:

@@ -4,8 +4,9 @@ unsafe request, login required outside the public pages, Chinese error pages), t
 headers, the templates and the static files.
 
 It builds nothing: the handlers read the services the composition root put on the root
-application (``request.config_dict``), including the account service and the authenticator;
-the session middleware (``bot.console.session.cookie_storage``) is installed on the root too,
+application (``request.config_dict``), including the account service, the authenticator and
+the set of open live event streams (``STREAMS``, ended by ``stop_streams`` at shutdown); the
+session middleware (``bot.console.session.cookie_storage``) is installed on the root too,
 as the admin API shares the login session."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from aiohttp import web
 from bot.console.alerts import add_alert_pages
 from bot.console.faqs import add_faq_pages
 from bot.console.insights import add_insight_pages
-from bot.console.pages import add_console_pages
+from bot.console.pages import STREAMS, add_console_pages, stop_streams
 from bot.console.rendering import render, setup_templates
 from bot.console.security import PREFIX, add_security_headers, console_middleware
 from bot.console.session import ConsoleConfigError
@@ -25,7 +26,7 @@ from bot.console.views import add_auth_routes
 from bot.domain import Registry
 from bot.settings import Settings
 
-__all__ = ["PREFIX", "ConsoleConfigError", "console_app", "render"]
+__all__ = ["PREFIX", "STREAMS", "ConsoleConfigError", "console_app", "render", "stop_streams"]
 
 
 def console_app(

@@ -76,6 +76,8 @@ STATUS_ACTIONS = {
 button)."""
 
 STREAMS = web.AppKey("console_streams", set[asyncio.Event])
+"""The open live event streams (one stop event each), on the root application: its shutdown
+(``stop_streams``) ends them before the server waits for its handlers."""
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -607,8 +609,6 @@ def _refusal(exc: ActionNotAllowed) -> str:
 def add_console_pages(console: web.Application) -> None:
     """Mount the work pages on the console's sub-application (paths below ``/console``).
     The inbox is the console's home page ``/console/``."""
-    console[STREAMS] = set()
-    console.on_shutdown.append(stop_streams)
     r = console.router
     r.add_get("/", inbox, name="console_inbox")
     r.add_get("/events", events)
