@@ -127,11 +127,10 @@ async def build_app(
     tests); ``extra_console_routes`` and ``extra_api_routes`` add pages to the console and
     the admin API (paths below their prefixes, behind their guards). ``encoder``: one already
     made, to share between the applications of one process (the tests do); it must be the
-    model ``settings.encoder`` names. ``load_models=False``
-    starts without loading the NLU model and the FAQ indexes, for a console and API that serve
-    no resident (tests): the NLU then loads on the first message (whose answer will likely miss
-    the passive reply budget), and a committee answers FAQs only once a change to its corpus
-    has built its index."""
+    model ``settings.encoder`` names. ``load_models=False`` starts without loading the NLU
+    model and the FAQ indexes, for a console and API that serve no resident (tests): the NLU
+    then loads on the first message (whose answer will likely miss the passive reply budget),
+    and a committee answers FAQs only once a change to its corpus has built its index."""
     encoder = _encoder(settings, encoder)  # before anything that would need closing
     # Channels enforce max_body_bytes themselves; this bounds console and API requests.
     app = web.Application(client_max_size=max(settings.max_upload_bytes, settings.max_body_bytes))
