@@ -4,22 +4,23 @@ application's cleanup contexts and stops there."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+import aiohttp_session
 import yaml
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot import appkeys
-from bot.accounts import AccountService, Passwords
-from bot.accounts.http import ACCOUNTS
+from bot.accounts import AccountService, Authenticator, LoginThrottle, Passwords
+from bot.accounts.http import ACCOUNTS, AUTHENTICATOR, TRUSTED_PROXIES, trusted_networks
+from bot.accounts.service import SESSION_TTL_S
 from bot.alerts import StaffAlerts
-from bot.api import add_api_routes
+from bot.api import PREFIX as API_PREFIX
+from bot.api import api_app
 from bot.background import BackgroundTasks
 from bot.channels.ingress import Ingress
 from bot.channels.outbound import OutboundSender
@@ -29,7 +30,10 @@ from bot.channels.webhook import WebhookChannel
 from bot.channels.wechat_kf import WeChatKfChannel
 from bot.channels.wechat_mp import WeChatMpChannel
 from bot.channels.wecom_bot import WeComBotChannel
-from bot.console import setup_console_auth
+from bot.console import PREFIX as CONSOLE_PREFIX
+from bot.console import STREAMS as CONSOLE_STREAMS
+from bot.console import console_app, stop_streams
+from bot.console.session import cookie_storage
 from bot.dialogue import Pipeline, Route
 from bot.dialogue.events import LiveEvents
 from bot.dialogue.handoff import Handoff, HandoffRoute
@@ -41,22 +45,21 @@ from bot.dialogue.routes.letter import LetterRoute
 from bot.dialogue.routes.satisfaction import SatisfactionRoute
 from bot.dialogue.routes.smalltalk import SmallTalkRoute
 from bot.dialogue.routes.status import StatusRoute
-from bot.domain import Contacts, Registry, StoreUnavailable
+from bot.domain import Contacts, Registry
 from bot.domain.clock import shanghai_today
-from bot.domain.tickets import Notification
-from bot.edge import body_deadline, check_metrics_access
+from bot.edge import body_deadline
 from bot.encoders import Encoder, MemoEncoder
-from bot.faq_service import FaqService
+from bot.faqs.service import FaqService
 from bot.insights import UnansweredQuestions
 from bot.insights.stats import DashboardFigures
 from bot.metrics import Metrics
 from bot.nlu import NluService
+from bot.operations import add_operations_routes, count_requests
+from bot.periodic import periodic_work
 from bot.playground import add_try_routes
 from bot.retrieval import RetrievalService, load_encoder
 from bot.retrieval.calibration import Calibration, CalibrationError, load_for
 from bot.settings import Settings
-from bot.storage import keys
-from bot.storage.conversations import Conversation
 from bot.storage.sql import (
     Database,
     SqlAlertStore,
@@ -68,7 +71,7 @@ from bot.storage.sql import (
     SqlTicketStore,
 )
 from bot.storage.sql.account_repo import SqlAccountStore
-from bot.storage.state import StateStore, Subscription
+from bot.storage.state import StateStore
 from bot.storage.state_memory import MemoryStateStore
 from bot.storage.state_redis import RedisStateStore
 from bot.tickets import SlaPolicy, Tickets
@@ -113,6 +116,8 @@ async def build_app(
     settings: Settings,
     *,
     extra_channels: Sequence[ChannelFactory] = (),
+    extra_console_routes: Iterable[web.AbstractRouteDef] = (),
+    extra_api_routes: Iterable[web.AbstractRouteDef] = (),
     encoder: Encoder | None = None,
     load_models: bool = True,
     clock: Callable[[], datetime] | None = None,
@@ -120,13 +125,15 @@ async def build_app(
     """The whole bot as an aiohttp application (``linli serve`` runs it).
 
     ``extra_channels`` adds channels built outside this package (a deployment's own gateway,
-    tests). ``encoder``: one already made, to share between the applications of one process
-    (the tests do); it must be the model ``settings.encoder`` names. ``load_models=False``
-    starts without loading the NLU model and the FAQ indexes, for a console and API that serve
-    no resident (tests): the NLU then loads on the first message (whose answer will likely miss
-    the passive reply budget), and a committee answers FAQs only once a change to its corpus
-    has built its index. ``clock``: the time the ticket service and the handoff read (office
-    hours, deadlines); the system clock unless a test sets it."""
+    tests); ``extra_console_routes`` and ``extra_api_routes`` add pages to the console and
+    the admin API (paths below their prefixes, behind their guards). ``encoder``: one already
+    made, to share between the applications of one process (the tests do); it must be the
+    model ``settings.encoder`` names. ``load_models=False`` starts without loading the NLU
+    model and the FAQ indexes, for a console and API that serve no resident (tests): the NLU
+    then loads on the first message (whose answer will likely miss the passive reply budget),
+    and a committee answers FAQs only once a change to its corpus has built its index.
+    ``clock``: the time the ticket service and the handoff read (office hours, deadlines); the
+    system clock unless a test sets it."""
     now = clock or (lambda: datetime.now(UTC))
     encoder = _encoder(settings, encoder)  # before anything that would need closing
     # Channels enforce max_body_bytes themselves; this bounds console and API requests.
@@ -276,14 +283,21 @@ async def build_app(
     app.cleanup_ctx.append(_http_client)
     if load_models:
         app.cleanup_ctx.append(_models)
-    app.cleanup_ctx.append(_background)
+    app.cleanup_ctx.append(periodic_work)
     app.middlewares.append(body_deadline(settings.request_body_timeout_s))
-    app.middlewares.append(_count_requests)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics_view)
+    app.middlewares.append(count_requests)
+    add_operations_routes(app)
     channels.mount(app)
-    setup_console_auth(app, settings, accounts=accounts)
-    add_api_routes(app)
+    # The console and the admin API: sub-applications over the services above. They share
+    # the accounts and the login session (an encrypted cookie on "/"), installed here.
+    app[ACCOUNTS] = accounts
+    app[AUTHENTICATOR] = Authenticator(accounts, LoginThrottle.from_settings(state, settings))
+    app[TRUSTED_PROXIES] = trusted_networks(settings.trusted_proxies)
+    aiohttp_session.setup(app, cookie_storage(settings, SESSION_TTL_S))
+    app[CONSOLE_STREAMS] = set()  # the console's live event streams, ended at shutdown
+    app.on_shutdown.append(stop_streams)
+    app.add_subapp(CONSOLE_PREFIX, console_app(settings, registry, extra_console_routes))
+    app.add_subapp(API_PREFIX, api_app(extra_api_routes))
     if settings.try_enabled:
         add_try_routes(
             app,
@@ -344,164 +358,6 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
     await app[appkeys.HTTP].close()
 
 
-async def _background(app: web.Application) -> AsyncIterator[None]:
-    """Periodic work: ticket news to residents, handoff time-outs, auto-closing unrated
-    tickets, and index rebuilds when another process changed the corpus."""
-    tasks, settings = app[appkeys.TASKS], app[appkeys.SETTINGS]
-    loops = [
-        tasks.spawn(
-            _every(settings.outbox_interval_s, lambda: deliver_notifications(app)), name="outbox"
-        ),
-        tasks.spawn(
-            _every(settings.sweep_interval_s, app[appkeys.HANDOFF].sweep), name="handoff sweep"
-        ),
-        tasks.spawn(
-            _every(3600, app[appkeys.TICKETS].satisfaction.auto_close_unrated), name="auto close"
-        ),
-        tasks.spawn(
-            _every(settings.recovery_interval_s, app[appkeys.INGRESS].recover), name="recovery"
-        ),
-        tasks.spawn(_every(settings.alert_sweep_s, app[appkeys.ALERTS].sweep), name="alert sweep"),
-        tasks.spawn(_corpus_changes(app), name="corpus changes"),
-    ]
-    yield
-    for loop in loops:
-        loop.cancel()
-    cancelled = await app[appkeys.TASKS].drain(app[appkeys.SETTINGS].drain_timeout_s)
-    if cancelled:
-        log.warning("background work cancelled at shutdown", extra={"cancelled": cancelled})
-
-
-async def _every(interval_s: float, work: Callable[[], Awaitable[object]]) -> None:
-    while True:
-        try:
-            await work()
-        except StoreUnavailable:
-            log.warning("store unavailable in periodic work; retrying next round")
-        except Exception:
-            log.exception("periodic work failed")
-        await asyncio.sleep(interval_s)
-
-
-async def deliver_notifications(app: web.Application) -> int:
-    """Send pending ticket news (the outbox) to residents through their channels."""
-    outbox, channels = app[appkeys.TICKETS].outbox, app[appkeys.CHANNELS]
-    conversations, message_log = app[appkeys.CONVERSATIONS], app[appkeys.MESSAGE_LOG]
-    sent = 0
-    for note in await outbox.pending_notifications():
-        conv = await conversations.get(note.conversation_key)
-        if conv is None:
-            conv = conversation_for_notification(note)
-        delivery = await channels.push(conv, note.text, "notice")
-        if delivery == "undeliverable":
-            await outbox.mark_failed(note, "no channel could deliver it")
-            continue
-        await message_log.record_proactive(
-            conv, note.text, kind="notice", direction="out", sender_name="邻里", delivery=delivery
-        )
-        await outbox.mark_delivered(note.id)
-        sent += 1
-    return sent
-
-
-async def _corpus_changes(app: web.Application) -> None:
-    """Rebuild a committee's index when its corpus changed: at once when a process publishes
-    it (Redis), and by polling the database's revision otherwise (e.g. ``linli kb import``
-    while the bot runs on the embedded default)."""
-    state, settings = app[appkeys.STATE], app[appkeys.SETTINGS]
-    faqs = app[appkeys.FAQS]
-
-    async def refresh(committee: str, force: bool) -> None:
-        # A change this process saved was applied already (FaqService.apply): its revision
-        # is the one built, so only other processes' changes rebuild here.
-        if await faqs.refresh(committee, force=force):
-            log.info("index rebuilt", extra={"committee": committee})
-
-    subscription = None
-    while True:
-        try:
-            if subscription is None:
-                subscription = await state.subscribe(keys.channel("corpus"))
-            try:
-                changed = await asyncio.wait_for(subscription.__anext__(), settings.corpus_poll_s)
-                await refresh(changed, force=False)
-            except TimeoutError:
-                for c in app[appkeys.REGISTRY].committees:
-                    await refresh(c.id, force=False)
-        except StoreUnavailable:
-            if subscription is not None:
-                await _close_quietly(subscription)
-                subscription = None
-            await asyncio.sleep(settings.corpus_poll_s)
-        except asyncio.CancelledError:
-            if subscription is not None:
-                await _close_quietly(subscription)
-            raise
-
-
-async def _close_quietly(subscription: Subscription) -> None:
-    try:
-        await subscription.close()
-    except (StoreUnavailable, OSError):
-        log.warning("could not close a subscription")
-
-
-def conversation_for_notification(note: Notification) -> Conversation:
-    """Where a ticket notification goes when its conversation record is gone."""
-    return Conversation(
-        key=note.conversation_key,
-        committee=note.committee,
-        channel=note.channel,
-        account=note.account,
-        chat_id=note.chat_id,
-        chat_type=note.chat_type.value,
-        sender_id=note.recipient_id,
-    )
-
-
-@web.middleware
-async def _count_requests(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    route = request.match_info.route.resource
-    name = route.canonical if route is not None else "unmatched"
-    metrics = request.app[appkeys.METRICS]
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        metrics.http_requests.labels(name, str(exc.status)).inc()
-        raise
-    metrics.http_requests.labels(name, str(response.status)).inc()
-    return response
-
-
-async def healthz(request: web.Request) -> web.Response:
-    app = request.app
-    checks: dict[str, str] = {}
-    for name, ping in (
-        ("database", app[appkeys.DATABASE].ping),
-        ("state", app[appkeys.STATE].ping),
-    ):
-        try:
-            await ping()
-            checks[name] = "ok"
-        except StoreUnavailable as exc:
-            checks[name] = f"unavailable: {exc}"
-    ok = all(v == "ok" for v in checks.values())
-    # Visible, but not "degraded": a committee without a robot still works (console only).
-    alerts: dict[str, str] = {}
-    if ok:
-        for committee in app[appkeys.REGISTRY].committees:
-            try:
-                alerts[committee.id] = await app[appkeys.ALERTS].channel_state(committee.id)
-            except StoreUnavailable:
-                alerts[committee.id] = "unknown"
-    return web.json_response(
-        {"status": "ok" if ok else "degraded", **checks, "alerts": alerts},
-        status=200 if ok else 503,
-    )
-
-
 async def console_user_name(app: web.Application, user_id: str) -> str | None:
     """A console user's login name from their id (who holds a conversation → the rota)."""
     if not user_id.isdigit():
@@ -525,13 +381,3 @@ def warn_alert_channels(app: web.Application) -> None:
                     "duty_phone_set": bool(alerts.duty_phone(committee.id)),
                 },
             )
-
-
-async def metrics_view(request: web.Request) -> web.Response:
-    check_metrics_access(request, request.app[appkeys.SETTINGS].metrics_token)
-    body = generate_latest(request.app[appkeys.METRICS].registry)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-def static_dir(name: str) -> Path:
-    return Path(__file__).resolve().parent / name

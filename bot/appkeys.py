@@ -14,7 +14,7 @@ from bot.dialogue import Pipeline
 from bot.dialogue.events import LiveEvents
 from bot.dialogue.handoff import Handoff
 from bot.domain import Registry
-from bot.faq_service import FaqService
+from bot.faqs.service import FaqService
 from bot.insights import UnansweredQuestions
 from bot.insights.stats import DashboardFigures
 from bot.metrics import Metrics

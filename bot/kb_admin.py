@@ -12,7 +12,8 @@ from pathlib import Path
 from bot.app import build_state, load_registry
 from bot.domain import Registry
 from bot.domain.faq import FaqEntry
-from bot.faq_service import FaqService, InvalidFaq
+from bot.faqs.service import FaqService
+from bot.faqs.validation import InvalidFaq
 from bot.retrieval import FORMATS, CorpusError, export_corpus, load_corpus
 from bot.settings import Settings, load_settings
 from bot.storage.sql import Database, SqlFaqStore

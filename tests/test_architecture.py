@@ -45,8 +45,12 @@ ALLOWED: dict[str, set[str]] = {
     },
     "channels": {"domain", "storage", "settings", "background", "logs"},
     "insights": {"domain", "storage", "encoders", "retrieval", "tickets", "logs"},
-    "faq_service": {"domain", "storage", "retrieval", "logs"},
+    "faqs": {"domain", "storage", "retrieval", "logs"},
     "playground": {"domain", "storage", "settings", "logs"},
+    # The loops a running bot keeps (outbox, sweeps, recovery, corpus changes) and the
+    # operators' views (health, metrics): both read the services off the application.
+    "periodic": {"domain", "storage", "appkeys", "logs"},
+    "operations": {"domain", "edge", "appkeys"},
     # The typed keys of what the composition root puts on the application.
     "appkeys": {
         "domain",
@@ -62,7 +66,7 @@ ALLOWED: dict[str, set[str]] = {
         "dialogue",
         "channels",
         "insights",
-        "faq_service",
+        "faqs",
     },
     "api": {
         "domain",
@@ -75,7 +79,7 @@ ALLOWED: dict[str, set[str]] = {
         "dialogue",
         "channels",
         "insights",
-        "faq_service",
+        "faqs",
         "appkeys",
         "logs",
     },
@@ -89,7 +93,7 @@ ALLOWED: dict[str, set[str]] = {
         "alerts",
         "dialogue",
         "insights",
-        "faq_service",
+        "faqs",
         "appkeys",
         "logs",
     },
@@ -111,14 +115,16 @@ ALLOWED: dict[str, set[str]] = {
         "dialogue",
         "channels",
         "insights",
-        "faq_service",
+        "faqs",
         "playground",
         "appkeys",
+        "periodic",
+        "operations",
         "api",
         "console",
     },
     # ``linli kb import|export`` (registered by the CLI) builds its stores like the root does.
-    "kb_admin": {"domain", "logs", "settings", "storage", "retrieval", "faq_service", "app"},
+    "kb_admin": {"domain", "logs", "settings", "storage", "retrieval", "faqs", "app"},
     "cli": {
         "domain",
         "logs",

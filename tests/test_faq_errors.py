@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from bot.domain.registry import Registry
-from bot.faq_service import row_error_text
+from bot.faqs.texts import row_error_text
 from bot.retrieval import CorpusError, load_corpus
 
 ROOT = Path(__file__).resolve().parent.parent

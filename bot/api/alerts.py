@@ -29,7 +29,9 @@ async def list_alerts(request: web.Request) -> web.Response:
         if wanted not in STATUSES:
             raise ApiError(400, "bad_status", "status 取值应为：" + "、".join(STATUSES))
         statuses = frozenset({AlertStatus(wanted)})
-    found = await request.app[appkeys.ALERTS].store.search(committee, statuses, limit=MAX_ALERTS)
+    found = await request.config_dict[appkeys.ALERTS].store.search(
+        committee, statuses, limit=MAX_ALERTS
+    )
     return ok(models.AlertList(alerts=[models.Alert.model_validate(a.to_dict()) for a in found]))
 
 
@@ -37,7 +39,7 @@ async def _alert(request: web.Request, committee: str) -> StaffAlert:
     raw = request.match_info["alert_id"]
     if not raw.isdigit() or len(raw) > 18:
         raise ApiError(404, "not_found", "没有找到该提醒。")
-    alert = await request.app[appkeys.ALERTS].get(int(raw))
+    alert = await request.config_dict[appkeys.ALERTS].get(int(raw))
     if alert is None or alert.committee != committee:
         raise ApiError(404, "not_found", "没有找到该提醒。")
     return alert
@@ -48,7 +50,10 @@ async def acknowledge(request: web.Request) -> web.Response:
     principal, committee = await acting(request)
     alert = await _alert(request, committee)
     actor = actor_of(principal)
-    alerts, tickets = request.app[appkeys.ALERTS], request.app[appkeys.TICKETS].workflow
+    alerts, tickets = (
+        request.config_dict[appkeys.ALERTS],
+        request.config_dict[appkeys.TICKETS].workflow,
+    )
     taken = await alerts.acknowledge(alert.id, actor.id, actor.name)
     after = await alerts.get(alert.id) or alert
     if not taken and after.acknowledged_by != actor.id:

@@ -24,6 +24,9 @@ from bot.domain.tickets import (
 
 M = TypeVar("M", bound=BaseModel)
 
+PREFIX = "/api/v1"
+"""Where the composition root mounts the admin API's sub-application."""
+
 NO_NUL = r"^[^\x00]*$"
 """Pattern for every text field of a request body: PostgreSQL text cannot hold NUL."""
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -63,7 +66,7 @@ async def body(request: web.Request, model: type[M]) -> M:
     """The JSON body validated by ``model``. Size and nesting are bounded before parsing
     (``bot.channels.safe_json``): 413 beyond ``max_upload_bytes``, 400 for a body that is
     not plain JSON (too deep, not UTF-8, NaN, a repeated key), 422 for a schema violation."""
-    settings = request.app[appkeys.SETTINGS]
+    settings = request.config_dict[appkeys.SETTINGS]
     try:
         data = await read_body(request, settings.max_upload_bytes)
         raw = loads(data, max_bytes=settings.max_upload_bytes, max_depth=settings.max_json_depth)

@@ -46,13 +46,13 @@ async def list_conversations(request: web.Request) -> web.Response:
             modes = (Mode(mode),)
         except ValueError:
             raise ApiError(400, "bad_mode", "mode 只能是 bot、waiting 或 human。") from None
-    found = await request.app[appkeys.CONVERSATIONS].recent(committee, modes)
+    found = await request.config_dict[appkeys.CONVERSATIONS].recent(committee, modes)
     return ok(models.ConversationList(conversations=[conversation_out(c) for c in found]))
 
 
 async def _conversation(request: web.Request) -> tuple[str, Conversation]:
     _, committee = await acting(request)
-    conv = await request.app[appkeys.CONVERSATIONS].get(request.match_info["key"])
+    conv = await request.config_dict[appkeys.CONVERSATIONS].get(request.match_info["key"])
     if conv is None or conv.committee != committee:
         raise ApiError(404, "not_found", "没有找到该会话。")
     return committee, conv
@@ -61,7 +61,7 @@ async def _conversation(request: web.Request) -> tuple[str, Conversation]:
 async def get_conversation(request: web.Request) -> web.Response:
     """One conversation with its full history (resident, bot and caseworker turns)."""
     _, conv = await _conversation(request)
-    history = await request.app[appkeys.MESSAGE_LOG].conversation(conv.key, limit=500)
+    history = await request.config_dict[appkeys.MESSAGE_LOG].conversation(conv.key, limit=500)
     messages = [
         models.LoggedMessage(
             id=m.id,
@@ -85,7 +85,7 @@ async def takeover(request: web.Request) -> web.Response:
     """A caseworker takes the conversation: the bot stays silent in it until release."""
     principal, committee = await acting(request)
     try:
-        conv = await request.app[appkeys.HANDOFF].takeover(
+        conv = await request.config_dict[appkeys.HANDOFF].takeover(
             committee, request.match_info["key"], actor_of(principal)
         )
     except ConversationNotFound:
@@ -100,7 +100,7 @@ async def reply(request: web.Request) -> web.Response:
     if not data.text.strip():
         raise ApiError(422, "invalid", "回复内容不能为空。")
     try:
-        delivery = await request.app[appkeys.HANDOFF].reply(
+        delivery = await request.config_dict[appkeys.HANDOFF].reply(
             committee, request.match_info["key"], actor_of(principal), data.text
         )
     except ConversationNotFound:
@@ -112,7 +112,7 @@ async def release(request: web.Request) -> web.Response:
     """Give the conversation back to the bot."""
     principal, committee = await acting(request)
     try:
-        conv = await request.app[appkeys.HANDOFF].release(
+        conv = await request.config_dict[appkeys.HANDOFF].release(
             committee, request.match_info["key"], actor_of(principal)
         )
     except ConversationNotFound:

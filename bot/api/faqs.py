@@ -1,7 +1,7 @@
 """The committee's FAQ: list and search, one entry, create / edit / retire, history and
 revert. Caseworkers read; the committee's admin (居委管理员) and street admins change.
 Every change is recorded (who, when, before/after) and live within seconds
-(``bot.faq_service``)."""
+(``bot.faqs``)."""
 
 from __future__ import annotations
 
@@ -17,17 +17,11 @@ from bot.api.common import acting, body, ok
 from bot.domain.accounts import Principal
 from bot.domain.clock import shanghai_today
 from bot.domain.faq import FaqEntry
-from bot.faq_service import (
-    FaqService,
-    InvalidFaq,
-    NothingToRestore,
-    ProposalNotFound,
-    RevisionNotFound,
-    actor_text,
-    diff,
-    matches,
-    state_of,
-)
+from bot.faqs.diff import diff
+from bot.faqs.filters import matches, state_of
+from bot.faqs.service import FaqService, NothingToRestore, ProposalNotFound, RevisionNotFound
+from bot.faqs.texts import actor_text
+from bot.faqs.validation import InvalidFaq
 from bot.storage.faqs import FaqConflict, FaqRevision, Proposal
 
 STATES: tuple[Literal["all", "active", "expired", "upcoming"], ...] = (
@@ -68,9 +62,9 @@ def actor_name(principal: Principal) -> str:
 async def scope(request: web.Request) -> tuple[Principal, str, FaqService]:
     """The caller, a committee of the registry they may act in, and the FAQ service."""
     principal, committee = await acting(request)
-    if not request.app[appkeys.REGISTRY].has_committee(committee):
+    if not request.config_dict[appkeys.REGISTRY].has_committee(committee):
         raise ApiError(404, "not_found", "没有找到该居委会。")
-    return principal, committee, request.app[appkeys.FAQS]
+    return principal, committee, request.config_dict[appkeys.FAQS]
 
 
 def require_editor(principal: Principal) -> None:

@@ -47,13 +47,13 @@ async def _scope(request: web.Request) -> tuple[Principal, str | None]:
     committee = principal.committee or request.query.get("committee", "") or None
     if committee == STREET and principal.committee is None:
         committee = None
-    if committee is not None and not request.app[appkeys.REGISTRY].has_committee(committee):
+    if committee is not None and not request.config_dict[appkeys.REGISTRY].has_committee(committee):
         raise ApiError(404, "not_found", NOT_FOUND)
     return principal, committee
 
 
 def _committees(request: web.Request, committee: str | None) -> list[Committee]:
-    registry = request.app[appkeys.REGISTRY]
+    registry = request.config_dict[appkeys.REGISTRY]
     return [c for c in registry.committees if committee is None or c.id == committee]
 
 
@@ -84,7 +84,7 @@ async def stats(request: web.Request) -> web.Response:
         raise ApiError(400, "bad_range", "结束日期不能早于开始日期。")
     if (end - start).days + 1 > MAX_DAYS:
         raise ApiError(400, "bad_range", f"时间范围最长 {MAX_DAYS} 天。")
-    service = request.app[appkeys.DASHBOARD]
+    service = request.config_dict[appkeys.DASHBOARD]
     if committee is not None:
         figures = await service.committee(committee, start, end)
         return ok(
@@ -92,7 +92,7 @@ async def stats(request: web.Request) -> web.Response:
                 {"scope": "committee", **figures.to_dict(), "committees": []}
             )
         )
-    ids = [c.id for c in request.app[appkeys.REGISTRY].committees]
+    ids = [c.id for c in request.config_dict[appkeys.REGISTRY].committees]
     total, parts = await service.street(ids, start, end)
     return ok(
         models.Stats.model_validate(
@@ -126,9 +126,9 @@ def cluster_out(cluster: Cluster) -> models.UnansweredCluster:
 async def unanswered(request: web.Request) -> web.Response:
     """The committee's unreviewed unanswered questions, clustered, most asked first."""
     _, committee = await acting(request)
-    if not request.app[appkeys.REGISTRY].has_committee(committee):
+    if not request.config_dict[appkeys.REGISTRY].has_committee(committee):
         raise ApiError(404, "not_found", NOT_FOUND)
-    clusters = await request.app[appkeys.UNANSWERED].clusters(committee)
+    clusters = await request.config_dict[appkeys.UNANSWERED].clusters(committee)
     return ok(models.Unanswered(committee=committee, clusters=[cluster_out(c) for c in clusters]))
 
 
@@ -137,11 +137,11 @@ async def dismiss_unanswered(request: web.Request) -> web.Response:
     principal, committee = await acting(request)
     if not principal.is_admin:
         raise ApiError(403, "forbidden", "只有居委管理员和街道管理员可以处理未解答问题。")
-    if not request.app[appkeys.REGISTRY].has_committee(committee):
+    if not request.config_dict[appkeys.REGISTRY].has_committee(committee):
         raise ApiError(404, "not_found", NOT_FOUND)
     data = await body(request, models.DismissIn)
     ids = [i for i in data.message_ids if 0 < i < 2**63]
-    marked = await request.app[appkeys.UNANSWERED].dismiss(committee, ids)
+    marked = await request.config_dict[appkeys.UNANSWERED].dismiss(committee, ids)
     return ok(models.Dismissed(dismissed=marked))
 
 
@@ -194,7 +194,7 @@ async def list_users(request: web.Request) -> web.Response:
     """Admins: the users of their committee; street admins: every user (or one committee's)."""
     principal, committee = await _scope(request)
     _require_admin(principal)
-    users = await request.app[ACCOUNTS].list_users(committee)
+    users = await request.config_dict[ACCOUNTS].list_users(committee)
     return ok(models.UserList(users=[models.User.model_validate(u.to_dict()) for u in users]))
 
 
@@ -212,7 +212,7 @@ async def create_user(request: web.Request) -> web.Response:
             raise ApiError(403, "forbidden", "只能为本居委会创建账号。")
         committee = principal.committee
     try:
-        user = await request.app[ACCOUNTS].add_user(
+        user = await request.config_dict[ACCOUNTS].add_user(
             data.name, role, committee, data.password, data.display_name
         )
     except UserExists:
@@ -232,12 +232,12 @@ def _account_message(reason: str) -> str:
     return "账号信息无效，请检查后重试。"
 
 
-def add_insight_api_routes(app: web.Application) -> None:
-    r = app.router
-    r.add_get("/api/v1/stats", stats)
-    r.add_get("/api/v1/unanswered", unanswered)
-    r.add_post("/api/v1/unanswered/dismiss", dismiss_unanswered)
-    r.add_get("/api/v1/compounds", compounds)
-    r.add_get("/api/v1/group-chats", group_chats)
-    r.add_get("/api/v1/users", list_users)
-    r.add_post("/api/v1/users", create_user)
+def add_insight_api_routes(api: web.Application) -> None:
+    r = api.router
+    r.add_get("/stats", stats)
+    r.add_get("/unanswered", unanswered)
+    r.add_post("/unanswered/dismiss", dismiss_unanswered)
+    r.add_get("/compounds", compounds)
+    r.add_get("/group-chats", group_chats)
+    r.add_get("/users", list_users)
+    r.add_post("/users", create_user)

@@ -26,7 +26,7 @@ from bot.domain.tickets import (
     TicketPriority,
     TicketStatus,
 )
-from bot.faq_service import (
+from bot.faqs.validation import (
     MAX_ANSWER,
     MAX_ITEM,
     MAX_ITEMS,

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from bot.api import models as m
-from bot.api.common import PATH_ID_MAX
+from bot.api.common import PATH_ID_MAX, PREFIX
 from bot.channels.webhook import MessageIn
 from bot.channels.webhook.models import WebhookError, WebhookResponse
 
@@ -419,5 +419,5 @@ async def openapi_json(request: web.Request) -> web.Response:
     return web.Response(text=_document(), content_type="application/json", charset="utf-8")
 
 
-def add_openapi_route(app: web.Application) -> None:
-    app.router.add_get(OPENAPI_PATH, openapi_json)
+def add_openapi_route(api: web.Application) -> None:
+    api.router.add_get(OPENAPI_PATH.removeprefix(PREFIX), openapi_json)

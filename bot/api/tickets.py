@@ -35,7 +35,7 @@ def ticket_out(ticket: Ticket) -> models.Ticket:
 async def inbox(request: web.Request) -> web.Response:
     """Open tickets, most urgent first, with their SLA state."""
     _, committee = await acting(request)
-    items = await request.app[appkeys.TICKETS].queries.inbox(committee)
+    items = await request.config_dict[appkeys.TICKETS].queries.inbox(committee)
     return ok(
         models.Inbox(
             tickets=[
@@ -51,7 +51,7 @@ async def inbox(request: web.Request) -> web.Response:
 @ticket_errors
 async def get_ticket(request: web.Request) -> web.Response:
     _, committee = await acting(request)
-    tickets = request.app[appkeys.TICKETS].queries
+    tickets = request.config_dict[appkeys.TICKETS].queries
     ticket = await tickets.get(committee, request.match_info["number"])
     history = await tickets.history(committee, ticket.number)
     return ok(
@@ -68,7 +68,7 @@ async def get_ticket(request: web.Request) -> web.Response:
 @ticket_errors
 async def claim(request: web.Request) -> web.Response:
     principal, committee = await acting(request)
-    ticket = await request.app[appkeys.TICKETS].workflow.claim(
+    ticket = await request.config_dict[appkeys.TICKETS].workflow.claim(
         committee, request.match_info["number"], actor=actor_of(principal)
     )
     return ok(ticket_out(ticket))
@@ -81,7 +81,7 @@ async def transfer(request: web.Request) -> web.Response:
     principal, committee = await acting(request)
     data = await body(request, models.TransferIn)
     try:
-        ticket = await request.app[appkeys.TICKETS].workflow.transfer(
+        ticket = await request.config_dict[appkeys.TICKETS].workflow.transfer(
             committee,
             request.match_info["number"],
             Actor.caseworker(data.to_id),
@@ -97,7 +97,7 @@ async def transfer(request: web.Request) -> web.Response:
 async def change_status(request: web.Request) -> web.Response:
     principal, committee = await acting(request)
     data = await body(request, models.StatusIn)
-    ticket = await request.app[appkeys.TICKETS].workflow.change_status(
+    ticket = await request.config_dict[appkeys.TICKETS].workflow.change_status(
         committee,
         request.match_info["number"],
         TicketStatus(data.status),
@@ -111,7 +111,7 @@ async def change_status(request: web.Request) -> web.Response:
 async def resolve(request: web.Request) -> web.Response:
     principal, committee = await acting(request)
     data = await body(request, models.ResolveIn)
-    ticket = await request.app[appkeys.TICKETS].workflow.resolve(
+    ticket = await request.config_dict[appkeys.TICKETS].workflow.resolve(
         committee, request.match_info["number"], actor=actor_of(principal), summary=data.summary
     )
     return ok(ticket_out(ticket))
@@ -121,7 +121,7 @@ async def resolve(request: web.Request) -> web.Response:
 async def add_note(request: web.Request) -> web.Response:
     principal, committee = await acting(request)
     data = await body(request, models.NoteIn)
-    ticket = await request.app[appkeys.TICKETS].workflow.add_note(
+    ticket = await request.config_dict[appkeys.TICKETS].workflow.add_note(
         committee,
         request.match_info["number"],
         data.text,

@@ -1,74 +1,48 @@
-"""The caseworker/admin web console (``/console/``). This part: sessions, login and logout, the
-CSRF and login guard, security headers, the base template and the stylesheet; plus the admin
-API's authentication (``/api/v1/…`` except the resident webhook).
+"""The caseworker/admin web console (``/console/``), an aiohttp sub-application the composition
+root mounts at ``PREFIX``: its pages, the login and logout views, its guard (CSRF on every
+unsafe request, login required outside the public pages, Chinese error pages), the security
+headers, the templates and the static files.
 
-``setup_console_auth`` is called by the composition root (``bot.app``), which builds the
-account service, once the state store and registry are on the application."""
+It builds nothing: the handlers read the services the composition root put on the root
+application (``request.config_dict``), including the account service, the authenticator and
+the set of open live event streams (``STREAMS``, ended by ``stop_streams`` at shutdown); the
+session middleware (``bot.console.session.cookie_storage``) is installed on the root too,
+as the admin API shares the login session."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Iterable
 
-import aiohttp_session
 from aiohttp import web
 
-from bot import appkeys
-from bot.accounts.http import (
-    ACCOUNTS,
-    AUTHENTICATOR,
-    PUBLIC_API_PATHS,
-    TRUSTED_PROXIES,
-    api_auth_middleware,
-    trusted_networks,
-    whoami,
-)
-from bot.accounts.service import SESSION_TTL_S, AccountService, Authenticator
-from bot.accounts.throttle import LoginThrottle
 from bot.console.alerts import add_alert_pages
 from bot.console.faqs import add_faq_pages
 from bot.console.insights import add_insight_pages
-from bot.console.pages import add_console_pages
+from bot.console.pages import STREAMS, add_console_pages, stop_streams
 from bot.console.rendering import render, setup_templates
-from bot.console.security import add_security_headers, console_middleware
-from bot.console.session import ConsoleConfigError, cookie_storage
+from bot.console.security import PREFIX, add_security_headers, console_middleware
+from bot.console.session import ConsoleConfigError
 from bot.console.views import add_auth_routes
+from bot.domain import Registry
 from bot.settings import Settings
 
-__all__ = ["ConsoleConfigError", "render", "setup_console_auth"]
+__all__ = ["PREFIX", "STREAMS", "ConsoleConfigError", "console_app", "render", "stop_streams"]
 
 
-def setup_console_auth(
-    app: web.Application,
+def console_app(
     settings: Settings,
-    *,
-    accounts: AccountService,
-    throttle: LoginThrottle | None = None,
-    session_max_age_s: int = SESSION_TTL_S,
-    public_api_paths: Collection[str] = PUBLIC_API_PATHS,
-) -> AccountService:
-    """Mount the console's auth layer on ``app`` around ``accounts`` (the account service
-    the composition root made) and return that service.
-
-    Needs ``appkeys.STATE`` and ``appkeys.REGISTRY`` set; call it before
-    the console/API routes of other packages are added (order of routes does not matter, but
-    the session middleware must be installed before the guards, which this does). Raises
-    ConsoleConfigError for an unusable session secret or key file."""
-    state, registry = app[appkeys.STATE], app[appkeys.REGISTRY]
-    app[ACCOUNTS] = accounts
-    app[AUTHENTICATOR] = Authenticator(
-        accounts, throttle or LoginThrottle.from_settings(state, settings)
-    )
-    app[TRUSTED_PROXIES] = trusted_networks(settings.trusted_proxies)
-
-    aiohttp_session.setup(app, cookie_storage(settings, session_max_age_s))
-    app.middlewares.append(console_middleware())
-    app.middlewares.append(api_auth_middleware(public_api_paths))
-    add_security_headers(app, settings)
-    setup_templates(app, registry)
-    add_console_pages(app)  # the inbox is the home page
-    add_alert_pages(app)
-    add_faq_pages(app)
-    add_insight_pages(app)
-    add_auth_routes(app)
-    app.router.add_get("/api/v1/me", whoami)
-    return accounts
+    registry: Registry,
+    extra_routes: Iterable[web.AbstractRouteDef] = (),
+) -> web.Application:
+    """The console, to mount at ``PREFIX``; ``extra_routes`` (paths below the prefix) are
+    served behind the same guard."""
+    console = web.Application(middlewares=[console_middleware()])
+    add_security_headers(console, settings)
+    setup_templates(console, registry)
+    add_console_pages(console)  # the inbox is the home page
+    add_alert_pages(console)
+    add_faq_pages(console)
+    add_insight_pages(console)
+    add_auth_routes(console)
+    console.router.add_routes(extra_routes)
+    return console

@@ -148,12 +148,14 @@ async def acknowledge(request: web.Request) -> web.StreamResponse:
     number = after.ticket_number if after is not None else None
     if number is not None:
         try:
-            await request.app[appkeys.TICKETS].workflow.claim(alert.committee, number, actor=actor)
+            await request.config_dict[appkeys.TICKETS].workflow.claim(
+                alert.committee, number, actor=actor
+            )
         except (ActionNotAllowed, TicketNotFound) as exc:
             log.info("alert's ticket not claimed", extra={"alert": alert.id, "reason": str(exc)})
     query = "" if principal.committee else "?" + urlencode({"committee": alert.committee})
     raise web.HTTPSeeOther("/console/" + query + "#alerts")
 
 
-def add_alert_pages(app: web.Application) -> None:
-    app.router.add_post("/console/alerts/{alert_id}/ack", acknowledge)
+def add_alert_pages(console: web.Application) -> None:
+    console.router.add_post("/alerts/{alert_id}/ack", acknowledge)

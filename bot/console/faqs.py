@@ -5,7 +5,7 @@ CSV/XLSX import and export.
 
 Caseworkers read (no edit controls, 403 on any change); the committee's admin and street
 admins (in the committee of ``?committee=``) change. Every change goes through
-``bot.faq_service.FaqService`` (recorded, then live in this process at once and published
+``bot.faqs.service.FaqService`` (recorded, then live in this process at once and published
 to the other workers), the same service as the admin API's ``/api/v1/faqs``."""
 
 from __future__ import annotations
@@ -28,27 +28,16 @@ from bot import appkeys
 from bot.accounts.http import require_user
 from bot.console.pages import local_time, ticket_committee
 from bot.console.rendering import CONSOLE_REGISTRY, render
-from bot.console.security import error_page
+from bot.console.security import PREFIX, error_page
 from bot.domain.accounts import Principal
 from bot.domain.clock import shanghai_today
 from bot.domain.faq import ID_PATTERN, FaqEntry
 from bot.domain.registry import Committee
-from bot.faq_service import (
-    ACTION_LABELS,
-    FIELD_LABELS,
-    MAX_UPLOAD_ENTRIES,
-    STATE_LABELS,
-    FaqService,
-    InvalidFaq,
-    NothingToRestore,
-    ProposalNotFound,
-    RevisionNotFound,
-    actor_text,
-    diff,
-    matches,
-    row_error_text,
-    state_of,
-)
+from bot.faqs.diff import diff
+from bot.faqs.filters import matches, state_of
+from bot.faqs.service import FaqService, NothingToRestore, ProposalNotFound, RevisionNotFound
+from bot.faqs.texts import ACTION_LABELS, FIELD_LABELS, STATE_LABELS, actor_text, row_error_text
+from bot.faqs.validation import MAX_UPLOAD_ENTRIES, InvalidFaq
 from bot.retrieval import CorpusError, RetrievalError, export_corpus, load_corpus
 from bot.retrieval.service import NoIndexError
 from bot.storage.faqs import FaqConflict, FaqRevision, StoredFaq
@@ -107,7 +96,7 @@ async def scope_of(request: web.Request) -> Scope:
         principal,
         committee,
         request.config_dict[CONSOLE_REGISTRY].committee(committee),
-        request.app[appkeys.FAQS],
+        request.config_dict[appkeys.FAQS],
     )
 
 
@@ -546,7 +535,7 @@ async def faq_create(request: web.Request) -> web.StreamResponse:
             status=422,
         )
     if message_ids:
-        await request.app[appkeys.MESSAGE_LOG].mark_reviewed(scope.committee, message_ids)
+        await request.config_dict[appkeys.MESSAGE_LOG].mark_reviewed(scope.committee, message_ids)
     raise web.HTTPSeeOther(scope.entry_href(entry.id, saved="1"))
 
 
@@ -691,10 +680,10 @@ async def faq_preview(request: web.Request) -> web.StreamResponse:
     }
     if entry is not None and state_of(entry, shanghai_today()) != "active":
         context["inactive"] = "本条目当前不在有效期内，机器人不会用它回答。"
-    retrieval = request.app[appkeys.RETRIEVAL]
+    retrieval = request.config_dict[appkeys.RETRIEVAL]
     try:
         if entry is not None:
-            records = await request.app[appkeys.MESSAGE_LOG].recent_inbound(
+            records = await request.config_dict[appkeys.MESSAGE_LOG].recent_inbound(
                 scope.committee, limit=PREVIEW_LIMIT
             )
             context["checked"], context["matches"] = await _matches(
@@ -770,17 +759,19 @@ async def _trial(
 
 
 # --- routes -------------------------------------------------------------------------------------
-def add_faq_pages(app: web.Application) -> None:
-    """Mount the FAQ editor (fixed paths before ``{faq_id}``)."""
-    r = app.router
-    r.add_get(BASE, faq_list)
-    r.add_get(BASE + "/new", faq_new)
-    r.add_post(BASE + "/new", faq_create)
-    r.add_get(BASE + "/export", faq_export)
-    r.add_post(BASE + "/import", faq_import)
-    r.add_get(BASE + "/{faq_id}", faq_view)
-    r.add_post(BASE + "/{faq_id}", faq_save)
-    r.add_post(BASE + "/{faq_id}/delete", faq_delete)
-    r.add_post(BASE + "/{faq_id}/revert/{revision_id}", faq_revert)
-    r.add_post(BASE + "/{faq_id}/proposals/{proposal_id}/{decision:accept|dismiss}", faq_proposal)
-    r.add_get(BASE + "/{faq_id}/preview", faq_preview)
+def add_faq_pages(console: web.Application) -> None:
+    """Mount the FAQ editor on the console's sub-application (fixed paths before
+    ``{faq_id}``)."""
+    r = console.router
+    base = BASE.removeprefix(PREFIX)
+    r.add_get(base, faq_list)
+    r.add_get(base + "/new", faq_new)
+    r.add_post(base + "/new", faq_create)
+    r.add_get(base + "/export", faq_export)
+    r.add_post(base + "/import", faq_import)
+    r.add_get(base + "/{faq_id}", faq_view)
+    r.add_post(base + "/{faq_id}", faq_save)
+    r.add_post(base + "/{faq_id}/delete", faq_delete)
+    r.add_post(base + "/{faq_id}/revert/{revision_id}", faq_revert)
+    r.add_post(base + "/{faq_id}/proposals/{proposal_id}/{decision:accept|dismiss}", faq_proposal)
+    r.add_get(base + "/{faq_id}/preview", faq_preview)

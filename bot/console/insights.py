@@ -134,7 +134,7 @@ async def unanswered(request: web.Request) -> web.StreamResponse:
             "unanswered.html",
             {"committee": "", "committees": _committees(request), "clusters": []},
         )
-    clusters = await request.app[appkeys.UNANSWERED].clusters(committee)
+    clusters = await request.config_dict[appkeys.UNANSWERED].clusters(committee)
     shown = clusters[:SHOWN_CLUSTERS]
     context = {
         "committee": committee,
@@ -148,7 +148,7 @@ async def unanswered(request: web.Request) -> web.StreamResponse:
         "answer_action": "/console/unanswered/answer",
         "faq_options": [
             {"id": e.id, "question": e.question}
-            for e in await request.app[appkeys.FAQS].entries(committee)
+            for e in await request.config_dict[appkeys.FAQS].entries(committee)
         ],
         "answered": request.query.get("answered", ""),
         "dismissed": request.query.get("dismissed", ""),
@@ -172,7 +172,7 @@ async def dismiss(request: web.Request) -> web.StreamResponse:
         ids = []
     if not ids or len(ids) > 10_000 or any(i <= 0 or i >= 2**63 for i in ids):
         return await error_page(request, 422, "没有选择要忽略的问题，请返回页面重试。")
-    marked = await request.app[appkeys.UNANSWERED].dismiss(committee, ids)
+    marked = await request.config_dict[appkeys.UNANSWERED].dismiss(committee, ids)
     log.info("unanswered questions dismissed", extra={"committee": committee, "n": marked})
     query = {"dismissed": str(marked)}
     if principal.committee is None:
@@ -190,7 +190,7 @@ async def answer_with_faq(request: web.Request) -> web.StreamResponse:
     if not committee or not request.config_dict[CONSOLE_REGISTRY].has_committee(committee):
         raise web.HTTPNotFound()
     ensure_committee(principal, committee)
-    faqs = request.app[appkeys.FAQS]
+    faqs = request.config_dict[appkeys.FAQS]
     faq_id = form.get("faq_id", "").strip()
     entry = await faqs.entry(committee, faq_id) if ID_PATTERN.match(faq_id) else None
     if entry is None:
@@ -201,7 +201,7 @@ async def answer_with_faq(request: web.Request) -> web.StreamResponse:
         ids = set()
     if not ids or len(ids) > 10_000 or any(i <= 0 or i >= 2**63 for i in ids):
         return await error_page(request, 422, "没有选择要解答的问题，请返回页面重试。")
-    log_ = request.app[appkeys.MESSAGE_LOG]
+    log_ = request.config_dict[appkeys.MESSAGE_LOG]
     records = await log_.recent_inbound(
         committee, limit=5000, outcomes=UNANSWERED_OUTCOMES, include_reviewed=False
     )
@@ -354,7 +354,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         return await error_page(request, 400, scope)
     end = shanghai_today()
     start = end - timedelta(days=scope.days - 1)
-    service = request.app[appkeys.DASHBOARD]
+    service = request.config_dict[appkeys.DASHBOARD]
     registry = request.config_dict[CONSOLE_REGISTRY]
     rows: list[dict[str, Any]] = []
     if scope.committee == STREET:
@@ -399,9 +399,9 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     return await render(request, "dashboard.html", context)
 
 
-def add_insight_pages(app: web.Application) -> None:
-    r = app.router
-    r.add_get("/console/unanswered", unanswered)
-    r.add_post("/console/unanswered/dismiss", dismiss)
-    r.add_post("/console/unanswered/answer", answer_with_faq)
-    r.add_get("/console/dashboard", dashboard)
+def add_insight_pages(console: web.Application) -> None:
+    r = console.router
+    r.add_get("/unanswered", unanswered)
+    r.add_post("/unanswered/dismiss", dismiss)
+    r.add_post("/unanswered/answer", answer_with_faq)
+    r.add_get("/dashboard", dashboard)

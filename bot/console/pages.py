@@ -27,7 +27,6 @@ from bot import appkeys
 from bot.accounts.http import ACCOUNTS, ensure_committee, principal_now, require_user
 from bot.console.alerts import inbox_alerts
 from bot.console.rendering import CONSOLE_REGISTRY, render
-from bot.console.security import HOME_PATH
 from bot.dialogue.events import committee_channel
 from bot.dialogue.handoff import CATEGORY, OFF_HOURS, PROMISE, REASONS, ConversationNotFound
 from bot.domain import StoreUnavailable
@@ -77,6 +76,8 @@ STATUS_ACTIONS = {
 button)."""
 
 STREAMS = web.AppKey("console_streams", set[asyncio.Event])
+"""The open live event streams (one stop event each), on the root application: its shutdown
+(``stop_streams``) ends them before the server waits for its handlers."""
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -238,9 +239,11 @@ async def inbox(request: web.Request) -> web.StreamResponse:
     ensure_committee(principal, committee)
     query = scope_query(principal, committee)
     now = datetime.now(UTC)
-    convs = await request.app[appkeys.CONVERSATIONS].recent(committee, (Mode.WAITING, Mode.HUMAN))
+    convs = await request.config_dict[appkeys.CONVERSATIONS].recent(
+        committee, (Mode.WAITING, Mode.HUMAN)
+    )
     convs.sort(key=_urgency)
-    items = await request.app[appkeys.TICKETS].queries.inbox(committee, now=now)
+    items = await request.config_dict[appkeys.TICKETS].queries.inbox(committee, now=now)
     context = {
         "committee": committee,
         "committee_name": registry.committee(committee).name,
@@ -270,9 +273,9 @@ async def events(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound()
     ensure_committee(principal, committee)
     check_s = request.config_dict[appkeys.SETTINGS].console_stream_check_s
-    subscription = await request.app[appkeys.STATE].subscribe(committee_channel(committee))
+    subscription = await request.config_dict[appkeys.STATE].subscribe(committee_channel(committee))
     stop = asyncio.Event()
-    streams = request.app[STREAMS]
+    streams = request.config_dict[STREAMS]
     streams.add(stop)
     waiters: list[asyncio.Task[Any]] = []
     loop = asyncio.get_running_loop()
@@ -347,7 +350,7 @@ async def stop_streams(app: web.Application) -> None:
 
 # --- conversation -------------------------------------------------------------------------------
 async def _conversation(request: web.Request, principal: Principal) -> Conversation:
-    conv = await request.app[appkeys.CONVERSATIONS].get(request.match_info["key"])
+    conv = await request.config_dict[appkeys.CONVERSATIONS].get(request.match_info["key"])
     if conv is None:
         raise web.HTTPNotFound()
     ensure_committee(principal, conv.committee)
@@ -364,8 +367,8 @@ async def conversation_page(
     draft_source: str = "",
     status: int = 200,
 ) -> web.Response:
-    history = await request.app[appkeys.MESSAGE_LOG].conversation(conv.key, limit=500)
-    queries = request.app[appkeys.TICKETS].queries
+    history = await request.config_dict[appkeys.MESSAGE_LOG].conversation(conv.key, limit=500)
+    queries = request.config_dict[appkeys.TICKETS].queries
     tickets = await queries.for_resident(
         conv.committee,
         ResidentId(conv.channel, conv.account, conv.sender_id),
@@ -420,12 +423,14 @@ async def faq_draft(request: web.Request, conv: Conversation) -> tuple[str, str]
     """A reply drafted from the committee's FAQ for the resident's last message: the draft
     and the question it answers, or ``("", why not)``. The caseworker edits it before
     sending; nothing is sent from here."""
-    history = await request.app[appkeys.MESSAGE_LOG].conversation(conv.key, limit=500)
+    history = await request.config_dict[appkeys.MESSAGE_LOG].conversation(conv.key, limit=500)
     asked = next((m.text for m in reversed(history) if m.direction == "in" and m.text), "")
     if not asked.strip():
         return "", "居民还没有发来文字消息，无法生成草稿。"
     try:
-        outcome = await request.app[appkeys.RETRIEVAL].asearch(conv.committee, asked, conv.compound)
+        outcome = await request.config_dict[appkeys.RETRIEVAL].asearch(
+            conv.committee, asked, conv.compound
+        )
     except RetrievalError:
         log.warning("FAQ draft unavailable", extra={"committee": conv.committee})
         return "", "常见问题库暂不可用，请直接回复。"
@@ -444,7 +449,7 @@ async def conversation_action(request: web.Request) -> web.StreamResponse:
     principal = await require_user(request)
     conv = await _conversation(request, principal)
     action = request.match_info["action"]
-    handoff = request.app[appkeys.HANDOFF]
+    handoff = request.config_dict[appkeys.HANDOFF]
     actor = actor_of(principal)
     try:
         if action == "takeover":
@@ -489,7 +494,7 @@ async def ticket_page(
     error: str = "",
     status: int = 200,
 ) -> web.Response:
-    queries = request.app[appkeys.TICKETS].queries
+    queries = request.config_dict[appkeys.TICKETS].queries
     try:
         ticket = await queries.get(committee, number)
         history = await queries.history(committee, number)
@@ -553,7 +558,7 @@ async def ticket_action(request: web.Request) -> web.StreamResponse:
     form = await form_data(request)
     actor = actor_of(principal)
     try:
-        await request.app[appkeys.TICKETS].queries.get(committee, number)
+        await request.config_dict[appkeys.TICKETS].queries.get(committee, number)
         error = await _ticket_action(request, committee, number, action, form, actor)
     except TicketNotFound:
         raise web.HTTPNotFound() from None
@@ -578,7 +583,7 @@ async def _ticket_action(
     actor: Actor,
 ) -> str:
     """Do one form's action; returns an error to show, or "" when done."""
-    workflow = request.app[appkeys.TICKETS].workflow
+    workflow = request.config_dict[appkeys.TICKETS].workflow
     note = form.get("note", "").strip()
     if len(note) > MAX_TEXT:
         return f"说明不能超过 {MAX_TEXT} 字。"
@@ -627,18 +632,13 @@ def _refusal(exc: ActionNotAllowed) -> str:
 
 
 # --- routes -------------------------------------------------------------------------------------
-def add_console_pages(app: web.Application) -> None:
-    """Mount the work pages. The inbox is the console's home page ``/console/``: call this
-    before ``add_auth_routes`` so its route is matched before the auth layer's plain home
-    page (aiohttp tries resources of the same path in the order they were added)."""
-    app[STREAMS] = set()
-    app.on_shutdown.append(stop_streams)
-    app.router.add_get(HOME_PATH, inbox, name="console_inbox")
-    r = app.router
-    r.add_get("/console/events", events)
-    r.add_get("/console/conversations/{key}", conversation_view)
-    r.add_post("/console/conversations/{key}/{action:takeover|reply|release}", conversation_action)
-    r.add_get("/console/tickets/{number}", ticket_view)
-    r.add_post(
-        "/console/tickets/{number}/{action:claim|transfer|note|status|resolve}", ticket_action
-    )
+def add_console_pages(console: web.Application) -> None:
+    """Mount the work pages on the console's sub-application (paths below ``/console``).
+    The inbox is the console's home page ``/console/``."""
+    r = console.router
+    r.add_get("/", inbox, name="console_inbox")
+    r.add_get("/events", events)
+    r.add_get("/conversations/{key}", conversation_view)
+    r.add_post("/conversations/{key}/{action:takeover|reply|release}", conversation_action)
+    r.add_get("/tickets/{number}", ticket_view)
+    r.add_post("/tickets/{number}/{action:claim|transfer|note|status|resolve}", ticket_action)

@@ -29,10 +29,11 @@ STATIC_URL = "/console/static"
 CONSOLE_REGISTRY = web.AppKey("console_registry", Registry)
 
 
-def setup_templates(app: web.Application, registry: Registry) -> jinja2.Environment:
-    """The console's Jinja environment (aiohttp-jinja2's default app key) and static files."""
+def setup_templates(console: web.Application, registry: Registry) -> jinja2.Environment:
+    """The console's Jinja environment (aiohttp-jinja2's default app key) and static files,
+    on the console's sub-application."""
     env = aiohttp_jinja2.setup(
-        app,
+        console,
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
@@ -40,9 +41,10 @@ def setup_templates(app: web.Application, registry: Registry) -> jinja2.Environm
         lstrip_blocks=True,
     )
     env.filters["topic_label"] = topic_label
-    app[aiohttp_jinja2.static_root_key] = STATIC_URL
-    app[CONSOLE_REGISTRY] = registry
-    app.router.add_static(STATIC_URL + "/", STATIC, name="console_static", append_version=True)
+    console[aiohttp_jinja2.static_root_key] = STATIC_URL
+    console[CONSOLE_REGISTRY] = registry
+    # STATIC_URL below the console's prefix:
+    console.router.add_static("/static/", STATIC, name="console_static", append_version=True)
     return env
 
 

@@ -41,10 +41,6 @@ ERROR_TEXTS = {
 }
 
 
-def is_console_path(path: str) -> bool:
-    return path == PREFIX or path.startswith(PREFIX + "/")
-
-
 def safe_next(value: str | None) -> str:
     """A post-login destination inside the console; anything else becomes the home page."""
     if (
@@ -61,7 +57,7 @@ def console_middleware() -> Middleware:
     @web.middleware
     async def console_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         path = request.path
-        if not is_console_path(path) or path.startswith(STATIC_PREFIX):
+        if path.startswith(STATIC_PREFIX):
             return await handler(request)
         try:
             if request.method not in SAFE_METHODS and not await csrf_ok(request, form=True):
@@ -89,13 +85,11 @@ async def error_page(request: web.Request, status: int, message: str) -> web.Res
     )
 
 
-def add_security_headers(app: web.Application, settings: Settings) -> None:
+def add_security_headers(console: web.Application, settings: Settings) -> None:
     """Security headers on every console response (pages, errors, static files)."""
     production = settings.env == "production"
 
     async def on_prepare(request: web.Request, response: web.StreamResponse) -> None:
-        if not is_console_path(request.path):
-            return
         headers = response.headers
         headers.setdefault("Content-Security-Policy", CSP)
         headers.setdefault("X-Frame-Options", "DENY")
@@ -108,4 +102,4 @@ def add_security_headers(app: web.Application, settings: Settings) -> None:
         if production:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
 
-    app.on_response_prepare.append(on_prepare)
+    console.on_response_prepare.append(on_prepare)

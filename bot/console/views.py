@@ -20,7 +20,7 @@ from bot.accounts.http import (
 )
 from bot.accounts.tokens import new_csrf_token
 from bot.console.rendering import render
-from bot.console.security import HOME_PATH, LOGIN_PATH, LOGOUT_PATH, safe_next
+from bot.console.security import HOME_PATH, LOGIN_PATH, LOGOUT_PATH, PREFIX, safe_next
 from bot.domain import StoreUnavailable
 from bot.domain.accounts import AccountDisabled, InvalidCredentials, LoginThrottled
 
@@ -129,11 +129,13 @@ async def to_home(_: web.Request) -> web.StreamResponse:
     raise web.HTTPMovedPermanently(HOME_PATH)
 
 
-def add_auth_routes(app: web.Application) -> None:
-    app.router.add_get("/console", to_home)
-    app.router.add_get(LOGIN_PATH, login_form)
-    app.router.add_post(LOGIN_PATH, login_submit)
-    app.router.add_post(LOGOUT_PATH, logout)
+def add_auth_routes(console: web.Application) -> None:
+    """Login and logout on the console's sub-application, and ``/console`` to the home page."""
+    r = console.router
+    r.add_get("", to_home)
+    r.add_get(LOGIN_PATH.removeprefix(PREFIX), login_form)
+    r.add_post(LOGIN_PATH.removeprefix(PREFIX), login_submit)
+    r.add_post(LOGOUT_PATH.removeprefix(PREFIX), logout)
 
 
 async def _login_page(

@@ -15,7 +15,7 @@ from bot.app import build_app
 from bot.encoders import Encoder
 from bot.settings import Settings
 
-from .support import HOOK_TOKEN, PASSWORD, Client, add_probe_routes, fast_passwords
+from .support import HOOK_TOKEN, PASSWORD, Client, fast_passwords, probe_routes
 
 MakeConsole = Callable[..., Awaitable[Client]]
 
@@ -51,13 +51,19 @@ def make_console(
         }
         config.update(overrides)
         settings = settings_factory(**config)
-        app = await build_app(settings, encoder=encoder, load_models=load_models)
+        console_probes, api_probes = probe_routes()
+        app = await build_app(
+            settings,
+            extra_console_routes=console_probes,
+            extra_api_routes=api_probes,
+            encoder=encoder,
+            load_models=load_models,
+        )
         accounts = app[ACCOUNTS]
         accounts.passwords = passwords or fast_passwords()
         if throttle_kwargs is not None:  # else the throttle the settings configure
             throttle = LoginThrottle(app[appkeys.STATE], **throttle_kwargs)
             app[AUTHENTICATOR] = Authenticator(accounts, throttle)
-        add_probe_routes(app)
         client: Client = await aiohttp_client(app)
         return client
 

@@ -25,8 +25,9 @@ def fast_passwords() -> Passwords:
     return Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
-def add_probe_routes(app: web.Application) -> None:
-    """Routes shaped like the ones other packages will add under /console/ and /api/v1/."""
+def probe_routes() -> tuple[list[web.RouteDef], list[web.RouteDef]]:
+    """Routes shaped like the ones other packages will add under /console/ and /api/v1/:
+    the console's and the admin API's (paths below their prefixes)."""
 
     async def committee_data(request: web.Request) -> web.Response:
         principal = await require_user(request)
@@ -52,11 +53,16 @@ def add_probe_routes(app: web.Application) -> None:
         value = form.get("value")
         return web.Response(text=f"saved {value if isinstance(value, str) else ''}")
 
-    app.router.add_get("/api/v1/probe/committees/{committee}", committee_data)
-    app.router.add_post("/api/v1/probe/echo", echo)
-    app.router.add_get("/api/v1/probe/admin", admin_only)
-    app.router.add_get("/console/probe/{committee}", console_committee)
-    app.router.add_post("/console/probe", console_post)
+    console = [
+        web.get("/probe/{committee}", console_committee),
+        web.post("/probe", console_post),
+    ]
+    api = [
+        web.get("/probe/committees/{committee}", committee_data),
+        web.post("/probe/echo", echo),
+        web.get("/probe/admin", admin_only),
+    ]
+    return console, api
 
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')

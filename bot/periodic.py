@@ -1,0 +1,138 @@
+"""The work a running bot does on its own, beside the requests: ticket news to residents
+(the outbox), handoff time-outs, auto-closing unrated tickets, recovery of messages whose
+processing was interrupted, the staff alert sweep, and index rebuilds when another process
+changed a committee's FAQ. ``periodic_work`` is the application's cleanup context that starts
+the loops and, at shutdown, stops them and drains the background tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from bot import appkeys
+from bot.domain import StoreUnavailable
+from bot.domain.tickets import Notification
+from bot.storage import keys
+from bot.storage.conversations import Conversation
+from bot.storage.state import Subscription
+
+log = logging.getLogger(__name__)
+
+
+async def periodic_work(app: web.Application) -> AsyncIterator[None]:
+    """Start the loops (see the module doc); at shutdown stop them and drain the background
+    tasks, cancelling what outlasts ``drain_timeout_s``."""
+    tasks, settings = app[appkeys.TASKS], app[appkeys.SETTINGS]
+    loops = [
+        tasks.spawn(
+            every(settings.outbox_interval_s, lambda: deliver_notifications(app)), name="outbox"
+        ),
+        tasks.spawn(
+            every(settings.sweep_interval_s, app[appkeys.HANDOFF].sweep), name="handoff sweep"
+        ),
+        tasks.spawn(
+            every(3600, app[appkeys.TICKETS].satisfaction.auto_close_unrated), name="auto close"
+        ),
+        tasks.spawn(
+            every(settings.recovery_interval_s, app[appkeys.INGRESS].recover), name="recovery"
+        ),
+        tasks.spawn(every(settings.alert_sweep_s, app[appkeys.ALERTS].sweep), name="alert sweep"),
+        tasks.spawn(corpus_changes(app), name="corpus changes"),
+    ]
+    yield
+    for loop in loops:
+        loop.cancel()
+    cancelled = await app[appkeys.TASKS].drain(app[appkeys.SETTINGS].drain_timeout_s)
+    if cancelled:
+        log.warning("background work cancelled at shutdown", extra={"cancelled": cancelled})
+
+
+async def every(interval_s: float, work: Callable[[], Awaitable[object]]) -> None:
+    """Run ``work`` every ``interval_s``; a failed round is logged and the next one runs."""
+    while True:
+        try:
+            await work()
+        except StoreUnavailable:
+            log.warning("store unavailable in periodic work; retrying next round")
+        except Exception:
+            log.exception("periodic work failed")
+        await asyncio.sleep(interval_s)
+
+
+async def deliver_notifications(app: web.Application) -> int:
+    """Send pending ticket news (the outbox) to residents through their channels."""
+    outbox, channels = app[appkeys.TICKETS].outbox, app[appkeys.CHANNELS]
+    conversations, message_log = app[appkeys.CONVERSATIONS], app[appkeys.MESSAGE_LOG]
+    sent = 0
+    for note in await outbox.pending_notifications():
+        conv = await conversations.get(note.conversation_key)
+        if conv is None:
+            conv = conversation_for_notification(note)
+        delivery = await channels.push(conv, note.text, "notice")
+        if delivery == "undeliverable":
+            await outbox.mark_failed(note, "no channel could deliver it")
+            continue
+        await message_log.record_proactive(
+            conv, note.text, kind="notice", direction="out", sender_name="邻里", delivery=delivery
+        )
+        await outbox.mark_delivered(note.id)
+        sent += 1
+    return sent
+
+
+async def corpus_changes(app: web.Application) -> None:
+    """Rebuild a committee's index when its corpus changed: at once when a process publishes
+    it (Redis), and by polling the database's revision otherwise (e.g. ``linli kb import``
+    while the bot runs on the embedded default)."""
+    state, settings = app[appkeys.STATE], app[appkeys.SETTINGS]
+    faqs = app[appkeys.FAQS]
+
+    async def refresh(committee: str, force: bool) -> None:
+        # A change this process saved was applied already (FaqService.apply): its revision
+        # is the one built, so only other processes' changes rebuild here.
+        if await faqs.refresh(committee, force=force):
+            log.info("index rebuilt", extra={"committee": committee})
+
+    subscription = None
+    while True:
+        try:
+            if subscription is None:
+                subscription = await state.subscribe(keys.channel("corpus"))
+            try:
+                changed = await asyncio.wait_for(subscription.__anext__(), settings.corpus_poll_s)
+                await refresh(changed, force=False)
+            except TimeoutError:
+                for c in app[appkeys.REGISTRY].committees:
+                    await refresh(c.id, force=False)
+        except StoreUnavailable:
+            if subscription is not None:
+                await _close_quietly(subscription)
+                subscription = None
+            await asyncio.sleep(settings.corpus_poll_s)
+        except asyncio.CancelledError:
+            if subscription is not None:
+                await _close_quietly(subscription)
+            raise
+
+
+async def _close_quietly(subscription: Subscription) -> None:
+    try:
+        await subscription.close()
+    except (StoreUnavailable, OSError):
+        log.warning("could not close a subscription")
+
+
+def conversation_for_notification(note: Notification) -> Conversation:
+    """Where a ticket notification goes when its conversation record is gone."""
+    return Conversation(
+        key=note.conversation_key,
+        committee=note.committee,
+        channel=note.channel,
+        account=note.account,
+        chat_id=note.chat_id,
+        chat_type=note.chat_type.value,
+        sender_id=note.recipient_id,
+    )
