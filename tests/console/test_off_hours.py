@@ -23,7 +23,8 @@ from bot.app import build_app
 from bot.dialogue.handoff import PROMISE, implied_category
 from bot.dialogue.turn import Turn
 from bot.domain import Chat, ChatType, IncomingMessage, Registry, Sender
-from bot.domain.tickets import SHANGHAI, TicketCategory
+from bot.domain.clock import SHANGHAI
+from bot.domain.tickets import TicketCategory
 from bot.encoders import Encoder
 from bot.nlu.types import IntentScore, ParseResult
 from bot.settings import Settings
