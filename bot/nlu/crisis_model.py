@@ -59,7 +59,8 @@ SURE = 0.9
 """A classifier probability at which loose past/story markers elsewhere in a message no
 longer veto it. Leave-one-writer-out (``bench/crisis_generalisation.py``): the markers
 anywhere in a message vetoed 3-9% of each unseen writer's crises; at 0.9 this gives back
-part of that for two more false alarms in 955 look-alikes and none on ordinary text."""
+part of that (3 of the third writer's 199) for two more false alarms in 945 look-alikes and
+none on ordinary text."""
 
 
 @dataclass(frozen=True, slots=True)
