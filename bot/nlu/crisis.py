@@ -152,13 +152,16 @@ class CrisisRules:
         other = first is EmergencyCategory.SELF_HARM and self.about_someone_else(text, start)
         return EmergencyHit(first, text[start:end], start, end, "rules", tuple(order[1:]), other)
 
-    def calm_context(self, text: str) -> bool:
-        """Whether ``text`` reads like a look-alike (hyperbole, a routine question, a story,
-        a past or hypothetical event) — the classifier alone may not call it a crisis."""
+    def calm_context(self, text: str, *, markers: bool = True) -> bool:
+        """Whether ``text`` reads like a look-alike (hyperbole, a routine question, a letter
+        to officials with no live clause, and with ``markers`` also a story or a past or
+        hypothetical event anywhere in it) — the classifier alone may not call it a crisis."""
         body = normalize(text[:WINDOW]).text.translate(self.dialect)
         if self.calm.search(body):
             return True
-        if self.urgent.search(body):
+        if self._reads_like_a_letter(text) and not self._live_in_letter(body):
+            return True  # a letter to officials with nothing happening now
+        if not markers or self.urgent.search(body):
             return False
         return bool(self.fiction.search(body) or self.not_live.search(body))
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from bot.domain import Registry
 from bot.nlu.classifier import ClassifierConfig, IntentClassifier
 from bot.nlu.crisis import CrisisRules
-from bot.nlu.crisis_model import CrisisModel, load_or_train
+from bot.nlu.crisis_model import CrisisModel, crisis_decision, load_or_train
 from bot.nlu.data import TrainingData, load_training_data
 from bot.nlu.encoder import MemoEncoder, SentenceEncoder, Usem3SentenceEncoder
 from bot.nlu.entities import EntityExtractor
@@ -36,7 +36,6 @@ from bot.nlu.types import (
     ACTION_INTENTS,
     EMERGENCY,
     FALLBACK,
-    EmergencyHit,
     Entity,
     IntentScore,
     ParseResult,
@@ -214,8 +213,7 @@ class NluService:
         if not text.strip():
             return ParseResult(text=text, intent=FALLBACK, confidence=0.0, entities=entities)
         ranking = tuple(IntentScore(n, p) for n, p in classifier.rank(text))
-        hit = self.crisis.detect(scan or text)
-        return self._decide(text, ranking, entities, hit, "builtin")
+        return self._decide(text, ranking, entities, scan, "builtin")
 
     async def aparse(
         self,
@@ -259,8 +257,7 @@ class NluService:
                 merged.append(e)
         merged.sort(key=lambda e: e.start)
         ranking = remote.ranking or (IntentScore(remote.intent, remote.confidence),)
-        hit = self.crisis.detect(scan or text)
-        result = self._decide(text, ranking, tuple(merged), hit, "rasa")
+        result = self._decide(text, ranking, tuple(merged), scan, "rasa")
         if result.intent == FALLBACK and remote.intent == FALLBACK:
             return replace(result, confidence=remote.confidence)
         return result
@@ -270,17 +267,16 @@ class NluService:
         text: str,
         ranking: tuple[IntentScore, ...],
         entities: tuple[Entity, ...],
-        hit: EmergencyHit | None,
+        scan: str | None,
         backend: str,
     ) -> ParseResult:
         th = self.thresholds
-        confidence = 1.0
-        if hit is None and self._crisis_model is not None:
-            guess = self._crisis_model.guess(text)
-            if guess.p_urgent >= th.emergency and not self.crisis.calm_context(text):
-                hit = EmergencyHit(guess.category, "", 0, 0, "classifier")
-                confidence = guess.p_urgent
+        decision = crisis_decision(
+            self.crisis, self._crisis_model, text, threshold=th.emergency, scan=scan
+        )
+        hit = decision.hit
         if hit is not None:
+            confidence = 1.0 if decision.rules_hit is not None else decision.p_urgent
             return ParseResult(text, EMERGENCY, confidence, ranking, entities, hit, backend)
         # Not a crisis: the best of the other intents decides (an unconfirmed
         # report_emergency never reaches the routes as an intent).

@@ -74,6 +74,18 @@ def test_a_malformed_rules_file_names_the_problem(
         ("上个月就想过，昨天夜里我又把药全拿出来数了一遍", EmergencyCategory.SELF_HARM),
         ("隔壁的违章搭建在往下塌，下面有人", EmergencyCategory.OTHER),
         ("ranqi xielou le, 怎么办", EmergencyCategory.GAS),
+        # kinds of phrasing a fourth writer used that the rules had not met
+        ("钱和房子我都安排好了，明天起就不会再麻烦各位了", EmergencyCategory.SELF_HARM),
+        ("对面楼一个男的翻到阳台栏杆外面了，手还抓着", EmergencyCategory.SELF_HARM),
+        ("她把一整盒安定都吞了，现在叫不醒", EmergencyCategory.SELF_HARM),
+        ("隔壁老太太在屋里一直喊人，声音越来越小", EmergencyCategory.WELFARE),
+        ("楼上那个阿爷上个礼拜起就没见过了", EmergencyCategory.WELFARE),
+        ("我舅舅一个人住，从昨天到现在都不接电话", EmergencyCategory.WELFARE),
+        ("小外孙在超市门口一眨眼就不见了", EmergencyCategory.MISSING_CHILD),
+        ("我家小孩自己开了门跑出去了，才三岁", EmergencyCategory.MISSING_CHILD),
+        ("有个男的在楼道里举着锤子乱砸，还冲人", EmergencyCategory.VIOLENCE),
+        ("车库积水已经没过膝盖了，还有人在里面挪车", EmergencyCategory.FLOOD),
+        ("电梯一直在抖，里面还有人", EmergencyCategory.LIFT),
     ],
 )
 def test_crises_in_residents_words(text: str, category: EmergencyCategory) -> None:
@@ -104,6 +116,11 @@ def test_crises_in_residents_words(text: str, category: EmergencyCategory) -> No
         "旧灶打不着火了，换灶找谁",
         "昨晚做梦梦见家里着火，吓醒了",
         "累得想跳楼哈哈 开玩笑的",
+        "孙女的书包又不见了，是不是落在学校了",
+        "着火了怎么逃生，想给孩子们讲一讲",
+        "社区有没有发急救包",
+        "那个广告牌随时可能倒塌，请有关部门处理",
+        "报纸订了三个月一张都没收到",
     ],
 )
 def test_look_alikes_stay_calm(text: str) -> None:
@@ -132,6 +149,18 @@ def test_a_letter_to_officials_needs_a_live_clause() -> None:
     assert loose.detect(body) is not None  # without the letter rule it reads as a fire
     assert RULES.detect(body) is None
     assert RULES.detect(body + "现在楼下正在着火，快来人") is not None
+
+
+def test_a_letter_with_nothing_happening_now_reads_calm_to_the_classifier() -> None:
+    letter = (
+        "尊敬的领导：我要反映一个情况，我家孩子转学被学校多次拒绝，已经在家里待了一个月，"
+        "孩子每天哭，我们做家长的也很绝望。学校的理由是学位已满，可是同班的别的孩子都转进去了，"
+        "我们跑了教育局三次都没有结果。恳请有关部门调查处理，落实孩子读书的权利，"
+        "给我们一个答复。此致敬礼"
+    )
+    assert len(letter) >= RULES.letter_min_chars
+    assert RULES.calm_context(letter)
+    assert not RULES.calm_context(letter + "现在孩子刚刚跑出去了，快来人")
 
 
 def test_self_harm_about_someone_else_is_told_apart() -> None:
