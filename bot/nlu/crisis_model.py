@@ -24,7 +24,7 @@ import yaml
 
 from bot.nlu.classifier import FEATURE_VERSION, ClassifierConfig, IntentClassifier
 from bot.nlu.crisis import CrisisRules, guess_category
-from bot.nlu.data import TrainingData
+from bot.nlu.data import SAFE_LOADER, TrainingData
 from bot.nlu.encoder import SentenceEncoder
 from bot.nlu.errors import TrainingDataError
 from bot.nlu.model import MODEL_FORMAT, TrainedModel, load_latest, save_model, training_lock
@@ -63,7 +63,7 @@ def training_set(
     labels: list[str] = []
     for path in sorted(intents_dir.glob(EXAMPLES_GLOB)):
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)  # noqa: S506
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise TrainingDataError(f"cannot read crisis examples: {exc}", path) from exc
         body = raw.get("crisis_examples") if isinstance(raw, dict) else None
