@@ -46,6 +46,18 @@ REDIS_URL = _redis_url(
 )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``make pytest``) the fault suite runs on one worker (its servers
+    and load are the module's; ``--dist loadgroup``) and first: its scenarios wait much of
+    their minute, and the other worker gets through the rest meanwhile."""
+    if not XDIST_WORKER:
+        return
+    faults = [item for item in items if item.nodeid.startswith("tests/faults/")]
+    for item in faults:
+        item.add_marker(pytest.mark.xdist_group("faults"))
+    items[:] = faults + [item for item in items if item not in faults]
+
+
 @pytest.fixture(autouse=True)
 def _release_apps() -> Iterator[None]:
     """aiohttp caches built middleware chains per application in a module-level LRU cache,
