@@ -28,8 +28,12 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# Two pytest-xdist workers (this machine has two cores; tests/conftest.py gives each its own
+# Redis database); PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= 2
+
 pytest: install browser-deps
-	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/pytest -q
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 test: lint typecheck pytest
 

@@ -24,7 +24,38 @@ from bot.storage.sql.models import Base
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 PG_ADMIN = os.environ.get("LINLI_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("LINLI_TEST_REDIS", "redis://127.0.0.1:6379/15")
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+"""``gw0``, ``gw1``, … in a pytest-xdist worker (``make pytest`` runs two), else empty."""
+
+
+def _redis_url(base: str, worker: str) -> str:
+    """The Redis database of this process: ``base`` itself, or under pytest-xdist the one
+    ``base``'s number minus the worker's (``gw0`` → 15, ``gw1`` → 14 by default): the tests
+    flush their database, so parallel workers must not share one."""
+    if not worker:
+        return base
+    head, _, number = base.rpartition("/")
+    db = int(number) - int(worker.removeprefix("gw"))
+    if db < 0:
+        raise pytest.UsageError(f"no Redis database left for worker {worker} below {base}")
+    return f"{head}/{db}"
+
+
+REDIS_URL = _redis_url(
+    os.environ.get("LINLI_TEST_REDIS", "redis://127.0.0.1:6379/15"), XDIST_WORKER
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``make pytest``) the fault suite runs on one worker (its servers
+    and load are the module's; ``--dist loadgroup``) and first: its scenarios wait much of
+    their minute, and the other worker gets through the rest meanwhile."""
+    if not XDIST_WORKER:
+        return
+    faults = [item for item in items if item.nodeid.startswith("tests/faults/")]
+    for item in faults:
+        item.add_marker(pytest.mark.xdist_group("faults"))
+    items[:] = faults + [item for item in items if item not in faults]
 
 
 @pytest.fixture(autouse=True)
@@ -94,9 +125,15 @@ async def backend(
 
 @pytest.fixture(scope="session")
 def shared_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """NLU models and FAQ indexes shared by every app of the session (trained/built once;
-    each app still loads them through the real code path)."""
-    root = tmp_path_factory.mktemp("shared-models")
+    """NLU models and FAQ indexes shared by every app of the test run (trained/built once;
+    each app still loads them through the real code path). Under pytest-xdist the workers
+    share the run's directory: the first to need a model trains it while the others wait
+    (``bot.nlu.model.training_lock``), then they load it."""
+    if XDIST_WORKER:  # basetemp is <run>/popen-gwN: its parent is the run's, shared
+        root = tmp_path_factory.getbasetemp().parent / "shared-models"
+        root.mkdir(exist_ok=True)
+    else:
+        root = tmp_path_factory.mktemp("shared-models")
     return root / "models", root / "index"
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from bot.nlu.data import SAFE_LOADER
 from bot.nlu.errors import TrainingDataError
 from bot.nlu.normalize import normalize
 from bot.nlu.types import EmergencyCategory, EmergencyHit
@@ -70,7 +71,7 @@ class CrisisRules:
         if path.is_dir():
             path = path / RULES_FILE
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)  # noqa: S506
         except FileNotFoundError as exc:
             raise TrainingDataError(
                 "no crisis rules: every intents folder needs crisis.yml (copy Linli's "

@@ -24,10 +24,10 @@ import yaml
 
 from bot.nlu.classifier import FEATURE_VERSION, ClassifierConfig, IntentClassifier
 from bot.nlu.crisis import CrisisRules, guess_category
-from bot.nlu.data import TrainingData
+from bot.nlu.data import SAFE_LOADER, TrainingData
 from bot.nlu.encoder import SentenceEncoder
 from bot.nlu.errors import TrainingDataError
-from bot.nlu.model import MODEL_FORMAT, TrainedModel, load_latest, save_model
+from bot.nlu.model import MODEL_FORMAT, TrainedModel, load_latest, save_model, training_lock
 from bot.nlu.types import EMERGENCY, EmergencyCategory, EmergencyHit
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def training_set(
     labels: list[str] = []
     for path in sorted(intents_dir.glob(EXAMPLES_GLOB)):
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)  # noqa: S506
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise TrainingDataError(f"cannot read crisis examples: {exc}", path) from exc
         body = raw.get("crisis_examples") if isinstance(raw, dict) else None
@@ -162,9 +162,28 @@ def load_or_train(
     wanted = _hash(texts, labels, encoder.name, cfg)
     where = models_dir / SUBDIR
     saved = load_latest(where, data_hash=wanted, encoder=encoder)
-    if saved is not None:
-        log.info("crisis model loaded from %s", saved.path)
-        return CrisisModel(saved.classifier)
+    if saved is None and save:
+        with training_lock(models_dir, "crisis"):
+            # another process on this directory may have trained it while we waited
+            saved = load_latest(where, data_hash=wanted, encoder=encoder)
+            if saved is None:
+                return _train(texts, labels, encoder, cfg, wanted, where, save=save)
+    if saved is None:
+        return _train(texts, labels, encoder, cfg, wanted, where, save=save)
+    log.info("crisis model loaded from %s", saved.path)
+    return CrisisModel(saved.classifier)
+
+
+def _train(
+    texts: list[str],
+    labels: list[str],
+    encoder: SentenceEncoder,
+    cfg: ClassifierConfig,
+    wanted: str,
+    where: Path,
+    *,
+    save: bool,
+) -> CrisisModel:
     clf = IntentClassifier(encoder, cfg).fit(texts, labels)
     manifest: dict[str, Any] = {
         "format": MODEL_FORMAT,

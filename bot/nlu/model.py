@@ -4,7 +4,9 @@ A model is a directory ``<models_dir>/nlu-<YYYYmmddTHHMMSS>-<hash8>/`` holding
 ``model.pkl`` (the fitted classifier, without its encoder) and ``manifest.json`` (what it
 was trained on: data fingerprint, encoder, feature version, library versions, the pickle's
 SHA-256, training figures). ``load_latest`` returns the newest model that matches the
-current data, encoder and code, or None so the caller trains a new one.
+current data, encoder and code, or None so the caller trains a new one. Processes that start
+on one models directory train a missing model once: ``training_lock`` serialises the
+training, and the ones that waited load what the first one saved.
 
 The pickle is only ever read from the models directory this package wrote, and only after
 its SHA-256 matches the manifest.
@@ -12,6 +14,8 @@ its SHA-256 matches the manifest.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -19,7 +23,7 @@ import os
 import pickle
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,6 +98,21 @@ def train(
     if out_dir is not None:
         save_model(model, out_dir)
     return model
+
+
+@contextlib.contextmanager
+def training_lock(models_dir: Path, name: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``<models_dir>/.<name>.lock`` (an advisory ``flock``, released
+    when the holder exits, even by a crash). Whoever trains a model a directory lacks holds it,
+    and looks for a saved model again once it has it: another worker may have trained one
+    meanwhile."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with open(models_dir / f".{name}.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def save_model(model: TrainedModel, models_dir: Path) -> Path:

@@ -30,7 +30,14 @@ from bot.nlu.data import TrainingData, load_training_data
 from bot.nlu.encoder import MemoEncoder, SentenceEncoder, Usem3SentenceEncoder
 from bot.nlu.entities import EntityExtractor
 from bot.nlu.errors import NluError, RasaUnavailable
-from bot.nlu.model import TrainedModel, data_hash, load_latest, save_model, train
+from bot.nlu.model import (
+    TrainedModel,
+    data_hash,
+    load_latest,
+    save_model,
+    train,
+    training_lock,
+)
 from bot.nlu.rasa import RasaNluClient
 from bot.nlu.types import (
     ACTION_INTENTS,
@@ -130,16 +137,14 @@ class NluService:
             self._crisis = CrisisRules.load(self.intents_dir)
             wanted = data_hash(data, self.encoder.name, self.config)
             model = load_latest(self.models_dir, data_hash=wanted, encoder=self.encoder)
-            if model is None:
-                log.info("training the NLU model from %s", self.intents_dir)
-                model = train(data, encoder=self.encoder, config=self.config)
-                if self._save:
-                    save_model(model, self.models_dir)
-                log.info(
-                    "NLU model trained in %.1fs (%s)",
-                    model.classifier.report.seconds,
-                    model.path or "not saved",
-                )
+            if model is None and self._save:
+                with training_lock(self.models_dir, "nlu"):
+                    # another process on this directory may have trained it while we waited
+                    model = load_latest(self.models_dir, data_hash=wanted, encoder=self.encoder)
+                    if model is None:
+                        model = self._train(data)
+            elif model is None:
+                model = self._train(data)
             else:
                 log.info("NLU model loaded from %s", model.path)
             self._crisis_model = load_or_train(
@@ -156,6 +161,18 @@ class NluService:
             # warm up the encoder, jieba and OpenCC before the first resident waits
             model.classifier.rank("你好")
             return model
+
+    def _train(self, data: TrainingData) -> TrainedModel:
+        log.info("training the NLU model from %s", self.intents_dir)
+        model = train(data, encoder=self.encoder, config=self.config)
+        if self._save:
+            save_model(model, self.models_dir)
+        log.info(
+            "NLU model trained in %.1fs (%s)",
+            model.classifier.report.seconds,
+            model.path or "not saved",
+        )
+        return model
 
     async def astart(self) -> TrainedModel:
         loop = asyncio.get_running_loop()

@@ -97,6 +97,10 @@ class RedisStateStore(StateStore):
     def __init__(self, client: redis.Redis, *, lock_lease_s: float = DEFAULT_LOCK_LEASE_S) -> None:
         self._r = client
         self.lock_lease_s = lock_lease_s
+        # Keys live in the URL's database, but Redis pub/sub channels are server-wide: the
+        # database number in the channel's name keeps two deployments (or test workers) on
+        # one server, each on its own database, out of each other's events.
+        self._db = int(client.connection_pool.connection_kwargs.get("db", 0))
         self._reserve = client.register_script(_RESERVE)
         self._take = client.register_script(_TAKE)
         self._next_fence = client.register_script(_NEXT_FENCE)
@@ -195,12 +199,15 @@ class RedisStateStore(StateStore):
         )
         return max(float(wait), 0.0) if float(wait) > 0 else 0.0
 
+    def _server_channel(self, channel: str) -> str:
+        return f"{channel}@db{self._db}"
+
     async def publish(self, channel: str, payload: str) -> None:
-        await self._call(lambda: self._r.publish(channel, payload))
+        await self._call(lambda: self._r.publish(self._server_channel(channel), payload))
 
     async def subscribe(self, channel: str) -> Subscription:
         pubsub = self._r.pubsub(ignore_subscribe_messages=True)
-        await self._call(lambda: pubsub.subscribe(channel))
+        await self._call(lambda: pubsub.subscribe(self._server_channel(channel)))
         return _RedisSubscription(pubsub)
 
     async def ping(self) -> None:

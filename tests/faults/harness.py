@@ -480,14 +480,18 @@ class FaultEnv:
     """The session-wide part: the PostgreSQL cluster and the shared NLU models and indexes
     (trained and built by the first worker, loaded by every later one)."""
 
-    def __init__(self, workdir: Path, source: Path = ROOT) -> None:
+    def __init__(
+        self, workdir: Path, source: Path = ROOT, models: tuple[Path, Path] | None = None
+    ) -> None:
+        """``models``: the models and index directories to share with others (the test run's,
+        trained once for every app of the run); by default the workers' own under
+        ``workdir``."""
         self.workdir = workdir
         self.source = source
         """The tree whose ``bot`` package, knowledge and intents the workers run."""
         redis_binary()  # fail early and clearly when a binary is missing
         self.postgres = PostgresCluster()
-        self.models = workdir / "models"
-        self.index = workdir / "index"
+        self.models, self.index = models or (workdir / "models", workdir / "index")
         self._stacks = 0
 
     def start(self) -> None:

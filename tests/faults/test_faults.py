@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from faults.harness import ROOT, FaultEnv, HarnessError, Plan, Report, run_scenario
+from faults.harness import FaultEnv, HarnessError, Plan, Report, run_scenario
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
 
@@ -36,11 +36,14 @@ PLAN = Plan(
 
 
 @pytest.fixture(scope="module")
-def env() -> Iterator[FaultEnv]:
+def env(shared_models: tuple[Path, Path]) -> Iterator[FaultEnv]:
     workdir = Path(tempfile.mkdtemp(prefix="linli-faults-test-"))
     try:
         source = os.environ.get("LINLI_FAULTS_SOURCE")
-        fault_env = FaultEnv(workdir, Path(source) if source else ROOT)
+        # This tree's workers load the models every app of the test run uses (trained once).
+        fault_env = (
+            FaultEnv(workdir, Path(source)) if source else FaultEnv(workdir, models=shared_models)
+        )
     except HarnessError as exc:
         shutil.rmtree(workdir, ignore_errors=True)
         pytest.fail(str(exc))

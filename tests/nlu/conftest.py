@@ -1,5 +1,5 @@
-"""NLU fixtures: the registry, one shared encoder, and one model trained from intents/
-for the whole session (training takes seconds; every test reuses it)."""
+"""NLU fixtures: the registry and one model trained from intents/ for the whole test run (in
+the models directory the apps share; every test reuses it)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from bot.domain import Registry
-from bot.nlu import NluService, Usem3SentenceEncoder
+from bot.encoders import Encoder
+from bot.nlu import NluService
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
@@ -23,17 +24,13 @@ def registry() -> Registry:
 
 
 @pytest.fixture(scope="session")
-def encoder() -> Usem3SentenceEncoder:
-    return Usem3SentenceEncoder()
+def nlu_models_dir(shared_models: tuple[Path, Path]) -> Path:
+    """The models directory of the apps too: the model trained from intents/ is the same."""
+    return shared_models[0]
 
 
 @pytest.fixture(scope="session")
-def nlu_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("nlu") / "models"
-
-
-@pytest.fixture(scope="session")
-def nlu(registry: Registry, encoder: Usem3SentenceEncoder, nlu_models_dir: Path) -> NluService:
+def nlu(registry: Registry, encoder: Encoder, nlu_models_dir: Path) -> NluService:
     service = NluService(registry, nlu_models_dir, intents_dir=ROOT / "intents", encoder=encoder)
     service.start()
     return service

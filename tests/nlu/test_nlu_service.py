@@ -7,6 +7,7 @@ import asyncio
 import json
 import shutil
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -176,6 +177,32 @@ def test_saved_model_is_reused(nlu: NluService, registry: Registry, nlu_models_d
     loaded = again.start()
     assert loaded.path == first.path
     assert again.parse("转人工").intent == "request_human"
+
+
+def test_workers_starting_together_train_each_model_once(
+    tmp_path: Path, encoder: Usem3SentenceEncoder, small_nlu_yaml: str
+) -> None:
+    """Workers that start at once on an empty models directory train the intent model and
+    the crisis model once: the others wait for the training and load what it saved."""
+    data_dir = tmp_path / "intents"
+    data_dir.mkdir()
+    (data_dir / "nlu.yml").write_text(small_nlu_yaml, encoding="utf-8")
+    shutil.copy(ROOT / "intents" / "crisis.yml", data_dir / "crisis.yml")
+    (data_dir / "crisis_examples.yml").write_text(
+        'version: "1"\ncrisis_examples:\n  urgent:\n'
+        '    lift: ["电梯里关了人", "电梯卡在两层中间人出不来", "电梯掉下来了有人在里面"]\n'
+        '    fire: ["楼道里着火了", "厨房起火了烟好大", "302冒黑烟了"]\n'
+        '  calm: ["电梯什么时候保养", "消防演习几点开始", "灭火器放在哪里"]\n',
+        encoding="utf-8",
+    )
+    models = tmp_path / "models"
+    services = [NluService(None, models, intents_dir=data_dir, encoder=encoder) for _ in range(3)]
+    with ThreadPoolExecutor(len(services)) as pool:
+        started = list(pool.map(lambda service: service.start(), services))
+    assert len({model.path for model in started}) == 1
+    assert len([p for p in models.iterdir() if p.name.startswith("nlu-")]) == 1
+    assert len(list((models / "crisis").iterdir())) == 1
+    assert [service.parse("谢谢").intent for service in services] == ["thank"] * 3
 
 
 def test_stale_or_corrupt_models_are_not_loaded(

@@ -105,6 +105,23 @@ async def test_published_events_reach_subscribers(store: StateStore) -> None:
     assert got == ["puxiong", "second"]
 
 
+async def test_events_stay_in_their_redis_database(redis_url: str) -> None:
+    """Redis pub/sub is server-wide: a store hears the publishers on its own database only
+    (two deployments, or two test workers, share a server on different databases)."""
+    head, _, number = redis_url.rpartition("/")
+    mine = RedisStateStore.from_url(redis_url)
+    other = RedisStateStore.from_url(f"{head}/{(int(number) + 1) % 16}")
+    sub = await mine.subscribe(keys.channel("corpus"))
+    try:
+        await other.publish(keys.channel("corpus"), "another database")
+        await mine.publish(keys.channel("corpus"), "this database")
+        assert await asyncio.wait_for(sub.__anext__(), 3) == "this database"
+    finally:
+        await sub.close()
+        await mine.close()
+        await other.close()
+
+
 async def test_redis_down_is_reported_as_unavailable() -> None:
     store = RedisStateStore.from_url("redis://127.0.0.1:1/0")
     try:
