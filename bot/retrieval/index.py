@@ -18,7 +18,10 @@ Ranking, for a normalised query:
 3. every candidate entry scores ``text`` × its best text score + ``centroid`` × the cosine to
    its centroid + ``answer`` × how much of the query its answer, materials and tags cover
    (IDF-weighted recall of words and character n-grams), minus a penalty when the query and
-   the best text both carry numbers and none agree; entries are returned best first.
+   the best text both carry numbers and none agree; entries are returned best first, each
+   with how much of the query it has anywhere (``Candidate.cover_words``/``cover_chars``,
+   ``missing_words``/``missing_chars``: not part of the score, read by the calibrated
+   decision in ``bot.retrieval.calibration``).
 
 The centroid recognises a topic phrased in a way no single alternate matches; the answer
 coverage recognises "what kind of garbage is a watermelon rind" from the answer listing
@@ -97,6 +100,16 @@ class Candidate:
     words: float
     centroid: float = 0.0
     answer: float = 0.0
+    cover_words: float = 0.0
+    """IDF-weighted share of the query's words found anywhere in the entry (its phrasings,
+    answer, materials and tags)…"""
+    cover_chars: float = 0.0
+    """…and of its character n-grams."""
+    missing_words: float = 0.0
+    """IDF of the rarest query word the entry lacks, as a share of the highest IDF (1.0: a
+    word no entry has; 0.0: the entry has every word)…"""
+    missing_chars: float = 0.0
+    """…and the same for character n-grams."""
 
 
 def _faiss() -> Any:
@@ -175,11 +188,14 @@ class _Lexicon:
             ),
             shape=(n_entries, len(text_entry)),
         )
-        df = np.asarray(((owner @ self.texts) > 0).sum(axis=0)).ravel()
+        in_texts = ((owner @ self.texts) > 0).astype(np.float32)
+        df = np.asarray(in_texts.sum(axis=0)).ravel()
         n = float(n_entries)
         self.idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
         self.unseen = float(math.log1p((n + 0.5) / 0.5))
         self.text_mass = np.asarray(self.texts @ self.idf).ravel()
+        # every token an entry has anywhere: its phrasings and its answer text
+        self.entry_tokens = ((in_texts + self.answers) > 0).astype(np.float32).tocsr()
 
     def query(self, tokens: Sequence[str]) -> tuple[NDArray[np.float32], float]:
         """The query's IDF vector over the vocabulary, and its total IDF mass (unknown tokens
@@ -204,9 +220,29 @@ class _Lexicon:
             return np.zeros(len(entries), dtype=np.float32)
         return np.asarray(self.answers[entries] @ qvec).ravel() / qmass
 
+    def coverage(
+        self, entries: NDArray[np.int64], tokens: Sequence[str], qmass: float
+    ) -> tuple[Any, Any]:
+        """For each entry: the IDF-weighted share of the query's tokens it has anywhere,
+        and the IDF of the rarest token it lacks over the highest possible IDF (a token no
+        entry has counts with that highest IDF)."""
+        unique = set(tokens)
+        ids = np.asarray(sorted({self.vocab[t] for t in unique if t in self.vocab}), dtype=np.int64)
+        unknown = len(unique) - len(ids)
+        if qmass <= 0.0:
+            zeros = np.zeros(len(entries), dtype=np.float32)
+            return zeros, zeros
+        idf = self.idf[ids]
+        has = self.entry_tokens[entries][:, ids].toarray() > 0
+        cover = (has @ idf) / qmass
+        lacking = np.where(has, 0.0, idf[np.newaxis, :]).max(axis=1, initial=0.0)
+        if unknown:
+            lacking = np.maximum(lacking, self.unseen)
+        return cover, lacking / self.unseen
+
     def nbytes(self) -> int:
         total = self.idf.nbytes + self.text_mass.nbytes
-        for m in (self.texts, self.answers):
+        for m in (self.texts, self.answers, self.entry_tokens):
             total += m.data.nbytes + m.indices.nbytes + m.indptr.nbytes
         return total
 
@@ -570,6 +606,8 @@ class FaqIndex:
             + self._lex_c.recall(cand_entries, cvec, cmass)
         )
         score = cfg.text * best_text + cfg.centroid * centroid_cos + cfg.answer * answer
+        cover_w, missing_w = self._lex_w.coverage(cand_entries, qwords, wmass)
+        cover_c, missing_c = self._lex_c.coverage(cand_entries, qchars, cmass)
         qnums = frozenset(_NUMBER.findall(query))
         if qnums:
             for g, row in enumerate(best_row.tolist()):
@@ -587,6 +625,10 @@ class FaqIndex:
                 words=round(float(f_w[best_pos[g]]), 6),
                 centroid=round(float(centroid_cos[g]), 6),
                 answer=round(float(answer[g]), 6),
+                cover_words=round(float(cover_w[g]), 6),
+                cover_chars=round(float(cover_c[g]), 6),
+                missing_words=round(float(missing_w[g]), 6),
+                missing_chars=round(float(missing_c[g]), 6),
             )
             for g in order.tolist()
         ]

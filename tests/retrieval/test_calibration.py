@@ -37,6 +37,9 @@ def calibrated(encoder: Encoder, sample_entries: list[FaqEntry]) -> RetrievalSer
     ("text", "entry_id"),
     [
         ("湿垃圾几点可以扔", "garbage-wet-times"),
+        # short, precise questions are answered, not offered as choices
+        ("湿垃圾几点扔", "garbage-wet-times"),
+        ("大件垃圾怎么扔", "garbage-bulky"),
         ("水费到哪里去交", "referral-utility-bills"),
         ("领结婚证去什么地方", "referral-marriage"),
         ("高龄津贴怎么领", "elderly-comprehensive-allowance"),
@@ -73,6 +76,8 @@ def test_the_saved_calibration_round_trips(tmp_path: Path) -> None:
     again = Calibration.load(path)
     assert again.to_dict() == shipped.to_dict()
     x = [0.6, 0.4, 0.2, 0.05, 0.7, 0.5, 0.6, 0.3, 1.0, 1.0, 2.5, 1.6, 0.0]
+    x += [0.8, 0.8, 0.2, 0.2, 0.3, 0.3, 0.1, 0.1, 0.1, 0.0]
+    assert len(x) == len(FEATURES)
     assert again.probabilities(x) == shipped.probabilities(x)
 
 
@@ -92,6 +97,7 @@ def test_a_calibration_from_other_features_is_refused(tmp_path: Path) -> None:
 
 def _sample(top: float, margin: float, right: bool, source: str) -> Sample:
     x = [top, top - margin, margin, 0.02, top, top / 2, top, 0.2, 1.0, 1.0, 2.5, 1.6, 0.0]
+    x += [0.8, 0.8, margin, margin, 0.3, 0.3, margin, margin, margin, 0.0]
     return Sample(tuple(x), right, right, source)
 
 

@@ -172,3 +172,19 @@ def test_decide_splits_on_thresholds() -> None:
     keyword = decide("q", None, _cands(0.9, 0.5, 0.1), t, single_keyword=True)
     assert keyword.kind == "clarify"
     assert [h.entry.id for h in keyword.choices] == ["e0", "e1"]
+
+
+def test_candidates_report_how_much_of_the_query_the_entry_covers(
+    sample_service: RetrievalService,
+) -> None:
+    index = sample_service.index(COMMITTEE)
+    # every word of the query is in the entry's own phrasings: fully covered
+    best = index.rank("大件垃圾怎么处理", compound_id=None, today=TODAY)[0]
+    assert best.entry.id == "garbage-bulky"
+    assert best.cover_words == pytest.approx(1.0)
+    assert best.missing_words == 0.0
+    # a word no entry has counts as the rarest possible missing word
+    odd = index.rank("大件垃圾怎么处理 犰狳", compound_id=None, today=TODAY)[0]
+    assert odd.missing_words == pytest.approx(1.0)
+    assert 0.0 < odd.cover_words < best.cover_words
+    assert 0.0 < odd.cover_chars < 1.0

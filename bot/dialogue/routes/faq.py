@@ -136,9 +136,8 @@ class RuleFirstRoute:
         if outcome.kind == "answer" and outcome.answer is not None:
             if outcome.answer.topic not in RULE_FIRST_TOPICS:
                 return None
+            # the rule, or first the question which compound's rule (it follows the reply)
             replies = self._faq.answer(turn, outcome.answer)
-            if not replies or replies[-1].kind is not ReplyKind.FAQ:
-                return replies  # the compound was asked first; the rule follows
         elif outcome.kind == "clarify" and outcome.choices:
             # two neighbour rules fit (夜间噪声 / 装修噪声): let the resident pick
             if any(h.entry.topic not in RULE_FIRST_TOPICS for h in outcome.choices):

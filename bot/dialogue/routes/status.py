@@ -11,16 +11,20 @@ from bot.tickets import TicketQueries
 from bot.tickets import texts as ticket_texts
 
 # "换电梯的事进展到哪一步了": a question about a building's project or a consultation asks
-# the FAQ (how such projects go), not the resident's own tickets
+# the FAQ (how such projects go), not the resident's own tickets; so does one about a public
+# matter pointed at from outside ("上个月着火那栋楼现在修好了吗", "门口那条路修好了伐"):
+# a building or road named as "that one", a fire or an accident
 PROJECT = re.compile(
     r"征询|征求意见|意见征求|换电梯|加装电梯|电梯(?:更新|改造|更换)|旧改|改造|工程|项目|规划|"
-    r"维修基金|维修资金|业主大会|表决|公示"
+    r"维修基金|维修资金|业主大会|表决|公示|"
+    r"那(?:栋|幢|座|个)楼|那条(?:路|马路|街)|马路|着火|失火|火灾|烧掉|事故"
 )
 OWN_REPORT = re.compile(r"工单|单号|报修|我(?:报|反映|投诉|登记|提交|申请|提)的|我报了|我反映了")
 
 
 def is_project_question(text: str) -> bool:
-    """A question about a consultation or a building's project, not about one's own report."""
+    """A question about a consultation, a building's project or a public matter, not about
+    one's own report."""
     return bool(PROJECT.search(text)) and not OWN_REPORT.search(text)
 
 
