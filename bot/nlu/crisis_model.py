@@ -90,12 +90,14 @@ def crisis_decision(
     else ``text``); when they find nothing, a classifier probability of at least
     ``threshold`` on ``text`` is a crisis unless the message reads like a look-alike. At
     ``sure`` or more, a past, hypothetical or story marker somewhere in the message no longer
-    calms it (look-alike patterns and letters to officials still do).
+    calms it (look-alike patterns and letters to officials still do). A letter to officials is
+    judged by its sentences that say something is happening now, not by its whole wording.
     ``always_score``: ask the classifier even when the rules found a crisis (benchmarks)."""
     found = rules.detect(scan or text)
     if model is None or (found is not None and not always_score):
         return CrisisDecision(found, found)
-    guess = model.guess(text)
+    live = rules.letter_live_part(text)
+    guess = model.guess(live or text)
     calm = rules.calm_context(text, markers=guess.p_urgent < sure)
     if found is not None:
         return CrisisDecision(found, found, guess.p_urgent, calm)

@@ -73,6 +73,26 @@ async def test_the_committees_own_matter_becomes_a_complaint_ticket(bot: Any) ->
     assert "物业一直推诿" in stored.description
 
 
+async def test_a_long_question_the_faq_answers_still_says_where_the_matter_goes(
+    bot: Any,
+) -> None:
+    resident = Resident(bot, "letter-5")
+    heard = await resident.say(
+        "医保卡丢了到哪里补办\n"
+        "前天去菜场买菜的时候把钱包弄丢了，里面的医保卡也一起没了，找了两天也没有找到，"
+        "想知道医保卡丢了以后应该到哪里去补办，要带些什么材料。"
+    )
+    assert kinds(heard) == ["faq", "letter"]
+    said = texts(heard)
+    assert "挂失" in said  # answered first
+    assert GENERIC not in said
+    assert "12345" in said  # then where it goes if the answer does not settle it
+    assert "登记" in said
+    asked = await resident.say("登记")
+    assert kinds(asked) == ["slot"]
+    assert "哪个小区" in texts(asked)
+
+
 async def test_a_paragraph_of_questions_is_answered_in_order(bot: Any) -> None:
     resident = Resident(bot, "letter-3")
     data = await resident.say("居委会几点上班？另外医保卡丢了怎么补办？还有能帮我买张火车票吗？")

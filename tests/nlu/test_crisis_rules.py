@@ -163,6 +163,70 @@ def test_a_letter_with_nothing_happening_now_reads_calm_to_the_classifier() -> N
     assert not RULES.calm_context(letter + "现在孩子刚刚跑出去了，快来人")
 
 
+# Letters that address an office by its function and call on duty, not on a named official.
+CLINIC_LETTER = (
+    "镇卫生院值班医生的责任心到哪里去了\n"
+    "我母亲在镇卫生院挂水，挂到一半突然呼吸困难，嘴唇发紫，我跑去喊值班医生，"
+    "医生在办公室玩手机，说等一下再过来，足足拖了四十分钟才来看一眼，最后还是我们自己叫车转到"
+    "县医院抢救。母亲现在虽然出了院，身体大不如前。这样的医生配穿白大褂吗？卫生院对值班制度"
+    "负不负责？请卫生主管部门查一查。"
+)
+TREE_LETTER = (
+    "新栽的行道树没人浇水\n"
+    "滨江大道两边新栽了一排香樟，栽下去以后一次水也没浇，叶子全黄了。我替它们说句话："
+    "天这么旱，我们快渴死了，救救我们吧！花了纳税人这么多钱买来的树，就这样看着它们一棵棵"
+    "枯死，园林部门的工作人员能不能上点心，每周派车来浇一次水，别让大家的钱打了水漂。"
+)
+FIRE_EXIT_LETTER = (
+    "物业工作人员对消防通道不负责\n"
+    "我们楼的消防通道常年堆满纸箱和旧家具，和物业工作人员说了好多次，谁也不负责清理，"
+    "这不是违规是什么？大家的安全谁来管，群众的意见为什么没人听，难道非要等出了事才有单位"
+    "出来负责吗？"
+)
+FITNESS_LETTER = (
+    "小区健身器材年久失修谁负责\n"
+    "小区里的健身器材好几年没人维修，螺丝松动，踏板开裂，老年人天天在上面锻炼，群众意见很大，"
+    "物业和相关单位互相推，谁都说不归自己负责，群众打了好几次电话也没有下文，老年人的安全"
+    "难道就没人当回事吗。"
+)
+
+
+@pytest.mark.parametrize("letter", [CLINIC_LETTER, TREE_LETTER])
+def test_a_letter_to_a_department_recounting_a_danger_or_pleading_is_not_a_crisis(
+    letter: str,
+) -> None:
+    # A past illness told to the department in charge, a plea voiced for the trees: the
+    # letter is read as one by its words for offices and duty, so only a live clause counts.
+    assert len(letter) >= RULES.letter_min_chars
+    assert dataclasses.replace(RULES, letter=None).detect(letter) is not None
+    assert RULES.detect(letter) is None
+
+
+def test_the_classifier_reads_only_what_a_letter_says_is_happening_now() -> None:
+    assert RULES.letter_live_part("楼下着火了") is None  # not a letter
+    assert RULES.letter_live_part(TREE_LETTER) == ""
+    # "现在" about how things stand is all the classifier sees of a petition about the past.
+    live = RULES.letter_live_part(CLINIC_LETTER)
+    assert live is not None
+    assert "现在" in live
+    assert "呼吸困难" not in live
+
+
+@pytest.mark.parametrize(
+    ("letter", "now"),
+    [
+        (FIRE_EXIT_LETTER, "写到这里，楼下正在着火，烟已经冲上来了，快来人！"),
+        (FITNESS_LETTER, "就在刚刚，一位老人从器材上摔下来倒地不起，叫不醒了，快来人帮忙！"),
+        (FITNESS_LETTER, "刚才有位老人摔下来倒地了，现在还躺在器材边上"),
+    ],
+)
+def test_a_danger_happening_now_still_counts_inside_such_a_letter(letter: str, now: str) -> None:
+    assert RULES.detect(letter) is None
+    hit = RULES.detect(letter + now)
+    assert hit is not None
+    assert RULES.letter_live_part(letter + now)  # and the classifier reads that sentence
+
+
 def test_self_harm_about_someone_else_is_told_apart() -> None:
     other = RULES.detect("我朋友一直说不想活了")
     own = RULES.detect("我不想活了")

@@ -7,7 +7,9 @@ topic), whether it is the committee's matter, and where it goes:
   clearly reporting something, otherwise offered ("登记");
 - anything else: a referral to the 12345 citizens' hotline or 随申办, with the letter prepared
   to forward, and the offer to have the committee record it too ("登记") or to talk to a
-  caseworker ("转人工").
+  caseworker ("转人工");
+- a long question the committee's FAQ answers: the answer, then where the matter goes if the
+  answer does not settle it (the same ticket or referral, "登记" records it).
 Never the generic "not found" menu."""
 
 from __future__ import annotations
@@ -60,7 +62,9 @@ class LetterRoute:
             # A long question the committee's FAQ answers is answered, not referred.
             answered = await self._faq(turn)
             if answered and all(r.kind is ReplyKind.FAQ for r in answered):
-                return answered
+                # The answer may not settle a letter: say where the matter goes if not.
+                turn.state[PENDING] = {"kind": letter.kind.value, "text": _kept(letter)}
+                return [*answered, Reply(_if_unsettled(letter), ReplyKind.LETTER)]
             turn.state.pop(CHOICES, None)
         understood = _understood(letter)
         if letter.local and turn.parse.intent in REPORTING:
@@ -103,6 +107,18 @@ class LetterRoute:
 def _understood(letter: Letter) -> str:
     about = f"{letter.topic.label}的{letter.kind.label}"
     return f"收到您反映的情况。我理解这是一条关于{about}：“{letter.subject}”。"
+
+
+def _if_unsettled(letter: Letter) -> str:
+    if letter.local:
+        return (
+            "如果这没有解决您反映的事，回复“登记”，我把它记成"
+            f"{CATEGORY[letter.kind].label}工单，社工会跟进答复您；想直接和社工说，回复“转人工”。"
+        )
+    return (
+        f"如果这没有解决您反映的事：它一般由{letter.topic.handler}处理，可以拨打 12345 "
+        "市民服务热线或在“随申办”里留言；需要居委会记下来协助反映，回复“登记”。"
+    )
 
 
 def _kept(letter: Letter) -> str:
