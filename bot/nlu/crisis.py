@@ -34,7 +34,7 @@ MAX_SCAN = 200_000
 
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]")
 _CLAUSE_END = re.compile(r"[。！？!?；;\n，,、…~～\s]")
-_SENTENCE_SPLIT = re.compile(r"(?<=[。！？!?；;\n])")
+_CLAUSE_SPLIT = re.compile(r"(?<=[。！？!?；;\n，,、…~～\s])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,18 +167,22 @@ class CrisisRules:
             return False
         return bool(self.fiction.search(body) or self.not_live.search(body))
 
-    def letter_live_part(self, text: str) -> str | None:
-        """For a letter to officials, its sentences that say something is happening now
-        (the letter's own ``urgent``), joined; "" when none does. None when ``text`` is not a
-        letter. The classifier judges a letter by these alone: a petition recounting a past
-        illness or quoting a plea is not a danger, whatever its whole wording sounds like."""
+    def letter_live_part(self, text: str) -> str:
+        """For a letter to officials, each clause that says something is happening now (the
+        letter's own ``urgent``) with the clause after it ("就在刚刚，一位老人倒地不起"),
+        joined; "" when none does or ``text`` is not a letter. The classifier judges a letter
+        by these alone: a petition recounting a past illness, how things stand now or a plea
+        is not a danger, whatever its whole wording sounds like."""
         if not self._reads_like_a_letter(text):
-            return None
+            return ""
         body = normalize(text[:WINDOW]).text.translate(self.dialect)
+        clauses = [c for c in _CLAUSE_SPLIT.split(body) if c.strip()]
         live = [
-            s.strip() for s in _SENTENCE_SPLIT.split(body) if s.strip() and self._live_in_letter(s)
+            "".join(clauses[i : i + 2])
+            for i, clause in enumerate(clauses)
+            if self._live_in_letter(clause)
         ]
-        return "。".join(live)
+        return "".join(live)
 
     def about_someone_else(self, text: str, at: int = 0) -> bool:
         """Whether the self-harm phrase at ``at`` is about another person ("我妈说不想活了")."""

@@ -91,13 +91,19 @@ def crisis_decision(
     ``threshold`` on ``text`` is a crisis unless the message reads like a look-alike. At
     ``sure`` or more, a past, hypothetical or story marker somewhere in the message no longer
     calms it (look-alike patterns and letters to officials still do). A letter to officials is
-    judged by its sentences that say something is happening now, not by its whole wording.
+    judged by the lower of its whole wording and its clauses that say something is happening
+    now.
     ``always_score``: ask the classifier even when the rules found a crisis (benchmarks)."""
     found = rules.detect(scan or text)
     if model is None or (found is not None and not always_score):
         return CrisisDecision(found, found)
+    guess = model.guess(text)
     live = rules.letter_live_part(text)
-    guess = model.guess(live or text)
+    if live:
+        # A letter must read urgent both whole and in what it says is happening now: a
+        # clause alone loses the letter's context ("现在不见了" of a bench, not a person).
+        now = model.guess(live)
+        guess = now if now.p_urgent < guess.p_urgent else guess
     calm = rules.calm_context(text, markers=guess.p_urgent < sure)
     if found is not None:
         return CrisisDecision(found, found, guess.p_urgent, calm)

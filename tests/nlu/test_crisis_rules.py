@@ -202,10 +202,10 @@ def test_a_letter_to_a_department_recounting_a_danger_or_pleading_is_not_a_crisi
     assert RULES.detect(letter) is None
 
 
-def test_the_classifier_reads_only_what_a_letter_says_is_happening_now() -> None:
-    assert RULES.letter_live_part("楼下着火了") is None  # not a letter
+def test_a_letters_live_part_is_only_what_it_says_is_happening_now() -> None:
+    assert RULES.letter_live_part("楼下着火了") == ""  # not a letter
     assert RULES.letter_live_part(TREE_LETTER) == ""
-    # "现在" about how things stand is all the classifier sees of a petition about the past.
+    # "现在" about how things stand is all that is live in a petition about the past.
     live = RULES.letter_live_part(CLINIC_LETTER)
     assert live is not None
     assert "现在" in live

@@ -107,3 +107,19 @@ def test_a_crisis_buried_in_a_long_message_is_found() -> None:
         assert hit is not None
         assert hit.category is EmergencyCategory.FIRE
         assert text[hit.start : hit.end] == hit.matched
+
+
+GAS_CYLINDER_LETTER = (
+    "街边饭店的液化气罐管理混乱\n"
+    "尊敬的领导：沿街几家饭店把液化气罐直接堆在人行道上，罐子生锈，阀门缠着胶布，后厨的管子"
+    "漏气时整条街都是一股气味，有人头晕恶心去医院挂了水。我们多次向有关部门反映，没有人来查。"
+    "现在这些饭店照常营业，液化气罐还是堆在路边，恳请市场监管和消防部门调查处理，落实整改。"
+)
+
+
+def test_a_letter_is_judged_by_what_it_says_is_happening_now(nlu: NluService) -> None:
+    # A petition about a hazard and a past leak: its "现在…照常营业" sentence is not a danger.
+    assert not nlu.parse(GAS_CYLINDER_LETTER).is_emergency
+    live = nlu.parse(GAS_CYLINDER_LETTER + "刚刚楼下饭店的液化气罐着火了，火苗窜得老高，快来人！")
+    assert live.is_emergency
+
