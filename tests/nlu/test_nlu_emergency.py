@@ -122,4 +122,3 @@ def test_a_letter_is_judged_by_what_it_says_is_happening_now(nlu: NluService) ->
     assert not nlu.parse(GAS_CYLINDER_LETTER).is_emergency
     live = nlu.parse(GAS_CYLINDER_LETTER + "刚刚楼下饭店的液化气罐着火了，火苗窜得老高，快来人！")
     assert live.is_emergency
-
