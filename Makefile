@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser-deps run test lint typecheck pytest browser-test bench faults bench-faults clean
+.PHONY: install system-deps run test lint typecheck pytest browser-test bench faults bench-faults clean
 
 install: $(STAMP)
 
@@ -14,9 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# Debian's Chromium and a CJK font for the browser tests (apt-get, only when missing).
-browser-deps:
-	bash .ci/browser-deps
+# Debian's Chromium, a CJK font and PgBouncer for the tests (apt-get, only when missing).
+system-deps:
+	bash .ci/system-deps
 
 run: install
 	$(BIN)/linli serve
@@ -32,13 +32,13 @@ typecheck: install
 # Redis database); PYTEST_WORKERS=0 runs everything in one process.
 PYTEST_WORKERS ?= 2
 
-pytest: install browser-deps
+pytest: install system-deps
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 test: lint typecheck pytest
 
 # Only the browser tests (Debian's Chromium; screenshots under var/screenshots/).
-browser-test: install browser-deps
+browser-test: install system-deps
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/pytest -q -m browser
 
 # Only the fault suite (own PostgreSQL + Redis + two workers, faults injected mid-load).

@@ -78,7 +78,7 @@ async def run(n: int, database_url: str) -> dict[str, Any]:
                 }
             },
         )
-        db = Database.connect(settings.effective_database_url)
+        db = Database.connect(settings.effective_database_url, pgbouncer=settings.db_pgbouncer)
         await db.migrate()
         http = aiohttp.ClientSession()
         tasks = BackgroundTasks()

@@ -141,7 +141,9 @@ async def build_app(
     metrics = Metrics()
     registry = load_registry(settings)
     db = Database.connect(
-        settings.effective_database_url, pool_connections=settings.db_pool_connections
+        settings.effective_database_url,
+        pool_connections=settings.db_pool_connections,
+        pgbouncer=settings.db_pgbouncer,
     )
     state = build_state(settings)
     tasks = BackgroundTasks()

@@ -66,7 +66,7 @@ async def _import(
 ) -> tuple[int, int, int]:
     """Save and apply like the console's import: running bots are told over the corpus
     channel (with Redis; on the embedded default they notice by polling)."""
-    db = Database.connect(settings.effective_database_url)
+    db = Database.connect(settings.effective_database_url, pgbouncer=settings.db_pgbouncer)
     state = build_state(settings)
     try:
         await db.migrate()
@@ -95,7 +95,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 async def _load(settings: Settings, committee: str) -> list[FaqEntry]:
-    db = Database.connect(settings.effective_database_url)
+    db = Database.connect(settings.effective_database_url, pgbouncer=settings.db_pgbouncer)
     try:
         await db.migrate()
         return [FaqEntry.from_dict(r) for r in await SqlFaqStore(db).load(committee)]

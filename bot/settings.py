@@ -216,6 +216,10 @@ class Settings(BaseSettings):
     db_pool_connections: int = Field(default=20, ge=1)
     """PostgreSQL connections one serving process holds at most (its budget): workers ×
     this must stay below the server's ``max_connections`` (or put PgBouncer in front)."""
+    db_pgbouncer: bool = False
+    """``database_url`` points at PgBouncer in transaction pooling (``deploy/pgbouncer.ini``):
+    prepared statements are not cached across transactions. Then the budget above is per
+    worker towards PgBouncer, which holds far fewer server connections."""
     redis_url: str = ""
     """Empty: in-process state (single worker). ``redis://…`` to share state across workers."""
     log_level: str = "INFO"

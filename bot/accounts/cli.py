@@ -104,7 +104,7 @@ def _handler(work: Work) -> Callable[[argparse.Namespace], int]:
 
 async def _with_service(settings: Settings, work: Work, args: argparse.Namespace) -> int:
     registry = _load_registry(settings.knowledge_dir / "registry.yaml")
-    db = Database.connect(settings.effective_database_url)
+    db = Database.connect(settings.effective_database_url, pgbouncer=settings.db_pgbouncer)
     try:
         await db.migrate()
         return await work(AccountService(SqlAccountStore(db), Passwords(), registry), args)

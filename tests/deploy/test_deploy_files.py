@@ -56,7 +56,7 @@ def test_compose_file_is_valid() -> None:
     data = compose()
     services = data["services"]
     assert isinstance(services, dict)
-    assert set(services) == {"bot", "postgres", "redis", "nginx"}
+    assert set(services) == {"bot", "pgbouncer", "postgres", "redis", "nginx"}
     volumes = set(data.get("volumes") or {})  # type: ignore[arg-type]
     for name, svc in services.items():
         assert set(svc) <= SERVICE_KEYS, f"{name}: unknown keys {set(svc) - SERVICE_KEYS}"
@@ -72,8 +72,9 @@ def test_compose_file_is_valid() -> None:
                 assert path.exists() or example.exists(), f"{name}: missing file {source}"
             else:
                 assert source in volumes, f"{name}: undeclared volume {source}"
-    build = services["bot"]["build"]
-    assert (DEPLOY / build["context"] / build["dockerfile"]).is_file()
+    for name in ("bot", "pgbouncer"):
+        build = services[name]["build"]
+        assert (DEPLOY / build["context"] / build["dockerfile"]).is_file()
 
 
 def test_the_bot_service_environment_names_real_settings() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -56,9 +57,15 @@ class Database:
         return self.engine.dialect.name
 
     @classmethod
-    def connect(cls, url: str, *, pool_connections: int = POOL_CONNECTIONS) -> Database:
+    def connect(
+        cls, url: str, *, pool_connections: int = POOL_CONNECTIONS, pgbouncer: bool = False
+    ) -> Database:
         """Create the engine; nothing is opened until first use. ``pool_connections``: the
-        PostgreSQL connections this process may hold (SQLite always has one)."""
+        PostgreSQL connections this process may hold (SQLite always has one). ``pgbouncer``:
+        the URL points at PgBouncer in transaction pooling, where consecutive transactions of
+        one client connection run on different server connections, so no prepared statement
+        may outlive its transaction (asyncpg's statement caches are off and every statement
+        gets a unique name)."""
         kwargs: dict[str, Any] = {}
         if url.startswith("sqlite"):
             path = url.split("///", 1)[-1]
@@ -76,6 +83,12 @@ class Database:
                 pool_timeout=20,
                 connect_args={"timeout": 5, "command_timeout": 10},
             )
+            if pgbouncer:
+                kwargs["connect_args"].update(
+                    statement_cache_size=0,
+                    prepared_statement_cache_size=0,
+                    prepared_statement_name_func=_unique_statement_name,
+                )
         # Errors must not carry SQL parameters (residents' texts and names) into logs.
         engine = create_async_engine(url, hide_parameters=True, **kwargs)
         if engine.dialect.name == "sqlite":
@@ -130,6 +143,10 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 def _upgrade(connection: Connection) -> None:
     command.upgrade(alembic_config(connection), "head")
+
+
+def _unique_statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4().hex}__"
 
 
 def _idle_since(_dbapi_conn: Any, record: Any) -> None:

@@ -117,6 +117,9 @@ class TicketLinkRow(Base):
 
     __tablename__ = "ticket_links"
 
+    committee: Mapped[str] = mapped_column(String(64))
+    """Both tickets' committee (every table carries it: the key a distributed PostgreSQL
+    would partition by)."""
     ticket_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
     )

@@ -293,8 +293,18 @@ class _SqlTicketUnit(TicketUnit):
             self._insert(TicketLinkRow)
             .values(
                 [
-                    {"ticket_id": a.id, "other_id": b.id, "created_at": created_at},
-                    {"ticket_id": b.id, "other_id": a.id, "created_at": created_at},
+                    {
+                        "committee": a.committee,
+                        "ticket_id": a.id,
+                        "other_id": b.id,
+                        "created_at": created_at,
+                    },
+                    {
+                        "committee": b.committee,
+                        "ticket_id": b.id,
+                        "other_id": a.id,
+                        "created_at": created_at,
+                    },
                 ]
             )
             .on_conflict_do_nothing()
