@@ -14,8 +14,16 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from channel_helpers import ROBOT_KEY, Platform
-from conversation_helpers import PUSH_PATH, Resident, texts
+from channel_helpers import (
+    ROBOT_KEY,
+    WECOM_KEY,
+    WECOM_TOKEN,
+    Platform,
+    bot_text,
+    open_wecom_reply,
+    wecom_request,
+)
+from conversation_helpers import PUSH_PATH, ROBOT_PATH, Resident, texts
 
 from bot import appkeys
 from bot.app import build_app
@@ -225,3 +233,78 @@ async def test_try_shows_the_delayed_answer_to_a_question_sent_without_at(
     [update] = (await resp.json())["messages"]
     assert f"「{QUESTION}」" in update["text"]
     assert ANSWER_MARK in update["text"]
+
+
+WECOM_GROUP = "g-putuoyicun"
+GROUP_ROBOT = "robot-of-putuoyicun"
+
+
+async def wecom_say(bot: Client, user: str, text: str, n: int) -> str:
+    """A WeCom AI-bot group message from ``user``; the text of the passive reply."""
+    payload = bot_text(text, msgid=f"etq-{user}-{n}")
+    payload["from"] = {"userid": user}
+    query, body = wecom_request(payload)
+    resp = await bot.post("/wechat/wecom-bot/residents", params=query, data=body)
+    assert resp.status == 200
+    raw = await resp.text()
+    if not raw:
+        return ""
+    reply = open_wecom_reply(raw)
+    content: str = reply["stream"]["content"]
+    return content
+
+
+@pytest.fixture
+def wecom(config: dict[str, Any]) -> dict[str, Any]:
+    bots = {
+        "residents": {"token": WECOM_TOKEN, "encoding_aes_key": WECOM_KEY, "committee": "puxiong"}
+    }
+    return {**config["channels"], "wecom_bot": bots}
+
+
+async def test_a_wecom_group_with_a_robot_gets_one_merged_post_mentioning_the_askers(
+    settings_factory: Callable[..., Settings],
+    config: dict[str, Any],
+    encoder: Encoder,
+    clock: Clock,
+    platform: Platform,
+    wecom: dict[str, Any],
+) -> None:
+    committees = {
+        "puxiong": {
+            "staff_robot_key": ROBOT_KEY,
+            "group_chats": {WECOM_GROUP: {"merge_window_s": 30, "robot_key": GROUP_ROBOT}},
+        }
+    }
+    settings = settings_factory(
+        **{**config, "channels": wecom, "committees": committees, "group_post_interval_s": 3600}
+    )
+    app = await build_app(settings, encoder=encoder, clock=clock)
+    async with TestClient(TestServer(app)) as bot:
+        users = ["zhangsan", "lisi", "wangwu"]
+        for i, user in enumerate(users):
+            assert await wecom_say(bot, user, f"@邻里 {QUESTION}", i) == ""
+        clock.advance(31)
+        assert await flush(bot) == 1
+        [post] = [b for q, b in platform.of(ROBOT_PATH) if q["key"] == GROUP_ROBOT]
+        assert post["text"]["mentioned_list"] == users
+        assert ANSWER_MARK in post["text"]["content"]
+        # The AI bot cannot message privately: one line in the group, nothing echoed.
+        said = await wecom_say(bot, "zhaoliu", "@邻里 我身份证号310104199001011234办什么", 9)
+        assert "私聊邻里" in said
+        assert "身份证号" in said
+        assert "1234" not in said
+
+
+async def test_a_wecom_group_without_a_robot_is_answered_at_once(
+    settings_factory: Callable[..., Settings],
+    config: dict[str, Any],
+    encoder: Encoder,
+    clock: Clock,
+    wecom: dict[str, Any],
+) -> None:
+    committees = {"puxiong": {"groups": {"merge_window_s": 30, "answer_unanswered": True}}}
+    settings = settings_factory(**{**config, "channels": wecom, "committees": committees})
+    app = await build_app(settings, encoder=encoder, clock=clock)
+    async with TestClient(TestServer(app)) as bot:
+        assert ANSWER_MARK in await wecom_say(bot, "zhangsan", f"@邻里 {QUESTION}", 1)
