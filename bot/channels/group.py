@@ -82,8 +82,8 @@ class GroupPoster:
         return channel is not None and channel.capabilities.private_from_groups
 
     async def ready(self, post: GroupPost) -> bool:
-        name = f"group:{post.channel}:{post.account}:{_digest(post.chat_id)}"
-        wait = await self._state.reserve(keys.throttle(name), POSTS_PER_MINUTE, self._window_s)
+        key = group_throttle(post.channel, post.account, post.chat_id)
+        wait = await self._state.reserve(key, POSTS_PER_MINUTE, self._window_s)
         return wait <= 0
 
     async def post(self, post: GroupPost, text: str, askers: Sequence[Asker]) -> str:
@@ -114,5 +114,7 @@ class GroupPoster:
         return await self._channels.push(to, text, "faq")
 
 
-def _digest(chat_id: str) -> str:
-    return hashlib.sha256(chat_id.encode()).hexdigest()[:16]
+def group_throttle(channel: str, account: str, chat_id: str) -> str:
+    """The state-store key of a group's rate-limit window."""
+    digest = hashlib.sha256(chat_id.encode()).hexdigest()[:16]
+    return keys.throttle(f"group:{channel}:{account}:{digest}")

@@ -204,16 +204,17 @@ class Etiquette:
             and _clear_question(text)
         ):
             decision = await self._decide(msg, committee, text, parse)
+        now = self._clock()
         await self._posts.spoke(
             msg.channel,
             msg.account,
             msg.chat.id,
             msg.sender.id,
+            now,
             joining=decision.topic if decision is not None else "",
         )
         if decision is None:
             return
-        now = self._clock()
         post, created = await self._posts.add(
             self._new_post(msg, PostKind.UNANSWERED, decision, text, now, rules.unanswered_after_s)
         )

@@ -93,11 +93,19 @@ class GroupPostStore(abc.ABC):
 
     @abc.abstractmethod
     async def spoke(
-        self, channel: str, account: str, chat_id: str, sender_id: str, *, joining: str = ""
+        self,
+        channel: str,
+        account: str,
+        chat_id: str,
+        sender_id: str,
+        now: datetime,
+        *,
+        joining: str = "",
     ) -> int:
-        """``sender_id`` posted in the group: pending unanswered posts of the group that
-        ``sender_id`` did not ask are cancelled (not the one of topic ``joining``: the
-        message asks the same question). Returns how many."""
+        """``sender_id`` posted in the group at ``now``: pending unanswered posts of the group
+        that ``sender_id`` did not ask and that are not due yet are cancelled (not the one of
+        topic ``joining``: the message asks the same question; a due post only waiting for
+        the group's rate limit is owed already). Returns how many."""
 
     @abc.abstractmethod
     async def due(self, now: datetime, limit: int = 100) -> list[GroupPost]:

@@ -27,6 +27,7 @@ from conversation_helpers import PUSH_PATH, ROBOT_PATH, Resident, texts
 
 from bot import appkeys
 from bot.app import build_app
+from bot.channels.group import POSTS_PER_MINUTE, group_throttle
 from bot.encoders import Encoder
 from bot.settings import Settings
 
@@ -308,3 +309,29 @@ async def test_a_wecom_group_without_a_robot_is_answered_at_once(
     app = await build_app(settings, encoder=encoder, clock=clock)
     async with TestClient(TestServer(app)) as bot:
         assert ANSWER_MARK in await wecom_say(bot, "zhangsan", f"@邻里 {QUESTION}", 1)
+
+
+async def test_a_group_at_its_rate_limit_keeps_its_answers_queued_and_merges_them(
+    workers: Callable[..., Any], platform: Platform, clock: Clock
+) -> None:
+    bot = await workers(answer_unanswered=True)
+    wang, li = residents(bot)
+    await wang.say(QUESTION, mentioned=False)
+    state = bot.app[appkeys.STATE]
+    throttle = group_throttle("webhook", "default", GROUP)
+    for _ in range(POSTS_PER_MINUTE):
+        assert await state.reserve(throttle, POSTS_PER_MINUTE, 60.0) == 0
+    clock.advance(181)
+    assert await flush(bot) == 0  # no free slot this minute: queued, not dropped
+    assert group_pushes(platform) == []
+    # A neighbour speaking now does not cancel an answer that is owed already; their own
+    # question joins the queue.
+    await li.say("小孩打预防针去哪里打啊", mentioned=False)
+    clock.advance(181)
+    await state.delete(throttle)  # the minute has passed
+    assert await flush(bot) == 1
+    [post] = group_pushes(platform)
+    assert f"「{QUESTION}」" in post["text"]
+    assert "「小孩打预防针去哪里打啊」" in post["text"]
+    assert "@王阿姨" in post["text"]
+    assert "@李叔叔" in post["text"]

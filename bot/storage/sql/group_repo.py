@@ -84,7 +84,14 @@ class SqlGroupPostStore(GroupPostStore):
         raise RuntimeError("could not add a group post: too many concurrent changes")
 
     async def spoke(
-        self, channel: str, account: str, chat_id: str, sender_id: str, *, joining: str = ""
+        self,
+        channel: str,
+        account: str,
+        chat_id: str,
+        sender_id: str,
+        now: datetime,
+        *,
+        joining: str = "",
     ) -> int:
         cancelled = 0
         async with self._db.session() as s:
@@ -96,6 +103,7 @@ class SqlGroupPostStore(GroupPostStore):
                         GroupPostRow.chat_id == chat_id,
                         GroupPostRow.state == PostState.PENDING.value,
                         GroupPostRow.kind == PostKind.UNANSWERED.value,
+                        GroupPostRow.due_at > now,
                     )
                 )
             ).all()
