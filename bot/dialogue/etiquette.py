@@ -223,6 +223,14 @@ class Etiquette:
             extra={"post": post.id, "created": created, "askers": len(post.askers)},
         )
 
+    async def spoke(self, msg: IncomingMessage) -> None:
+        """A group message without text (a photo, a voice message): it counts as an answer
+        to the questions waiting in the group."""
+        if msg.chat.type is ChatType.GROUP:
+            await self._posts.spoke(
+                msg.channel, msg.account, msg.chat.id, msg.sender.id, self._clock()
+            )
+
     async def addressed(
         self, msg: IncomingMessage, committee: Committee, text: str, parse: ParseResult
     ) -> Verdict:

@@ -256,6 +256,8 @@ class Pipeline:
         msg = inbound.msg
         if inbound.text:
             return None
+        if self._etiquette is not None and msg.type is not MessageType.EVENT:
+            await self._etiquette.spoke(msg)  # a photo or a voice message answers too
         if msg.type is MessageType.IMAGE and msg.media_id:
             return await self._photo(msg, inbound.addressed)
         return await self._non_text(msg, inbound.addressed)

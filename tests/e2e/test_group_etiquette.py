@@ -28,6 +28,7 @@ from conversation_helpers import PUSH_PATH, ROBOT_PATH, Resident, texts
 from bot import appkeys
 from bot.app import build_app
 from bot.channels.group import POSTS_PER_MINUTE, group_throttle
+from bot.domain import Chat, ChatType, IncomingMessage, MessageType, Sender
 from bot.encoders import Encoder
 from bot.settings import Settings
 
@@ -335,3 +336,27 @@ async def test_a_group_at_its_rate_limit_keeps_its_answers_queued_and_merges_the
     assert "「小孩打预防针去哪里打啊」" in post["text"]
     assert "@王阿姨" in post["text"]
     assert "@李叔叔" in post["text"]
+
+
+async def test_a_photo_from_a_neighbour_counts_as_an_answer(
+    workers: Callable[..., Any], platform: Platform, clock: Clock
+) -> None:
+    bot = await workers(answer_unanswered=True)
+    await residents(bot, 1)[0].say(QUESTION, mentioned=False)
+    clock.advance(30)
+    photo = IncomingMessage(
+        "etq-photo-1",
+        "webhook",
+        "default",
+        "puxiong",
+        Chat(GROUP, ChatType.GROUP),
+        Sender("ge-9", "李叔叔"),
+        "",
+        type=MessageType.IMAGE,
+        mentioned=False,
+        media_id="media-1",
+    )
+    assert await bot.app[appkeys.PIPELINE].handle(photo) == []
+    clock.advance(300)
+    assert await flush(bot) == 0
+    assert group_pushes(platform) == []
