@@ -22,6 +22,7 @@ from bot.alerts import StaffAlerts
 from bot.api import PREFIX as API_PREFIX
 from bot.api import api_app
 from bot.background import BackgroundTasks
+from bot.channels.group import GroupPoster
 from bot.channels.ingress import Ingress
 from bot.channels.outbound import OutboundSender
 from bot.channels.protocol import Channel, ChannelContext
@@ -35,6 +36,7 @@ from bot.console import STREAMS as CONSOLE_STREAMS
 from bot.console import console_app, stop_streams
 from bot.console.session import cookie_storage
 from bot.dialogue import Pipeline, Route
+from bot.dialogue.etiquette import Etiquette, FaqDecider
 from bot.dialogue.events import LiveEvents
 from bot.dialogue.handoff import Handoff, HandoffRoute
 from bot.dialogue.middleware import bounded, timed
@@ -66,6 +68,7 @@ from bot.storage.sql import (
     SqlConversationStore,
     SqlCursorStore,
     SqlFaqStore,
+    SqlGroupPostStore,
     SqlMessageLog,
     SqlProposalStore,
     SqlTicketStore,
@@ -218,6 +221,17 @@ async def build_app(
         SmallTalkRoute(),
         faq,
     ]
+    # Group etiquette posts through the channels (filled in below) and the group robots.
+    etiquette = Etiquette(
+        GroupPoster(settings, channels, outbound, state),
+        SqlGroupPostStore(db),
+        FaqDecider(faq),
+        conversations,
+        state,
+        message_log,
+        clock=now,
+        record_outcome=message_log.record_outcome,
+    )
     pipeline = Pipeline(
         registry,
         state,
@@ -229,6 +243,7 @@ async def build_app(
         forward=handoff.resident_message,
         record_outcome=message_log.record_outcome,
         set_location=tickets.intake.locate_urgent,
+        etiquette=etiquette,
         tasks=tasks,
         handoff_after_fallbacks=settings.handoff_after_fallbacks,
         bot_names=settings.bot_names,
@@ -258,6 +273,7 @@ async def build_app(
     )
     app[appkeys.DASHBOARD] = DashboardFigures(message_log, tickets.queries)
     app[appkeys.PIPELINE] = pipeline
+    app[appkeys.ETIQUETTE] = etiquette
     app[appkeys.ALERTS] = alerts
 
     ingress = Ingress(

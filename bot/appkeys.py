@@ -11,6 +11,7 @@ from bot.channels.ingress import Ingress
 from bot.channels.outbound import OutboundSender
 from bot.channels.registry import ChannelRegistry
 from bot.dialogue import Pipeline
+from bot.dialogue.etiquette import Etiquette
 from bot.dialogue.events import LiveEvents
 from bot.dialogue.handoff import Handoff
 from bot.domain import Registry
@@ -38,6 +39,7 @@ MESSAGE_LOG = web.AppKey("message_log", MessageLog)
 FAQ_STORE = web.AppKey("faq_store", FaqStore)
 FAQS = web.AppKey("faqs", FaqService)
 PIPELINE = web.AppKey("pipeline", Pipeline)
+ETIQUETTE = web.AppKey("etiquette", Etiquette)
 INGRESS = web.AppKey("ingress", Ingress)
 METRICS = web.AppKey("metrics", Metrics)
 OUTBOUND = web.AppKey("outbound", OutboundSender)

@@ -43,6 +43,61 @@ def mask(text: str) -> str:
     return _LANDLINE.sub(lambda m: f"{m[1]}****{m[3]}", text)
 
 
+_ROOM = re.compile(
+    r"(?<![0-9A-Za-z])(\d{1,3})(\s*(?:号楼|号|幢|栋|弄)\s*)(?:(\d{1,2})(\s*单元\s*))?(\d{3,4})(?!\d)"
+    r"|(?<![0-9A-Za-z])(\d{3,4})(\s*(?:室|房间?))"
+)
+"""A flat: building and room (5号楼302, 12栋1单元1201, 302室)."""
+_NAMED = re.compile(
+    r"我[是叫]|我姓|姓[\u4e00-\u9fff]|名字|本人|[\u4e00-\u9fff](?:先生|女士|阿姨|叔叔|老师|师傅|奶奶|爷爷|老伯)"
+)
+"""Words that name a person next to a flat (我是张三, 王阿姨, 李先生)."""
+_HEALTH = re.compile(
+    r"(?:我|我家|家里|我妈|我爸|老伴|老公|老婆|孩子|儿子|女儿|婆婆|公公|老人)[^。！？!?\n]{0,10}"
+    r"(?:得了|患了?|确诊|查出|有|是)[^。！？!?\n]{0,8}"
+    r"(?:癌|肿瘤|糖尿病|高血压|心脏病|抑郁|精神病|精神分裂|艾滋|HIV|乙肝|肝炎|结核|残疾|中风|偏瘫|"
+    r"阿尔茨海默|老年痴呆|尿毒症|透析|化疗)",
+    re.IGNORECASE,
+)
+"""Someone's health: a condition said of oneself or one's family (我妈查出糖尿病)."""
+
+PersonalKind = str
+"""``phone``, ``id``, ``card``, ``room`` (a flat with a person's name) or ``health``."""
+
+
+def personal_data(text: str) -> list[PersonalKind]:
+    """Which personal data ``text`` holds (a group chat must not echo it), in a fixed order:
+    a phone number (mobile or landline), an ID or bank card number, a flat named with a
+    person, someone's health condition. The numbers are the ones ``mask`` hides."""
+    kinds: list[PersonalKind] = []
+    if _PHONE.search(text) or _LANDLINE.search(text):
+        kinds.append("phone")
+    if _ID.search(text):
+        kinds.append("id")
+    if _CARD.search(_ID.sub("", text)):
+        kinds.append("card")
+    if _ROOM.search(text) and _NAMED.search(text):
+        kinds.append("room")
+    if _HEALTH.search(text):
+        kinds.append("health")
+    return kinds
+
+
+def mask_personal(text: str) -> str:
+    """``mask`` plus the room number of a flat named with a person (我是5号楼***的张三):
+    what a group chat message is stored as in the conversation log. Health words stay: they
+    are what the caseworker needs to read, and the group never sees them echoed."""
+    masked = mask(text)
+    return _ROOM.sub(_mask_room, masked) if _NAMED.search(masked) else masked
+
+
+def _mask_room(m: re.Match[str]) -> str:
+    if m[6] is not None:
+        return "***" + m[7]
+    unit = f"{m[3]}{m[4]}" if m[3] is not None else ""
+    return f"{m[1]}{m[2]}{unit}***"
+
+
 def _mask_card(m: re.Match[str]) -> str:
     number = m[0]
     positions = [i for i, c in enumerate(number) if c.isdigit()]

@@ -1,6 +1,7 @@
 """The work a running bot does on its own, beside the requests: ticket news to residents
 (the outbox), handoff time-outs, auto-closing unrated tickets, recovery of messages whose
-processing was interrupted, the staff alert sweep, and index rebuilds when another process
+processing was interrupted, the staff alert sweep, group posts that are due (group
+etiquette's delayed and merged answers), and index rebuilds when another process
 changed a committee's FAQ. ``periodic_work`` is the application's cleanup context that starts
 the loops and, at shutdown, stops them and drains the background tasks."""
 
@@ -40,6 +41,9 @@ async def periodic_work(app: web.Application) -> AsyncIterator[None]:
             every(settings.recovery_interval_s, app[appkeys.INGRESS].recover), name="recovery"
         ),
         tasks.spawn(every(settings.alert_sweep_s, app[appkeys.ALERTS].sweep), name="alert sweep"),
+        tasks.spawn(
+            every(settings.group_post_interval_s, app[appkeys.ETIQUETTE].flush), name="group posts"
+        ),
         tasks.spawn(corpus_changes(app), name="corpus changes"),
     ]
     yield

@@ -185,6 +185,25 @@ class StreetDuty(BaseModel):
     """WeCom group-robot key of the street office's duty group."""
 
 
+class GroupEtiquette(BaseModel):
+    """How Linli behaves in a group chat (``bot.dialogue.etiquette``). Set for every group of
+    a committee (``[committees.<id>.groups]``) and overridden per group chat id
+    (``[committees.<id>.group_chats.<chat id>]``, the ids of ``knowledge/registry.yaml``)."""
+
+    answer_unanswered: bool = False
+    """Answer, once and quoting it, a clear question to the committee that nobody in the group
+    answered (posted anything after it) within ``unanswered_after_s``. Off by default."""
+    unanswered_after_s: float = Field(default=180.0, gt=0)
+    """How long a question waits for a neighbour's answer (3 minutes)."""
+    merge_window_s: float = Field(default=0.0, ge=0)
+    """An @-mentioned FAQ question is held this long so that the same question from several
+    residents gets one reply mentioning them all; 0 (default): each is answered at once.
+    Unaddressed questions waiting for ``answer_unanswered`` are always merged."""
+    robot_key: str = ""
+    """WeCom group-robot ("消息推送") key of this group: how Linli posts into a WeCom group
+    unprompted (the AI bot can only answer)."""
+
+
 class CommitteeConfig(BaseModel):
     """Per-committee contacts: the only place phone numbers come from."""
 
@@ -194,6 +213,19 @@ class CommitteeConfig(BaseModel):
     staff_robot_key: str = ""
     """WeCom group-robot key of the committee's staff group (alerts for emergencies)."""
     rota: Rota = Field(default_factory=Rota)
+    groups: GroupEtiquette = Field(default_factory=GroupEtiquette)
+    """Group etiquette of every group chat of the committee."""
+    group_chats: dict[str, GroupEtiquette] = Field(default_factory=dict)
+    """Per group chat id: what differs from ``groups`` (only the keys set)."""
+
+    def group(self, chat_id: str) -> GroupEtiquette:
+        """The etiquette of one group chat: ``groups`` with the chat's own keys over it."""
+        own = self.group_chats.get(chat_id)
+        if own is None:
+            return self.groups
+        return GroupEtiquette.model_validate(
+            {**self.groups.model_dump(), **own.model_dump(exclude_unset=True)}
+        )
 
 
 class Settings(BaseSettings):
@@ -309,6 +341,9 @@ class Settings(BaseSettings):
     """How often a worker checks the database for FAQ changes made elsewhere."""
     sweep_interval_s: float = 30.0
     alert_sweep_s: float = 5.0
+    group_post_interval_s: float = Field(default=5.0, gt=0)
+    """How often due group posts (delayed and merged answers) are sent; a group gets at most
+    one post per round, so rounds of 5 s keep well within a robot's 20 a minute."""
     """How often staff alerts are retried and unacknowledged ones escalated."""
     alert_send_timeout_s: float = 10.0
     """How long one send to a group robot may take before it counts as failed and is retried.

@@ -32,6 +32,9 @@ ALLOWED: dict[str, set[str]] = {
     "accounts": {"domain", "storage", "settings", "logs"},
     # Staff alerts send through a RobotSender protocol (the channels implement it).
     "alerts": {"domain", "storage", "settings", "tickets", "background", "logs"},
+    # Group etiquette's decisions live in ``dialogue/etiquette.py`` (a pipeline step); what
+    # a channel can do in a group (post, private replies, rate limit) in ``channels/group.py``,
+    # which the composition root hands it as a ``GroupOut``: dialogue never imports channels.
     "dialogue": {
         "domain",
         "metrics",

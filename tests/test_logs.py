@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.exc import DBAPIError
 
-from bot.logs import JsonFormatter, TextFormatter, mask
+from bot.logs import JsonFormatter, TextFormatter, mask, mask_personal, personal_data
 from bot.storage.sql import Database
 from bot.storage.sql.models import MessageRow
 
@@ -180,3 +180,27 @@ def test_library_start_up_chatter_is_shown_only_when_debugging(level: str, shown
     )
     lines = [line for line in run.stderr.splitlines() if " faiss" in line or " bm25s" in line]
     assert bool(lines) is shown, run.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "kinds"),
+    [
+        ("有事打我电话13812345678", ["phone"]),
+        ("我的身份证号310104199001011234", ["id"]),
+        ("我是5号楼302室的张三", ["room"]),
+        ("12栋1单元1201李先生家门口", ["room"]),
+        ("我妈上个月查出糖尿病了", ["health"]),
+        ("医保住院怎么报销", []),
+        ("5号楼302楼上漏水", []),
+        ("湿垃圾几点扔", []),
+    ],
+)
+def test_personal_data_names_what_a_group_must_not_see(text: str, kinds: list[str]) -> None:
+    assert personal_data(text) == kinds
+
+
+def test_a_group_message_is_stored_with_numbers_and_a_named_flat_masked() -> None:
+    assert mask_personal("我是5号楼302室的张三，电话13812345678") == (
+        "我是5号楼***室的张三，电话138****5678"
+    )
+    assert mask_personal("5号楼302楼上漏水") == "5号楼302楼上漏水"  # no one named

@@ -54,6 +54,9 @@ class Capabilities:
     cannot start messages at all; ``float("inf")``: no limit)."""
     groups: bool
     """Whether the channel carries group chats."""
+    private_from_groups: bool = False
+    """Whether a reply marked private (``Reply.private``) to a group message reaches the
+    resident privately (otherwise the channel leaves it out of the group)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,3 +101,8 @@ class Channel(abc.ABC):
     async def session_moved(self, conv: Conversation) -> None:
         """The conversation's mode changed (``conv.mode``, ``conv.assignee_name``)."""
         return None
+
+    def posts_into_groups(self, account: str) -> bool:
+        """Whether ``push`` to a group conversation posts into the group (group etiquette's
+        delayed and merged answers)."""
+        return False

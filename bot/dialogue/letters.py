@@ -259,6 +259,11 @@ def _subject(text: str) -> str:
     return first
 
 
+def asks(text: str) -> bool:
+    """Whether ``text`` asks something: a question word or a question mark."""
+    return _QUESTION_WORD.search(text) is not None
+
+
 def split_questions(text: str) -> list[str]:
     """The questions or requests of a short paragraph that holds two to four of them, in
     order; [] for a single question, a letter or a narrative.

@@ -10,8 +10,13 @@ A message goes through the steps of ``Pipeline.steps`` in order; the first step 
 4. ``emergency``: a crisis skips everything else — no lock, no mode gate, even unaddressed in
    a group, even while a caseworker has the conversation (then that caseworker is alerted and
    the reply is one safety line);
-5. ``mention_gate``: in a group, Linli answers only when addressed;
-6. ``conversation``: under the conversation lock, the ``turn_steps`` in order —
+5. ``mention_gate``: in a group, Linli answers only when addressed (every group message is
+   first shown to group etiquette, ``bot.dialogue.etiquette``: a neighbour who speaks answers
+   a waiting question; an unaddressed clear question may get a delayed answer);
+6. ``etiquette``: an addressed group message — "别在群里回我", personal data (one line in the
+   group, the rest privately where the channel allows), the merge window, a resident who asked
+   for private replies;
+7. ``conversation``: under the conversation lock, the ``turn_steps`` in order —
    ``journal`` (a message whose turn was applied already gets the same answer,
    ``bot.domain.once``), ``human_gate`` (a caseworker has the conversation: silent, the
    message passed on), ``address`` (the address asked for after an emergency fills in the
@@ -35,6 +40,7 @@ from typing import Any, Protocol
 
 from bot.background import BackgroundTasks
 from bot.dialogue import texts
+from bot.dialogue.etiquette import Etiquette, privately
 from bot.dialogue.letters import read_letter, split_questions
 from bot.dialogue.mentions import Mentions
 from bot.dialogue.middleware import Handler, Middleware
@@ -119,6 +125,10 @@ class Inbound:
     """The conversation lock's token, once the ``conversation`` step holds it."""
     lead: list[Reply] = field(default_factory=list)
     """Replies of a turn step that answered part of the message and passed it on."""
+    private: bool = False
+    """Group etiquette: the replies go to the resident privately."""
+    public: list[Reply] = field(default_factory=list)
+    """Group etiquette: said before the replies (in the group, unless marked private)."""
 
     @property
     def reading(self) -> ParseResult:
@@ -160,6 +170,7 @@ class Pipeline:
         forward: Forward | None = None,
         record_outcome: RecordOutcome | None = None,
         set_location: SetLocation | None = None,
+        etiquette: Etiquette | None = None,
         tasks: BackgroundTasks | None = None,
         handoff_after_fallbacks: int = 2,
         bot_names: Sequence[str] = ("邻里",),
@@ -175,6 +186,7 @@ class Pipeline:
         self._forward = forward
         self._record_outcome = record_outcome
         self._set_location = set_location
+        self._etiquette = etiquette
         self._tasks = tasks
         self._fallback_limit = handoff_after_fallbacks
         self._mentions = Mentions(bot_names)
@@ -185,6 +197,7 @@ class Pipeline:
             Step("understand", self._understand),
             Step("emergency", self._emergency_step),
             Step("mention_gate", self._mention_gate),
+            Step("etiquette", self._etiquette_step),
             Step("conversation", self._conversation),
         )
         self.turn_steps: tuple[TurnStep, ...] = (
@@ -243,6 +256,8 @@ class Pipeline:
         msg = inbound.msg
         if inbound.text:
             return None
+        if self._etiquette is not None and msg.type is not MessageType.EVENT:
+            await self._etiquette.spoke(msg)  # a photo or a voice message answers too
         if msg.type is MessageType.IMAGE and msg.media_id:
             return await self._photo(msg, inbound.addressed)
         return await self._non_text(msg, inbound.addressed)
@@ -260,9 +275,37 @@ class Pipeline:
 
     async def _mention_gate(self, inbound: Inbound) -> list[Reply] | None:
         # Residents talk among themselves in the group; Linli answers when addressed.
+        if self._etiquette is not None:
+            await self._etiquette.heard(
+                inbound.msg,
+                inbound.committee,
+                inbound.head,
+                inbound.reading,
+                addressed=inbound.addressed,
+            )
         return None if inbound.addressed else []
 
+    async def _etiquette_step(self, inbound: Inbound) -> list[Reply] | None:
+        """Group etiquette for an addressed group message (``bot.dialogue.etiquette``)."""
+        if self._etiquette is None:
+            return None
+        verdict = await self._etiquette.addressed(
+            inbound.msg, inbound.committee, inbound.head, inbound.reading
+        )
+        if verdict.replies is not None:
+            return verdict.replies
+        inbound.private = verdict.private
+        inbound.public = verdict.public
+        return None
+
     async def _conversation(self, inbound: Inbound) -> list[Reply]:
+        """The turn (``_turn``); group etiquette's private replies marked so."""
+        replies = await self._turn(inbound)
+        if not inbound.private:
+            return [*inbound.public, *replies]
+        return [*inbound.public, *privately(replies)]
+
+    async def _turn(self, inbound: Inbound) -> list[Reply]:
         """The turn steps under the conversation lock; a turn that applies is saved with
         its journal entry."""
         msg, committee = inbound.msg, inbound.committee

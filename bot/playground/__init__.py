@@ -6,7 +6,10 @@ The page teaches: each chat opens with a greeting and five questions the committ
 answers for that compound (taken from the live corpus when the page is served), every reply
 is labelled in Chinese with what kind of answer it is, each chat keeps its own log, a switch
 sends a group message with or without "@邻里" (how the bot behaves when not addressed), two
-residents share each group, and a link leads to the caseworkers' console."""
+residents share each group, and a link leads to the caseworkers' console. In the playground's
+groups a question sent without "@邻里" that nobody answers gets its answer, quoting it, after
+20 seconds (group etiquette, ``bot.channels.group``); the page fetches it from ``/try/updates``
+and shows a post naming both residents once."""
 
 from __future__ import annotations
 

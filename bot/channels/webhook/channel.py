@@ -159,7 +159,10 @@ class WebhookChannel(Channel):
     # The gateway waits for the answer up to the budget; pushes go to its push_url (when
     # configured) with no time limit; group and private chats.
     capabilities = Capabilities(
-        passive_reply_s=DEFAULT_BUDGET_S, push_window_s=float("inf"), groups=True
+        passive_reply_s=DEFAULT_BUDGET_S,
+        push_window_s=float("inf"),
+        groups=True,
+        private_from_groups=True,  # the gateway sends a "private": true reply privately
     )
 
     def __init__(self, ctx: ChannelContext, *, budget_s: float = DEFAULT_BUDGET_S) -> None:
@@ -212,6 +215,11 @@ class WebhookChannel(Channel):
             },
         )
         return "active"
+
+    def posts_into_groups(self, account: str) -> bool:
+        """A push to a group conversation goes to the gateway's ``push_url`` with the group
+        chat (``/try``: the page fetches it)."""
+        return account == TRY_ACCOUNT or bool(self._settings.channels.webhook.push_url)
 
     def authorize(self, authorization: str | None) -> None:
         """Raise UnauthorizedError unless the header is ``Bearer <one of the tokens>``."""

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.domain import Chat, ChatType, IncomingMessage, MessageType, Reply, Sender
 from bot.domain.clock import UTC_OFFSET, ZONE_NAME, day_bounds
+from bot.logs import mask_personal
 from bot.storage.conversations import Conversation
 from bot.storage.faqs import (
     NEVER_CHANGED,
@@ -58,7 +59,8 @@ class SqlMessageLog(MessageLog):
             "sender_name": msg.sender.name,
             "direction": "in",
             "msg_type": msg.type.value,
-            "text": msg.text,
+            # A group's personal data (phone, ID, a named flat) is never kept in clear.
+            "text": mask_personal(msg.text) if msg.chat.type is ChatType.GROUP else msg.text,
             "kind": msg.event or "",
             "external_id": msg.message_id,
             "delivery": "",
