@@ -63,7 +63,8 @@ async def test_reply_status_undeliverable_failed_and_retried(site: Site, browser
     await expect(staff.get_by_role("button", name="重新发送")).to_have_count(0)
     # The bot's own answer went back in the webhook's response.
     await expect(page.locator(".msg-out .delivery").first).to_have_text("被动回复")
-    copy = staff.get_by_role("button", name="复制内容，电话告知居民")
+    copy = staff.locator("button.copy")
+    await expect(copy).to_have_text("复制内容，电话告知居民")
     await copy.click()
     await expect(copy).to_have_text("已复制")
     assert await page.evaluate("navigator.clipboard.readText()") == TO_WEBHOOK
