@@ -15,9 +15,11 @@ from aiohttp import web
 
 from bot import appkeys
 from bot.domain import StoreUnavailable
+from bot.domain.once import DeliveryReport
 from bot.domain.tickets import Notification
 from bot.storage import keys
 from bot.storage.conversations import Conversation
+from bot.storage.messages import MessageLog
 from bot.storage.state import Subscription
 
 log = logging.getLogger(__name__)
@@ -75,16 +77,32 @@ async def deliver_notifications(app: web.Application) -> int:
         conv = await conversations.get(note.conversation_key)
         if conv is None:
             conv = conversation_for_notification(note)
-        delivery = await channels.push(conv, note.text, "notice")
-        if delivery == "undeliverable":
-            await outbox.mark_failed(note, "no channel could deliver it")
+        report = await channels.push(conv, note.text, "notice")
+        if not report.delivered:
+            error = report.error or "no channel could deliver it"
+            if await outbox.mark_failed(note, error) and outbox.last_attempt(note):
+                # Given up: the conversation shows it as not delivered, with the last error.
+                await _log_notice(message_log, conv, note.text, report)
             continue
-        await message_log.record_proactive(
-            conv, note.text, kind="notice", direction="out", sender_name="邻里", delivery=delivery
-        )
+        await _log_notice(message_log, conv, note.text, report)
         await outbox.mark_delivered(note.id)
         sent += 1
     return sent
+
+
+async def _log_notice(
+    message_log: MessageLog, conv: Conversation, text: str, report: DeliveryReport
+) -> None:
+    await message_log.record_proactive(
+        conv,
+        text,
+        kind="notice",
+        direction="out",
+        sender_name="邻里",
+        delivery=report.status,
+        error_code=report.error_code,
+        error=report.error,
+    )
 
 
 async def corpus_changes(app: web.Application) -> None:

@@ -70,6 +70,8 @@ async def get_conversation(request: web.Request) -> web.Response:
             text=m.text,
             kind=m.kind,
             delivery=m.delivery,
+            error_code=m.delivery_code,
+            error=m.delivery_error,
             at=m.created_at,
         )
         for m in history
@@ -100,12 +102,16 @@ async def reply(request: web.Request) -> web.Response:
     if not data.text.strip():
         raise ApiError(422, "invalid", "回复内容不能为空。")
     try:
-        delivery = await request.config_dict[appkeys.HANDOFF].reply(
+        report = await request.config_dict[appkeys.HANDOFF].reply(
             committee, request.match_info["key"], actor_of(principal), data.text
         )
     except ConversationNotFound:
         raise ApiError(404, "not_found", "没有找到该会话。") from None
-    return ok(models.Delivery(delivery=delivery))
+    return ok(
+        models.Delivery(
+            delivery=report.status.value, error_code=report.error_code, error=report.error
+        )
+    )
 
 
 async def release(request: web.Request) -> web.Response:

@@ -252,6 +252,11 @@ class LoggedMessage(Out):
     text: str
     kind: str
     delivery: str
+    """Outbound messages: passive, active (sent), pull, failed, undeliverable, sending."""
+    error_code: int | None = None
+    """A failed send: the platform's error code."""
+    error: str = ""
+    """A failed send: what went wrong."""
     at: Timestamp
 
 
@@ -260,9 +265,12 @@ class ConversationDetail(Conversation):
 
 
 class Delivery(Out):
-    """How the reply went out (e.g. active, undeliverable)."""
+    """How the reply went out: active (sent), failed (with the platform's error), pull or
+    undeliverable."""
 
     delivery: str
+    error_code: int | None = None
+    error: str = ""
 
 
 # --- tickets -----------------------------------------------------------------------------------

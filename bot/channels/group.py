@@ -23,11 +23,12 @@ import logging
 from collections.abc import Sequence
 
 from bot.channels.outbound import OutboundSender
-from bot.channels.platform import DELIVERY_ERRORS
+from bot.channels.platform import DELIVERY_ERRORS, failed
 from bot.channels.registry import ChannelRegistry
 from bot.channels.webhook import CHANNEL as WEBHOOK
 from bot.channels.webhook.channel import TRY_ACCOUNT
 from bot.domain import ChatType, IncomingMessage
+from bot.domain.once import Delivery, DeliveryReport
 from bot.settings import GroupEtiquette, Settings
 from bot.storage import keys
 from bot.storage.conversations import Conversation
@@ -86,7 +87,7 @@ class GroupPoster:
         wait = await self._state.reserve(key, POSTS_PER_MINUTE, self._window_s)
         return wait <= 0
 
-    async def post(self, post: GroupPost, text: str, askers: Sequence[Asker]) -> str:
+    async def post(self, post: GroupPost, text: str, askers: Sequence[Asker]) -> DeliveryReport:
         robot = self.settings_for(post.committee, post.chat_id).robot_key
         if robot and self._outbound is not None:
             try:
@@ -98,8 +99,8 @@ class GroupPoster:
                     "group post not delivered",
                     extra={"channel": "wecom_robot", "error": str(exc)},
                 )
-                return "failed"
-            return "active"
+                return failed(exc)
+            return DeliveryReport(Delivery.ACTIVE)
         first = askers[0] if askers else Asker("", "", "")
         to = Conversation(
             key=first.conversation_key,

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from bot.background import BackgroundTasks
 from bot.domain import IncomingMessage, Reply, ReplyKind, StoreUnavailable
-from bot.domain.once import Answer, Delivery
+from bot.domain.once import Answer, Delivery, DeliveryReport
 from bot.storage import keys
 from bot.storage.messages import Intake, MessageLog
 from bot.storage.state import PROCESSING, Fenced, LockTimeout, StateStore
@@ -41,7 +41,9 @@ from bot.storage.state import PROCESSING, Fenced, LockTimeout, StateStore
 log = logging.getLogger(__name__)
 
 Handler = Callable[[IncomingMessage], Awaitable[list[Reply]]]
-LateDelivery = Callable[[IncomingMessage, list[Reply]], Awaitable[None]]
+LateDelivery = Callable[[IncomingMessage, list[Reply]], Awaitable[DeliveryReport]]
+"""Sends a message's replies actively; how it went (sent, or failed with the platform's
+error: recorded on the replies)."""
 LateSender = Callable[[IncomingMessage, str], LateDelivery | None]
 """A channel's late delivery rebuilt for a stored message and its ``reply_to`` (None: the
 channel cannot deliver it)."""
@@ -328,7 +330,12 @@ class Ingress:
             return False
         await _quietly(self._state.finish(key, result, self._dedup_ttl_s))
         if late is not None and replies:
-            await late(msg, replies)
+            report = await late(msg, replies)
+            if report.status is not Delivery.ACTIVE:
+                try:
+                    await self._log.record_late_delivery(msg, report)
+                except StoreUnavailable:
+                    log.warning("late delivery status not recorded", extra={"key": key})
         elif replies:
             log.warning("late reply has no active channel", extra={"key": key})
         return True

@@ -22,6 +22,7 @@ import aiohttp
 
 from bot.channels.errors import OutboundError, PermanentOutboundError
 from bot.domain import StoreUnavailable
+from bot.domain.once import Delivery, DeliveryReport
 from bot.settings import Settings
 from bot.storage import keys
 from bot.storage.state import StateStore
@@ -38,6 +39,16 @@ TokenFetch = Callable[[], Awaitable[tuple[str, int]]]
 # What a fire-and-forget delivery (late reply, staff alert) logs instead of raising: the
 # platform refused or was unreachable, or the shared store (token cache, throttle) was down.
 DELIVERY_ERRORS = (OutboundError, StoreUnavailable, TimeoutError)
+
+
+def failed(exc: BaseException) -> DeliveryReport:
+    """The delivery status of a send that raised ``exc`` (one of ``DELIVERY_ERRORS``): failed,
+    with the platform's error code and message when it answered with one."""
+    if isinstance(exc, OutboundError):
+        return DeliveryReport(Delivery.FAILED, exc.errcode, str(exc)[:300])
+    if isinstance(exc, TimeoutError):
+        return DeliveryReport(Delivery.FAILED, None, "timed out")
+    return DeliveryReport(Delivery.FAILED, None, f"{type(exc).__name__}: {exc}"[:300])
 
 
 class PlatformClient:

@@ -7,9 +7,13 @@ provides:
 - ``to_message(account, payload)``: the platform's parsed payload → ``IncomingMessage``
   (None for what Linli ignores);
 - ``late_delivery(msg, reply_to)``: how replies that missed the passive window, or a message
-  taken up again after its worker died, reach the resident (None: they cannot);
+  taken up again after its worker died, reach the resident (None: they cannot); it
+  returns a ``DeliveryReport`` (sent, or failed with the platform's error) that ingress
+  records on the replies;
 - ``push(to, text, kind)``: a message Linli starts itself (a caseworker's reply, ticket
-  news) into a conversation;
+  news) into a conversation; returns how it went (``Delivery``: ``active`` once the
+  platform accepted it, ``pull``, ``undeliverable``) and raises ``OutboundError`` when the
+  platform refused it (the registry records it as ``failed`` with the platform's error);
 - ``session_moved(conv)``: the conversation's mode changed in Linli (handed to a person,
   given back to the bot); platforms with their own session states follow it;
 - ``capabilities``: what the platform allows (passive reply window, push window, groups).
@@ -26,7 +30,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from aiohttp import web
 
@@ -34,14 +38,11 @@ from bot.background import BackgroundTasks
 from bot.channels.ingress import Ingress, LateDelivery
 from bot.channels.platform import PlatformClient
 from bot.domain import IncomingMessage
+from bot.domain.once import Delivery
 from bot.settings import Settings
 from bot.storage.conversations import Conversation
 
 log = logging.getLogger(__name__)
-
-Delivery = Literal["active", "pull", "undeliverable"]
-"""How a push went: sent (``active``), fetched by the client from the conversation log
-(``pull``), or not delivered."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +97,7 @@ class Channel(abc.ABC):
 
     async def push(self, to: Conversation, text: str, kind: str) -> Delivery:
         log.warning("no way to push to this channel", extra={"channel": self.name})
-        return "undeliverable"
+        return Delivery.UNDELIVERABLE
 
     async def session_moved(self, conv: Conversation) -> None:
         """The conversation's mode changed (``conv.mode``, ``conv.assignee_name``)."""

@@ -1,5 +1,6 @@
 """The channel registry: the one place that knows which channels exist. Built by the
-composition root (``bot.app``); ingress, handoff and the outbox ask it."""
+composition root (``bot.app``); ingress, handoff and the outbox ask it. Its ``push`` is where
+a message Linli or a caseworker starts gets its delivery status (``DeliveryReport``)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from aiohttp import web
 
 from bot.channels.errors import OutboundError
 from bot.channels.ingress import Ingress
-from bot.channels.protocol import Channel, Delivery
+from bot.channels.platform import failed
+from bot.channels.protocol import Channel
 from bot.domain import StoreUnavailable
+from bot.domain.once import Delivery, DeliveryReport
 from bot.storage.conversations import Conversation
 
 log = logging.getLogger(__name__)
@@ -43,12 +46,15 @@ class ChannelRegistry:
         for channel in self._channels.values():
             ingress.register_late(channel.name, channel.late_delivery)
 
-    async def push(self, to: Conversation, text: str, kind: str) -> Delivery:
-        """Send ``text`` into the conversation through its channel; how it went."""
+    async def push(self, to: Conversation, text: str, kind: str) -> DeliveryReport:
+        """Send ``text`` into the conversation through its channel; how it went: sent
+        (``active``) or ``pull``; ``undeliverable`` when the channel cannot send (none, no
+        active sender, or its push window is closed); ``failed`` with the platform's error
+        when the platform refused it or could not be reached."""
         channel = self._channels.get(to.channel)
         if channel is None:
             log.warning("no such channel", extra={"channel": to.channel})
-            return "undeliverable"
+            return DeliveryReport(Delivery.UNDELIVERABLE)
         window = channel.capabilities.push_window_s
         if window is not None and to.last_message_at is not None:
             elapsed = (datetime.now(UTC) - to.last_message_at).total_seconds()
@@ -57,12 +63,19 @@ class ChannelRegistry:
                     "push window closed",
                     extra={"channel": to.channel, "elapsed_s": int(elapsed)},
                 )
-                return "undeliverable"
+                return DeliveryReport(Delivery.UNDELIVERABLE)
         try:
-            return await channel.push(to, text, kind)
+            return DeliveryReport(Delivery(await channel.push(to, text, kind)))
         except OutboundError as exc:
-            log.warning("push failed", extra={"channel": to.channel, "error": str(exc)})
-            return "undeliverable"
+            log.warning(
+                "push failed",
+                extra={
+                    "channel": to.channel,
+                    "error": str(exc),
+                    "errcode": getattr(exc, "errcode", None),
+                },
+            )
+            return failed(exc)
 
     async def session_moved(self, conv: Conversation) -> None:
         """A conversation changed hands in Linli; its platform follows where it can."""

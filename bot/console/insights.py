@@ -347,6 +347,41 @@ def summary(f: Figures) -> dict[str, Any]:
     }
 
 
+DELIVERY_COLUMNS = (
+    ("passive", "被动回复"),
+    ("active", "已发送"),
+    ("failed", "发送失败"),
+    ("undeliverable", "无法送达"),
+)
+"""The delivery table's columns (``pull``, the /try page's, counts as sent; a retry under
+way as failed)."""
+CHANNEL_NAMES = {
+    "wechat_mp": "微信公众号",
+    "wecom_bot": "企业微信",
+    "wechat_kf": "微信客服",
+    "webhook": "接入网关",
+}
+
+
+def delivery_rows(f: Figures) -> list[dict[str, Any]]:
+    """One row per day and channel: outbound messages by how they went out."""
+    rows = []
+    for d in f.deliveries:
+        counts = dict(d.counts)
+        counts["active"] = counts.get("active", 0) + counts.pop("pull", 0)
+        counts["failed"] = counts.get("failed", 0) + counts.pop("sending", 0)
+        rows.append(
+            {
+                "day": d.day.isoformat(),
+                "channel": CHANNEL_NAMES.get(d.channel, d.channel),
+                "counts": [counts.get(key, 0) for key, _ in DELIVERY_COLUMNS],
+                "total": d.total,
+                "problem": counts["failed"] + counts.get("undeliverable", 0) > 0,
+            }
+        )
+    return rows
+
+
 async def dashboard(request: web.Request) -> web.StreamResponse:
     principal = await require_user(request)
     scope = _scope(request, principal)
@@ -395,6 +430,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         "summary": summary(figures),
         "charts": charts(figures),
         "rows": rows,
+        "delivery_columns": [label for _, label in DELIVERY_COLUMNS],
+        "deliveries": delivery_rows(figures),
     }
     return await render(request, "dashboard.html", context)
 

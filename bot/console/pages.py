@@ -28,10 +28,18 @@ from bot.accounts.http import ACCOUNTS, ensure_committee, principal_now, require
 from bot.console.alerts import inbox_alerts
 from bot.console.rendering import CONSOLE_REGISTRY, render
 from bot.dialogue.events import committee_channel
-from bot.dialogue.handoff import CATEGORY, OFF_HOURS, PROMISE, REASONS, ConversationNotFound
+from bot.dialogue.handoff import (
+    CATEGORY,
+    OFF_HOURS,
+    PROMISE,
+    REASONS,
+    ConversationNotFound,
+    MessageNotFound,
+)
 from bot.domain import StoreUnavailable
 from bot.domain.accounts import Principal, committee_scope
 from bot.domain.clock import SHANGHAI
+from bot.domain.once import Delivery
 from bot.domain.tickets import (
     ALLOWED_TRANSITIONS,
     ActionNotAllowed,
@@ -66,6 +74,21 @@ SLA_LABELS = {
 }
 DIRECTION_LABELS = {"in": "居民", "out": "邻里助手", "staff": "社工"}
 CHANNEL_LABELS = {"wechat_mp": "微信公众号", "wecom_bot": "企业微信", "webhook": "接入网关"}
+DELIVERY_LABELS = {
+    Delivery.PASSIVE.value: "被动回复",
+    Delivery.ACTIVE.value: "已发送",
+    Delivery.PULL.value: "已发送（网页）",
+    Delivery.FAILED.value: "发送失败",
+    Delivery.UNDELIVERABLE.value: "无法送达",
+    Delivery.SENDING.value: "正在重发",
+}
+"""How each outbound message went out, as the conversation shows it next to the message."""
+RETRY_NOTICES = {
+    Delivery.ACTIVE.value: "已重新发送，居民已收到这条回复。",
+    Delivery.FAILED.value: "重新发送仍然失败，请稍后再试，或复制内容电话联系居民。",
+    Delivery.UNDELIVERABLE.value: "该渠道现在无法向居民发送消息，请复制内容电话联系居民。",
+    "held": "这条回复已经重发过或正在重发，没有再次发送。",
+}
 STATUS_ACTIONS = {
     TicketStatus.IN_PROGRESS: "开始处理",
     TicketStatus.WAITING_RESIDENT: "等待居民补充",
@@ -394,10 +417,19 @@ async def conversation_page(
                 "role": DIRECTION_LABELS.get(m.direction, m.direction),
                 "text": m.text,
                 "at": local_time(m.created_at),
-                "delivery": m.delivery,
+                "id": m.id,
+                "delivery": m.delivery if m.direction != "in" else "",
+                "delivery_label": DELIVERY_LABELS.get(m.delivery, m.delivery),
+                "error": m.delivery_error,
+                "error_code": m.delivery_code,
+                "retryable": m.direction == "staff" and m.delivery == Delivery.FAILED.value,
+                "copyable": m.direction == "staff"
+                and m.delivery in (Delivery.FAILED.value, Delivery.UNDELIVERABLE.value),
             }
             for m in history
         ],
+        "contact": contact_hint(tickets),
+        "notice": RETRY_NOTICES.get(request.query.get("retried", ""), ""),
         "tickets": [
             ticket_row(request, t, queries.sla_state(t, now), t.next_due, now, query)
             for t in tickets
@@ -408,6 +440,15 @@ async def conversation_page(
         "draft_source": draft_source,
     }
     return await render(request, "conversation.html", context, status=status)
+
+
+def contact_hint(tickets: list[Ticket]) -> dict[str, str] | None:
+    """Where to phone the resident when a reply cannot reach them: the number they left on
+    their latest ticket (shown to the caseworker only, never logged)."""
+    for t in sorted(tickets, key=lambda t: t.created_at, reverse=True):
+        if t.reporter.phone:
+            return {"phone": t.reporter.phone, "ticket": t.number}
+    return None
 
 
 async def conversation_view(request: web.Request) -> web.StreamResponse:
@@ -469,6 +510,23 @@ async def conversation_action(request: web.Request) -> web.StreamResponse:
     except ConversationNotFound:
         raise web.HTTPNotFound() from None
     raise web.HTTPSeeOther(conversation_href(conv.key))
+
+
+async def message_retry(request: web.Request) -> web.StreamResponse:
+    """Send a caseworker's failed reply again through the same channel (once: a second
+    click finds it sent or being sent and does nothing)."""
+    principal = await require_user(request)
+    conv = await _conversation(request, principal)
+    handoff = request.config_dict[appkeys.HANDOFF]
+    raw_id = request.match_info["id"]
+    if len(raw_id) > 18:
+        raise web.HTTPNotFound()
+    try:
+        report = await handoff.retry(conv.committee, conv.key, int(raw_id), actor_of(principal))
+    except (ConversationNotFound, MessageNotFound):
+        raise web.HTTPNotFound() from None
+    outcome = "held" if report is None else report.status.value
+    raise web.HTTPSeeOther(conversation_href(conv.key) + "?" + urlencode({"retried": outcome}))
 
 
 # --- ticket -------------------------------------------------------------------------------------
@@ -640,5 +698,6 @@ def add_console_pages(console: web.Application) -> None:
     r.add_get("/events", events)
     r.add_get("/conversations/{key}", conversation_view)
     r.add_post("/conversations/{key}/{action:takeover|reply|release}", conversation_action)
+    r.add_post(r"/conversations/{key}/messages/{id:\d+}/retry", message_retry)
     r.add_get("/tickets/{number}", ticket_view)
     r.add_post("/tickets/{number}/{action:claim|transfer|note|status|resolve}", ticket_action)

@@ -45,6 +45,7 @@ from bot.dialogue.letters import asks
 from bot.dialogue.routes.faq import SKIP_INTENTS, FaqRoute
 from bot.dialogue.turn import Turn
 from bot.domain import ChatType, Committee, IncomingMessage, Reply, ReplyKind
+from bot.domain.once import DeliveryReport
 from bot.logs import personal_data
 from bot.nlu.types import ParseResult
 from bot.storage import keys
@@ -105,9 +106,9 @@ class GroupOut(Protocol):
         """Take a slot of the group's rate limit; False: none free now (try next round)."""
         ...
 
-    async def post(self, post: GroupPost, text: str, askers: Sequence[Asker]) -> str:
-        """Post ``text`` into the post's group mentioning ``askers``: the delivery
-        (``active``, ``pull``, ``failed``, ``undeliverable``)."""
+    async def post(self, post: GroupPost, text: str, askers: Sequence[Asker]) -> DeliveryReport:
+        """Post ``text`` into the post's group mentioning ``askers``: how it went (sent,
+        ``pull``, ``failed`` with the platform's error, ``undeliverable``)."""
         ...
 
 
@@ -296,8 +297,9 @@ class Etiquette:
                 continue
             askers = _askers(claimed)
             text = compose(claimed)
-            delivery = await self._out.post(claimed[0], text, askers)
-            ok = delivery in {"active", "pull"}
+            report = await self._out.post(claimed[0], text, askers)
+            ok = report.delivered
+            delivery = report.status.value
             for p in claimed:
                 await self._posts.finish(p.id, PostState.SENT if ok else PostState.FAILED, delivery)
             for asker in askers:
@@ -308,6 +310,8 @@ class Etiquette:
                     direction="out",
                     sender_name="邻里",
                     delivery=delivery,
+                    error_code=report.error_code,
+                    error=report.error,
                 )
             log.info(
                 "group post sent" if ok else "group post not delivered",

@@ -20,6 +20,7 @@ from bot.dialogue.events import LiveEvents
 from bot.dialogue.turn import Turn
 from bot.domain import ChatType, Registry, Reply, ReplyKind
 from bot.domain.clock import SHANGHAI
+from bot.domain.once import DeliveryReport
 from bot.domain.tickets import (
     Actor,
     Reporter,
@@ -35,7 +36,7 @@ from bot.tickets.sla import WorkingCalendar
 
 log = logging.getLogger(__name__)
 
-Push = Callable[[Conversation, str, str], Awaitable[str]]
+Push = Callable[[Conversation, str, str], Awaitable[DeliveryReport]]
 """Send a text to the resident of a conversation (text, kind) → how it was delivered."""
 Moved = Callable[[Conversation], Awaitable[None]]
 """Tell the conversation's platform that it changed hands (taken over, given back)."""
@@ -85,6 +86,10 @@ def implied_category(turn: Turn, earlier: list[str]) -> TicketCategory:
 
 class ConversationNotFound(LookupError):
     """No such conversation in the acting committee (never reveals another committee's)."""
+
+
+class MessageNotFound(LookupError):
+    """No such caseworker message in the conversation."""
 
 
 class Handoff:
@@ -198,7 +203,7 @@ class Handoff:
         await self._events.publish(committee, "takeover", conversation=key, assignee=actor.id)
         return conv
 
-    async def reply(self, committee: str, key: str, actor: Actor, text: str) -> str:
+    async def reply(self, committee: str, key: str, actor: Actor, text: str) -> DeliveryReport:
         """Send a caseworker's reply to the resident; returns how it was delivered."""
         text = text.strip()
         if not text:
@@ -206,11 +211,38 @@ class Handoff:
         conv = await self._get(committee, key)
         if conv.mode is not Mode.HUMAN or conv.assignee_id != actor.id:
             conv = await self.takeover(committee, key, actor)
-        delivery = await self._push(conv, text, "human")
+        report = await self._push(conv, text, "human")
         await self._log.record_proactive(
-            conv, text, kind="human", direction="staff", sender_name=actor.name, delivery=delivery
+            conv,
+            text,
+            kind="human",
+            direction="staff",
+            sender_name=actor.name,
+            delivery=report.status,
+            error_code=report.error_code,
+            error=report.error,
         )
-        return delivery
+        return report
+
+    async def retry(
+        self, committee: str, key: str, message_id: int, actor: Actor
+    ) -> DeliveryReport | None:
+        """Send a caseworker's failed reply again through the conversation's channel and
+        record how it went. None when it is not (or no longer) failed: sent meanwhile, or
+        another retry holds it; each failed message is sent again by one retry only."""
+        conv = await self._get(committee, key)
+        logged = await self._log.message(message_id)
+        if logged is None or logged.conversation_key != conv.key or logged.direction != "staff":
+            raise MessageNotFound(message_id)
+        if not await self._log.hold_for_retry(conv.key, message_id):
+            return None
+        report = await self._push(conv, logged.text, "human")
+        await self._log.record_delivery(message_id, report)
+        log.info(
+            "caseworker reply retried",
+            extra={"message": message_id, "delivery": report.status.value, "by": actor.id},
+        )
+        return report
 
     async def release(self, committee: str, key: str, actor: Actor) -> Conversation:
         async with self._state.lock(keys.lock(key)) as lease:
@@ -224,10 +256,7 @@ class Handoff:
         if self._moved is not None:
             await self._moved(conv)
         text = "社工已结束本次对话，接下来由居民助手「邻里」继续为您服务。有需要随时找我。"
-        delivery = await self._push(conv, text, "notice")
-        await self._log.record_proactive(
-            conv, text, kind="notice", direction="out", sender_name="邻里", delivery=delivery
-        )
+        await self._send(conv, text, "notice")
         await self._events.publish(committee, "release", conversation=key, by=actor.id)
         return conv
 
@@ -268,10 +297,7 @@ class Handoff:
                 f"抱歉，社工暂时都在忙，没能及时接手。已为您登记工单 {number}，{when}。"
                 "在此期间有别的问题也可以继续问我。"
             )
-            delivery = await self._push(conv, text, "handoff")
-            await self._log.record_proactive(
-                conv, text, kind="handoff", direction="out", sender_name="邻里", delivery=delivery
-            )
+            await self._send(conv, text, "handoff")
             await self._events.publish(
                 conv.committee, "handoff_timeout", conversation=conv.key, ticket=number
             )
@@ -311,6 +337,21 @@ class Handoff:
         result = await self._tickets.create(draft, source_message_key=source_key)
         conv.ticket_number = result.ticket.number
         return result.ticket.number
+
+    async def _send(self, conv: Conversation, text: str, kind: str) -> DeliveryReport:
+        """A message from 邻里 into the conversation, logged with how it went out."""
+        report = await self._push(conv, text, kind)
+        await self._log.record_proactive(
+            conv,
+            text,
+            kind=kind,
+            direction="out",
+            sender_name="邻里",
+            delivery=report.status,
+            error_code=report.error_code,
+            error=report.error,
+        )
+        return report
 
     async def _get(self, committee: str, key: str) -> Conversation:
         conv = await self._conversations.get(key)

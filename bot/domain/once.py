@@ -34,14 +34,43 @@ from bot.domain.messages import Reply
 
 
 class Delivery(enum.StrEnum):
-    """How a message's replies went out (the message log's ``delivery``)."""
+    """How an outbound message went out: the one vocabulary of the message log's
+    ``delivery``, for the bot's replies and for messages Linli or a caseworker started
+    (set by the channel layer, where the send happens)."""
 
     PASSIVE = "passive"
     """In the platform's response to the message itself (it may have been lost)."""
     ACTIVE = "active"
-    """Later, through the channel's active sender."""
+    """Sent: accepted by the platform's API (a late reply, a push)."""
+    PULL = "pull"
+    """Fetched by the client from the conversation log (the /try page)."""
+    FAILED = "failed"
+    """The platform refused it or could not be reached (``DeliveryReport`` has its error)."""
     UNDELIVERABLE = "undeliverable"
-    """Too late for the response, and the channel has no active sender."""
+    """The channel cannot send it: no active sender, or its push window is closed."""
+    SENDING = "sending"
+    """A caseworker's retry of a failed message is under way (held for ``RETRY_HOLD_S``)."""
+
+
+RETRY_HOLD_S = 300.0
+"""How long a retry holds a failed message (``Delivery.SENDING``) before another retry may
+take it: far longer than a send with its retries takes."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """How one send went, with the platform's error when it failed."""
+
+    status: Delivery
+    error_code: int | None = None
+    """The platform's ``errcode`` (or HTTP status) when it sent one."""
+    error: str = ""
+    """What went wrong, safe to show to a caseworker (never a secret or a phone number)."""
+
+    @property
+    def delivered(self) -> bool:
+        """Handed to the platform (or to the client that pulls it)."""
+        return self.status in (Delivery.PASSIVE, Delivery.ACTIVE, Delivery.PULL)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,12 @@ follow are not messages):
 
 **Answered-by-bot rate** = ``answered / to_bot``; **handoff rate** = ``handed_over / to_bot``
 (None — shown as "—" — on a day with no message to the bot).
+
+Delivery figures, per Asia/Shanghai day and channel, over outbound messages (the bot's
+replies, its notices and ticket news, caseworkers' replies): how many went out in the
+platform's response (``passive``), were sent through its API (``active``, or fetched by the
+/try page: ``pull``), failed (the platform refused them or could not be reached) or could not
+be delivered (``undeliverable``: the channel cannot send them).
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot.domain.tickets import Satisfaction, SlaState, TicketStatus
-from bot.storage.messages import MessageLog, OutcomeCount
+from bot.storage.messages import DeliveryCount, MessageLog, OutcomeCount
 from bot.tickets import TicketQueries
 from bot.tickets.dashboard import Dashboard, DayCount, Ratio
 
@@ -186,6 +192,31 @@ def merge_dashboards(
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryDay:
+    """Outbound messages of one local day on one channel, by how they went out."""
+
+    day: date
+    channel: str
+    counts: Mapping[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def delivery_days(counts: Iterable[DeliveryCount]) -> tuple[DeliveryDay, ...]:
+    """The store's per-day delivery counts (any committees) by day (newest first) and
+    channel; only days and channels that had outbound messages."""
+    per: dict[tuple[date, str], Counter[str]] = {}
+    for c in counts:
+        per.setdefault((c.day, c.channel), Counter())[c.delivery or "unknown"] += c.count
+    return tuple(
+        DeliveryDay(day, channel, dict(per[(day, channel)]))
+        for day, channel in sorted(per, key=lambda k: (-k[0].toordinal(), k[1]))
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Figures:
     """Everything the dashboard shows for one committee (or the street's totals)."""
 
@@ -193,6 +224,7 @@ class Figures:
     """A committee id, or ``STREET`` for the totals."""
     messages: MessageStats
     tickets: Dashboard
+    deliveries: tuple[DeliveryDay, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         tickets = self.tickets.to_dict()
@@ -221,13 +253,15 @@ class DashboardFigures:
     async def committee(self, committee: str, start: date, end: date) -> Figures:
         counts = await self._log.outcome_counts(start, end, committee)
         tickets = await self._tickets.dashboard(committee, start, end)
-        return Figures(committee, message_stats(start, end, counts), tickets)
+        sent = await self._log.delivery_counts(start, end, committee)
+        return Figures(committee, message_stats(start, end, counts), tickets, delivery_days(sent))
 
     async def street(
         self, committees: Sequence[str], start: date, end: date
     ) -> tuple[Figures, list[Figures]]:
         """The street's totals and each committee's figures (in the order given)."""
         counts = await self._log.outcome_counts(start, end)
+        sent = [c for c in await self._log.delivery_counts(start, end) if c.committee in committees]
         wanted = set(committees)
         per: dict[str, list[OutcomeCount]] = {c: [] for c in committees}
         for c in counts:
@@ -238,6 +272,7 @@ class DashboardFigures:
                 c,
                 message_stats(start, end, per[c]),
                 await self._tickets.dashboard(c, start, end),
+                delivery_days(d for d in sent if d.committee == c),
             )
             for c in committees
         ]
@@ -245,5 +280,6 @@ class DashboardFigures:
             STREET,
             message_stats(start, end, (c for c in counts if c.committee in wanted)),
             merge_dashboards(STREET, start, end, [p.tickets for p in parts]),
+            delivery_days(sent),
         )
         return total, parts

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from bot.domain import IncomingMessage, Reply, ReplyKind
+from bot.domain.once import DeliveryReport
 from bot.storage.conversations import Conversation
 
 NOT_FOR_BOT = "none"
@@ -124,7 +125,26 @@ class LoggedMessage:
     text: str
     kind: str
     delivery: str
+    """How an outbound message went out (``bot.domain.once.Delivery``; "" inbound)."""
     created_at: datetime
+    delivery_code: int | None = None
+    """The platform's error code when the send failed."""
+    delivery_error: str = ""
+    """What went wrong when the send failed."""
+    channel: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryCount:
+    """How many outbound messages (the bot's and caseworkers') of one committee went out one
+    way (``delivery``) on one channel on one local day."""
+
+    committee: str
+    day: date
+    """Asia/Shanghai calendar day of ``created_at``."""
+    channel: str
+    delivery: str
+    count: int
 
 
 class MessageLog(abc.ABC):
@@ -177,8 +197,8 @@ class MessageLog(abc.ABC):
         fence: int | None = None,
         result: str | None = None,
     ) -> bool:
-        """Store the bot's replies to ``msg`` and how they went out (``passive``, ``active``,
-        ``undeliverable``, ``suppressed``), and set the outcome of ``msg`` (``outcome_of``;
+        """Store the bot's replies to ``msg`` and how they went out (``Delivery``: passive,
+        active, undeliverable), and set the outcome of ``msg`` (``outcome_of``;
         with no replies, ``none`` unless an outcome such as ``human`` is already set). This
         ends the message's lease and keeps ``result`` (the answer for a retry).
 
@@ -199,9 +219,38 @@ class MessageLog(abc.ABC):
         direction: str,
         sender_name: str,
         delivery: str,
+        error_code: int | None = None,
+        error: str = "",
     ) -> int:
-        """Store a message Linli or a caseworker started (``direction`` ``out`` or ``staff``);
-        returns its id."""
+        """Store a message Linli or a caseworker started (``direction`` ``out`` or ``staff``)
+        and how it went out (with the platform's error when it failed); returns its id."""
+
+    @abc.abstractmethod
+    async def record_late_delivery(self, msg: IncomingMessage, report: DeliveryReport) -> int:
+        """How the replies to ``msg`` that were stored as going out actively really went
+        (the channel's late sender answered); returns how many rows changed."""
+
+    @abc.abstractmethod
+    async def message(self, message_id: int) -> LoggedMessage | None:
+        """One logged message by id."""
+
+    @abc.abstractmethod
+    async def hold_for_retry(self, conversation_key: str, message_id: int) -> bool:
+        """Mark a failed caseworker reply of the conversation ``sending`` for this retry.
+        False when it is not failed (already retried, sent, or never failed) or another
+        retry holds it (for ``RETRY_HOLD_S``): exactly one retry sends it."""
+
+    @abc.abstractmethod
+    async def record_delivery(self, message_id: int, report: DeliveryReport) -> None:
+        """How a retried message went out."""
+
+    @abc.abstractmethod
+    async def delivery_counts(
+        self, start: date, end: date, committee: str | None = None
+    ) -> list[DeliveryCount]:
+        """Outbound messages (bot and caseworker) per committee, local day, channel and
+        delivery, for the Asia/Shanghai days ``start``..``end`` inclusive; every committee
+        when ``committee`` is None. Only non-zero counts are returned."""
 
     @abc.abstractmethod
     async def since(self, conversation_key: str, after_id: int) -> list[LoggedMessage]:

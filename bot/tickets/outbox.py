@@ -35,6 +35,11 @@ class TicketOutbox:
     async def mark_delivered(self, notification_id: int) -> bool:
         return await self._store.mark_delivered(notification_id, checked_now(self._clock))
 
+    @staticmethod
+    def last_attempt(notification: Notification) -> bool:
+        """Whether a failure of this attempt gives the message up (``mark_failed``)."""
+        return notification.attempts + 1 >= MAX_ATTEMPTS
+
     async def mark_failed(self, notification: Notification, error: str) -> bool:
         """Retry later with exponential backoff (30 s, 1 min, … up to 1 h); after 8 attempts
         the message is given up (kept, no longer pending)."""

@@ -20,8 +20,10 @@ from channel_helpers import (
     sign,
     xml_fields,
 )
+from sqlalchemy import select
 
 from bot.domain import ChatType, MessageType, Reply, ReplyKind, StoreUnavailable
+from bot.storage.sql.models import MessageRow
 from bot.storage.state_memory import MemoryStateStore
 
 V31_BODY = (
@@ -373,3 +375,58 @@ async def test_account_without_app_secret_cannot_send_late(make_rig: RigFactory)
     await rig.tasks.drain(5)
     assert rig.platform.requests == []
     assert len(rig.handler.calls) == 1
+
+
+# --- delivery status of late replies -------------------------------------------------------
+async def _replies_delivery(rig: Rig) -> list[tuple[str, str, int | None, str]]:
+    async with rig.db.session() as s:
+        rows = (
+            await s.execute(
+                select(
+                    MessageRow.text,
+                    MessageRow.delivery,
+                    MessageRow.delivery_code,
+                    MessageRow.delivery_error,
+                )
+                .where(MessageRow.direction == "out")
+                .order_by(MessageRow.id)
+            )
+        ).all()
+    return [(t, d, c, e) for t, d, c, e in rows]
+
+
+async def test_a_late_reply_the_platform_refuses_is_logged_failed_with_its_error(
+    make_rig: RigFactory,
+) -> None:
+    rig = await make_rig(delay=0.4, reply_budget_s=0.1)
+    rig.platform.fail["/cgi-bin/message/custom/send"] = [
+        (200, {"errcode": 45015, "errmsg": "response out of time limit"})
+    ]
+    assert await post_safe(rig, mp_text("办居住证要带什么", msg_id="3301")) == (200, "success")
+    await rig.platform.wait_for("/cgi-bin/message/custom/send")
+    # The next late reply goes through.
+    assert await post_safe(rig, mp_text("第二个问题", msg_id="3302")) == (200, "success")
+    await rig.platform.wait_for("/cgi-bin/message/custom/send", 2)
+    await rig.tasks.drain(5)
+    assert await _replies_delivery(rig) == [
+        (
+            "收到：办居住证要带什么",
+            "failed",
+            45015,
+            "wechat custom send: errcode 45015 response out of time limit",
+        ),
+        ("收到：第二个问题", "active", None, ""),
+    ]
+
+
+async def test_a_reply_in_time_is_logged_passive_and_one_without_sender_undeliverable(
+    make_rig: RigFactory,
+) -> None:
+    rig = await make_rig()
+    status, _ = await post_safe(rig, mp_text("你好", msg_id="3401"))
+    assert status == 200
+    slow = await make_rig(delay=0.4, reply_budget_s=0.1)
+    assert await post_plain(slow, mp_text("你好", msg_id="3402")) == (200, "success")
+    await slow.tasks.drain(5)
+    assert [d for _, d, _, _ in await _replies_delivery(rig)] == ["passive"]
+    assert [d for _, d, _, _ in await _replies_delivery(slow)] == ["undeliverable"]

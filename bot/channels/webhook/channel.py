@@ -30,7 +30,7 @@ from bot.channels.base import UNAVAILABLE, read_body, refused
 from bot.channels.errors import BadRequestError, ChannelRequestError, UnauthorizedError
 from bot.channels.ingress import IngressResult
 from bot.channels.platform import PlatformClient
-from bot.channels.protocol import Capabilities, Channel, ChannelContext, Delivery
+from bot.channels.protocol import Capabilities, Channel, ChannelContext
 from bot.channels.render import mask
 from bot.channels.safe_json import loads
 from bot.channels.webhook.models import (
@@ -50,6 +50,7 @@ from bot.domain import (
     StoreUnavailable,
 )
 from bot.domain.messages import MAX_ID_CHARS, MAX_NAME_CHARS
+from bot.domain.once import Delivery
 from bot.settings import Settings
 from bot.storage.conversations import Conversation
 
@@ -199,7 +200,7 @@ class WebhookChannel(Channel):
         """The /try page fetches pushes from the conversation log; a gateway with a
         ``push_url`` gets them POSTed."""
         if to.account == TRY_ACCOUNT:
-            return "pull"
+            return Delivery.PULL
         hook = self._settings.channels.webhook
         if not hook.push_url or self._platform is None:
             return await super().push(to, text, kind)
@@ -214,7 +215,7 @@ class WebhookChannel(Channel):
                 "kind": kind,
             },
         )
-        return "active"
+        return Delivery.ACTIVE
 
     def posts_into_groups(self, account: str) -> bool:
         """A push to a group conversation goes to the gateway's ``push_url`` with the group

@@ -36,12 +36,13 @@ from bot.channels.base import ChannelResponse, parse_xml, read_body, text_guard,
 from bot.channels.crypto import MessageCrypto, check_timestamp, verify_signature
 from bot.channels.errors import BadRequestError, UnknownAccount
 from bot.channels.ingress import LateDelivery
-from bot.channels.platform import DELIVERY_ERRORS, PlatformClient
-from bot.channels.protocol import Capabilities, Channel, ChannelContext, Delivery
+from bot.channels.platform import DELIVERY_ERRORS, PlatformClient, failed
+from bot.channels.protocol import Capabilities, Channel, ChannelContext
 from bot.channels.render import join_replies, mask
 from bot.channels.wechat_kf.api import ASSISTANT, ENDED, NEW, PERSON, KfApi
 from bot.domain import Chat, ChatType, IncomingMessage, MessageType, Reply, Sender
 from bot.domain.messages import MAX_ID_CHARS
+from bot.domain.once import Delivery, DeliveryReport
 from bot.settings import WeChatKfAccount
 from bot.storage import keys
 from bot.storage.conversations import Conversation, Mode
@@ -250,10 +251,10 @@ class WeChatKfChannel(Channel):
     def late_delivery(self, msg: IncomingMessage, reply_to: str) -> LateDelivery | None:
         return self._deliver_late
 
-    async def _deliver_late(self, msg: IncomingMessage, replies: list[Reply]) -> None:
+    async def _deliver_late(self, msg: IncomingMessage, replies: list[Reply]) -> DeliveryReport:
         text = join_replies(replies)
         if not text:
-            return
+            return DeliveryReport(Delivery.ACTIVE)
         try:
             await self._api.send_text(self.account(msg.account), msg.sender.id, text)
         except (*DELIVERY_ERRORS, UnknownAccount) as exc:
@@ -266,6 +267,8 @@ class WeChatKfChannel(Channel):
                     "errcode": getattr(exc, "errcode", None),
                 },
             )
+            return failed(exc)
+        return DeliveryReport(Delivery.ACTIVE)
 
     async def push(self, to: Conversation, text: str, kind: str) -> Delivery:
         """Through ``kf/send_msg``; refused by the platform (undeliverable) while a WeCom
@@ -274,7 +277,7 @@ class WeChatKfChannel(Channel):
         if acc is None:
             return await super().push(to, text, kind)
         await self._api.send_text(acc, to.sender_id, text)
-        return "active"
+        return Delivery.ACTIVE
 
     async def session_moved(self, conv: Conversation) -> None:
         acc = self._settings.channels.wechat_kf.get(conv.account)

@@ -38,12 +38,13 @@ from bot.channels.base import (
 from bot.channels.crypto import MessageCrypto, check_timestamp, verify_signature
 from bot.channels.errors import BadRequestError, PlainModeRefused, UnknownAccount
 from bot.channels.ingress import LateDelivery
-from bot.channels.platform import DELIVERY_ERRORS
-from bot.channels.protocol import Capabilities, Channel, ChannelContext, Delivery
+from bot.channels.platform import DELIVERY_ERRORS, failed
+from bot.channels.protocol import Capabilities, Channel, ChannelContext
 from bot.channels.render import join_replies, mask, xml_text
 from bot.channels.wechat_mp.api import MpApi
 from bot.domain import Chat, ChatType, IncomingMessage, MessageType, Reply, Sender
 from bot.domain.messages import MAX_ID_CHARS
+from bot.domain.once import Delivery, DeliveryReport
 from bot.settings import WeChatMpAccount
 from bot.storage.conversations import Conversation
 
@@ -99,10 +100,12 @@ class WeChatMpChannel(Channel):
             return None
         return self._deliver_late
 
-    async def _deliver_late(self, msg: IncomingMessage, replies: list[Reply]) -> None:
+    async def _deliver_late(self, msg: IncomingMessage, replies: list[Reply]) -> DeliveryReport:
         text = join_replies(replies)
-        if not text or self._api is None:
-            return
+        if self._api is None:
+            return DeliveryReport(Delivery.UNDELIVERABLE)
+        if not text:
+            return DeliveryReport(Delivery.ACTIVE)
         try:
             await self._api.send_text(msg.account, msg.chat.id, text)
         except DELIVERY_ERRORS as exc:
@@ -115,12 +118,14 @@ class WeChatMpChannel(Channel):
                     "errcode": getattr(exc, "errcode", None),
                 },
             )
+            return failed(exc)
+        return DeliveryReport(Delivery.ACTIVE)
 
     async def push(self, to: Conversation, text: str, kind: str) -> Delivery:
         if self._api is None or not self._api.can_send(to.account):
             return await super().push(to, text, kind)
         await self._api.send_text(to.account, to.sender_id, text)
-        return "active"
+        return Delivery.ACTIVE
 
     def account(self, name: str) -> WeChatMpAccount:
         acc = self._settings.channels.wechat_mp.get(name)

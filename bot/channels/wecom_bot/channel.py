@@ -31,13 +31,14 @@ from bot.channels.base import APPLICATION_JSON, ChannelResponse, read_body, text
 from bot.channels.crypto import MessageCrypto, check_timestamp, verify_signature
 from bot.channels.errors import BadRequestError, UnknownAccount
 from bot.channels.ingress import LateDelivery
-from bot.channels.platform import DELIVERY_ERRORS, PlatformClient
+from bot.channels.platform import DELIVERY_ERRORS, PlatformClient, failed
 from bot.channels.protocol import Capabilities, Channel, ChannelContext
 from bot.channels.render import join_replies, mask
 from bot.channels.safe_json import loads
 from bot.channels.wecom_bot.api import reply_response_url
 from bot.domain import Chat, ChatType, IncomingMessage, MessageType, Reply, Sender
 from bot.domain.messages import MAX_ID_CHARS
+from bot.domain.once import Delivery, DeliveryReport
 from bot.settings import Settings, WeComBotAccount
 
 log = logging.getLogger(__name__)
@@ -266,10 +267,10 @@ class _ResponseUrl:
         self._url = response_url
         self._group = group
 
-    async def __call__(self, msg: IncomingMessage, replies: list[Reply]) -> None:
+    async def __call__(self, msg: IncomingMessage, replies: list[Reply]) -> DeliveryReport:
         text = join_replies(replies, group=self._group)
         if not text:
-            return
+            return DeliveryReport(Delivery.ACTIVE)
         try:
             await reply_response_url(self._platform, self._url, text)
         except DELIVERY_ERRORS as exc:
@@ -282,6 +283,8 @@ class _ResponseUrl:
                     "errcode": getattr(exc, "errcode", None),
                 },
             )
+            return failed(exc)
+        return DeliveryReport(Delivery.ACTIVE)
 
 
 def _json_object(raw: bytes, what: str, settings: Settings) -> dict[str, Any]:

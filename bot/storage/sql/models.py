@@ -113,6 +113,15 @@ class MessageRow(Base):
     """Inbound rows: how many times a worker took the message up."""
     result: Mapped[str | None] = mapped_column(Text, nullable=True)
     """Inbound rows: the stored answer (JSON: replies and how they went out), for a retry."""
+    reply_of: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """Bot replies: the id of the resident message they answer (a late reply's outcome is
+    set on them once the platform answered)."""
+    delivery_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """Outbound rows whose send failed: the platform's error code (or HTTP status)."""
+    delivery_error: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    """Outbound rows whose send failed: what went wrong (shown to caseworkers)."""
+    delivery_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    """Outbound rows: when ``delivery`` last changed after the message was stored (a retry)."""
 
 
 class FaqRow(Base):

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.domain import Chat, ChatType, IncomingMessage, MessageType, Reply, Sender
 from bot.domain.clock import UTC_OFFSET, ZONE_NAME, day_bounds
+from bot.domain.once import RETRY_HOLD_S, Delivery, DeliveryReport
 from bot.logs import mask_personal
 from bot.storage.conversations import Conversation
 from bot.storage.faqs import (
@@ -26,6 +27,7 @@ from bot.storage.faqs import (
 )
 from bot.storage.messages import (
     NOT_FOR_BOT,
+    DeliveryCount,
     InboundRecord,
     InboundStatus,
     Intake,
@@ -155,9 +157,12 @@ class SqlMessageLog(MessageLog):
             # The update comes first: it locks the inbound row, so of two workers answering
             # the same message only the holder of its latest claim writes anything.
             answered = await s.execute(
-                stmt.values(outcome=outcome, result=result, claimed_until=None, reply_to=None)
+                stmt.values(
+                    outcome=outcome, result=result, claimed_until=None, reply_to=None
+                ).returning(MessageRow.id)
             )
-            if fence is not None and not getattr(answered, "rowcount", 0):
+            inbound_id = answered.scalar_one_or_none()
+            if fence is not None and inbound_id is None:
                 return False
             s.add_all(
                 MessageRow(
@@ -176,6 +181,7 @@ class SqlMessageLog(MessageLog):
                     external_id=None,
                     delivery=delivery,
                     created_at=now,
+                    reply_of=inbound_id,
                 )
                 for r in replies
             )
@@ -281,6 +287,8 @@ class SqlMessageLog(MessageLog):
         direction: str,
         sender_name: str,
         delivery: str,
+        error_code: int | None = None,
+        error: str = "",
     ) -> int:
         row = MessageRow(
             committee=to.committee,
@@ -297,12 +305,93 @@ class SqlMessageLog(MessageLog):
             kind=kind,
             external_id=None,
             delivery=delivery,
+            delivery_code=error_code,
+            delivery_error=error[:300],
             created_at=utcnow(),
         )
         async with self._db.session() as s:
             s.add(row)
             await s.flush()
             return row.id
+
+    async def record_late_delivery(self, msg: IncomingMessage, report: DeliveryReport) -> int:
+        inbound = select(MessageRow.id).where(*_inbound_row(msg)).scalar_subquery()
+        async with self._db.session() as s:
+            result = await s.execute(
+                update(MessageRow)
+                .where(
+                    # The conversation index, from the message on: a handful of rows.
+                    MessageRow.conversation_key == msg.conversation_key,
+                    MessageRow.id > inbound,
+                    MessageRow.reply_of == inbound,
+                    MessageRow.direction == "out",
+                    MessageRow.delivery == Delivery.ACTIVE.value,
+                )
+                .values(**_delivery_values(report))
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def message(self, message_id: int) -> LoggedMessage | None:
+        async with self._db.session() as s:
+            row = await s.get(MessageRow, message_id)
+        return None if row is None else _logged(row)
+
+    async def hold_for_retry(self, conversation_key: str, message_id: int) -> bool:
+        now = utcnow()
+        stale = now - timedelta(seconds=RETRY_HOLD_S)
+        async with self._db.session() as s:
+            result = await s.execute(
+                update(MessageRow)
+                .where(
+                    MessageRow.id == message_id,
+                    MessageRow.conversation_key == conversation_key,
+                    MessageRow.direction == "staff",
+                    (MessageRow.delivery == Delivery.FAILED.value)
+                    | (
+                        (MessageRow.delivery == Delivery.SENDING.value)
+                        & (MessageRow.delivery_at < stale)
+                    ),
+                )
+                .values(delivery=Delivery.SENDING.value, delivery_at=now)
+            )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def record_delivery(self, message_id: int, report: DeliveryReport) -> None:
+        async with self._db.session() as s:
+            await s.execute(
+                update(MessageRow)
+                .where(MessageRow.id == message_id)
+                .values(**_delivery_values(report))
+            )
+
+    async def delivery_counts(
+        self, start: date, end: date, committee: str | None = None
+    ) -> list[DeliveryCount]:
+        if end < start:
+            return []
+        lo, hi = day_bounds(start, end)
+        day = self._local_day()
+        stmt = (
+            select(MessageRow.committee, day, MessageRow.channel, MessageRow.delivery, func.count())
+            .where(
+                MessageRow.direction.in_(("out", "staff")),
+                MessageRow.created_at >= lo,
+                MessageRow.created_at < hi,
+            )
+            .group_by(MessageRow.committee, day, MessageRow.channel, MessageRow.delivery)
+        )
+        if committee is not None:
+            stmt = stmt.where(MessageRow.committee == committee)
+        async with self._db.session() as s:
+            rows = (await s.execute(stmt)).all()
+        out = [
+            DeliveryCount(
+                c, d if isinstance(d, date) else date.fromisoformat(str(d)), ch, dl, int(n)
+            )
+            for c, d, ch, dl, n in rows
+        ]
+        out.sort(key=lambda r: (r.committee, r.day, r.channel, r.delivery))
+        return out
 
     async def since(self, conversation_key: str, after_id: int) -> list[LoggedMessage]:
         stmt = (
@@ -543,7 +632,19 @@ def _logged(r: MessageRow) -> LoggedMessage:
         kind=r.kind,
         delivery=r.delivery,
         created_at=r.created_at,
+        delivery_code=r.delivery_code,
+        delivery_error=r.delivery_error or "",
+        channel=r.channel,
     )
+
+
+def _delivery_values(report: DeliveryReport) -> dict[str, Any]:
+    return {
+        "delivery": report.status.value,
+        "delivery_code": report.error_code,
+        "delivery_error": report.error[:300],
+        "delivery_at": utcnow(),
+    }
 
 
 def _revision(

@@ -1,7 +1,7 @@
 """Group posts: delayed and merged answers Linli owes a group chat (group etiquette).
 
 Revision ID: 0011
-Revises: 0009 (0010 when the delivery-status migration lands first)
+Revises: 0010
 Create Date: 2026-12-05
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
