@@ -199,10 +199,13 @@ class _Lexicon:
         self.idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
         self.unseen = float(math.log1p((n + 0.5) / 0.5))
         self.text_mass = np.asarray(self.texts @ self.idf).ravel()
-        # every token an entry has anywhere: its phrasings and its answer text
-        self.entry_tokens = ((in_texts + self.answers) > 0).astype(np.float32).tocsr()
-        # the tokens of its phrasings only (its question and alternates)
-        self.phrase_tokens = in_texts.tocsr()
+        # every token an entry has anywhere: 2 if its phrasings (question and alternates)
+        # have it, plus 1 if its answer text has it
+        self.entry_tokens = (
+            (2.0 * (in_texts > 0).astype(np.float32) + (self.answers > 0).astype(np.float32))
+            .astype(np.float32)
+            .tocsr()
+        )
 
     def query(self, tokens: Sequence[str]) -> tuple[NDArray[np.float32], float]:
         """The query's IDF vector over the vocabulary, and its total IDF mass (unknown tokens
@@ -242,10 +245,10 @@ class _Lexicon:
             zeros = np.zeros(len(entries), dtype=np.float32)
             return zeros, zeros, zeros
         idf = self.idf[ids]
-        has = self.entry_tokens[entries][:, ids].toarray() > 0
+        where = self.entry_tokens[entries][:, ids].toarray()
+        has = where > 0
         cover = (has @ idf) / qmass
-        in_phrasings = self.phrase_tokens[entries][:, ids].toarray() > 0
-        phrase_cover = (in_phrasings @ idf) / qmass
+        phrase_cover = ((where >= 2) @ idf) / qmass
         lacking = np.where(has, 0.0, idf[np.newaxis, :]).max(axis=1, initial=0.0)
         if unknown:
             lacking = np.maximum(lacking, self.unseen)
@@ -253,7 +256,7 @@ class _Lexicon:
 
     def nbytes(self) -> int:
         total = self.idf.nbytes + self.text_mass.nbytes
-        for m in (self.texts, self.answers, self.entry_tokens, self.phrase_tokens):
+        for m in (self.texts, self.answers, self.entry_tokens):
             total += m.data.nbytes + m.indices.nbytes + m.indptr.nbytes
         return total
 
