@@ -124,3 +124,49 @@ def test_the_throughput_bench_ratios_pair_the_same_points() -> None:
             "A_over_B_p99": 1.0,
         }
     ]
+
+
+def test_the_out_of_fold_calibration_bench_reports_every_split(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    queries = tmp_path / "queries.jsonl"
+    lines = [
+        ("湿垃圾几点可以扔", "garbage-wet-times"),
+        ("大件垃圾怎么扔", "garbage-bulky"),
+        ("旧沙发不要了放哪里", "garbage-bulky"),
+        ("楼道里堆满了杂物怎么办", "neighbours-corridor-clutter"),
+        ("帮我订一张去北京的高铁票", None),
+        ("今天星期几", None),
+    ]
+    queries.write_text(
+        "\n".join(json.dumps({"text": t, "expected": e}, ensure_ascii=False) for t, e in lines),
+        encoding="utf-8",
+    )
+    spec = importlib.util.spec_from_file_location(
+        "bench_calibration_oof", BENCH / "calibration_oof.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module: Any = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    argv = ["calibration_oof.py", "--queries", str(queries), "--folds", "2", "--splits", "2"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--json"])
+    module.main()
+    result = json.loads(capsys.readouterr().out)
+    assert [s["split"] for s in result["splits"]] == [0, 1]
+    for split in result["splits"]:
+        assert split["n_expected"] == 4
+        assert split["n_null"] == 2
+        assert 0.0 <= split["answer_rate"] <= 1.0
+        assert isinstance(split["wrong_answers"], list)
+        assert isinstance(split["null_offered"], list)
+    assert set(result["aggregate"]) == {
+        "answer_rate",
+        "answer_accuracy",
+        "null_clarify_rate",
+        "null_answer_rate",
+    }
+    # fitted on other questions than the shipped calibration's
+    assert result["matches_shipped"] is False

@@ -52,6 +52,35 @@ class _Scorer:
         )
         return index
 
+    def score(
+        self,
+        index: FaqIndex,
+        text: str,
+        expected: frozenset[str],
+        source: str,
+        compound: str | None = None,
+    ) -> Scored:
+        query = self.normalizer.normalize(text, max_chars=MAX_QUERY_CHARS)
+        core = len(core_text(query))
+        if core < 1:
+            return Scored(None, False, True, False, ())
+        cands = index.rank(query, compound_id=compound, today=self.today, limit=3)
+        ids = [c.entry.id for c in cands]
+        n_words = len(self.tokenizer.words(query))
+        x = features(cands, core, n_words)
+        sample = Sample(
+            tuple(x),
+            bool(ids) and ids[0] in expected,
+            any(i in expected for i in ids[:3]),
+            source,
+            text,
+            ids[0] if ids else "",
+        )
+        # labels written before the referral entries existed: a question "the corpus does
+        # not answer" that a referral now answers is neither right nor wrong in the fit
+        referral = not expected and bool(cands) and REFERRAL_TAG in cands[0].entry.tags
+        return Scored(sample, not referral, False, n_words <= 1, tuple(ids))
+
     def sample(
         self,
         index: FaqIndex,
@@ -60,25 +89,44 @@ class _Scorer:
         source: str,
         compound: str | None = None,
     ) -> Sample | None:
-        query = self.normalizer.normalize(text, max_chars=MAX_QUERY_CHARS)
-        core = len(core_text(query))
-        if core < 1:
-            return None
-        cands = index.rank(query, compound_id=compound, today=self.today, limit=3)
-        if not expected and cands and REFERRAL_TAG in cands[0].entry.tags:
-            # labels written before the referral entries existed: a question "the corpus
-            # does not answer" that a referral now answers is neither right nor wrong here
-            return None
-        ids = [c.entry.id for c in cands]
-        x = features(cands, core, len(self.tokenizer.words(query)))
-        return Sample(
-            tuple(x),
-            bool(ids) and ids[0] in expected,
-            any(i in expected for i in ids[:3]),
-            source,
-            text,
-            ids[0] if ids else "",
+        scored = self.score(index, text, expected, source, compound)
+        return scored.sample if scored.fit else None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Scored:
+    """A labelled query scored on the full index: its sample (``None`` if the message has
+    nothing to search), whether the fit uses it (``fit``), and what the search sees."""
+
+    sample: Sample | None
+    fit: bool
+    too_short: bool
+    single_keyword: bool
+    ranked: tuple[str, ...]
+
+
+def score_labelled(
+    entries: Sequence[FaqEntry],
+    encoder: Encoder,
+    labelled: Sequence[EvalQuery],
+    *,
+    compound_id: Callable[[str | None], str | None] = lambda c: c,
+    today: date,
+) -> list[Scored]:
+    """Score labelled queries on the full index, one ``Scored`` per query in order (for
+    out-of-fold evaluation: the decision on every query, including those the fit skips)."""
+    scorer = _Scorer(encoder, today)
+    full = scorer.build(entries)
+    return [
+        scorer.score(
+            full,
+            q.text,
+            frozenset(q.expected or ()),
+            "labelled" if q.expected else "labelled-null",
+            compound_id(q.compound),
         )
+        for q in labelled
+    ]
 
 
 def collect_samples(
@@ -121,7 +169,9 @@ def collect_samples(
                 if s is not None:
                     samples.append(s)
 
-    full = scorer.build(live)
+    # the full index holds every entry, as the service's does (validity filters the ranking,
+    # it does not change the keyword statistics): labelled messages are scored as served
+    full = scorer.build(entries)
     for q in labelled:
         source = "labelled" if q.expected else "labelled-null"
         s = scorer.sample(

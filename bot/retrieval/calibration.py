@@ -7,7 +7,9 @@ looks at more of the ranking (``features``): the top score, its margin over the 
 third entries, the parts of the top score (sentence cosine, keyword overlap, centroid, answer
 coverage) and how far the top entry leads the next two on each part, whether the dense and
 keyword sides agree on the top entry, how much of the query the top entry has anywhere
-(IDF-weighted word and character coverage, the rarest word it lacks) and whether another
+(IDF-weighted word and character coverage, the rarest word it lacks) and how much its own
+phrasings cover (an entry that has a resident's words only in its answer, a warning such as
+"不要堆在楼道" or a pointer to another entry, is about something else), whether another
 entry covers more, and the length of the normalised query. Two logistic regressions on those
 features give
 
@@ -16,7 +18,11 @@ features give
 
 the thresholds on them are chosen on out-of-fold predictions (averaged over repeated fold
 splits, so one split's luck does not move them) so that direct answers stay right and
-out-of-scope messages rarely get an answer or choices (``fit``). The regressions are strongly
+out-of-scope messages rarely get an answer or choices (``fit``). A top entry that another
+contests (``contested``: the keyword side and the other entry's own phrasings prefer the
+other) gets choices, never a direct answer. ``bench/calibration_oof.py`` refits all this
+with folds of the labelled questions held out and reports the decision on them: the
+figures to expect on questions the fit has not seen. The regressions are strongly
 regularised (``c``): with about a hundred real residents' questions in the fit, a model close
 to a weighted sum of the standardised features answered more of the questions it had not
 seen at the same error limits than a freer one (short precise questions such as "湿垃圾几点扔"
@@ -66,7 +72,27 @@ FEATURES: tuple[str, ...] = (
     "lexical_margin",
     "centroid_margin",
     "answer_margin",
+    "phrase_words",
+    "phrase_chars",
+    "phrase_gap_words",
+    "phrase_gap_chars",
 )
+
+_LEXICAL_MARGIN = FEATURES.index("lexical_margin")
+_PHRASE_GAP_WORDS = FEATURES.index("phrase_gap_words")
+_PHRASE_GAP_CHARS = FEATURES.index("phrase_gap_chars")
+
+
+def contested(x: Sequence[float]) -> bool:
+    """Whether the runner-up competes with the top entry: the keyword side ranks it higher
+    and its own phrasings (question and alternates) cover more of the message. Two entries
+    about neighbouring matters (a neighbour's clutter in the corridor and how to throw old
+    furniture away; a newborn's hukou and the birth paperwork that points to it) then both
+    fit a resident's long or colloquial message, and the top one is wrong too often for a
+    direct answer: such a message gets choices, not an answer."""
+    lexical_lead = x[_LEXICAL_MARGIN]
+    phrase_lead = x[_PHRASE_GAP_WORDS] + x[_PHRASE_GAP_CHARS]
+    return lexical_lead < 0.0 and phrase_lead < 0.0
 
 
 class CalibrationError(RetrievalError):
@@ -113,6 +139,10 @@ def features(candidates: Sequence[Candidate], core_chars: int, n_words: int) -> 
         lead(lambda c: (c.chars + c.words) / 2.0),
         lead(lambda c: c.centroid),
         lead(lambda c: c.answer),
+        top.phrase_words,
+        top.phrase_chars,
+        lead(lambda c: c.phrase_words),
+        lead(lambda c: c.phrase_chars),
     ]
 
 
@@ -168,6 +198,13 @@ class Calibration:
 
     def probabilities(self, x: Sequence[float]) -> tuple[float, float]:
         return self.answer_model.prob(x), self.offer_model.prob(x)
+
+    def outcome(self, x: Sequence[float], *, single_keyword: bool = False) -> str:
+        """``"answer"``, ``"clarify"`` or ``"none"`` for one feature vector."""
+        p_answer, p_offer = self.probabilities(x)
+        if not single_keyword and p_answer >= self.answer_at and not contested(x):
+            return "answer"
+        return "clarify" if p_offer >= self.offer_at else "none"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -274,7 +311,7 @@ def fit(
     c: float = 0.003,
     max_wrong_answers: float = 0.01,
     max_null_answers: float = 0.01,
-    max_null_offers: float = 0.05,
+    max_null_offers: float = 0.04,
     info: dict[str, Any] | None = None,
 ) -> tuple[Calibration, dict[str, Any]]:
     """Fit both models and pick their thresholds on out-of-fold probabilities.
@@ -284,8 +321,12 @@ def fit(
     are pessimistic stand-ins, so they do not set the thresholds. ``answer_at``: the lowest
     probability at which at most ``max_wrong_answers`` of the direct answers to labelled
     questions are wrong and at most ``max_null_answers`` of the messages without an answer
-    get one; ``offer_at``: the lowest at which at most ``max_null_offers`` of the messages
-    without an answer get choices or an answer. Returns the calibration and a report of the
+    get one, counting contested top entries as answered (the veto turns answers into
+    choices; it does not buy a lower threshold for the rest); ``offer_at``: the lowest at
+    which at most ``max_null_offers`` of the messages without an answer get choices or an
+    answer (4%: choices of unrelated entries are what a resident with a question the
+    corpus does not answer sees; out of fold 5% let up to one in ten of them have some).
+    Returns the calibration and a report of the
     out-of-fold rates per source.
     """
     from sklearn.model_selection import StratifiedKFold
@@ -310,6 +351,10 @@ def fit(
             p1[test] += [m1.prob(row) / repeats for row in x[test]]
             p3[test] += [m3.prob(row) / repeats for row in x[test]]
     single = x[:, FEATURES.index("single_keyword")] > 0.5
+    # a contested top entry is never answered directly; the answer threshold is still chosen
+    # as if it were (the veto only turns answers into choices, it does not buy a lower
+    # threshold for the rest)
+    vetoed = single | np.asarray([contested(row) for row in x], dtype=bool)
 
     def share(mask: Any, within: Any) -> float:
         return float(mask[within].mean()) if within.any() else 0.0
@@ -322,7 +367,7 @@ def fit(
         if wrong <= max_wrong_answers and share(answered, real_neg) <= max_null_answers:
             answer_at = round(float(t), 3)
             break
-    answered = (p1 >= answer_at) & ~single
+    answered = (p1 >= answer_at) & ~vetoed
     offer_at = 1.0
     for t in np.arange(0.05, 0.995, 0.005):
         if share(answered | (p3 >= t), real_neg) <= max_null_offers:

@@ -110,6 +110,11 @@ class Candidate:
     word no entry has; 0.0: the entry has every word)…"""
     missing_chars: float = 0.0
     """…and the same for character n-grams."""
+    phrase_words: float = 0.0
+    """IDF-weighted share of the query's words found in the entry's phrasings (question
+    and alternates) alone…"""
+    phrase_chars: float = 0.0
+    """…and of its character n-grams."""
 
 
 def _faiss() -> Any:
@@ -194,8 +199,13 @@ class _Lexicon:
         self.idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
         self.unseen = float(math.log1p((n + 0.5) / 0.5))
         self.text_mass = np.asarray(self.texts @ self.idf).ravel()
-        # every token an entry has anywhere: its phrasings and its answer text
-        self.entry_tokens = ((in_texts + self.answers) > 0).astype(np.float32).tocsr()
+        # every token an entry has anywhere: 2 if its phrasings (question and alternates)
+        # have it, plus 1 if its answer text has it
+        self.entry_tokens = (
+            (2.0 * (in_texts > 0).astype(np.float32) + (self.answers > 0).astype(np.float32))
+            .astype(np.float32)
+            .tocsr()
+        )
 
     def query(self, tokens: Sequence[str]) -> tuple[NDArray[np.float32], float]:
         """The query's IDF vector over the vocabulary, and its total IDF mass (unknown tokens
@@ -222,23 +232,27 @@ class _Lexicon:
 
     def coverage(
         self, entries: NDArray[np.int64], tokens: Sequence[str], qmass: float
-    ) -> tuple[Any, Any]:
+    ) -> tuple[Any, Any, Any]:
         """For each entry: the IDF-weighted share of the query's tokens it has anywhere,
-        and the IDF of the rarest token it lacks over the highest possible IDF (a token no
-        entry has counts with that highest IDF)."""
+        the IDF of the rarest token it lacks over the highest possible IDF (a token no
+        entry has counts with that highest IDF), and the share its phrasings alone have
+        (an entry that has the query's words only in its answer, say a warning or a
+        pointer to another entry, is about something else)."""
         unique = set(tokens)
         ids = np.asarray(sorted({self.vocab[t] for t in unique if t in self.vocab}), dtype=np.int64)
         unknown = len(unique) - len(ids)
         if qmass <= 0.0:
             zeros = np.zeros(len(entries), dtype=np.float32)
-            return zeros, zeros
+            return zeros, zeros, zeros
         idf = self.idf[ids]
-        has = self.entry_tokens[entries][:, ids].toarray() > 0
+        where = self.entry_tokens[entries][:, ids].toarray()
+        has = where > 0
         cover = (has @ idf) / qmass
+        phrase_cover = ((where >= 2) @ idf) / qmass
         lacking = np.where(has, 0.0, idf[np.newaxis, :]).max(axis=1, initial=0.0)
         if unknown:
             lacking = np.maximum(lacking, self.unseen)
-        return cover, lacking / self.unseen
+        return cover, lacking / self.unseen, phrase_cover
 
     def nbytes(self) -> int:
         total = self.idf.nbytes + self.text_mass.nbytes
@@ -606,8 +620,8 @@ class FaqIndex:
             + self._lex_c.recall(cand_entries, cvec, cmass)
         )
         score = cfg.text * best_text + cfg.centroid * centroid_cos + cfg.answer * answer
-        cover_w, missing_w = self._lex_w.coverage(cand_entries, qwords, wmass)
-        cover_c, missing_c = self._lex_c.coverage(cand_entries, qchars, cmass)
+        cover_w, missing_w, phrase_w = self._lex_w.coverage(cand_entries, qwords, wmass)
+        cover_c, missing_c, phrase_c = self._lex_c.coverage(cand_entries, qchars, cmass)
         qnums = frozenset(_NUMBER.findall(query))
         if qnums:
             for g, row in enumerate(best_row.tolist()):
@@ -629,6 +643,8 @@ class FaqIndex:
                 cover_chars=round(float(cover_c[g]), 6),
                 missing_words=round(float(missing_w[g]), 6),
                 missing_chars=round(float(missing_c[g]), 6),
+                phrase_words=round(float(phrase_w[g]), 6),
+                phrase_chars=round(float(phrase_c[g]), 6),
             )
             for g in order.tolist()
         ]

@@ -150,10 +150,12 @@ def decide(
     top = hits[0].score
     second = hits[1].score if len(hits) > 1 else float("-inf")
     if calibration is not None:
-        p_answer, p_offer = calibration.probabilities(features(candidates, core_chars, n_words))
-        if not single_keyword and p_answer >= calibration.answer_at:
+        kind = calibration.outcome(
+            features(candidates, core_chars, n_words), single_keyword=single_keyword
+        )
+        if kind == "answer":
             return SearchOutcome("answer", query, compound_id, hits, hits[:1], truncated=truncated)
-        if p_offer < calibration.offer_at:
+        if kind == "none":
             return SearchOutcome("none", query, compound_id, hits, (), truncated=truncated)
     elif top < thresholds.clarify:
         return SearchOutcome("none", query, compound_id, hits, (), truncated=truncated)

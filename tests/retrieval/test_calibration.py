@@ -9,16 +9,23 @@ from pathlib import Path
 import pytest
 
 from bot.domain.faq import FaqEntry
+from bot.domain.registry import Committee
 from bot.encoders import Encoder
+from bot.retrieval.calibrate import score_labelled
 from bot.retrieval.calibration import (
     FEATURES,
     Calibration,
     CalibrationError,
     Sample,
+    contested,
+    features,
     fit,
     load_for,
 )
+from bot.retrieval.evaluate import EvalQuery, load_queries
+from bot.retrieval.normalize import core_text
 from bot.retrieval.service import RetrievalService
+from bot.retrieval.text import Tokenizer
 
 from .conftest import COMMITTEE, KNOWLEDGE, TODAY
 from .test_cli import run
@@ -64,6 +71,74 @@ def test_out_of_scope_messages_get_no_answer(calibrated: RetrievalService, text:
     assert calibrated.search(COMMITTEE, text).kind == "none"
 
 
+@pytest.mark.parametrize(
+    ("text", "top", "right"),
+    [
+        # a newborn's hukou: the birth-paperwork referral (which points to the hukou entry)
+        # leads on meaning, the hukou entry on the words
+        ("刚生了宝宝 户口怎么报", "referral-birth", "cert-hukou-move"),
+        # a neighbour's furniture in the corridor: how to throw old furniture away leads,
+        # the corridor-clutter entry has the resident's words in its own phrasings
+        ("楼上邻居把旧沙发扔在楼道里 我们都过不去", "garbage-bulky", "neighbours-corridor-clutter"),
+    ],
+)
+def test_two_competing_entries_are_offered_not_answered(
+    calibrated: RetrievalService, text: str, top: str, right: str
+) -> None:
+    outcome = calibrated.search(COMMITTEE, text)
+    assert outcome.kind == "clarify", [(h.entry.id, h.score) for h in outcome.hits[:3]]
+    offered = [h.entry.id for h in outcome.choices]
+    assert offered[0] == top
+    assert right in offered
+
+
+def test_a_contested_top_entry_is_never_answered_however_likely() -> None:
+    shipped = load_for(KNOWLEDGE)
+    assert shipped is not None
+    x = [0.9, 0.4, 0.5, 0.1, 0.9, 0.8, 0.9, 0.6, 1.0, 1.0, 2.5, 1.6, 0.0]
+    x += [1.0, 1.0, 0.3, 0.3, 0.0, 0.0, 0.3, 0.3, 0.3, 0.3, 1.0, 1.0, 0.3, 0.3]
+    assert not contested(x)
+    assert shipped.outcome(x) == "answer"
+    i = FEATURES.index
+    x[i("lexical_margin")] = -0.05
+    assert shipped.outcome(x) == "answer", "the keyword side alone does not contest"
+    x[i("phrase_gap_words")], x[i("phrase_gap_chars")] = -0.2, 0.1
+    assert contested(x)
+    assert shipped.outcome(x) != "answer"
+
+
+def test_labelled_questions_are_scored_as_the_service_decides(
+    encoder: Encoder,
+    sample_entries: list[FaqEntry],
+    committee: Committee,
+    calibrated: RetrievalService,
+) -> None:
+    """The fit and bench/calibration_oof.py score labelled questions on an index that holds
+    every entry, expired ones too, exactly as the service does: same features, same outcome."""
+    shipped = calibrated.calibration
+    assert shipped is not None
+    held = Path(__file__).resolve().parents[1] / "data" / "retrieval_heldout.yml"
+    queries = [*load_queries(held)[:40], EvalQuery("帮我订一张去北京的高铁票", None)]
+
+    def compound_id(name: str | None) -> str | None:
+        found = committee.compound(name) if name else None
+        return found.id if found else name
+
+    scored = score_labelled(sample_entries, encoder, queries, compound_id=compound_id, today=TODAY)
+    for q, s in zip(queries, scored, strict=True):
+        assert s.sample is not None
+        kind = shipped.outcome(s.sample.x, single_keyword=s.single_keyword)
+        outcome = calibrated.search(COMMITTEE, q.text, compound_id(q.compound), TODAY)
+        assert kind == outcome.kind, q.text
+        assert s.ranked[0] == outcome.hits[0].entry.id
+        served = calibrated.index(COMMITTEE).rank(
+            outcome.query, compound_id=compound_id(q.compound), today=TODAY, limit=3
+        )
+        n_words = len(Tokenizer().words(outcome.query))
+        x = features(served, len(core_text(outcome.query)), n_words)
+        assert x == pytest.approx(list(s.sample.x), abs=1e-9), q.text
+
+
 def test_a_single_keyword_never_gets_a_direct_answer(calibrated: RetrievalService) -> None:
     assert calibrated.search(COMMITTEE, "居住证").kind != "answer"
 
@@ -76,7 +151,7 @@ def test_the_saved_calibration_round_trips(tmp_path: Path) -> None:
     again = Calibration.load(path)
     assert again.to_dict() == shipped.to_dict()
     x = [0.6, 0.4, 0.2, 0.05, 0.7, 0.5, 0.6, 0.3, 1.0, 1.0, 2.5, 1.6, 0.0]
-    x += [0.8, 0.8, 0.2, 0.2, 0.3, 0.3, 0.1, 0.1, 0.1, 0.0]
+    x += [0.8, 0.8, 0.2, 0.2, 0.3, 0.3, 0.1, 0.1, 0.1, 0.0, 0.6, 0.6, 0.1, 0.1]
     assert len(x) == len(FEATURES)
     assert again.probabilities(x) == shipped.probabilities(x)
 
@@ -98,6 +173,7 @@ def test_a_calibration_from_other_features_is_refused(tmp_path: Path) -> None:
 def _sample(top: float, margin: float, right: bool, source: str) -> Sample:
     x = [top, top - margin, margin, 0.02, top, top / 2, top, 0.2, 1.0, 1.0, 2.5, 1.6, 0.0]
     x += [0.8, 0.8, margin, margin, 0.3, 0.3, margin, margin, margin, 0.0]
+    x += [0.6, 0.6, margin, margin]
     return Sample(tuple(x), right, right, source)
 
 

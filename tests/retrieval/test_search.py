@@ -188,3 +188,20 @@ def test_candidates_report_how_much_of_the_query_the_entry_covers(
     assert odd.missing_words == pytest.approx(1.0)
     assert 0.0 < odd.cover_words < best.cover_words
     assert 0.0 < odd.cover_chars < 1.0
+
+
+def test_coverage_by_the_answer_alone_is_told_apart_from_the_phrasings(
+    sample_service: RetrievalService,
+) -> None:
+    index = sample_service.index(COMMITTEE)
+    # every word is in the entry's question: its phrasings alone cover the query
+    own = index.rank("大件垃圾怎么处理", compound_id=None, today=TODAY)[0]
+    assert own.entry.id == "garbage-bulky"
+    assert own.phrase_words == pytest.approx(own.cover_words)
+    # 楼道 is only in the bulky-garbage answer ("不要堆在楼道"), the corridor-clutter entry has
+    # it in its phrasings: covered by that entry anywhere, by its phrasings only partly
+    ranked = index.rank("旧家具堆在楼道里", compound_id=None, today=TODAY, limit=5)
+    bulky = next(c for c in ranked if c.entry.id == "garbage-bulky")
+    corridor = next(c for c in ranked if c.entry.id == "neighbours-corridor-clutter")
+    assert bulky.phrase_words < bulky.cover_words
+    assert corridor.phrase_words == pytest.approx(corridor.cover_words)
