@@ -8,7 +8,7 @@ from pathlib import Path
 
 import jieba
 
-from bot.segmenter import new_tokenizer
+from bot.segmenter import new_tokenizer, shared_tokenizer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,3 +43,6 @@ def test_words_added_to_one_copy_stay_in_that_copy() -> None:
     assert word in added.lcut(f"我住{word}三号", HMM=False)
     assert word not in plain.lcut(f"我住{word}三号", HMM=False)
     assert word not in new_tokenizer().lcut(f"我住{word}三号", HMM=False)
+    # the one the readers share (the NLU's classifiers) never sees them either
+    assert word not in shared_tokenizer().lcut(f"我住{word}三号", HMM=False)
+    assert shared_tokenizer() is shared_tokenizer()
