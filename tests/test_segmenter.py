@@ -1,5 +1,6 @@
-"""jieba's dictionary is read once per process and copied for each user: a copy segments
-exactly like a freshly read dictionary, and words one user adds stay out of the others'."""
+"""jieba's dictionary is read once per process, shared by the readers that add no words and
+copied for each user that does: a copy segments exactly like a freshly read dictionary, and
+words one user adds stay out of the others' and the shared one."""
 
 from __future__ import annotations
 
