@@ -147,6 +147,16 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def pss_mb(pid: int) -> float:
+    """Proportional set size: pages shared with other processes (the workers' memory-mapped
+    encoder table, libraries) count shared."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 @dataclass
 class Point:
     source: str
@@ -479,6 +489,7 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="linli-throughput-"))
     points: list[Point] = []
     memory: dict[str, float] = {}
+    proportional: dict[str, float] = {}
     try:
         with contextlib.ExitStack() as stack:
             sources = [Source("A", "working tree", ROOT)]
@@ -510,6 +521,9 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                                 for w in session.workers:
                                     key = f"{source.label}/{setup}/worker{w.name}"
                                     memory[key] = round(rss_mb(w.proc.pid), 1) if w.proc else 0
+                                    proportional[key] = (
+                                        round(pss_mb(w.proc.pid), 1) if w.proc else 0
+                                    )
                             finally:
                                 await session.stop()
     finally:
@@ -519,6 +533,7 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "cores": os.cpu_count(),
         "points": [asdict(p) for p in points],
         "rss_mb_after": memory,
+        "pss_mb_after": proportional,
     }
     if args.against:
         result["ratios"] = ratios(points)
@@ -526,6 +541,7 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         print(json.dumps(result, ensure_ascii=False))
     else:
         say("resident memory after the points (MB): " + json.dumps(memory))
+        say("proportional memory after the points (MB): " + json.dumps(proportional))
         if args.against:
             say("A/B (A = working tree): msg/s, CPU per message, p50, p99")
             for r in result["ratios"]:

@@ -4,6 +4,10 @@ application's cleanup contexts and stops there."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import ctypes
+import ctypes.util
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -36,6 +40,7 @@ from bot.console import STREAMS as CONSOLE_STREAMS
 from bot.console import console_app, stop_streams
 from bot.console.session import cookie_storage
 from bot.dialogue import Pipeline, Route
+from bot.dialogue.answers import AnswerCache, CachedUnderstanding
 from bot.dialogue.etiquette import Etiquette, FaqDecider
 from bot.dialogue.events import LiveEvents
 from bot.dialogue.handoff import Handoff, HandoffRoute
@@ -57,7 +62,7 @@ from bot.insights.stats import DashboardFigures
 from bot.metrics import Metrics
 from bot.nlu import NluService
 from bot.operations import add_operations_routes, count_requests
-from bot.periodic import periodic_work
+from bot.periodic import every, periodic_work
 from bot.playground import add_try_routes
 from bot.retrieval import RetrievalService, load_encoder
 from bot.retrieval.calibration import Calibration, CalibrationError, load_for
@@ -208,7 +213,8 @@ async def build_app(
         seed_dir=settings.knowledge_dir,
         proposals=SqlProposalStore(db),
     )
-    faq = FaqRoute(retrieval, shanghai_today, learn=faqs.propose)
+    answers = AnswerCache(settings.answer_cache_size, metrics)
+    faq = FaqRoute(retrieval, shanghai_today, learn=faqs.propose, answers=answers)
     intake = IntakeRoute(tickets.intake, handoff.begin)
     routes: list[Route] = [
         PendingChoiceRoute(faq),
@@ -236,7 +242,7 @@ async def build_app(
         registry,
         state,
         conversations,
-        nlu,
+        CachedUnderstanding(nlu, retrieval, answers, shanghai_today),
         routes,
         emergency=emergency.respond,
         handoff=handoff.begin,
@@ -330,7 +336,8 @@ async def build_app(
 def _encoder(settings: Settings, given: Encoder | None) -> Encoder:
     """The model, behind one memo shared by the NLU and the FAQ search: each message is
     encoded once per process, whoever reads it first."""
-    wanted = load_encoder(settings.encoder)  # loads nothing until the first encode
+    # loads nothing until the first encode; the workers of a host share its table file
+    wanted = load_encoder(settings.encoder, share_dir=settings.effective_models_dir)
     if given is None:
         return MemoEncoder.over(wanted)
     if given.name != wanted.name:
@@ -353,7 +360,31 @@ async def _models(app: web.Application) -> AsyncIterator[None]:
                 committee.id, entries, settings.effective_index_dir
             )
         faqs.remember(committee.id, revision)
+    _release_free_memory()
+    loop = asyncio.get_running_loop()
+    trim = asyncio.create_task(
+        every(HEAP_TRIM_S, lambda: loop.run_in_executor(None, _release_free_memory))
+    )
     yield
+    trim.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await trim
+
+
+HEAP_TRIM_S = 60.0
+"""How often a serving worker gives freed heap pages back to the system."""
+
+
+def _release_free_memory() -> None:
+    """Give the heap pages freed since back to the system (glibc keeps them in its arenas
+    otherwise: the buffers of loading the models, and what messages leave behind in the
+    executor threads' arenas, some 10-30 MB per worker)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return  # not glibc
+    trim(0)
 
 
 async def _stores(app: web.Application) -> AsyncIterator[None]:

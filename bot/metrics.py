@@ -20,6 +20,13 @@ class Metrics:
             ["committee", "kind"],
             registry=self.registry,
         )
+        self.answer_cache = Counter(
+            "linli_answer_cache",
+            "Answer cache look-ups of repeated questions: the NLU's reading and the FAQ search's"
+            " outcome, hit or miss",
+            ["part", "result"],
+            registry=self.registry,
+        )
         self.pipeline_seconds = Histogram(
             "linli_pipeline_seconds",
             "Time the pipeline took to answer one message",

@@ -1,5 +1,6 @@
 """jieba word segmentation shared by the NLU and retrieval: the general dictionary is read once
-per process, and each user gets its own copy (to add words to without touching the others).
+per process; a reader that adds no words shares it (``shared_tokenizer``), one that adds words
+gets its own copy (``new_tokenizer``) so the others never see them.
 
 Reading the dictionary (``jieba.Tokenizer.initialize``) takes one to several seconds; copying
 it takes a few hundredths. Relies on a jieba tokenizer being its ``FREQ`` table and ``total``
@@ -27,6 +28,12 @@ def _loaded() -> Any:
             tok.initialize()
             _base = tok
         return _base
+
+
+def shared_tokenizer() -> Any:
+    """The process's ``jieba.Tokenizer`` of the general dictionary, for readers that only cut
+    text (never ``add_word`` to it). A copy of the table is some 15 MB per reader."""
+    return _loaded()
 
 
 def new_tokenizer(words: Iterable[tuple[str, int]] = ()) -> Any:

@@ -277,6 +277,9 @@ class Settings(BaseSettings):
     dedup_ttl_s: int = 3 * 24 * 3600
     max_concurrent_pipelines: int = 32
     """Messages processed at once per worker; more wait their turn."""
+    answer_cache_size: int = Field(default=4096, ge=0)
+    """Repeated FAQ questions each worker answers without reading and searching them again
+    (``LINLI_ANSWER_CACHE_SIZE``; 0: no cache). Entries are a few hundred bytes each."""
     processing_lease_s: float = Field(default=10.0, gt=0)
     """A message's processing lease: the worker holding it renews it every third of this
     while it works; a dead worker's message is taken over this long after its last renewal

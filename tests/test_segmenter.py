@@ -1,5 +1,6 @@
-"""jieba's dictionary is read once per process and copied for each user: a copy segments
-exactly like a freshly read dictionary, and words one user adds stay out of the others'."""
+"""jieba's dictionary is read once per process, shared by the readers that add no words and
+copied for each user that does: a copy segments exactly like a freshly read dictionary, and
+words one user adds stay out of the others' and the shared one."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import jieba
 
-from bot.segmenter import new_tokenizer
+from bot.segmenter import new_tokenizer, shared_tokenizer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,3 +44,6 @@ def test_words_added_to_one_copy_stay_in_that_copy() -> None:
     assert word in added.lcut(f"我住{word}三号", HMM=False)
     assert word not in plain.lcut(f"我住{word}三号", HMM=False)
     assert word not in new_tokenizer().lcut(f"我住{word}三号", HMM=False)
+    # the one the readers share (the NLU's classifiers) never sees them either
+    assert word not in shared_tokenizer().lcut(f"我住{word}三号", HMM=False)
+    assert shared_tokenizer() is shared_tokenizer()

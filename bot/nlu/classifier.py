@@ -30,7 +30,7 @@ from scipy import sparse
 from bot.nlu.encoder import SentenceEncoder
 from bot.nlu.errors import NluError
 from bot.nlu.normalize import classifier_text
-from bot.segmenter import new_tokenizer
+from bot.segmenter import shared_tokenizer
 
 FEATURE_VERSION = 2
 """Bumped whenever features change: saved models with another version are stale."""
@@ -283,7 +283,7 @@ class IntentClassifier:
         if self._tok is None:
             with self._tok_lock:
                 if self._tok is None:
-                    self._tok = new_tokenizer()
+                    self._tok = shared_tokenizer()  # read only: cuts text
         return self._tok
 
     def _prepare(self, texts: Sequence[str]) -> tuple[list[str], list[list[str]], list[list[str]]]:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sklearn
 import yaml
 
 from bot.nlu.classifier import FEATURE_VERSION, ClassifierConfig, IntentClassifier
@@ -27,7 +26,14 @@ from bot.nlu.crisis import CrisisRules, guess_category
 from bot.nlu.data import SAFE_LOADER, TrainingData
 from bot.nlu.encoder import SentenceEncoder
 from bot.nlu.errors import TrainingDataError
-from bot.nlu.model import MODEL_FORMAT, TrainedModel, load_latest, save_model, training_lock
+from bot.nlu.model import (
+    MODEL_FORMAT,
+    SKLEARN_VERSION,
+    TrainedModel,
+    load_latest,
+    save_model,
+    training_lock,
+)
 from bot.nlu.types import EMERGENCY, EmergencyCategory, EmergencyHit
 
 log = logging.getLogger(__name__)
@@ -202,7 +208,7 @@ def _train(
         "intents": list(clf.classes),
         "n_examples": len(texts),
         "train_seconds": round(clf.report.seconds, 3),
-        "sklearn": sklearn.__version__,
+        "sklearn": SKLEARN_VERSION,
         "numpy": np.__version__,
     }
     if save:
@@ -222,5 +228,5 @@ def _strings(values: object, path: Path, where: str) -> list[str]:
 def _hash(texts: list[str], labels: list[str], encoder: str, cfg: ClassifierConfig) -> str:
     h = hashlib.sha256()
     h.update(json.dumps([texts, labels], ensure_ascii=False).encode())
-    h.update(f"|{encoder}|{FEATURE_VERSION}|{cfg!r}|{sklearn.__version__}".encode())
+    h.update(f"|{encoder}|{FEATURE_VERSION}|{cfg!r}|{SKLEARN_VERSION}".encode())
     return h.hexdigest()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -30,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sklearn
 
 from bot.nlu.classifier import FEATURE_VERSION, ClassifierConfig, IntentClassifier
 from bot.nlu.data import TrainingData, load_training_data
@@ -40,6 +40,10 @@ from bot.nlu.errors import ModelError
 log = logging.getLogger(__name__)
 
 MODEL_FORMAT = 1
+SKLEARN_VERSION = importlib.metadata.version("scikit-learn")
+"""The scikit-learn that trains the models (part of their hashes), read from the installed
+distribution: a process that only loads saved models never imports scikit-learn (it holds
+some 60 MB per worker, with pandas-free SciPy and joblib behind it)."""
 _PREFIX = "nlu-"
 _KEEP = 3
 
@@ -60,7 +64,7 @@ def data_hash(data: TrainingData, encoder_name: str, config: ClassifierConfig | 
     cfg = config or ClassifierConfig()
     h = hashlib.sha256()
     h.update(data.fingerprint().encode())
-    h.update(f"|{encoder_name}|{FEATURE_VERSION}|{cfg!r}|{sklearn.__version__}".encode())
+    h.update(f"|{encoder_name}|{FEATURE_VERSION}|{cfg!r}|{SKLEARN_VERSION}".encode())
     return h.hexdigest()
 
 
@@ -91,7 +95,7 @@ def train(
         "train_seconds": round(clf.report.seconds, 3),
         "temperature": clf.temperature,
         "oof_accuracy": clf.report.oof_accuracy,
-        "sklearn": sklearn.__version__,
+        "sklearn": SKLEARN_VERSION,
         "numpy": np.__version__,
     }
     model = TrainedModel(clf, manifest)
@@ -167,7 +171,7 @@ def load_model(path: Path, encoder: SentenceEncoder | None = None) -> TrainedMod
     manifest = read_manifest(path)
     if manifest.get("format") != MODEL_FORMAT or manifest.get("feature_version") != FEATURE_VERSION:
         raise ModelError(f"{path}: made by another version of the code")
-    if manifest.get("sklearn") != sklearn.__version__:
+    if manifest.get("sklearn") != SKLEARN_VERSION:
         raise ModelError(f"{path}: made with scikit-learn {manifest.get('sklearn')}")
     try:
         blob = (path / "model.pkl").read_bytes()

@@ -257,6 +257,13 @@ class NluService:
         )
         return await loop.run_in_executor(self._executor, call)
 
+    def reread(self, reading: ParseResult, *, scan: str | None = None) -> ParseResult:
+        """``reading`` (an earlier built-in ``parse`` of the same text) decided again as
+        ``parse`` decides: the crisis layer reads the message now (``scan``: the whole of
+        it), the intent follows from the reading's ranking and entities. How a cached
+        reading is served: a crisis is never taken from, nor hidden by, a cache."""
+        return self._decide(reading.text, reading.ranking, reading.entities, scan, reading.backend)
+
     def _from_rasa(
         self,
         text: str,

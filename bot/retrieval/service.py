@@ -225,6 +225,18 @@ class RetrievalService:
             raise NoIndexError(f"no FAQ index for committee {committee!r}")
         return idx
 
+    def revision(self, committee: str) -> str | None:
+        """The committee's corpus revision in this process: its index's fingerprint (None:
+        no index). Every worker computes the same one from the same entries."""
+        idx = self._indexes.get(committee)
+        return idx.fingerprint if idx is not None else None
+
+    def query_key(self, text: str) -> tuple[str, bool]:
+        """What ``search`` ranks ``text`` as: the normalised query and whether it was
+        truncated (two texts with the same key get the same outcome)."""
+        query = self._normalizer.normalize(text, max_chars=MAX_QUERY_CHARS)
+        return query, len(text) > MAX_QUERY_CHARS and len(query) >= MAX_QUERY_CHARS
+
     def _build_lock(self, committee: str) -> threading.Lock:
         with self._locks_guard:
             return self._build_locks.setdefault(committee, threading.Lock())
@@ -328,8 +340,7 @@ class RetrievalService:
         started = time.perf_counter()
         index = self.index(committee)  # one read: a concurrent swap cannot split this search
         day = today or self._today()
-        query = self._normalizer.normalize(text, max_chars=MAX_QUERY_CHARS)
-        truncated = len(text) > MAX_QUERY_CHARS and len(query) >= MAX_QUERY_CHARS
+        query, truncated = self.query_key(text)
         key: AnswerKey = (query, compound_id, day, limit, truncated)
         cached = self._cached(committee, index, key)
         if cached is not None:

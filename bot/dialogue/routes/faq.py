@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import date
 
+from bot.dialogue.answers import OUTCOME, AnswerCache, OutcomeKey
 from bot.dialogue.routes.intake import DRAFT, OFFER_TICKET
 from bot.dialogue.routes.status import is_project_question
 from bot.dialogue.turn import Turn
@@ -43,11 +44,18 @@ class FaqRoute:
     )
 
     def __init__(
-        self, retrieval: RetrievalService, today: Callable[[], date], learn: Learn | None = None
+        self,
+        retrieval: RetrievalService,
+        today: Callable[[], date],
+        learn: Learn | None = None,
+        answers: AnswerCache | None = None,
     ) -> None:
+        """``answers``: the answer cache of repeated questions (``bot.dialogue.answers``):
+        searched before the FAQ, and given what this route answers or offers choices from."""
         self._retrieval = retrieval
         self.today = today
         self._learn = learn
+        self._answers = answers
 
     async def learn(self, committee: str, faq_id: str, text: str) -> None:
         """The resident picked ``faq_id`` for ``text``: propose it as an alternate. Never in
@@ -73,12 +81,14 @@ class FaqRoute:
             return None
         if parse.intent == "out_of_scope" and parse.confidence >= 0.85:
             return None
-        outcome = await self.search(turn)
+        outcome, key = await self._search(turn)
         if outcome is None:
             return None
         if outcome.kind == "answer" and outcome.answer is not None:
+            self._keep(turn, key, outcome)
             return self.answer(turn, outcome.answer)
         if outcome.kind == "clarify" and outcome.choices:
+            self._keep(turn, key, outcome)
             turn.state[CHOICES] = [h.entry.id for h in outcome.choices]
             turn.state[CHOICES_QUESTION] = turn.text[:200]
             return [Reply(format_clarify(outcome.choices), ReplyKind.CLARIFY)]
@@ -86,14 +96,46 @@ class FaqRoute:
 
     async def search(self, turn: Turn) -> SearchOutcome | None:
         """Search the committee's FAQ for the turn's text (None: no index yet)."""
+        return (await self._search(turn))[0]
+
+    async def _search(self, turn: Turn) -> tuple[SearchOutcome | None, OutcomeKey | None]:
+        """The outcome (from the answer cache when this question was answered before) and
+        its cache key, taken before the search: an outcome is never kept under a newer
+        corpus revision than the one it was searched in."""
         compound_id = turn.compound.id if turn.compound else None
+        day = self.today()
+        key = self._key(turn.committee.id, turn.text, compound_id, day)
+        if key is not None and self._answers is not None:
+            held = self._answers.outcome(key)
+            if held is not None:
+                return held, key
         try:
-            return await self._retrieval.asearch(
-                turn.committee.id, turn.text, compound_id, self.today()
-            )
+            outcome = await self._retrieval.asearch(turn.committee.id, turn.text, compound_id, day)
         except NoIndexError:
             log.warning("no FAQ index for committee", extra={"committee": turn.committee.id})
+            return None, None
+        return outcome, key
+
+    def _key(
+        self, committee: str, text: str, compound_id: str | None, day: date
+    ) -> OutcomeKey | None:
+        if self._answers is None or not self._answers.enabled:
             return None
+        revision = self._retrieval.revision(committee)
+        if revision is None:
+            return None
+        query, truncated = self._retrieval.query_key(text)
+        return (OUTCOME, committee, revision, compound_id, day, query, truncated)
+
+    def _keep(self, turn: Turn, key: OutcomeKey | None, outcome: SearchOutcome) -> None:
+        """Cache what this answer or these choices were made from: the outcome, and the
+        reading when it is the NLU's reading of exactly this text."""
+        if key is None or self._answers is None:
+            return
+        if self._retrieval.revision(turn.committee.id) != key[2]:
+            return  # the FAQ changed during the search: the next message searches again
+        reading = turn.parse if turn.parse.text == turn.text else None
+        self._answers.remember(key, outcome, reading)
 
     def answer(self, turn: Turn, entry: FaqEntry) -> list[Reply]:
         compound_id = turn.compound.id if turn.compound else None
