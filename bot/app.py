@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -40,6 +40,7 @@ from bot.dialogue.handoff import Handoff, HandoffRoute
 from bot.dialogue.middleware import bounded, timed
 from bot.dialogue.routes.emergency import EmergencyResponder
 from bot.dialogue.routes.faq import FaqRoute, PendingChoiceRoute, RuleFirstRoute
+from bot.dialogue.routes.household import HouseholdRoute
 from bot.dialogue.routes.intake import IntakeRoute
 from bot.dialogue.routes.letter import LetterRoute
 from bot.dialogue.routes.satisfaction import SatisfactionRoute
@@ -50,6 +51,7 @@ from bot.domain.clock import shanghai_today
 from bot.edge import body_deadline
 from bot.encoders import Encoder, MemoEncoder
 from bot.faqs.service import FaqService
+from bot.households import Households
 from bot.insights import UnansweredQuestions
 from bot.insights.stats import DashboardFigures
 from bot.metrics import Metrics
@@ -66,6 +68,7 @@ from bot.storage.sql import (
     SqlConversationStore,
     SqlCursorStore,
     SqlFaqStore,
+    SqlHouseholdStore,
     SqlMessageLog,
     SqlProposalStore,
     SqlTicketStore,
@@ -205,7 +208,15 @@ async def build_app(
     )
     faq = FaqRoute(retrieval, shanghai_today, learn=faqs.propose)
     intake = IntakeRoute(tickets.intake, handoff.begin)
+    households = Households(
+        SqlHouseholdStore(db),
+        registry,
+        retention_days=settings.household_binding_retention_days,
+        code_ttl=timedelta(hours=settings.household_code_ttl_hours),
+        clock=now,
+    )
     routes: list[Route] = [
+        HouseholdRoute(households),
         PendingChoiceRoute(faq),
         SatisfactionRoute(tickets.satisfaction, outbound.alert_staff, events),
         LetterRoute(intake, faq),
@@ -257,6 +268,7 @@ async def build_app(
     app[appkeys.DASHBOARD] = DashboardFigures(message_log, tickets.queries)
     app[appkeys.PIPELINE] = pipeline
     app[appkeys.ALERTS] = alerts
+    app[appkeys.HOUSEHOLDS] = households
 
     ingress = Ingress(
         pipeline.handle,

@@ -41,6 +41,10 @@ async def periodic_work(app: web.Application) -> AsyncIterator[None]:
         ),
         tasks.spawn(every(settings.alert_sweep_s, app[appkeys.ALERTS].sweep), name="alert sweep"),
         tasks.spawn(corpus_changes(app), name="corpus changes"),
+        tasks.spawn(
+            every(settings.household_purge_interval_s, lambda: purge_households(app)),
+            name="household retention",
+        ),
     ]
     yield
     for loop in loops:
@@ -81,6 +85,17 @@ async def deliver_notifications(app: web.Application) -> int:
         await outbox.mark_delivered(note.id)
         sent += 1
     return sent
+
+
+async def purge_households(app: web.Application) -> int:
+    """PIPL retention: delete household bindings kept longer than configured, and one-time
+    codes used or expired."""
+    purged = await app[appkeys.HOUSEHOLDS].purge()
+    if purged.bindings or purged.codes:
+        log.info(
+            "household data purged", extra={"bindings": purged.bindings, "codes": purged.codes}
+        )
+    return purged.bindings
 
 
 async def corpus_changes(app: web.Application) -> None:

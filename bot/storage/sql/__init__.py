@@ -4,6 +4,7 @@ from bot.storage.sql.alert_repo import SqlAlertStore
 from bot.storage.sql.conversation_repo import SqlConversationStore
 from bot.storage.sql.cursor_repo import SqlCursorStore
 from bot.storage.sql.database import Database
+from bot.storage.sql.household_repo import SqlHouseholdStore
 from bot.storage.sql.proposal_repo import SqlProposalStore
 from bot.storage.sql.repos import SqlFaqStore, SqlMessageLog
 from bot.storage.sql.ticket_repo import SqlTicketStore
@@ -14,6 +15,7 @@ __all__ = [
     "SqlConversationStore",
     "SqlCursorStore",
     "SqlFaqStore",
+    "SqlHouseholdStore",
     "SqlMessageLog",
     "SqlProposalStore",
     "SqlTicketStore",
