@@ -40,9 +40,7 @@ def test_a_csv_in_chinese_headers_is_imported(
 ) -> None:
     path = env / "户.csv"
     path.write_text(
-        "小区,楼号,单元,门牌,面积,标签\n"
-        "普雄馨苑,20,,1201,58.5,独居、高龄\n"
-        "馨苑,20号楼,,802室,,\n",
+        "小区,楼号,单元,门牌,面积,标签\n普雄馨苑,20,,1201,58.5,独居、高龄\n馨苑,20号楼,,802室,,\n",
         encoding="gbk",
     )
     assert main(["households", "import", "--committee", "puxiong", str(path)]) == 0

@@ -101,7 +101,8 @@ async def test_households_import_bind_verify_isolate_log_unbind_and_purge(
     # Bind by private chat: consent, compound, building, room → claimed.
     wang = Resident(bot, "wang", name="王阿姨")
     consent = await wang.say("绑定门牌")
-    assert "用途" in texts(consent) and "365 天" in texts(consent)
+    assert "用途" in texts(consent)
+    assert "365 天" in texts(consent)
     compound = await wang.say("同意")
     assert "哪个小区" in texts(compound)
     building = await wang.say("普雄馨苑")
@@ -111,7 +112,8 @@ async def test_households_import_bind_verify_isolate_log_unbind_and_purge(
     room = await wang.say("20")
     assert "门牌号" in texts(room)
     claimed = await wang.say("1201")
-    assert "普雄馨苑20号楼1201室" in texts(claimed) and "待核实" in texts(claimed)
+    assert "普雄馨苑20号楼1201室" in texts(claimed)
+    assert "待核实" in texts(claimed)
     mine = await wang.say("我的门牌")
     assert "待核实" in texts(mine)
 
@@ -122,14 +124,14 @@ async def test_households_import_bind_verify_isolate_log_unbind_and_purge(
     (binding,) = pending["bindings"]
     assert binding["address"] == "普雄馨苑20号楼1201室"
     verified = await _json(
-        await bot.post(
-            f"/api/v1/household-bindings/{binding['id']}/verify", headers=caseworker
-        ),
+        await bot.post(f"/api/v1/household-bindings/{binding['id']}/verify", headers=caseworker),
         200,
     )
-    assert verified["status"] == "verified" and verified["voter"] is True
+    assert verified["status"] == "verified"
+    assert verified["voter"] is True
     mine = await wang.say("我的门牌")
-    assert "已核实" in texts(mine) and "投票人" in texts(mine)
+    assert "已核实" in texts(mine)
+    assert "投票人" in texts(mine)
 
     # Bind in one message and verify with the counter's one-time code; it works once.
     household = await _household_id(bot, caseworker, "20号楼", "1201室")
@@ -179,9 +181,7 @@ async def test_households_import_bind_verify_isolate_log_unbind_and_purge(
     assert verify_theirs.status == 404
 
     # Every staff access is logged; admins read the log, caseworkers may not.
-    detail = await _json(
-        await bot.get(f"/api/v1/households/{household}", headers=caseworker), 200
-    )
+    detail = await _json(await bot.get(f"/api/v1/households/{household}", headers=caseworker), 200)
     assert detail["household"]["labels"] == ["独居", "高龄"]
     assert {b["sender_name"] for b in detail["bindings"]} == {"王阿姨", "李先生", "赵师傅"}
     assert (await bot.get("/api/v1/household-access-log", headers=caseworker)).status == 403
@@ -202,7 +202,8 @@ async def test_households_import_bind_verify_isolate_log_unbind_and_purge(
     assert "还没有绑定" in texts(await wang.say("我的门牌"))
     after = await _json(await bot.get(f"/api/v1/households/{household}", headers=caseworker), 200)
     names = {b["sender_name"]: b for b in after["bindings"]}
-    assert "王阿姨" not in names and names["李先生"]["voter"] is True
+    assert "王阿姨" not in names
+    assert names["李先生"]["voter"] is True
 
     # Retention: bindings kept longer than configured are purged by the periodic job.
     service = bot.app[appkeys.HOUSEHOLDS]
@@ -217,4 +218,3 @@ async def test_households_import_bind_verify_isolate_log_unbind_and_purge(
     assert purged.bindings == 2
     assert await service.store.bindings("puxiong") == []
     assert "还没有绑定" in texts(await li.say("我的门牌"))
-
