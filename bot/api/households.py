@@ -121,6 +121,8 @@ async def import_households(request: web.Request) -> web.Response:
         for i, r in enumerate(data.rows, start=1)
     ]
     registry = request.config_dict[appkeys.REGISTRY]
+    if not registry.has_committee(committee):
+        raise ApiError(404, "not_found", "没有这个居委会。")
     try:
         records = households_from_table(Table(header, rows), registry.committee(committee))
     except ImportRejected as exc:
