@@ -10,7 +10,7 @@ import ctypes
 import ctypes.util
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -47,6 +47,7 @@ from bot.dialogue.handoff import Handoff, HandoffRoute
 from bot.dialogue.middleware import bounded, timed
 from bot.dialogue.routes.emergency import EmergencyResponder
 from bot.dialogue.routes.faq import FaqRoute, PendingChoiceRoute, RuleFirstRoute
+from bot.dialogue.routes.household import HouseholdRoute
 from bot.dialogue.routes.intake import IntakeRoute
 from bot.dialogue.routes.letter import LetterRoute
 from bot.dialogue.routes.satisfaction import SatisfactionRoute
@@ -57,6 +58,7 @@ from bot.domain.clock import shanghai_today
 from bot.edge import body_deadline
 from bot.encoders import Encoder, MemoEncoder
 from bot.faqs.service import FaqService
+from bot.households import Households
 from bot.insights import UnansweredQuestions
 from bot.insights.stats import DashboardFigures
 from bot.metrics import Metrics
@@ -74,6 +76,7 @@ from bot.storage.sql import (
     SqlCursorStore,
     SqlFaqStore,
     SqlGroupPostStore,
+    SqlHouseholdStore,
     SqlMessageLog,
     SqlProposalStore,
     SqlTicketStore,
@@ -216,7 +219,15 @@ async def build_app(
     answers = AnswerCache(settings.answer_cache_size, metrics)
     faq = FaqRoute(retrieval, shanghai_today, learn=faqs.propose, answers=answers)
     intake = IntakeRoute(tickets.intake, handoff.begin)
+    households = Households(
+        SqlHouseholdStore(db),
+        registry,
+        retention_days=settings.household_binding_retention_days,
+        code_ttl=timedelta(hours=settings.household_code_ttl_hours),
+        clock=now,
+    )
     routes: list[Route] = [
+        HouseholdRoute(households),
         PendingChoiceRoute(faq),
         SatisfactionRoute(tickets.satisfaction, outbound.alert_staff, events),
         LetterRoute(intake, faq),
@@ -281,6 +292,7 @@ async def build_app(
     app[appkeys.PIPELINE] = pipeline
     app[appkeys.ETIQUETTE] = etiquette
     app[appkeys.ALERTS] = alerts
+    app[appkeys.HOUSEHOLDS] = households
 
     ingress = Ingress(
         pipeline.handle,

@@ -16,6 +16,7 @@ from bot.dialogue.events import LiveEvents
 from bot.dialogue.handoff import Handoff
 from bot.domain import Registry
 from bot.faqs.service import FaqService
+from bot.households import Households
 from bot.insights import UnansweredQuestions
 from bot.insights.stats import DashboardFigures
 from bot.metrics import Metrics
@@ -53,3 +54,4 @@ HANDOFF = web.AppKey("handoff", Handoff)
 UNANSWERED = web.AppKey("unanswered", UnansweredQuestions)
 DASHBOARD = web.AppKey("dashboard", DashboardFigures)
 ALERTS = web.AppKey("alerts", StaffAlerts)
+HOUSEHOLDS = web.AppKey("households", Households)

@@ -170,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=cmd_serve)
 
     from bot.accounts.cli import register as register_user
+    from bot.households.cli import register as register_households
     from bot.kb_admin import extend as kb_admin
     from bot.nlu.cli import register as register_nlu
     from bot.retrieval.cli import register as register_kb
@@ -177,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_kb(sub, extend=kb_admin)
     register_nlu(sub)
     register_user(sub)
+    register_households(sub)
     return parser
 
 

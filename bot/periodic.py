@@ -47,6 +47,10 @@ async def periodic_work(app: web.Application) -> AsyncIterator[None]:
             every(settings.group_post_interval_s, app[appkeys.ETIQUETTE].flush), name="group posts"
         ),
         tasks.spawn(corpus_changes(app), name="corpus changes"),
+        tasks.spawn(
+            every(settings.household_purge_interval_s, lambda: purge_households(app)),
+            name="household retention",
+        ),
     ]
     yield
     for loop in loops:
@@ -103,6 +107,17 @@ async def _log_notice(
         error_code=report.error_code,
         error=report.error,
     )
+
+
+async def purge_households(app: web.Application) -> int:
+    """PIPL retention: delete household bindings kept longer than configured, and one-time
+    codes used or expired."""
+    purged = await app[appkeys.HOUSEHOLDS].purge()
+    if purged.bindings or purged.codes:
+        log.info(
+            "household data purged", extra={"bindings": purged.bindings, "codes": purged.codes}
+        )
+    return purged.bindings
 
 
 async def corpus_changes(app: web.Application) -> None:

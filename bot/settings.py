@@ -356,6 +356,13 @@ class Settings(BaseSettings):
     """How long raising an alert waits for the robot's answer before answering ``queued``
     (the send goes on in the background)."""
 
+    household_binding_retention_days: int = Field(default=365, gt=0)
+    """PIPL: a resident's household binding (their chat identity tied to a room) is deleted
+    this many days after it was last made, changed or verified."""
+    household_code_ttl_hours: float = Field(default=72.0, gt=0)
+    """How long a one-time household code handed out at the counter stays usable."""
+    household_purge_interval_s: float = Field(default=3600.0, gt=0)
+
     ticket_sla: dict[str, Any] = Field(default_factory=dict)
     """Per-category SLA overrides, e.g. ``repair = {first_response = "2 working hours",
     resolution = "1 working day"}``; ``working_hours = "8:30-17:00"``."""

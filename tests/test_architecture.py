@@ -24,10 +24,13 @@ ALLOWED: dict[str, set[str]] = {
     "background": set(),
     "encoders": {"domain"},
     "segmenter": set(),
+    "tables": set(),
     "edge": {"settings"},
     "storage": {"domain", "logs"},
     "nlu": {"domain", "encoders", "segmenter", "settings"},
-    "retrieval": {"domain", "encoders", "segmenter"},
+    "retrieval": {"domain", "encoders", "segmenter", "tables"},
+    # Households (户): the registry's rooms, residents' bindings, labels, the access log.
+    "households": {"domain", "storage", "tables", "settings", "logs"},
     "tickets": {"domain", "storage", "logs"},
     "accounts": {"domain", "storage", "settings", "logs"},
     # Staff alerts send through a RobotSender protocol (the channels implement it).
@@ -45,6 +48,7 @@ ALLOWED: dict[str, set[str]] = {
         "alerts",
         "background",
         "logs",
+        "households",
     },
     "channels": {"domain", "storage", "settings", "background", "logs"},
     "insights": {"domain", "storage", "encoders", "retrieval", "tickets", "logs"},
@@ -52,7 +56,7 @@ ALLOWED: dict[str, set[str]] = {
     "playground": {"domain", "storage", "settings", "logs"},
     # The loops a running bot keeps (outbox, sweeps, recovery, corpus changes) and the
     # operators' views (health, metrics): both read the services off the application.
-    "periodic": {"domain", "storage", "appkeys", "logs"},
+    "periodic": {"domain", "storage", "appkeys", "logs", "households"},
     "operations": {"domain", "edge", "appkeys"},
     # The typed keys of what the composition root puts on the application.
     "appkeys": {
@@ -70,6 +74,7 @@ ALLOWED: dict[str, set[str]] = {
         "channels",
         "insights",
         "faqs",
+        "households",
     },
     "api": {
         "domain",
@@ -85,6 +90,8 @@ ALLOWED: dict[str, set[str]] = {
         "faqs",
         "appkeys",
         "logs",
+        "households",
+        "tables",
     },
     "console": {
         "domain",
@@ -99,6 +106,7 @@ ALLOWED: dict[str, set[str]] = {
         "faqs",
         "appkeys",
         "logs",
+        "households",
     },
     # The composition root: everything but the command line.
     "app": {
@@ -125,6 +133,8 @@ ALLOWED: dict[str, set[str]] = {
         "operations",
         "api",
         "console",
+        "households",
+        "tables",
     },
     # ``linli kb import|export`` (registered by the CLI) builds its stores like the root does.
     "kb_admin": {"domain", "logs", "settings", "storage", "retrieval", "faqs", "app"},
@@ -139,6 +149,7 @@ ALLOWED: dict[str, set[str]] = {
         "accounts",
         "app",
         "kb_admin",
+        "households",
     },
 }
 
@@ -168,7 +179,7 @@ ROOT_MODULES = {"bot.app", "bot.appkeys"}
 """The composition root builds the stores; ``appkeys`` types the database handle it keeps
 (nothing reaching it there can build a store or a query without importing a concrete store)."""
 
-CLI_MODULES = {"bot.cli", "bot.accounts.cli", "bot.kb_admin"}
+CLI_MODULES = {"bot.cli", "bot.accounts.cli", "bot.kb_admin", "bot.households.cli"}
 """``linli`` and the commands it registers that open the stores themselves."""
 
 

@@ -21,6 +21,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from bot.api import household_models as hm
 from bot.api import models as m
 from bot.api.common import PATH_ID_MAX, PREFIX
 from bot.channels.webhook import MessageIn
@@ -32,7 +33,7 @@ REF = "#/components/schemas/{model}"
 
 Schema = dict[str, Any]
 
-REQUEST_MODELS: tuple[type[BaseModel], ...] = (*m.REQUEST_MODELS, MessageIn)
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (*m.REQUEST_MODELS, *hm.REQUEST_MODELS, MessageIn)
 """Every request body the document describes."""
 
 Kind = Literal["admin", "caller", "webhook", "public"]
@@ -148,6 +149,31 @@ ROUTES: tuple[Route, ...] = (
     Route("post", "/api/v1/alerts/{alert_id}/ack", "acknowledgeAlert", "alerts",
           "我来处理: acknowledge the alert (its escalation stops) and claim its ticket.",
           m.AlertAck, errors=(403, 409)),
+    Route("get", "/api/v1/households", "listHouseholds", "households",
+          "The committee's households (filter by `compound`, `building`).", hm.HouseholdList),
+    Route("post", "/api/v1/households/import", "importHouseholds", "households",
+          "Import households (admins): all or nothing, each bad row named.", hm.ImportResult,
+          body=hm.HouseholdImportIn, errors=(403,)),
+    Route("get", "/api/v1/households/{household_id}", "getHousehold", "households",
+          "One household with its labels and bindings (logged).", hm.HouseholdDetail),
+    Route("put", "/api/v1/households/{household_id}/labels", "setHouseholdLabels",
+          "households", "Replace the household's labels (高龄, 独居 …).", hm.Household,
+          body=hm.LabelsIn, errors=(409,)),
+    Route("post", "/api/v1/households/{household_id}/codes", "issueHouseholdCode",
+          "households", "A one-time code for the resident at the counter (shown once).",
+          hm.CodeIssued, status=201),
+    Route("get", "/api/v1/household-bindings", "listHouseholdBindings", "households",
+          "Residents' bindings to households.", hm.BindingList, query=hm.BindingQuery),
+    Route("post", "/api/v1/household-bindings/{binding_id}/verify", "verifyHouseholdBinding",
+          "households", "Verify a resident's binding.", hm.Binding),
+    Route("post", "/api/v1/household-bindings/{binding_id}/reject", "rejectHouseholdBinding",
+          "households", "Reject a resident's binding.", hm.Binding),
+    Route("post", "/api/v1/household-bindings/{binding_id}/voter", "setHouseholdVoter",
+          "households", "This verified binding votes for its household.", hm.Binding,
+          errors=(409,)),
+    Route("get", "/api/v1/household-access-log", "householdAccessLog", "households",
+          "Staff accesses to household data (admins).", hm.AccessLog,
+          query=hm.AccessLogQuery, errors=(403,)),
     Route("post", "/api/v1/messages", "postResidentMessage", "webhook",
           "Generic webhook: a resident's message in, the bot's replies out.",
           WebhookResponse, body=MessageIn, kind="webhook",
@@ -173,6 +199,14 @@ PATH_PARAMS: dict[str, tuple[str, Schema]] = {
     ),
     "proposal_id": (
         "A proposal's id (from `GET /api/v1/faqs/{faq_id}/proposals`).",
+        {"type": "string", "pattern": "^[0-9]{1,18}$"},
+    ),
+    "household_id": (
+        "A household's id (from `GET /api/v1/households`).",
+        {"type": "string", "pattern": "^[0-9]{1,18}$"},
+    ),
+    "binding_id": (
+        "A binding's id (from `GET /api/v1/household-bindings`).",
         {"type": "string", "pattern": "^[0-9]{1,18}$"},
     ),
     "alert_id": (
@@ -366,6 +400,7 @@ def _document() -> str:
                 "conversations",
                 "tickets",
                 "alerts",
+                "households",
                 "faqs",
                 "insights",
                 "registry",

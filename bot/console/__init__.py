@@ -17,6 +17,7 @@ from aiohttp import web
 
 from bot.console.alerts import add_alert_pages
 from bot.console.faqs import add_faq_pages
+from bot.console.households import add_household_pages
 from bot.console.insights import add_insight_pages
 from bot.console.pages import STREAMS, add_console_pages, stop_streams
 from bot.console.rendering import render, setup_templates
@@ -43,6 +44,7 @@ def console_app(
     add_alert_pages(console)
     add_faq_pages(console)
     add_insight_pages(console)
+    add_household_pages(console)
     add_auth_routes(console)
     console.router.add_routes(extra_routes)
     return console

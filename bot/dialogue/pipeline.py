@@ -77,7 +77,14 @@ PENDING_LOCATION = "emergency_location"
 CRISIS_REASON = "crisis"
 """Handoff reason of a conversation a self-harm message put with a person."""
 
-AWAITING_KEYS = ("draft", "faq_choices", "faq_choices_question", "faq_ask_compound", "letter")
+AWAITING_KEYS = (
+    "draft",
+    "faq_choices",
+    "faq_choices_question",
+    "faq_ask_compound",
+    "letter",
+    "household_bind",
+)
 """Conversation state of a question the bot asked and awaits the answer to (a ticket being
 registered, "did you mean" choices, the compound, a letter to record): while one is open, a
 message is that answer, never split into parts."""

@@ -42,10 +42,9 @@ import dataclasses
 import io
 import json
 import os
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -54,6 +53,7 @@ import yaml
 from bot.domain.faq import FaqEntry, FaqFormatError, FaqVariant
 from bot.domain.registry import Committee, Compound, Registry
 from bot.retrieval.errors import CorpusError, RowError
+from bot.tables import Table, cell_text, read_table
 
 SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """PyYAML's safe loader on libyaml (its wheels ship it; the pure-Python one reads the corpus
@@ -301,116 +301,20 @@ def _read_json(path: Path, errors: list[RowError]) -> list[_Raw]:
     return out
 
 
-def _decode_table_text(raw: bytes) -> str | None:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return None
-
-
 def _read_csv(path: Path, errors: list[RowError]) -> list[_Raw]:
-    src = path.name
-    text = _decode_table_text(path.read_bytes())
-    if text is None:
-        errors.append(RowError(src, None, "file is neither UTF-8 nor GBK text"))
-        return []
-    first_line = text.split("\n", 1)[0]
-    delimiter = ","
-    if "," not in first_line:
-        if "\t" in first_line:
-            delimiter = "\t"
-        elif ";" in first_line:
-            delimiter = ";"
-    try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    except csv.Error as exc:
-        errors.append(RowError(src, None, f"not valid CSV ({exc})"))
-        return []
-    if not records:
-        errors.append(RowError(src, None, "the file is empty"))
-        return []
-    rows: list[tuple[int, list[object]]] = [
-        (i, list(cells)) for i, cells in enumerate(records[1:], start=2)
-    ]
-    return _from_table(src, [str(c) for c in records[0]], rows, path.stem, errors)
-
-
-MAX_XLSX_UNPACKED = 64 * 1024 * 1024
-"""A workbook larger than this once unzipped is refused (a zip bomb must not exhaust memory)."""
+    return _from_read_table(path, read_table(path, sheet="faq"), errors)
 
 
 def _read_xlsx(path: Path, errors: list[RowError]) -> list[_Raw]:
-    import zipfile
+    return _from_read_table(path, read_table(path, sheet="faq"), errors)
 
-    import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
 
+def _from_read_table(path: Path, table: Table, errors: list[RowError]) -> list[_Raw]:
     src = path.name
-    try:
-        with zipfile.ZipFile(path) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-        if unpacked > MAX_XLSX_UNPACKED:
-            errors.append(RowError(src, None, "the workbook is too large once unpacked"))
-            return []
-        # Our own handle: openpyxl leaves its file open when the workbook is broken.
-        with path.open("rb") as handle, warnings.catch_warnings():
-            # WPS/Excel files often carry styles openpyxl warns about; they do not matter here
-            warnings.simplefilter("ignore")
-            wb = openpyxl.load_workbook(handle, data_only=True)
-    except (
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-        InvalidFileException,
-        KeyError,
-        ValueError,
-        TypeError,
-        SyntaxError,  # a cut-short sheet: xml.etree.ElementTree.ParseError
-        OSError,
-        EOFError,
-    ) as exc:
-        errors.append(RowError(src, None, f"not a valid XLSX workbook ({exc})"))
+    errors.extend(RowError(src, p.row, p.message) for p in table.problems)
+    if not table.header and table.problems:
         return []
-    try:
-        ws = wb["faq"] if "faq" in wb.sheetnames else wb.worksheets[0]
-        merged_rows: set[int] = set()
-        for rng in sorted(ws.merged_cells.ranges, key=lambda r: (r.min_row, r.min_col)):
-            errors.append(
-                RowError(
-                    src,
-                    rng.min_row,
-                    f"merged cells {rng.coord} are not supported: unmerge them and fill every cell",
-                )
-            )
-            merged_rows.update(range(rng.min_row, rng.max_row + 1))
-        all_rows = list(ws.iter_rows(values_only=True))
-    finally:
-        wb.close()
-    if not all_rows:
-        errors.append(RowError(src, None, "the sheet is empty"))
-        return []
-    if 1 in merged_rows:
-        return []
-    header = ["" if c is None else str(c) for c in all_rows[0]]
-    rows: list[tuple[int, list[object]]] = [
-        (i, list(cells)) for i, cells in enumerate(all_rows[1:], start=2) if i not in merged_rows
-    ]
-    return _from_table(src, header, rows, path.stem, errors)
-
-
-def _cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value).strip()
+    return _from_table(src, table.header, table.rows, path.stem, errors)
 
 
 def _split_list(cell: str) -> list[str]:
@@ -459,7 +363,7 @@ def _from_table(
         for col, value in zip(columns, cells, strict=False):
             if col is not None:
                 record[col] = value
-        texts = {k: _cell_text(v) for k, v in record.items()}
+        texts = {k: cell_text(v) for k, v in record.items()}
         if not any(texts.values()):
             continue
         if texts.get("compound"):
