@@ -63,6 +63,7 @@ class CrisisRules:
     letter_min_chars: int = 120
     letter_min_markers: int = 2
     settled: re.Pattern[str] | None = None
+    contrast: re.Pattern[str] | None = None
     source: Path | None = None
 
     @classmethod
@@ -128,6 +129,9 @@ class CrisisRules:
                 else None
             ),
             settled=(_compile(body["settled"], where, "settled") if body.get("settled") else None),
+            contrast=(
+                _compile(body["contrast"], where, "contrast") if body.get("contrast") else None
+            ),
             **_letter(body.get("letter"), where),
         )
 
@@ -271,9 +275,15 @@ class CrisisRules:
             return False
         # Elsewhere in the sentence, a past or hypothetical marker speaks for what follows it
         # ("上个月着火那栋楼，…"), not for what came before ("门缝里有血水…他之前说过").
-        if self.not_live.search(body, sentence_start, start):
-            return not self.urgent.search(sentence)
-        return False
+        marker = None
+        for found in self.not_live.finditer(body, sentence_start, start):
+            marker = found
+        if marker is None:
+            return False
+        if self.contrast is not None and self.contrast.search(body, marker.end(), start):
+            # "孩子已经找到了，但是头上在流血": what follows a "but" is told as new.
+            return False
+        return not self.urgent.search(sentence)
 
 
 def _start_of(body: str, start: int, boundary: re.Pattern[str]) -> int:
