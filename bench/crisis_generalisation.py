@@ -64,6 +64,7 @@ WRITERS = (
     ("second", "tune2", "crisis_examples_second_writer.yml"),
     ("third", "tune3", "crisis_examples_third_writer.yml"),
     ("fourth", "tune4", "crisis_examples_fourth_writer.yml"),
+    ("fifth", "tune5", "crisis_examples_fifth_writer.yml"),
 )
 SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 

@@ -11,7 +11,7 @@ Reads the labelled crisis set in ``tests/data/crisis/`` (written apart from the 
   ``crisis`` reply with 12356 and 962525 and a staff alert; for every urgent message, the
   time from receipt to the staff alert arriving at the robot (p50/p99).
 
-    .venv/bin/python bench/safety.py [--split holdout|tune|tune2|tune3|tune4|all] [--json]
+    .venv/bin/python bench/safety.py [--split holdout|tune|tune2|tune3|tune4|tune5|all] [--json]
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ HOTLINES = ("12356", "962525")
 
 
 def load(split: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    halves = ("tune", "tune2", "tune3", "tune4", "holdout") if split == "all" else (split,)
+    halves = ("tune", "tune2", "tune3", "tune4", "tune5", "holdout") if split == "all" else (split,)
     urgent: list[dict[str, Any]] = []
     look: list[dict[str, Any]] = []
     for half in halves:
@@ -195,7 +195,9 @@ async def end_to_end(urgent: list[dict[str, Any]], workdir: Path) -> dict[str, A
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
-        "--split", choices=["holdout", "tune", "tune2", "tune3", "tune4", "all"], default="holdout"
+        "--split",
+        choices=["holdout", "tune", "tune2", "tune3", "tune4", "tune5", "all"],
+        default="holdout",
     )
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-e2e", action="store_true", help="detection only")

@@ -190,7 +190,7 @@ def test_urgent_has_long_and_emoji_messages(data: dict[str, Any]) -> None:
 # Tuning sets by other writers (urgent_tune2.jsonl, lookalike_tune3.jsonl, …). They also train
 # the crisis classifier (intents/crisis_examples_*_writer.yml), so none may repeat the holdout.
 EXTRA_CATEGORIES = CATEGORIES | {"other"}
-EXTRA_KINDS = KINDS | {"policy_help"}
+EXTRA_KINDS = KINDS | {"policy_help", "settled_scare"}
 EXTRA = sorted(DATA.glob("*_tune[0-9]*.jsonl"))
 
 

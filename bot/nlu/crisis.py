@@ -62,6 +62,8 @@ class CrisisRules:
     letter_urgent: re.Pattern[str] | None = None
     letter_min_chars: int = 120
     letter_min_markers: int = 2
+    settled: re.Pattern[str] | None = None
+    contrast: re.Pattern[str] | None = None
     source: Path | None = None
 
     @classmethod
@@ -126,6 +128,10 @@ class CrisisRules:
                 if body.get("not_live_clause")
                 else None
             ),
+            settled=(_compile(body["settled"], where, "settled") if body.get("settled") else None),
+            contrast=(
+                _compile(body["contrast"], where, "contrast") if body.get("contrast") else None
+            ),
             **_letter(body.get("letter"), where),
         )
 
@@ -161,6 +167,9 @@ class CrisisRules:
         body = normalize(text[:WINDOW]).text.translate(self.dialect)
         if self.calm.search(body):
             return True
+        settled = self._settled_at(body)
+        if settled and not any(c.rule.search(body, settled) for c in self.categories):
+            return True  # a scare told and then resolved, with nothing alarming after it
         if self._reads_like_a_letter(text) and not self._live_in_letter(body):
             return True  # a letter to officials with nothing happening now
         if not markers or self.urgent.search(body):
@@ -195,6 +204,20 @@ class CrisisRules:
         words = {m.group(0) for m in self.letter.finditer(normalize(text[:WINDOW]).text)}
         return len(words) >= self.letter_min_markers
 
+    def _settled_at(self, body: str) -> int:
+        """Where the last ``settled`` phrase of ``body`` ends ("原来是…", "虚惊一场",
+        "已经找到了", "刚才冒烟的是…") when nothing after it says something is happening now;
+        0 otherwise. A danger named before that point was a scare now resolved; one named
+        after it is not touched."""
+        if self.settled is None:
+            return 0
+        last = None
+        for found in self.settled.finditer(body):
+            last = found
+        if last is None or self.urgent.search(body, last.end()):
+            return 0
+        return last.end()
+
     def _live_in_letter(self, clause: str) -> bool:
         rule = self.letter_urgent or self.urgent
         return bool(rule.search(clause))
@@ -205,6 +228,7 @@ class CrisisRules:
         norm = normalize(chunk)
         body = norm.text.translate(self.dialect)
         calm = [m.span() for m in self.calm.finditer(body)]
+        settled = self._settled_at(body)
         urgent = bool(self.urgent.search(body))
         if not urgent and self.fiction.search(body):
             return
@@ -212,6 +236,8 @@ class CrisisRules:
             for m in cat.rule.finditer(body):
                 if m.end() <= m.start() or self._dropped(body, m, calm, cat.category):
                     continue
+                if m.end() <= settled:
+                    continue  # told, then resolved: "刚才冒烟的是…烧烤 不是着火"
                 if letter and not self._live_in_letter(_span_around(body, *m.span(), _CLAUSE_END)):
                     continue  # a petition recounting a wrong, not a danger now
                 yield cat.category, norm.to_original(m.start(), m.end())
@@ -249,9 +275,15 @@ class CrisisRules:
             return False
         # Elsewhere in the sentence, a past or hypothetical marker speaks for what follows it
         # ("上个月着火那栋楼，…"), not for what came before ("门缝里有血水…他之前说过").
-        if self.not_live.search(body, sentence_start, start):
-            return not self.urgent.search(sentence)
-        return False
+        marker = None
+        for found in self.not_live.finditer(body, sentence_start, start):
+            marker = found
+        if marker is None:
+            return False
+        if self.contrast is not None and self.contrast.search(body, marker.end(), start):
+            # "孩子已经找到了，但是头上在流血": what follows a "but" is told as new.
+            return False
+        return not self.urgent.search(sentence)
 
 
 def _start_of(body: str, start: int, boundary: re.Pattern[str]) -> int:

@@ -258,3 +258,45 @@ def test_the_tune_half_of_the_crisis_set_stays_covered(nlu: NluService) -> None:
     alarms = [x["text"] for x in look if nlu.parse(x["text"]).is_emergency]
     assert len(missed) / len(urgent) <= 0.01, missed
     assert len(alarms) / len(look) <= 0.02, alarms
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "早上说楼下有烟味的是我，原来是隔壁在熏鱼，虚惊一场",
+        "我爸昨天一整天电话打不通，原来是手机掉沙发缝里了",
+        "刚才以为有人困在电梯里，结果是小孩在里面玩，已经出来了，没事了",
+        "楼道里一股煤气味，燃气公司来查了说是下水道的味道，不是漏气",
+        "对门阿婆好几天没见到，吓了我一跳，原来去儿子家住了",
+    ],
+)
+def test_a_scare_told_and_then_resolved_is_calm(text: str) -> None:
+    assert RULES.detect(text) is None, text
+    assert RULES.calm_context(text, markers=False), text  # the classifier may not alarm either
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a danger named after the resolution is judged as usual
+        "刚才找不到的孩子已经找到了，但是他头上在流血，一直止不住",
+        "以为是感冒，原来是中风了，嘴都歪了",
+        # a "but" after a settled marker tells a new danger
+        "孩子已经找到了，但是他头上在流血，一直止不住",
+        # something said to be happening now after the resolution keeps it live
+        "隔壁的火已经扑灭了，现在我家厨房又冒烟了",
+        # a question is not a resolution
+        "三号楼不是着火了吗？怎么楼道里全是烟",
+    ],
+)
+def test_a_resolution_never_silences_a_danger_after_it(text: str) -> None:
+    assert RULES.detect(text) is not None, text
+    assert not RULES.calm_context(text, markers=False), text
+
+
+def test_a_malformed_settled_rule_names_the_problem(tmp_path: Path) -> None:
+    path = tmp_path / "crisis.yml"
+    body = _minimal(settled=["原来("])
+    path.write_text(yaml.safe_dump({"crisis": body}, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(TrainingDataError, match=r"settled\[0\]: invalid"):
+        CrisisRules.load(tmp_path)
