@@ -55,7 +55,8 @@ from bot.domain import (
 from bot.nlu.types import EmergencyCategory, ParseResult
 from bot.storage import keys
 from bot.storage.conversations import Conversation, ConversationStore, Mode
-from bot.storage.state import StateStore
+from bot.storage.messages import ANSWER_WITH_TURN
+from bot.storage.state import Lease, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -281,13 +282,23 @@ class Pipeline:
                     return answer
                 replies = [*inbound.lead, *answer]
                 once.remember_applied(conv.state, msg.dedup_key, replies)
-                await self._conversations.save(conv, fence=lease.token)
+                if not any(r.kind is ReplyKind.LETTER for r in replies):
+                    # A letter is read whole: no "answered the first part" notice.
+                    replies = inbound.notice + replies
+                await self._save_turn(msg, conv, lease, replies)
                 break
             else:
                 raise RuntimeError("no turn step answered the message")
-        if any(r.kind is ReplyKind.LETTER for r in replies):
-            return replies  # a letter is read whole: no "answered the first part" notice
-        return inbound.notice + replies
+        return replies
+
+    async def _save_turn(
+        self, msg: IncomingMessage, conv: Conversation, lease: Lease, replies: list[Reply]
+    ) -> None:
+        """Save the turn with its journal entry: together with the message's answer, in one
+        transaction, when the intake stores it that way (``ANSWER_WITH_TURN``)."""
+        answer = ANSWER_WITH_TURN.get()
+        if answer is None or not await answer(msg, replies, conv, lease):
+            await self._conversations.save(conv, fence=lease.token)
 
     async def _journal(self, inbound: Inbound, turn: Turn) -> list[Reply] | None:
         """A retry of a message whose turn was saved but never acknowledged (the store

@@ -18,11 +18,15 @@ from __future__ import annotations
 import abc
 import enum
 from collections.abc import Collection, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Protocol
 
 from bot.domain import IncomingMessage, Reply, ReplyKind
+from bot.domain.errors import LinliError
 from bot.storage.conversations import Conversation
+from bot.storage.state import Lease
 
 NOT_FOR_BOT = "none"
 """Outcome: no reply, the message was not addressed to the bot."""
@@ -56,6 +60,31 @@ def outcome_of(replies: Sequence[Reply]) -> str:
         if kind in kinds:
             return kind.value
     return replies[0].kind.value if replies else NOT_FOR_BOT
+
+
+class Superseded(LinliError):
+    """A message's answer was refused: a newer claim took the message over (its holder
+    answers it, or did). Nothing of this holder's turn was stored."""
+
+
+class TurnAnswer(Protocol):
+    """How the pipeline stores a turn together with the answer to the message being
+    processed (``MessageLog.record_answer``), under the conversation lock ``lease``: one
+    transaction for the message's outcome, its outbound rows, its stored answer and the
+    conversation with its turn journal. False: not this hook's message (the caller saves
+    the conversation itself). Raises ``Superseded`` (nothing stored) or ``Fenced``."""
+
+    async def __call__(
+        self,
+        msg: IncomingMessage,
+        replies: list[Reply],
+        conversation: Conversation,
+        lease: Lease,
+    ) -> bool: ...
+
+
+ANSWER_WITH_TURN: ContextVar[TurnAnswer | None] = ContextVar("answer_with_turn", default=None)
+"""Set by the intake (``bot.channels.ingress``) while its handler runs for one message."""
 
 
 class Intake(enum.Enum):
@@ -184,6 +213,23 @@ class MessageLog(abc.ABC):
 
         With ``fence``: only while that token holds the message unanswered; otherwise
         nothing is stored and False is returned (a newer holder answers it, or did)."""
+
+    @abc.abstractmethod
+    async def record_answer(
+        self,
+        msg: IncomingMessage,
+        replies: list[Reply],
+        delivery: str,
+        *,
+        fence: int,
+        result: str,
+        conversation: Conversation,
+        conversation_fence: int,
+    ) -> bool:
+        """``record_outbound`` (held by ``fence``) and ``ConversationStore.save(conversation,
+        fence=conversation_fence)`` in one transaction: both or neither. False, and nothing
+        stored, when ``fence`` no longer holds the message; raises ``Fenced`` (nothing
+        stored) when the conversation was saved meanwhile under another lock."""
 
     @abc.abstractmethod
     async def record_outcome(self, msg: IncomingMessage, outcome: str) -> None:

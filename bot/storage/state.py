@@ -53,6 +53,19 @@ class Lease:
     name: str
     token: int
     lost: bool = False
+    finish: Finish | None = None
+    """A message to mark done when the lock is released (in the same round trip where the
+    store can): its answer was stored under this lock."""
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """``StateStore.finish`` of one message: its dedup key, stored answer and how long to keep
+    it."""
+
+    key: str
+    result: str
+    ttl_s: float
 
 
 class Subscription(abc.ABC):
@@ -162,9 +175,17 @@ class StateStore(abc.ABC):
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
             try:
-                await self.unlock(name, lease.token)
+                await self.release_lease(lease)
             except StoreUnavailable:
                 log.warning("could not release a lock; it lapses with its lease")
+
+    async def release_lease(self, lease: Lease) -> None:
+        """Release a held lock and mark ``lease.finish``'s message done (a store that can
+        does both in one round trip). The message's result is only a cache of the stored
+        answer: losing it costs a look-up in the log, never a second answer."""
+        await self.unlock(lease.name, lease.token)
+        if lease.finish is not None:
+            await self.finish(lease.finish.key, lease.finish.result, lease.finish.ttl_s)
 
     async def _keep(self, lease: Lease, lease_s: float) -> None:
         while True:

@@ -85,6 +85,13 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+# Release a lock held by ARGV[1] and keep a message's result (KEYS[2]) for ARGV[3] ms.
+_UNLOCK_FINISH = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+
 # Drop any processing claim (never a finished result).
 _RELEASE_ANY = """
 local v = redis.call('GET', KEYS[1])
@@ -107,6 +114,7 @@ class RedisStateStore(StateStore):
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
         self._release_any = client.register_script(_RELEASE_ANY)
+        self._unlock_finish = client.register_script(_UNLOCK_FINISH)
 
     @classmethod
     def from_url(
@@ -190,6 +198,18 @@ class RedisStateStore(StateStore):
 
     async def unlock(self, name: str, token: int) -> None:
         await self._call(lambda: self._release(keys=[name], args=[str(token)]))
+
+    async def release_lease(self, lease: Lease) -> None:
+        done = lease.finish
+        if done is None:
+            await self.unlock(lease.name, lease.token)
+            return
+        await self._call(
+            lambda: self._unlock_finish(
+                keys=[lease.name, done.key],
+                args=[str(lease.token), done.result, _ms(done.ttl_s)],
+            )
+        )
 
     async def reserve(self, key: str, limit: int, window_s: float) -> float:
         now = time.time()

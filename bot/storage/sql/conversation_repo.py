@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.conversations import Conversation, ConversationStore, Mode
 from bot.storage.sql.conversation_models import ConversationRow
@@ -56,31 +57,8 @@ class SqlConversationStore(ConversationStore):
         conversation.version = row.version
 
     async def _save_fenced(self, conversation: Conversation, fence: int) -> None:
-        values = {name: getattr(conversation, name) for name in _FIELDS}
-        values["mode"] = conversation.mode.value
-        stmt = (
-            update(ConversationRow)
-            .where(
-                ConversationRow.key == conversation.key,
-                ConversationRow.fence <= fence,
-                # Also what this holder read: a holder that lost the lock while it worked
-                # must not overwrite a save made meanwhile (even one under an older token).
-                ConversationRow.version == conversation.version,
-            )
-            .values(**values, fence=fence, version=ConversationRow.version + 1)
-            .returning(ConversationRow.version)
-        )
-        try:
-            async with self._db.session() as s:
-                version = (await s.execute(stmt)).scalar_one_or_none()
-                if version is None:
-                    if await s.get(ConversationRow, conversation.key) is not None:
-                        raise Fenced("conversation saved meanwhile under another lock")
-                    s.add(ConversationRow(key=conversation.key, **values, fence=fence, version=1))
-                    version = 1
-        except IntegrityError:
-            # Created meanwhile by a holder of the lock that took over from this one.
-            raise Fenced(f"conversation created under a newer lock than {fence}") from None
+        async with self._db.session() as s:
+            version = await save_fenced(s, conversation, fence)
         conversation.version = version
 
     async def recent(
@@ -103,6 +81,38 @@ class SqlConversationStore(ConversationStore):
         )
         async with self._db.session() as s:
             return [_from_row(r) for r in (await s.scalars(stmt)).all()]
+
+
+async def save_fenced(s: AsyncSession, conversation: Conversation, fence: int) -> int:
+    """Write ``conversation`` in the unit of work ``s`` under the lock token ``fence``
+    (``ConversationStore.save``): its new version, once ``s`` commits. Raises ``Fenced`` when a
+    newer holder saved already, or anyone saved since it was read."""
+    values = {name: getattr(conversation, name) for name in _FIELDS}
+    values["mode"] = conversation.mode.value
+    stmt = (
+        update(ConversationRow)
+        .where(
+            ConversationRow.key == conversation.key,
+            ConversationRow.fence <= fence,
+            # Also what this holder read: a holder that lost the lock while it worked
+            # must not overwrite a save made meanwhile (even one under an older token).
+            ConversationRow.version == conversation.version,
+        )
+        .values(**values, fence=fence, version=ConversationRow.version + 1)
+        .returning(ConversationRow.version)
+    )
+    version = (await s.execute(stmt)).scalar_one_or_none()
+    if version is not None:
+        return int(version)
+    if await s.get(ConversationRow, conversation.key) is not None:
+        raise Fenced("conversation saved meanwhile under another lock")
+    s.add(ConversationRow(key=conversation.key, **values, fence=fence, version=1))
+    try:
+        await s.flush()
+    except IntegrityError:
+        # Created meanwhile by a holder of the lock that took over from this one.
+        raise Fenced(f"conversation created under a newer lock than {fence}") from None
+    return 1
 
 
 def _from_row(row: ConversationRow) -> Conversation:
