@@ -69,6 +69,8 @@ class _Flight:
     """This worker gave the message back unanswered (left for recovery)."""
     stored: Answer | None = None
     """The answer stored with the pipeline's turn (``_TurnAnswer``), once it is."""
+    known: Conversation | None = None
+    """The conversation read with the claim, until the pipeline takes it (``_TurnAnswer``)."""
 
 
 class Ingress:
@@ -171,8 +173,14 @@ class Ingress:
         over a stored one whose lease ran out) and process it."""
         while True:
             try:
+                # The conversation comes along in the same transaction: the pipeline uses it
+                # if nothing was saved under the conversation lock since (``_TurnAnswer``).
                 status = await self._log.claim_inbound(
-                    msg, fence=token, lease_s=self._lease_s, reply_to=reply_to
+                    msg,
+                    fence=token,
+                    lease_s=self._lease_s,
+                    reply_to=reply_to,
+                    read_conversation=True,
                 )
             except BaseException:
                 await _quietly(self._state.release(key, token))
@@ -187,7 +195,7 @@ class Ingress:
                 await _quietly(self._state.release(key, token))
                 return IngressResult([], duplicate=True, pending=True)
             await asyncio.sleep(self._poll_s * 2)
-        flight = _Flight()
+        flight = _Flight(known=status.conversation)
         task = self._tasks.spawn(self._process(msg, key, token, flight, late), name=f"msg {key}")
         await asyncio.wait({task}, timeout=max(deadline - time.monotonic(), 0.0))
         if not task.done() and flight.answering:
@@ -457,6 +465,15 @@ class _TurnAnswer:
         self._flight = flight
         self._late = late
 
+    def known(self, msg: IncomingMessage, lease: Lease) -> Conversation | None:
+        flight = self._flight
+        known, flight.known = flight.known, None
+        if known is None or msg.dedup_key != self._msg.dedup_key:
+            return None
+        # Current only if the last save noted under the lock is the version read (a save
+        # not noted is caught anyway: the fenced write checks the version read).
+        return known if known.version and lease.previous == str(known.version) else None
+
     async def __call__(
         self, msg: IncomingMessage, replies: list[Reply], conversation: Conversation, lease: Lease
     ) -> bool:
@@ -483,6 +500,7 @@ class _TurnAnswer:
         if not accepted:
             raise Superseded(f"message {self._key} taken over")
         flight.stored = answer
+        lease.note = str(conversation.version)
         lease.finish = Finish(self._key, result, ingress._dedup_ttl_s)
         return True
 

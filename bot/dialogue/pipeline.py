@@ -268,7 +268,7 @@ class Pipeline:
         its journal entry."""
         msg, committee = inbound.msg, inbound.committee
         async with self._state.lock(keys.lock(msg.conversation_key)) as lease:
-            conv = await self._conversations.get(msg.conversation_key) or _new(msg)
+            conv = await self._read_conversation(msg, lease) or _new(msg)
             conv.sender_name = msg.sender.name or conv.sender_name
             conv.last_message_at = datetime.now(UTC)
             inbound.fence = lease.token
@@ -290,6 +290,13 @@ class Pipeline:
             else:
                 raise RuntimeError("no turn step answered the message")
         return replies
+
+    async def _read_conversation(self, msg: IncomingMessage, lease: Lease) -> Conversation | None:
+        """The conversation under its lock: as the intake read it with the message when
+        still current (``ANSWER_WITH_TURN``), else from the store."""
+        answer = ANSWER_WITH_TURN.get()
+        known = None if answer is None else answer.known(msg, lease)
+        return known or await self._conversations.get(msg.conversation_key)
 
     async def _save_turn(
         self, msg: IncomingMessage, conv: Conversation, lease: Lease, replies: list[Reply]

@@ -74,6 +74,11 @@ class TurnAnswer(Protocol):
     conversation with its turn journal. False: not this hook's message (the caller saves
     the conversation itself). Raises ``Superseded`` (nothing stored) or ``Fenced``."""
 
+    def known(self, msg: IncomingMessage, lease: Lease) -> Conversation | None:
+        """The conversation of ``msg`` read when the message was claimed, if no save was
+        noted under the conversation lock since (``lease.previous`` is its version); None:
+        the caller reads it. Handed out once."""
+
     async def __call__(
         self,
         msg: IncomingMessage,
@@ -104,6 +109,8 @@ class Intake(enum.Enum):
 class InboundStatus:
     intake: Intake
     result: str | None = None
+    conversation: Conversation | None = None
+    """The message's conversation as stored when it was claimed (``read_conversation``)."""
 
     @property
     def held(self) -> bool:
@@ -170,12 +177,20 @@ class MessageLog(abc.ABC):
 
     @abc.abstractmethod
     async def claim_inbound(
-        self, msg: IncomingMessage, *, fence: int, lease_s: float, reply_to: str = ""
+        self,
+        msg: IncomingMessage,
+        *,
+        fence: int,
+        lease_s: float,
+        reply_to: str = "",
+        read_conversation: bool = False,
     ) -> InboundStatus:
         """Store ``msg`` held by ``fence`` for ``lease_s``, or, when it is stored already and
         unanswered with its lease run out, take it over with ``fence`` (a larger token than
         the stored one). Otherwise says whether it is answered (with the stored answer) or
-        held by a live lease elsewhere. ``reply_to`` is kept for a late answer."""
+        held by a live lease elsewhere. ``reply_to`` is kept for a late answer. With
+        ``read_conversation``, a held message comes with its conversation as stored now
+        (read in the same transaction; None if it has none yet)."""
 
     @abc.abstractmethod
     async def renew_inbound(self, msg: IncomingMessage, fence: int, lease_s: float) -> bool:

@@ -39,7 +39,7 @@ class SqlConversationStore(ConversationStore):
     async def get(self, key: str) -> Conversation | None:
         async with self._db.session() as s:
             row = await s.get(ConversationRow, key)
-            return None if row is None else _from_row(row)
+            return None if row is None else conversation_of(row)
 
     async def save(self, conversation: Conversation, *, fence: int | None = None) -> None:
         if fence is not None:
@@ -69,7 +69,7 @@ class SqlConversationStore(ConversationStore):
             stmt = stmt.where(ConversationRow.mode.in_([m.value for m in modes]))
         stmt = stmt.order_by(ConversationRow.last_message_at.desc()).limit(limit)
         async with self._db.session() as s:
-            return [_from_row(r) for r in (await s.scalars(stmt)).all()]
+            return [conversation_of(r) for r in (await s.scalars(stmt)).all()]
 
     async def waiting_since(self, before: datetime, limit: int = 100) -> list[Conversation]:
         stmt = (
@@ -80,7 +80,7 @@ class SqlConversationStore(ConversationStore):
             .limit(limit)
         )
         async with self._db.session() as s:
-            return [_from_row(r) for r in (await s.scalars(stmt)).all()]
+            return [conversation_of(r) for r in (await s.scalars(stmt)).all()]
 
 
 async def save_fenced(s: AsyncSession, conversation: Conversation, fence: int) -> int:
@@ -115,7 +115,8 @@ async def save_fenced(s: AsyncSession, conversation: Conversation, fence: int) -
     return 1
 
 
-def _from_row(row: ConversationRow) -> Conversation:
+def conversation_of(row: ConversationRow) -> Conversation:
+    """The conversation a stored row holds."""
     return Conversation(
         key=row.key,
         committee=row.committee,

@@ -35,7 +35,8 @@ from bot.storage.messages import (
     Unfinished,
     outcome_of,
 )
-from bot.storage.sql.conversation_repo import save_fenced
+from bot.storage.sql.conversation_models import ConversationRow
+from bot.storage.sql.conversation_repo import conversation_of, save_fenced
 from bot.storage.sql.database import Database
 from bot.storage.sql.models import FaqRevisionRow, FaqRow, MessageRow, utcnow
 
@@ -45,7 +46,13 @@ class SqlMessageLog(MessageLog):
         self._db = db
 
     async def claim_inbound(
-        self, msg: IncomingMessage, *, fence: int, lease_s: float, reply_to: str = ""
+        self,
+        msg: IncomingMessage,
+        *,
+        fence: int,
+        lease_s: float,
+        reply_to: str = "",
+        read_conversation: bool = False,
     ) -> InboundStatus:
         now = utcnow()
         until = now + timedelta(seconds=lease_s)
@@ -78,7 +85,7 @@ class SqlMessageLog(MessageLog):
         async with self._db.session() as s:
             result = await s.execute(stmt)
             if getattr(result, "rowcount", 1):
-                return InboundStatus(Intake.NEW)
+                return await _held_status(s, msg, Intake.NEW, read_conversation)
             if fence > 0:
                 took = await s.execute(
                     update(MessageRow)
@@ -96,7 +103,7 @@ class SqlMessageLog(MessageLog):
                     )
                 )
                 if getattr(took, "rowcount", 0):
-                    return InboundStatus(Intake.TAKEN_OVER)
+                    return await _held_status(s, msg, Intake.TAKEN_OVER, read_conversation)
             return await _status(s, msg) or InboundStatus(Intake.BUSY)
 
     async def renew_inbound(self, msg: IncomingMessage, fence: int, lease_s: float) -> bool:
@@ -538,6 +545,16 @@ def _held(msg: IncomingMessage, fence: int) -> tuple[ColumnElement[bool], ...]:
         MessageRow.fence == fence,
         MessageRow.claimed_until.is_not(None),
     )
+
+
+async def _held_status(
+    s: AsyncSession, msg: IncomingMessage, intake: Intake, read_conversation: bool
+) -> InboundStatus:
+    if not read_conversation:
+        return InboundStatus(intake)
+    stmt = select(ConversationRow).where(ConversationRow.key == msg.conversation_key)
+    row = (await s.scalars(stmt)).first()
+    return InboundStatus(intake, conversation=None if row is None else conversation_of(row))
 
 
 async def _status(s: Any, msg: IncomingMessage) -> InboundStatus | None:
