@@ -35,8 +35,9 @@ from bot.background import BackgroundTasks
 from bot.domain import IncomingMessage, Reply, ReplyKind, StoreUnavailable
 from bot.domain.once import Answer, Delivery, DeliveryReport
 from bot.storage import keys
-from bot.storage.messages import Intake, MessageLog
-from bot.storage.state import PROCESSING, Fenced, LockTimeout, StateStore
+from bot.storage.conversations import Conversation
+from bot.storage.messages import ANSWER_WITH_TURN, Intake, MessageLog, Superseded
+from bot.storage.state import PROCESSING, Fenced, Finish, Lease, LockTimeout, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,10 @@ class _Flight:
     """The replies are ready and being stored for that request: it waits for them."""
     given_back: bool = False
     """This worker gave the message back unanswered (left for recovery)."""
+    stored: Answer | None = None
+    """The answer stored with the pipeline's turn (``_TurnAnswer``), once it is."""
+    known: Conversation | None = None
+    """The conversation read with the claim, until the pipeline takes it (``_TurnAnswer``)."""
 
 
 class Ingress:
@@ -170,8 +175,14 @@ class Ingress:
         over a stored one whose lease ran out) and process it."""
         while True:
             try:
+                # The conversation comes along in the same transaction: the pipeline uses it
+                # if nothing was saved under the conversation lock since (``_TurnAnswer``).
                 status = await self._log.claim_inbound(
-                    msg, fence=token, lease_s=self._lease_s, reply_to=reply_to
+                    msg,
+                    fence=token,
+                    lease_s=self._lease_s,
+                    reply_to=reply_to,
+                    read_conversation=True,
                 )
             except BaseException:
                 await _quietly(self._state.release(key, token))
@@ -186,7 +197,7 @@ class Ingress:
                 await _quietly(self._state.release(key, token))
                 return IngressResult([], duplicate=True, pending=True)
             await asyncio.sleep(self._poll_s * 2)
-        flight = _Flight()
+        flight = _Flight(known=status.conversation)
         task = self._tasks.spawn(self._process(msg, key, token, flight, late), name=f"msg {key}")
         await asyncio.wait({task}, timeout=max(deadline - time.monotonic(), 0.0))
         if not task.done() and flight.answering:
@@ -250,14 +261,18 @@ class Ingress:
         """Run the pipeline and store its answer under ``token``. None: not answered by this
         worker (another claim took the message over, or it was given back for later)."""
         started = time.perf_counter()
-        heartbeat = asyncio.create_task(self._heartbeat(msg, key, token), name=f"lease {key}")
+        heartbeat = asyncio.create_task(
+            self._heartbeat(msg, key, token, flight), name=f"lease {key}"
+        )
         try:
-            replies = await self._run_handler(msg, key, token, flight)
+            replies = await self._run_handler(msg, key, token, flight, late)
         finally:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
         if replies is None:
             return None
+        if flight.stored is not None:
+            return await self._stored_with_turn(msg, key, flight.stored, replies, late, started)
         if flight.waiting:
             flight.answering = True
             result = Answer(replies, Delivery.PASSIVE).dump()
@@ -282,6 +297,32 @@ class Ingress:
             log.info("message answered late", extra={"key": key, "ms": _ms(started)})
         return replies
 
+    async def _stored_with_turn(
+        self,
+        msg: IncomingMessage,
+        key: str,
+        stored: Answer,
+        replies: list[Reply],
+        late: LateDelivery | None,
+        started: float,
+    ) -> list[Reply]:
+        """The pipeline stored the answer with its turn (and marked the message done when
+        it released the conversation lock): hand it back, or send it now if it goes out
+        actively."""
+        if replies != stored.replies:
+            log.error("the pipeline changed an answer it had stored", extra={"key": key})
+        if stored.delivery is Delivery.PASSIVE:
+            log.info(
+                "message answered",
+                extra={"key": key, "replies": len(stored.replies), "ms": _ms(started)},
+            )
+        elif late is not None and stored.delivery is Delivery.ACTIVE:
+            await late(msg, stored.replies)
+            log.info("message answered late", extra={"key": key, "ms": _ms(started)})
+        elif stored.replies:
+            log.warning("late reply has no active channel", extra={"key": key})
+        return stored.replies
+
     async def _finish_late(
         self, msg: IncomingMessage, key: str, token: int, late: LateDelivery | None
     ) -> None:
@@ -305,9 +346,7 @@ class Ingress:
         """Store replies that go out actively, then send them (once: a message whose answer
         was stored is never answered again, so a crash in between loses the send rather than
         doubling it). False when nothing was sent (refused, or left for recovery)."""
-        delivery = Delivery.ACTIVE if late is not None and replies else Delivery.UNDELIVERABLE
-        if not replies:
-            delivery = Delivery.PASSIVE
+        delivery = _late_delivery(replies, late)
         result = Answer(replies, delivery).dump()
         attempt = 0
         while True:
@@ -341,12 +380,22 @@ class Ingress:
         return True
 
     async def _run_handler(
-        self, msg: IncomingMessage, key: str, token: int, flight: _Flight
+        self,
+        msg: IncomingMessage,
+        key: str,
+        token: int,
+        flight: _Flight,
+        late: LateDelivery | None,
     ) -> list[Reply] | None:
         attempt = 0
         while True:
+            answer = _TurnAnswer(self, msg, key, token, flight, late)
+            context = ANSWER_WITH_TURN.set(answer)
             try:
                 return await self._handler(msg)
+            except Superseded:
+                log.warning("answer refused: message taken over", extra={"key": key})
+                return None
             except StoreUnavailable:
                 attempt += 1
                 if flight.waiting:
@@ -379,11 +428,15 @@ class Ingress:
             except Exception:
                 log.exception("pipeline failed", extra={"key": key})
                 return [Reply(APOLOGY, ReplyKind.FALLBACK)]
+            finally:
+                ANSWER_WITH_TURN.reset(context)
 
-    async def _heartbeat(self, msg: IncomingMessage, key: str, token: int) -> None:
+    async def _heartbeat(self, msg: IncomingMessage, key: str, token: int, flight: _Flight) -> None:
         """Renew the message's leases (log and state store) while this worker processes it."""
         while True:
             await asyncio.sleep(self._lease_s / 3)
+            if flight.stored is not None:
+                return  # answered: no lease left to renew
             try:
                 if not await self._log.renew_inbound(msg, token, self._lease_s):
                     log.warning("message lease lost to another worker", extra={"key": key})
@@ -396,6 +449,74 @@ class Ingress:
         """End this worker's leases on an unanswered message so that it is taken up again."""
         await _quietly(self._log.release_inbound(msg, token))
         await _quietly(self._state.release(key, token))
+
+
+class _TurnAnswer:
+    """``ANSWER_WITH_TURN`` for one message this worker holds: the pipeline stores the
+    answer in the transaction that saves its turn, under the message's claim (``token``),
+    passive while the request still waits for it, else for the late sender."""
+
+    def __init__(
+        self,
+        ingress: Ingress,
+        msg: IncomingMessage,
+        key: str,
+        token: int,
+        flight: _Flight,
+        late: LateDelivery | None,
+    ) -> None:
+        self._ingress = ingress
+        self._msg = msg
+        self._key = key
+        self._token = token
+        self._flight = flight
+        self._late = late
+
+    def known(self, msg: IncomingMessage, lease: Lease) -> Conversation | None:
+        flight = self._flight
+        known, flight.known = flight.known, None
+        if known is None or msg.dedup_key != self._msg.dedup_key:
+            return None
+        # Current only if the last save noted under the lock is the version read (a save
+        # not noted is caught anyway: the fenced write checks the version read).
+        return known if known.version and lease.previous == str(known.version) else None
+
+    async def __call__(
+        self, msg: IncomingMessage, replies: list[Reply], conversation: Conversation, lease: Lease
+    ) -> bool:
+        flight = self._flight
+        if msg.dedup_key != self._msg.dedup_key or flight.stored is not None:
+            return False
+        ingress = self._ingress
+        if flight.waiting:
+            flight.answering = True  # the request waits for this answer now
+            delivery = Delivery.PASSIVE
+        else:
+            delivery = _late_delivery(replies, self._late)
+        answer = Answer(list(replies), delivery)
+        result = answer.dump()
+        accepted = await ingress._log.record_answer(
+            msg,
+            answer.replies,
+            delivery,
+            fence=self._token,
+            result=result,
+            conversation=conversation,
+            conversation_fence=lease.token,
+        )
+        if not accepted:
+            raise Superseded(f"message {self._key} taken over")
+        flight.stored = answer
+        lease.note = str(conversation.version)
+        lease.finish = Finish(self._key, result, ingress._dedup_ttl_s)
+        return True
+
+
+def _late_delivery(replies: list[Reply], late: LateDelivery | None) -> Delivery:
+    """How replies that miss the response go out."""
+    if not replies:
+        return Delivery.PASSIVE
+    return Delivery.ACTIVE if late is not None else Delivery.UNDELIVERABLE
 
 
 def _resend(stored: str) -> IngressResult:

@@ -61,7 +61,8 @@ from bot.domain import (
 from bot.nlu.types import EmergencyCategory, ParseResult
 from bot.storage import keys
 from bot.storage.conversations import Conversation, ConversationStore, Mode
-from bot.storage.state import StateStore
+from bot.storage.messages import ANSWER_WITH_TURN
+from bot.storage.state import Lease, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -306,18 +307,12 @@ class Pipeline:
         return None
 
     async def _conversation(self, inbound: Inbound) -> list[Reply]:
-        """The turn (``_turn``); group etiquette's private replies marked so."""
-        replies = await self._turn(inbound)
-        if not inbound.private:
-            return [*inbound.public, *replies]
-        return [*inbound.public, *privately(replies)]
-
-    async def _turn(self, inbound: Inbound) -> list[Reply]:
         """The turn steps under the conversation lock; a turn that applies is saved with
-        its journal entry."""
+        its journal entry (and, where the intake stores it so, with its answer: the replies
+        are final before they are saved, group etiquette's included)."""
         msg, committee = inbound.msg, inbound.committee
         async with self._state.lock(keys.lock(msg.conversation_key)) as lease:
-            conv = await self._conversations.get(msg.conversation_key) or _new(msg)
+            conv = await self._read_conversation(msg, lease) or _new(msg)
             conv.sender_name = msg.sender.name or conv.sender_name
             conv.last_message_at = datetime.now(UTC)
             inbound.fence = lease.token
@@ -328,16 +323,34 @@ class Pipeline:
                 if answer is None:
                     continue
                 if not step.applies:
-                    return answer
+                    return _etiquette(inbound, answer)
                 replies = [*inbound.lead, *answer]
                 once.remember_applied(conv.state, msg.dedup_key, replies)
-                await self._conversations.save(conv, fence=lease.token)
+                if not any(r.kind is ReplyKind.LETTER for r in replies):
+                    # A letter is read whole: no "answered the first part" notice.
+                    replies = inbound.notice + replies
+                replies = _etiquette(inbound, replies)
+                await self._save_turn(msg, conv, lease, replies)
                 break
             else:
                 raise RuntimeError("no turn step answered the message")
-        if any(r.kind is ReplyKind.LETTER for r in replies):
-            return replies  # a letter is read whole: no "answered the first part" notice
-        return inbound.notice + replies
+        return replies
+
+    async def _read_conversation(self, msg: IncomingMessage, lease: Lease) -> Conversation | None:
+        """The conversation under its lock: as the intake read it with the message when
+        still current (``ANSWER_WITH_TURN``), else from the store."""
+        answer = ANSWER_WITH_TURN.get()
+        known = None if answer is None else answer.known(msg, lease)
+        return known or await self._conversations.get(msg.conversation_key)
+
+    async def _save_turn(
+        self, msg: IncomingMessage, conv: Conversation, lease: Lease, replies: list[Reply]
+    ) -> None:
+        """Save the turn with its journal entry: together with the message's answer, in one
+        transaction, when the intake stores it that way (``ANSWER_WITH_TURN``)."""
+        answer = ANSWER_WITH_TURN.get()
+        if answer is None or not await answer(msg, replies, conv, lease):
+            await self._conversations.save(conv, fence=lease.token)
 
     async def _journal(self, inbound: Inbound, turn: Turn) -> list[Reply] | None:
         """A retry of a message whose turn was saved but never acknowledged (the store
@@ -671,3 +684,11 @@ def _wrap(inner: Handler, middleware: Middleware) -> Handler:
         return await middleware(msg, inner)
 
     return handle
+
+
+def _etiquette(inbound: Inbound, replies: list[Reply]) -> list[Reply]:
+    """Group etiquette's lines before the replies, and the replies marked for the resident
+    alone when they must not be said in the group."""
+    if not inbound.private:
+        return [*inbound.public, *replies] if inbound.public else replies
+    return [*inbound.public, *privately(replies)]

@@ -19,6 +19,14 @@ store commits together:
    answer leaves the message unanswered; when it is processed again, the journal answers as
    before instead of applying the turn a second time (slots, counters, drafts move once).
 
+On the normal path (a turn applied under the conversation lock) the two halves are written in
+one transaction (``bot.storage.messages.ANSWER_WITH_TURN``): the stored answer, the outcome and
+the outbound rows with the conversation and its journal entry. The journal still answers a
+message whose turn was saved without its answer (a turn saved outside the intake, or by a
+worker of an older release). The intake's claim stays a transaction of its own, before the
+pipeline runs: it is what stops a replay when the state store lost its keys, and what fences
+a dead worker's message before anything of it (a crisis alert, a ticket) is done again.
+
 Both read and write replies in the one stored form, ``Reply.to_dict`` / ``Reply.from_dict``.
 """
 

@@ -15,6 +15,11 @@ def lock(name: str) -> str:
     return f"{PREFIX}lock:{name}"
 
 
+def lock_note(lock_name: str) -> str:
+    """What the last holder of lock ``lock_name`` noted for the next (``Lease.note``)."""
+    return f"{lock_name}#note"
+
+
 def throttle(name: str) -> str:
     return f"{PREFIX}throttle:{name}"
 

@@ -18,12 +18,16 @@ from __future__ import annotations
 import abc
 import enum
 from collections.abc import Collection, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Protocol
 
 from bot.domain import IncomingMessage, Reply, ReplyKind
+from bot.domain.errors import LinliError
 from bot.domain.once import DeliveryReport
 from bot.storage.conversations import Conversation
+from bot.storage.state import Lease
 
 NOT_FOR_BOT = "none"
 """Outcome: no reply, the message was not addressed to the bot."""
@@ -59,6 +63,36 @@ def outcome_of(replies: Sequence[Reply]) -> str:
     return replies[0].kind.value if replies else NOT_FOR_BOT
 
 
+class Superseded(LinliError):
+    """A message's answer was refused: a newer claim took the message over (its holder
+    answers it, or did). Nothing of this holder's turn was stored."""
+
+
+class TurnAnswer(Protocol):
+    """How the pipeline stores a turn together with the answer to the message being
+    processed (``MessageLog.record_answer``), under the conversation lock ``lease``: one
+    transaction for the message's outcome, its outbound rows, its stored answer and the
+    conversation with its turn journal. False: not this hook's message (the caller saves
+    the conversation itself). Raises ``Superseded`` (nothing stored) or ``Fenced``."""
+
+    def known(self, msg: IncomingMessage, lease: Lease) -> Conversation | None:
+        """The conversation of ``msg`` read when the message was claimed, if no save was
+        noted under the conversation lock since (``lease.previous`` is its version); None:
+        the caller reads it. Handed out once."""
+
+    async def __call__(
+        self,
+        msg: IncomingMessage,
+        replies: list[Reply],
+        conversation: Conversation,
+        lease: Lease,
+    ) -> bool: ...
+
+
+ANSWER_WITH_TURN: ContextVar[TurnAnswer | None] = ContextVar("answer_with_turn", default=None)
+"""Set by the intake (``bot.channels.ingress``) while its handler runs for one message."""
+
+
 class Intake(enum.Enum):
     """What ``claim_inbound`` found."""
 
@@ -76,6 +110,8 @@ class Intake(enum.Enum):
 class InboundStatus:
     intake: Intake
     result: str | None = None
+    conversation: Conversation | None = None
+    """The message's conversation as stored when it was claimed (``read_conversation``)."""
 
     @property
     def held(self) -> bool:
@@ -161,12 +197,20 @@ class MessageLog(abc.ABC):
 
     @abc.abstractmethod
     async def claim_inbound(
-        self, msg: IncomingMessage, *, fence: int, lease_s: float, reply_to: str = ""
+        self,
+        msg: IncomingMessage,
+        *,
+        fence: int,
+        lease_s: float,
+        reply_to: str = "",
+        read_conversation: bool = False,
     ) -> InboundStatus:
         """Store ``msg`` held by ``fence`` for ``lease_s``, or, when it is stored already and
         unanswered with its lease run out, take it over with ``fence`` (a larger token than
         the stored one). Otherwise says whether it is answered (with the stored answer) or
-        held by a live lease elsewhere. ``reply_to`` is kept for a late answer."""
+        held by a live lease elsewhere. ``reply_to`` is kept for a late answer. With
+        ``read_conversation``, a held message comes with its conversation as stored now
+        (read in the same transaction; None if it has none yet)."""
 
     @abc.abstractmethod
     async def renew_inbound(self, msg: IncomingMessage, fence: int, lease_s: float) -> bool:
@@ -204,6 +248,23 @@ class MessageLog(abc.ABC):
 
         With ``fence``: only while that token holds the message unanswered; otherwise
         nothing is stored and False is returned (a newer holder answers it, or did)."""
+
+    @abc.abstractmethod
+    async def record_answer(
+        self,
+        msg: IncomingMessage,
+        replies: list[Reply],
+        delivery: str,
+        *,
+        fence: int,
+        result: str,
+        conversation: Conversation,
+        conversation_fence: int,
+    ) -> bool:
+        """``record_outbound`` (held by ``fence``) and ``ConversationStore.save(conversation,
+        fence=conversation_fence)`` in one transaction: both or neither. False, and nothing
+        stored, when ``fence`` no longer holds the message; raises ``Fenced`` (nothing
+        stored) when the conversation was saved meanwhile under another lock."""
 
     @abc.abstractmethod
     async def record_outcome(self, msg: IncomingMessage, outcome: str) -> None:

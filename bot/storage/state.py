@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.domain.errors import LinliError, StoreUnavailable
+from bot.storage import keys
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,9 @@ PROCESSING = "\x00processing"
 claim's fencing token: ``PROCESSING:<token>``)."""
 
 DEFAULT_LOCK_LEASE_S = 10.0
+
+NOTE_TTL_S = 86400.0
+"""How long a lock holder's note (``Lease.note``) is kept for the next holder."""
 
 
 class LockTimeout(TimeoutError):
@@ -53,6 +57,25 @@ class Lease:
     name: str
     token: int
     lost: bool = False
+    previous: str | None = None
+    """The note the last holder left at release (None: none, or lost with the store's keys)."""
+    note: str | None = None
+    """A note for the next holder, left at release (e.g. the version of what this holder
+    saved under the lock, so that the next one knows whether what it read before is current).
+    Only a hint: a note never stands in for a fenced write."""
+    finish: Finish | None = None
+    """A message to mark done when the lock is released (in the same round trip where the
+    store can): its answer was stored under this lock."""
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """``StateStore.finish`` of one message: its dedup key, stored answer and how long to keep
+    it."""
+
+    key: str
+    result: str
+    ttl_s: float
 
 
 class Subscription(abc.ABC):
@@ -131,7 +154,8 @@ class StateStore(abc.ABC):
     @abc.abstractmethod
     async def acquire(self, name: str, lease_s: float, wait_s: float) -> Lease:
         """Take the lock ``name`` for ``lease_s`` (waiting up to ``wait_s``, then LockTimeout).
-        A lock whose holder stopped renewing it lapses after its lease and can be taken."""
+        A lock whose holder stopped renewing it lapses after its lease and can be taken. The
+        lease carries the note the last holder left (``Lease.previous``)."""
 
     @abc.abstractmethod
     async def renew_lock(self, name: str, token: int, lease_s: float) -> bool:
@@ -162,9 +186,24 @@ class StateStore(abc.ABC):
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
             try:
-                await self.unlock(name, lease.token)
+                await self.release_lease(lease)
             except StoreUnavailable:
                 log.warning("could not release a lock; it lapses with its lease")
+
+    async def release_lease(self, lease: Lease) -> None:
+        """Release a held lock, leaving ``lease.note`` for the next holder (or no note), and
+        mark ``lease.finish``'s message done (a store that can does it in one round trip).
+        The message's result is only a cache of the stored answer: losing it costs a look-up
+        in the log, never a second answer."""
+        # Before the lock is free: the next holder sees this holder's note, or none (a note
+        # left by an earlier holder may no longer be true).
+        if lease.note is not None:
+            await self.set(keys.lock_note(lease.name), lease.note, NOTE_TTL_S)
+        elif lease.previous is not None:
+            await self.delete(keys.lock_note(lease.name))
+        await self.unlock(lease.name, lease.token)
+        if lease.finish is not None:
+            await self.finish(lease.finish.key, lease.finish.result, lease.finish.ttl_s)
 
     async def _keep(self, lease: Lease, lease_s: float) -> None:
         while True:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections import deque
 
+from bot.storage import keys
 from bot.storage.state import (
     DEFAULT_LOCK_LEASE_S,
     PROCESSING,
@@ -103,7 +105,7 @@ class MemoryStateStore(StateStore):
             if held is None or held[1] <= now:
                 token = await self.next_fence()
                 self._held[name] = (token, now + lease_s)
-                return Lease(name, token)
+                return Lease(name, token, previous=self._live(keys.lock_note(name)))
             if now >= deadline:
                 raise LockTimeout(f"lock {name!r} busy for {wait_s}s")
             # Woken when the holder lets go, or when its lease runs out.
@@ -125,6 +127,13 @@ class MemoryStateStore(StateStore):
             freed = self._freed.pop(name, None)
             if freed is not None:
                 freed.set()
+
+    async def release_lease(self, lease: Lease) -> None:
+        held = self._held.get(lease.name)
+        if held is None or held[0] != lease.token:
+            # Only the lock's holder leaves a note (or clears one).
+            lease = dataclasses.replace(lease, note=None, previous=None)
+        await super().release_lease(lease)
 
     async def reserve(self, key: str, limit: int, window_s: float) -> float:
         now = self._now()

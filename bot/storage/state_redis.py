@@ -16,6 +16,7 @@ from bot.domain.errors import StoreUnavailable
 from bot.storage import keys
 from bot.storage.state import (
     DEFAULT_LOCK_LEASE_S,
+    NOTE_TTL_S,
     PROCESSING,
     Lease,
     LockTimeout,
@@ -85,6 +86,31 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+# Take a lock: KEYS the lock, the fence counter, the lock's note; ARGV lease ms. Returns the
+# token (0 when taken) and the note its last holder left.
+_TAKE_LOCK = (
+    _FENCE
+    + """
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0, false} end
+local token = fence(KEYS[2])
+redis.call('SET', KEYS[1], string.format('%d', token), 'PX', ARGV[1])
+return {token, redis.call('GET', KEYS[3])}
+"""
+)
+
+# Release a lock held by ARGV[1] (KEYS[1]), leaving a note (KEYS[2]: ARGV[2] for ARGV[3] ms;
+# empty: none) and keeping a message's result (KEYS[3]: ARGV[4] for ARGV[5] ms, unless empty).
+# Only the lock's holder leaves a note.
+_RELEASE_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+  else redis.call('DEL', KEYS[2]) end
+  redis.call('DEL', KEYS[1])
+end
+if ARGV[4] ~= '' then redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5]) end
+return 1
+"""
+
 # Drop any processing claim (never a finished result).
 _RELEASE_ANY = """
 local v = redis.call('GET', KEYS[1])
@@ -107,6 +133,8 @@ class RedisStateStore(StateStore):
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
         self._release_any = client.register_script(_RELEASE_ANY)
+        self._take_lock = client.register_script(_TAKE_LOCK)
+        self._release_lease = client.register_script(_RELEASE_LEASE)
 
     @classmethod
     def from_url(
@@ -174,11 +202,13 @@ class RedisStateStore(StateStore):
         deadline = time.monotonic() + wait_s
         pause = 0.01
         while True:
-            token = await self._call(
-                lambda: self._take(keys=[name, keys.fence()], args=[_ms(lease_s), ""])
+            token, note = await self._call(
+                lambda: self._take_lock(
+                    keys=[name, keys.fence(), keys.lock_note(name)], args=[_ms(lease_s)]
+                )
             )
             if int(token):
-                return Lease(name, int(token))
+                return Lease(name, int(token), previous=None if note is None else str(note))
             if time.monotonic() >= deadline:
                 raise LockTimeout(f"lock {name!r} busy for {wait_s}s")
             await asyncio.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
@@ -190,6 +220,21 @@ class RedisStateStore(StateStore):
 
     async def unlock(self, name: str, token: int) -> None:
         await self._call(lambda: self._release(keys=[name], args=[str(token)]))
+
+    async def release_lease(self, lease: Lease) -> None:
+        if lease.note is None and lease.previous is None and lease.finish is None:
+            await self.unlock(lease.name, lease.token)
+            return
+        done = lease.finish
+        args: list[str | int] = [
+            str(lease.token),
+            lease.note or "",
+            _ms(NOTE_TTL_S),
+            "" if done is None else done.result,
+            1 if done is None else _ms(done.ttl_s),
+        ]
+        names = [lease.name, keys.lock_note(lease.name), lease.name if done is None else done.key]
+        await self._call(lambda: self._release_lease(keys=names, args=args))
 
     async def reserve(self, key: str, limit: int, window_s: float) -> float:
         now = time.time()

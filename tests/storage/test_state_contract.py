@@ -10,7 +10,7 @@ import redis.asyncio as redis_async
 
 from bot.domain import StoreUnavailable
 from bot.storage import keys
-from bot.storage.state import PROCESSING, LockTimeout, StateStore
+from bot.storage.state import PROCESSING, Finish, LockTimeout, StateStore
 from bot.storage.state_memory import MemoryStateStore
 from bot.storage.state_redis import RedisStateStore
 
@@ -212,3 +212,41 @@ async def test_fencing_tokens_keep_growing_when_the_store_loses_its_keys(
     else:
         after = await MemoryStateStore().next_fence()  # a restarted worker
     assert after > before
+
+
+async def test_the_next_holder_of_a_lock_sees_the_note_the_last_one_left(
+    store: StateStore,
+) -> None:
+    """What a holder saved under the lock (e.g. a conversation's version) reaches the next
+    holder; a holder that notes nothing clears it, and one that lost the lock notes nothing."""
+    name = keys.lock("conv:noted")
+    async with store.lock(name, timeout_s=5, wait_s=1) as first:
+        assert first.previous is None
+        first.note = "7"
+    async with store.lock(name, timeout_s=5, wait_s=1) as second:
+        assert second.previous == "7"
+    async with store.lock(name, timeout_s=5, wait_s=1) as third:
+        assert third.previous is None  # the second holder left no note: nothing is known
+        third.note = "8"
+    stalled = await store.acquire(name, lease_s=0.2, wait_s=1)
+    assert stalled.previous == "8"
+    await asyncio.sleep(0.3)  # its lease runs out, and another holder takes the lock
+    successor = await store.acquire(name, lease_s=5, wait_s=1)
+    stalled.note = "9"
+    await store.release_lease(stalled)
+    successor.note = "10"
+    await store.release_lease(successor)
+    assert (await store.acquire(name, lease_s=5, wait_s=1)).previous == "10"
+
+
+async def test_a_message_is_marked_done_with_the_release_of_the_lock_it_was_answered_under(
+    store: StateStore,
+) -> None:
+    key = keys.dedup("wechat_mp:demo:released")
+    token = await store.claim(key, lease_s=5)
+    assert token is not None
+    async with store.lock(keys.lock("conv:answered"), timeout_s=5, wait_s=1) as lease:
+        lease.finish = Finish(key, "the answer", 5)
+        assert await store.peek(key) == PROCESSING
+    assert await store.peek(key) == "the answer"
+    assert await store.claim(key, lease_s=5) is None

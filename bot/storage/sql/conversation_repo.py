@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.conversations import Conversation, ConversationStore, Mode
 from bot.storage.sql.conversation_models import ConversationRow
@@ -38,7 +39,7 @@ class SqlConversationStore(ConversationStore):
     async def get(self, key: str) -> Conversation | None:
         async with self._db.session() as s:
             row = await s.get(ConversationRow, key)
-            return None if row is None else _from_row(row)
+            return None if row is None else conversation_of(row)
 
     async def save(self, conversation: Conversation, *, fence: int | None = None) -> None:
         if fence is not None:
@@ -56,31 +57,8 @@ class SqlConversationStore(ConversationStore):
         conversation.version = row.version
 
     async def _save_fenced(self, conversation: Conversation, fence: int) -> None:
-        values = {name: getattr(conversation, name) for name in _FIELDS}
-        values["mode"] = conversation.mode.value
-        stmt = (
-            update(ConversationRow)
-            .where(
-                ConversationRow.key == conversation.key,
-                ConversationRow.fence <= fence,
-                # Also what this holder read: a holder that lost the lock while it worked
-                # must not overwrite a save made meanwhile (even one under an older token).
-                ConversationRow.version == conversation.version,
-            )
-            .values(**values, fence=fence, version=ConversationRow.version + 1)
-            .returning(ConversationRow.version)
-        )
-        try:
-            async with self._db.session() as s:
-                version = (await s.execute(stmt)).scalar_one_or_none()
-                if version is None:
-                    if await s.get(ConversationRow, conversation.key) is not None:
-                        raise Fenced("conversation saved meanwhile under another lock")
-                    s.add(ConversationRow(key=conversation.key, **values, fence=fence, version=1))
-                    version = 1
-        except IntegrityError:
-            # Created meanwhile by a holder of the lock that took over from this one.
-            raise Fenced(f"conversation created under a newer lock than {fence}") from None
+        async with self._db.session() as s:
+            version = await save_fenced(s, conversation, fence)
         conversation.version = version
 
     async def recent(
@@ -91,7 +69,7 @@ class SqlConversationStore(ConversationStore):
             stmt = stmt.where(ConversationRow.mode.in_([m.value for m in modes]))
         stmt = stmt.order_by(ConversationRow.last_message_at.desc()).limit(limit)
         async with self._db.session() as s:
-            return [_from_row(r) for r in (await s.scalars(stmt)).all()]
+            return [conversation_of(r) for r in (await s.scalars(stmt)).all()]
 
     async def waiting_since(self, before: datetime, limit: int = 100) -> list[Conversation]:
         stmt = (
@@ -102,10 +80,43 @@ class SqlConversationStore(ConversationStore):
             .limit(limit)
         )
         async with self._db.session() as s:
-            return [_from_row(r) for r in (await s.scalars(stmt)).all()]
+            return [conversation_of(r) for r in (await s.scalars(stmt)).all()]
 
 
-def _from_row(row: ConversationRow) -> Conversation:
+async def save_fenced(s: AsyncSession, conversation: Conversation, fence: int) -> int:
+    """Write ``conversation`` in the unit of work ``s`` under the lock token ``fence``
+    (``ConversationStore.save``): its new version, once ``s`` commits. Raises ``Fenced`` when a
+    newer holder saved already, or anyone saved since it was read."""
+    values = {name: getattr(conversation, name) for name in _FIELDS}
+    values["mode"] = conversation.mode.value
+    stmt = (
+        update(ConversationRow)
+        .where(
+            ConversationRow.key == conversation.key,
+            ConversationRow.fence <= fence,
+            # Also what this holder read: a holder that lost the lock while it worked
+            # must not overwrite a save made meanwhile (even one under an older token).
+            ConversationRow.version == conversation.version,
+        )
+        .values(**values, fence=fence, version=ConversationRow.version + 1)
+        .returning(ConversationRow.version)
+    )
+    version = (await s.execute(stmt)).scalar_one_or_none()
+    if version is not None:
+        return int(version)
+    if await s.get(ConversationRow, conversation.key) is not None:
+        raise Fenced("conversation saved meanwhile under another lock")
+    s.add(ConversationRow(key=conversation.key, **values, fence=fence, version=1))
+    try:
+        await s.flush()
+    except IntegrityError:
+        # Created meanwhile by a holder of the lock that took over from this one.
+        raise Fenced(f"conversation created under a newer lock than {fence}") from None
+    return 1
+
+
+def conversation_of(row: ConversationRow) -> Conversation:
+    """The conversation a stored row holds."""
     return Conversation(
         key=row.key,
         committee=row.committee,

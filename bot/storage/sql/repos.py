@@ -6,10 +6,11 @@ from collections.abc import Collection, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select, update
+from sqlalchemy import ColumnElement, case, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import Chat, ChatType, IncomingMessage, MessageType, Reply, Sender
 from bot.domain.clock import UTC_OFFSET, ZONE_NAME, day_bounds
@@ -37,6 +38,8 @@ from bot.storage.messages import (
     Unfinished,
     outcome_of,
 )
+from bot.storage.sql.conversation_models import ConversationRow
+from bot.storage.sql.conversation_repo import conversation_of, save_fenced
 from bot.storage.sql.database import Database
 from bot.storage.sql.models import FaqRevisionRow, FaqRow, MessageRow, utcnow
 
@@ -46,7 +49,13 @@ class SqlMessageLog(MessageLog):
         self._db = db
 
     async def claim_inbound(
-        self, msg: IncomingMessage, *, fence: int, lease_s: float, reply_to: str = ""
+        self,
+        msg: IncomingMessage,
+        *,
+        fence: int,
+        lease_s: float,
+        reply_to: str = "",
+        read_conversation: bool = False,
     ) -> InboundStatus:
         now = utcnow()
         until = now + timedelta(seconds=lease_s)
@@ -75,12 +84,12 @@ class SqlMessageLog(MessageLog):
             "fence": fence,
             "attempts": 1 if fence else 0,
         }
-        insert = pg_insert if self._db.dialect == "postgresql" else sqlite_insert
-        stmt = insert(MessageRow).values(**values).on_conflict_do_nothing()
+        upsert = pg_insert if self._db.dialect == "postgresql" else sqlite_insert
+        stmt = upsert(MessageRow).values(**values).on_conflict_do_nothing()
         async with self._db.session() as s:
             result = await s.execute(stmt)
             if getattr(result, "rowcount", 1):
-                return InboundStatus(Intake.NEW)
+                return await _held_status(s, msg, Intake.NEW, read_conversation)
             if fence > 0:
                 took = await s.execute(
                     update(MessageRow)
@@ -98,7 +107,7 @@ class SqlMessageLog(MessageLog):
                     )
                 )
                 if getattr(took, "rowcount", 0):
-                    return InboundStatus(Intake.TAKEN_OVER)
+                    return await _held_status(s, msg, Intake.TAKEN_OVER, read_conversation)
             return await _status(s, msg) or InboundStatus(Intake.BUSY)
 
     async def renew_inbound(self, msg: IncomingMessage, fence: int, lease_s: float) -> bool:
@@ -143,48 +152,27 @@ class SqlMessageLog(MessageLog):
         fence: int | None = None,
         result: str | None = None,
     ) -> bool:
-        now = utcnow()
-        # A silent turn keeps an outcome set during it (``human``).
-        outcome: Any = (
-            outcome_of(replies)
-            if replies
-            else case((MessageRow.outcome == "", NOT_FOR_BOT), else_=MessageRow.outcome)
-        )
-        stmt = update(MessageRow).where(*_inbound_row(msg))
-        if fence is not None:
-            stmt = stmt.where(*_held(msg, fence))
         async with self._db.session() as s:
-            # The update comes first: it locks the inbound row, so of two workers answering
-            # the same message only the holder of its latest claim writes anything.
-            answered = await s.execute(
-                stmt.values(
-                    outcome=outcome, result=result, claimed_until=None, reply_to=None
-                ).returning(MessageRow.id)
-            )
-            inbound_id = answered.scalar_one_or_none()
-            if fence is not None and inbound_id is None:
+            return await _answer(s, msg, replies, delivery, fence, result)
+
+    async def record_answer(
+        self,
+        msg: IncomingMessage,
+        replies: list[Reply],
+        delivery: str,
+        *,
+        fence: int,
+        result: str,
+        conversation: Conversation,
+        conversation_fence: int,
+    ) -> bool:
+        async with self._db.session() as s:
+            # The inbound row first, as in ``record_outbound``: it locks the row, and a
+            # message taken over meanwhile writes nothing, the turn included.
+            if not await _answer(s, msg, replies, delivery, fence, result):
                 return False
-            s.add_all(
-                MessageRow(
-                    committee=msg.committee,
-                    conversation_key=msg.conversation_key,
-                    channel=msg.channel,
-                    account=msg.account,
-                    chat_id=msg.chat.id,
-                    chat_type=msg.chat.type.value,
-                    sender_id="linli",
-                    sender_name="邻里",
-                    direction="out",
-                    msg_type="text",
-                    text=r.text,
-                    kind=r.kind.value,
-                    external_id=None,
-                    delivery=delivery,
-                    created_at=now,
-                    reply_of=inbound_id,
-                )
-                for r in replies
-            )
+            version = await save_fenced(s, conversation, conversation_fence)
+        conversation.version = version
         return True
 
     async def record_outcome(self, msg: IncomingMessage, outcome: str) -> None:
@@ -573,6 +561,64 @@ def _faq_revision(r: FaqRevisionRow) -> FaqRevision:
     return FaqRevision(r.id, r.faq_id, r.actor, r.action, r.before, r.after, r.created_at)
 
 
+async def _answer(
+    s: AsyncSession,
+    msg: IncomingMessage,
+    replies: list[Reply],
+    delivery: str,
+    fence: int | None,
+    result: str | None,
+) -> bool:
+    """``MessageLog.record_outbound`` in the unit of work ``s``."""
+    now = utcnow()
+    # A silent turn keeps an outcome set during it (``human``).
+    outcome: Any = (
+        outcome_of(replies)
+        if replies
+        else case((MessageRow.outcome == "", NOT_FOR_BOT), else_=MessageRow.outcome)
+    )
+    stmt = update(MessageRow).where(*_inbound_row(msg))
+    if fence is not None:
+        stmt = stmt.where(*_held(msg, fence))
+    # The update comes first: it locks the inbound row, so of two workers answering the same
+    # message only the holder of its latest claim writes anything.
+    answered = await s.execute(
+        stmt.values(outcome=outcome, result=result, claimed_until=None, reply_to=None).returning(
+            MessageRow.id
+        )
+    )
+    inbound_id = answered.scalar_one_or_none()
+    if fence is not None and inbound_id is None:
+        return False
+    if replies:
+        # A Core insert: the ORM's unit of work costs more than the statement here.
+        await s.execute(
+            insert(MessageRow),
+            [
+                {
+                    "committee": msg.committee,
+                    "conversation_key": msg.conversation_key,
+                    "channel": msg.channel,
+                    "account": msg.account,
+                    "chat_id": msg.chat.id,
+                    "chat_type": msg.chat.type.value,
+                    "sender_id": "linli",
+                    "sender_name": "邻里",
+                    "direction": "out",
+                    "msg_type": "text",
+                    "text": r.text,
+                    "kind": r.kind.value,
+                    "external_id": None,
+                    "delivery": delivery,
+                    "created_at": now,
+                    "reply_of": inbound_id,
+                }
+                for r in replies
+            ],
+        )
+    return True
+
+
 def _inbound_row(msg: IncomingMessage) -> tuple[ColumnElement[bool], ...]:
     """The stored row of a resident's message (the unique inbound index)."""
     return (
@@ -590,6 +636,16 @@ def _held(msg: IncomingMessage, fence: int) -> tuple[ColumnElement[bool], ...]:
         MessageRow.fence == fence,
         MessageRow.claimed_until.is_not(None),
     )
+
+
+async def _held_status(
+    s: AsyncSession, msg: IncomingMessage, intake: Intake, read_conversation: bool
+) -> InboundStatus:
+    if not read_conversation:
+        return InboundStatus(intake)
+    stmt = select(ConversationRow).where(ConversationRow.key == msg.conversation_key)
+    row = (await s.scalars(stmt)).first()
+    return InboundStatus(intake, conversation=None if row is None else conversation_of(row))
 
 
 async def _status(s: Any, msg: IncomingMessage) -> InboundStatus | None:
