@@ -32,9 +32,11 @@ from bot.channels.protocol import ChannelContext
 from bot.channels.wechat_mp import WeChatMpChannel
 from bot.channels.wecom_bot import WeComBotChannel
 from bot.domain import IncomingMessage, Reply, ReplyKind
+from bot.domain.once import DeliveryReport
 from bot.settings import load_settings
 from bot.storage.conversations import Conversation
 from bot.storage.messages import (
+    DeliveryCount,
     InboundRecord,
     InboundStatus,
     Intake,
@@ -55,7 +57,13 @@ class ListLog(MessageLog):
         self.rows = 0
 
     async def claim_inbound(
-        self, msg: IncomingMessage, *, fence: int, lease_s: float, reply_to: str = ""
+        self,
+        msg: IncomingMessage,
+        *,
+        fence: int,
+        lease_s: float,
+        reply_to: str = "",
+        read_conversation: bool = False,
     ) -> InboundStatus:
         self.rows += 1
         return InboundStatus(Intake.NEW)
@@ -93,9 +101,28 @@ class ListLog(MessageLog):
         direction: str,
         sender_name: str,
         delivery: str,
+        error_code: int | None = None,
+        error: str = "",
     ) -> int:
         self.rows += 1
         return self.rows
+
+    async def record_answer(
+        self,
+        msg: IncomingMessage,
+        replies: list[Reply],
+        delivery: str,
+        *,
+        fence: int,
+        result: str,
+        conversation: Conversation,
+        conversation_fence: int,
+    ) -> bool:
+        self.rows += len(replies)
+        return True
+
+    async def record_late_delivery(self, msg: IncomingMessage, report: DeliveryReport) -> int:
+        return 0
 
     async def since(self, conversation_key: str, after_id: int) -> list[LoggedMessage]:
         return []
@@ -123,6 +150,20 @@ class ListLog(MessageLog):
     async def outcome_counts(
         self, start: date, end: date, committee: str | None = None
     ) -> list[OutcomeCount]:
+        return []
+
+    async def message(self, message_id: int) -> LoggedMessage | None:
+        return None
+
+    async def hold_for_retry(self, conversation_key: str, message_id: int) -> bool:
+        return False
+
+    async def record_delivery(self, message_id: int, report: DeliveryReport) -> None:
+        return None
+
+    async def delivery_counts(
+        self, start: date, end: date, committee: str | None = None
+    ) -> list[DeliveryCount]:
         return []
 
 

@@ -187,7 +187,11 @@ async def test_every_resident_is_answered_through_pgbouncer(
     assert ticket["replies"]
     conn = await asyncpg.connect(pg_database.replace("postgresql+asyncpg://", "postgresql://"))
     try:
-        inbound = await conn.fetchval("SELECT count(*) FROM messages WHERE direction = 'in'")
+        senders = [r.sender for r in residents] + ["t1"]
+        inbound = await conn.fetchval(
+            "SELECT count(*) FROM messages WHERE direction = 'in' AND sender_id = ANY($1)",
+            senders,
+        )
     finally:
         await conn.close()
     assert inbound == 41
