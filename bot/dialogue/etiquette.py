@@ -150,7 +150,7 @@ class FaqDecider:
         if parse.intent == "out_of_scope" and parse.confidence >= 0.85:
             return None
         compound = committee.compound_for_chat(msg.chat.id)
-        turn = Turn(msg, text, committee, compound, parse, _conversation_of(msg))
+        turn = Turn(msg, text, committee, compound, parse, Conversation.of(msg))
         outcome = await self._faq.search(turn)
         if outcome is None or outcome.kind != "answer" or outcome.answer is None:
             return None
@@ -344,7 +344,7 @@ class Etiquette:
 
     async def _prefer_private(self, msg: IncomingMessage, on: bool) -> None:
         async with self._state.lock(keys.lock(msg.conversation_key)) as lease:
-            conv = await self._conversations.get(msg.conversation_key) or _conversation_of(msg)
+            conv = await self._conversations.get(msg.conversation_key) or Conversation.of(msg)
             if on:
                 conv.state[PREFERS_PRIVATE] = True
             else:
@@ -432,19 +432,6 @@ def _asker_conversation(post: GroupPost, asker: Asker) -> Conversation:
         chat_type=ChatType.GROUP.value,
         sender_id=asker.id,
         sender_name=asker.name,
-    )
-
-
-def _conversation_of(msg: IncomingMessage) -> Conversation:
-    return Conversation(
-        key=msg.conversation_key,
-        committee=msg.committee,
-        channel=msg.channel,
-        account=msg.account,
-        chat_id=msg.chat.id,
-        chat_type=msg.chat.type.value,
-        sender_id=msg.sender.id,
-        sender_name=msg.sender.name,
     )
 
 

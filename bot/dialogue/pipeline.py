@@ -312,7 +312,7 @@ class Pipeline:
         are final before they are saved, group etiquette's included)."""
         msg, committee = inbound.msg, inbound.committee
         async with self._state.lock(keys.lock(msg.conversation_key)) as lease:
-            conv = await self._read_conversation(msg, lease) or _new(msg)
+            conv = await self._read_conversation(msg, lease) or Conversation.of(msg)
             conv.sender_name = msg.sender.name or conv.sender_name
             conv.last_message_at = datetime.now(UTC)
             inbound.fence = lease.token
@@ -483,7 +483,7 @@ class Pipeline:
         console opens it from the alert; self-harm puts it with a person (and keeps it
         there); an address asked for is awaited."""
         async with self._state.lock(keys.lock(msg.conversation_key)) as lease:
-            conv = await self._conversations.get(msg.conversation_key) or _new(msg)
+            conv = await self._conversations.get(msg.conversation_key) or Conversation.of(msg)
             conv.sender_name = msg.sender.name or conv.sender_name
             conv.last_message_at = datetime.now(UTC)
             if compound is not None and not conv.compound:
@@ -656,19 +656,6 @@ def _group_compound(msg: IncomingMessage, committee: Committee) -> Compound | No
     if msg.chat.type is ChatType.GROUP:
         return committee.compound_for_chat(msg.chat.id)
     return None
-
-
-def _new(msg: IncomingMessage) -> Conversation:
-    return Conversation(
-        key=msg.conversation_key,
-        committee=msg.committee,
-        channel=msg.channel,
-        account=msg.account,
-        chat_id=msg.chat.id,
-        chat_type=msg.chat.type.value,
-        sender_id=msg.sender.id,
-        sender_name=msg.sender.name,
-    )
 
 
 def _clean(text: str) -> str:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.domain import IncomingMessage
+
 
 class Mode(enum.StrEnum):
     BOT = "bot"
@@ -44,6 +46,20 @@ class Conversation:
     def silent(self) -> bool:
         """The bot must not answer: a person has it or is about to."""
         return self.mode is not Mode.BOT
+
+    @classmethod
+    def of(cls, msg: IncomingMessage) -> Conversation:
+        """A new conversation for the chat and sender of ``msg``."""
+        return cls(
+            key=msg.conversation_key,
+            committee=msg.committee,
+            channel=msg.channel,
+            account=msg.account,
+            chat_id=msg.chat.id,
+            chat_type=msg.chat.type.value,
+            sender_id=msg.sender.id,
+            sender_name=msg.sender.name,
+        )
 
 
 class ConversationStore(abc.ABC):
