@@ -204,3 +204,27 @@ def test_a_group_message_is_stored_with_numbers_and_a_named_flat_masked() -> Non
         "我是5号楼***室的张三，电话138****5678"
     )
     assert mask_personal("5号楼302楼上漏水") == "5号楼302楼上漏水"  # no one named
+
+
+def test_no_log_call_overwrites_a_log_record_attribute() -> None:
+    """``extra={"created": …}`` (or ``message``, ``name`` …) raises KeyError inside the
+    logging call — only when that level is enabled, so it passes quiet tests and breaks the
+    message in production. Every ``extra`` dict of the package is checked."""
+    import ast
+    from pathlib import Path
+
+    reserved = set(logging.LogRecord("n", 0, "p", 0, "m", None, None).__dict__)
+    reserved |= {"message", "asctime"}
+    clashes = []
+    for path in sorted((Path(__file__).resolve().parent.parent / "bot").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            for kw in node.keywords:
+                if kw.arg == "extra" and isinstance(kw.value, ast.Dict):
+                    clashes += [
+                        f"{path.name}:{node.lineno} {key.value}"
+                        for key in kw.value.keys
+                        if isinstance(key, ast.Constant) and key.value in reserved
+                    ]
+    assert clashes == []

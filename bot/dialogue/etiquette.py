@@ -221,7 +221,7 @@ class Etiquette:
         )
         log.info(
             "group question kept for a delayed answer",
-            extra={"post": post.id, "created": created, "askers": len(post.askers)},
+            extra={"post": post.id, "new": created, "askers": len(post.askers)},
         )
 
     async def spoke(self, msg: IncomingMessage) -> None:

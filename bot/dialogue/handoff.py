@@ -240,7 +240,7 @@ class Handoff:
         await self._log.record_delivery(message_id, report)
         log.info(
             "caseworker reply retried",
-            extra={"message": message_id, "delivery": report.status.value, "by": actor.id},
+            extra={"message_id": message_id, "delivery": report.status.value, "by": actor.id},
         )
         return report
 
