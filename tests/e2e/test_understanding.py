@@ -29,6 +29,17 @@ async def test_asking_about_my_own_report_still_lists_tickets(bot: Any) -> None:
     resident = Resident(bot, "und-2")
     data = await resident.say("我报的修怎么样了")
     assert "没有正在办理的工单" in texts(data)
+    data = await Resident(bot, "und-2b").say("师傅啥辰光上门")
+    assert "没有正在办理的工单" in texts(data)
+
+
+async def test_asking_who_can_repair_something_is_not_a_ticket_query(bot: Any) -> None:
+    """Nothing was reported yet: a status reading without any earlier report or awaited
+    visit in the words goes on to the FAQ and the rest, never "您目前没有正在办理的工单"."""
+    for n, text in enumerate(["热死了 空调谁会修伐", "我家马桶堵了 谁能来通一下"]):
+        data = await Resident(bot, f"und-7{n}").say(text)
+        assert "status" not in kinds(data), texts(data)
+        assert "没有正在办理的工单" not in texts(data)
 
 
 async def test_a_noise_complaint_gets_the_rule_first_then_a_ticket_on_request(

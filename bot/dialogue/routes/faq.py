@@ -13,7 +13,7 @@ from datetime import date
 
 from bot.dialogue.answers import OUTCOME, AnswerCache, OutcomeKey
 from bot.dialogue.routes.intake import DRAFT, OFFER_TICKET
-from bot.dialogue.routes.status import is_project_question
+from bot.dialogue.routes.status import asks_after_a_report, is_project_question
 from bot.dialogue.turn import Turn
 from bot.domain import Compound, Reply, ReplyKind, StoreUnavailable
 from bot.domain.faq import FaqEntry
@@ -76,8 +76,12 @@ class FaqRoute:
 
     async def __call__(self, turn: Turn) -> list[Reply] | None:
         parse = turn.parse
-        project = parse.intent == "ticket_status" and is_project_question(turn.text)
-        if parse.intent in SKIP_INTENTS and parse.confidence >= 0.6 and not project:
+        # Read as a status question, but about a project or not about any earlier report:
+        # the FAQ is asked all the same.
+        not_mine = parse.intent == "ticket_status" and (
+            is_project_question(turn.text) or not asks_after_a_report(turn.text)
+        )
+        if parse.intent in SKIP_INTENTS and parse.confidence >= 0.6 and not not_mine:
             return None
         if parse.intent == "out_of_scope" and parse.confidence >= 0.85:
             return None

@@ -22,6 +22,24 @@ PROJECT = re.compile(
 OWN_REPORT = re.compile(r"工单|单号|报修|我(?:报|反映|投诉|登记|提交|申请|提)的|我报了|我反映了")
 
 
+# A question about one's own ticket points at something reported or awaited: the report, its
+# progress, a visit, a result ("我报的修怎么样了", "师傅什么时候来", "你们派人了没有"). Without
+# any of it, a message the classifier read as a status question asks for something new
+# ("热死了 空调谁会修伐": who can repair an air conditioner) and goes on to the FAQ.
+STATUS_CUE = re.compile(
+    r"工单|单子|单号|记录|状态|进度|进展|结果|动静|下文|接单|登记上|派人|派了|转给|"
+    r"报(?:修|了|的|过)|反映|投诉的|提交|申请的|"
+    r"怎么样了|咋样了|哪能了|到哪|哪一步|啥情况|什么情况|怎么处理|处理(?:了|好|得)|"
+    r"(?:修|弄|搞|办)(?:好|完)了|修不修|管不管|有没有人|还没|没人|人呢|"
+    r"什么时候(?:来|上门|修|到)|啥辰光|几时来|上门|来修|上次|上个|前天|昨天|上礼拜|上周"
+)
+
+
+def asks_after_a_report(text: str) -> bool:
+    """The message points at an earlier report or an awaited visit (a ticket number too)."""
+    return find_number(text) is not None or bool(STATUS_CUE.search(text))
+
+
 def is_project_question(text: str) -> bool:
     """A question about a consultation, a building's project or a public matter, not about
     one's own report."""
@@ -38,6 +56,8 @@ class StatusRoute:
     async def __call__(self, turn: Turn) -> list[Reply] | None:
         number = find_number(turn.text)
         if turn.parse.intent != "ticket_status" and number is None:
+            return None
+        if number is None and not asks_after_a_report(turn.text):
             return None
         if number is None and is_project_question(turn.text):
             return None
