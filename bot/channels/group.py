@@ -27,11 +27,10 @@ from bot.channels.platform import DELIVERY_ERRORS, failed
 from bot.channels.registry import ChannelRegistry
 from bot.channels.webhook import CHANNEL as WEBHOOK
 from bot.channels.webhook.channel import TRY_ACCOUNT
-from bot.domain import ChatType, IncomingMessage
+from bot.domain import IncomingMessage
 from bot.domain.once import Delivery, DeliveryReport
 from bot.settings import GroupEtiquette, Settings
 from bot.storage import keys
-from bot.storage.conversations import Conversation
 from bot.storage.group_posts import Asker, GroupPost, GroupRules
 from bot.storage.state import StateStore
 
@@ -102,17 +101,7 @@ class GroupPoster:
                 return failed(exc)
             return DeliveryReport(Delivery.ACTIVE)
         first = askers[0] if askers else Asker("", "", "")
-        to = Conversation(
-            key=first.conversation_key,
-            committee=post.committee,
-            channel=post.channel,
-            account=post.account,
-            chat_id=post.chat_id,
-            chat_type=ChatType.GROUP.value,
-            sender_id=first.id,
-            sender_name=first.name,
-        )
-        return await self._channels.push(to, text, "faq")
+        return await self._channels.push(post.conversation_of(first), text, "faq")
 
 
 def group_throttle(channel: str, account: str, chat_id: str) -> str:

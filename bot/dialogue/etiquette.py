@@ -304,7 +304,7 @@ class Etiquette:
                 await self._posts.finish(p.id, PostState.SENT if ok else PostState.FAILED, delivery)
             for asker in askers:
                 await self._log.record_proactive(
-                    _asker_conversation(claimed[0], asker),
+                    claimed[0].conversation_of(asker),
                     text,
                     kind=ReplyKind.FAQ.value,
                     direction="out",
@@ -420,19 +420,6 @@ def _askers(posts: Sequence[GroupPost]) -> list[Asker]:
 
 def _at(name: str) -> str:
     return f"@{name} " if name else ""
-
-
-def _asker_conversation(post: GroupPost, asker: Asker) -> Conversation:
-    return Conversation(
-        key=asker.conversation_key,
-        committee=post.committee,
-        channel=post.channel,
-        account=post.account,
-        chat_id=post.chat_id,
-        chat_type=ChatType.GROUP.value,
-        sender_id=asker.id,
-        sender_name=asker.name,
-    )
 
 
 def privately(replies: list[Reply]) -> list[Reply]:

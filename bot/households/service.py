@@ -7,6 +7,7 @@ their chat identity (``ResidentId``) and only ever reach their own binding."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
@@ -171,7 +172,8 @@ class Households:
         code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
         now = self._now()
         expires = now + self._code_ttl
-        await self.store.add_code(committee, household_id, hash_code(code), actor.id, now, expires)
+        code_hash = await asyncio.to_thread(hash_code, code)  # scrypt: ~50 ms, off the event loop
+        await self.store.add_code(committee, household_id, code_hash, actor.id, now, expires)
         await self._log(committee, household_id, actor, "code", f"有效至 {expires.isoformat()}")
         return code, expires
 
@@ -224,7 +226,7 @@ class Households:
             return CodeOutcome(None, "locked")
         now = self._now()
         for issued in await self.store.live_codes(committee, binding.household_id, now):
-            if check_code(code, issued.code_hash):
+            if await asyncio.to_thread(check_code, code, issued.code_hash):
                 done = await self.store.redeem(committee, issued.id, binding.id, now)
                 if done is not None:
                     return CodeOutcome(done, "ok")

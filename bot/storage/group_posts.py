@@ -11,6 +11,9 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.domain import ChatType
+from bot.storage.conversations import Conversation
+
 
 @dataclass(frozen=True, slots=True)
 class GroupRules:
@@ -67,6 +70,20 @@ class GroupPost:
     @property
     def group_key(self) -> tuple[str, str, str]:
         return (self.channel, self.account, self.chat_id)
+
+    def conversation_of(self, asker: Asker) -> Conversation:
+        """The asker's conversation in the post's group (where the post is logged for them,
+        and the address a channel push into the group takes)."""
+        return Conversation(
+            key=asker.conversation_key,
+            committee=self.committee,
+            channel=self.channel,
+            account=self.account,
+            chat_id=self.chat_id,
+            chat_type=ChatType.GROUP.value,
+            sender_id=asker.id,
+            sender_name=asker.name,
+        )
 
 
 @dataclass(frozen=True, slots=True)
