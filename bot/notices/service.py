@@ -120,6 +120,16 @@ class HouseholdStatus:
         return any(label in self.household.labels for label in PRIORITY_LABELS)
 
     @property
+    def rank(self) -> tuple[int, tuple[int, str], tuple[int, str], tuple[int, str], str]:
+        """独居 first, then 高龄, then the others; by building, unit and room within."""
+        first = next(
+            (i for i, label in enumerate(PRIORITY_LABELS) if label in self.household.labels),
+            len(PRIORITY_LABELS),
+        )
+        h = self.household
+        return (first, _natural(h.building), _natural(h.unit), _natural(h.room), h.compound)
+
+    @property
     def informed(self) -> bool:
         """Reached by Linli, or told by a caseworker's call or visit."""
         return self.reached or any(f.outcome.informed for f in self.follow_ups)
@@ -144,7 +154,7 @@ class NoticeDetail:
         wanted = [
             h for h in self.households if (not h.acknowledged if unacknowledged else not h.reached)
         ]
-        return sorted(wanted, key=lambda h: (not h.priority, h.address))
+        return sorted(wanted, key=lambda h: h.rank)
 
 
 class Notices:
@@ -467,12 +477,14 @@ class Notices:
         notices: Sequence[Notice],
         *,
         resident: ResidentId | None,
-        compound: str | None,
+        named: str | None,
+        around: str | None,
         buildings: Sequence[str] = (),
     ) -> list[Notice]:
-        """The notices that concern the asker: those targeting their bound household, else
-        (not bound, or asking about a compound) those for everyone in ``compound``."""
-        found: list[Notice] = []
+        """The notices that concern the asker: a bound resident (private chat), those
+        targeting their household; anyone else, those for everyone in the compound they
+        name (``named``) or are in (``around``: the group's, or the one they told before).
+        A bound resident naming a compound gets that compound's notices too."""
         if resident is not None:
             binding = await self._households.store.binding_of(committee, resident)
             if binding is not None and binding.status is not BindingStatus.REJECTED:
@@ -481,14 +493,10 @@ class Notices:
                         committee, binding.household_id, [n.id for n in notices]
                     )
                 )
-                found = [n for n in notices if n.id in ids]
-                if found or compound is None:
-                    return found
-        if compound is None:
-            return []
-        return [
-            n for n in notices if not n.audience.labels and n.audience.touches(compound, buildings)
-        ]
+                mine = [n for n in notices if n.id in ids]
+                there = _for_compound(notices, named, ()) if named else []
+                return mine + [n for n in there if n not in mine]
+        return _for_compound(notices, named or around, buildings)
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -548,6 +556,21 @@ class Notices:
 
 def _delivered(d: DeliveryRow) -> bool:
     return d.target is Target.PRIVATE and d.state is SendState.DONE and d.delivery in _DELIVERED
+
+
+def _for_compound(
+    notices: Sequence[Notice], compound: str | None, buildings: Sequence[str]
+) -> list[Notice]:
+    """Notices for everyone living in ``compound`` (``buildings`` of it), not narrowed to
+    labelled households (whose labels are for staff only)."""
+    if compound is None:
+        return []
+    return [n for n in notices if not n.audience.labels and n.audience.touches(compound, buildings)]
+
+
+def _natural(text: str) -> tuple[int, str]:
+    digits = "".join(c for c in text if c.isdigit())
+    return (int(digits) if digits and len(digits) < 9 else 0, text)
 
 
 _DELIVERED = frozenset(x.value for x in Delivery if DeliveryReport(x).delivered)

@@ -37,14 +37,14 @@ class NoticeRoute:
         asked = [n for n in valid if matching.answers(n, text)]
         if not asked:
             return None
-        named = turn.parse.value("compound")
-        compound = turn.committee.compound(named) if named else None
-        compound = compound or turn.compound
+        value = turn.parse.value("compound")
+        named = turn.committee.compound(value) if value else None
         found = await self._notices.relevant(
             committee,
             asked,
             resident=resident,
-            compound=compound.id if compound is not None else None,
+            named=named.id if named is not None else None,
+            around=turn.compound.id if turn.compound is not None else None,
             buildings=self._notices.buildings_of(committee, turn.msg.chat.id)
             if turn.is_group
             else (),
