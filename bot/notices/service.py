@@ -150,11 +150,11 @@ class NoticeDetail:
 
     def follow_up_list(self, *, unacknowledged: bool = False) -> list[HouseholdStatus]:
         """Households not reached (``unacknowledged``: not acknowledged), 独居 and 高龄 first,
-        then by address."""
+        then by address; those a caseworker has told already (a call or visit) last."""
         wanted = [
             h for h in self.households if (not h.acknowledged if unacknowledged else not h.reached)
         ]
-        return sorted(wanted, key=lambda h: h.rank)
+        return sorted(wanted, key=lambda h: (h.informed, h.rank))
 
 
 class Notices:
