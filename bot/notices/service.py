@@ -401,34 +401,40 @@ class Notices:
                     continue
             if not await self.store.claim(row.id, self._now()):
                 continue  # another worker has it
-            report = await self._send(row, notice)
+            report, conv, text = await self._send(row, notice)
+            # How it went is recorded first: a send is never repeated, whatever follows.
             await self.store.finish(row.id, report.status.value, report.error, self._now())
             sent += report.delivered
+            if conv is not None:
+                await self._log.record_proactive(
+                    conv,
+                    text,
+                    kind="notice",
+                    direction="out",
+                    sender_name="邻里",
+                    delivery=report.status,
+                    error_code=report.error_code,
+                    error=report.error,
+                )
         return sent
 
-    async def _send(self, row: DeliveryRow, notice: Notice) -> DeliveryReport:
+    async def _send(
+        self, row: DeliveryRow, notice: Notice
+    ) -> tuple[DeliveryReport, Conversation | None, str]:
+        """Send one delivery: how it went, and the resident's conversation and the text
+        (for their conversation log) when it was a private one."""
         name = self._committee_name(row.committee)
         if row.target is Target.GROUP:
             text = texts.message(notice, name, private=False)
-            return await self._out.post_group(row.committee, row.address, text)
+            return await self._out.post_group(row.committee, row.address, text), None, text
         conv = await self._conversations.get(row.conversation_key)
         if conv is None:
             # The binding was made in a private chat, so its conversation is known; without
             # it Linli has no address to write to.
-            return DeliveryReport(Delivery.UNDELIVERABLE, error="没有该居民的私聊会话")
+            report = DeliveryReport(Delivery.UNDELIVERABLE, error="没有该居民的私聊会话")
+            return report, None, ""
         text = texts.message(notice, name, private=True)
-        report = await self._out.push(conv, text, "notice")
-        await self._log.record_proactive(
-            conv,
-            text,
-            kind="notice",
-            direction="out",
-            sender_name="邻里",
-            delivery=report.status,
-            error_code=report.error_code,
-            error=report.error,
-        )
-        return report
+        return await self._out.push(conv, text, "notice"), conv, text
 
     # --- residents -------------------------------------------------------------------------
 
