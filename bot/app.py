@@ -50,6 +50,7 @@ from bot.dialogue.routes.faq import FaqRoute, PendingChoiceRoute, RuleFirstRoute
 from bot.dialogue.routes.household import HouseholdRoute
 from bot.dialogue.routes.intake import IntakeRoute
 from bot.dialogue.routes.letter import LetterRoute
+from bot.dialogue.routes.notice import NoticeRoute
 from bot.dialogue.routes.satisfaction import SatisfactionRoute
 from bot.dialogue.routes.smalltalk import SmallTalkRoute
 from bot.dialogue.routes.status import StatusRoute
@@ -63,6 +64,7 @@ from bot.insights import UnansweredQuestions
 from bot.insights.stats import DashboardFigures
 from bot.metrics import Metrics
 from bot.nlu import NluService
+from bot.notices import Notices
 from bot.operations import add_operations_routes, count_requests
 from bot.periodic import every, periodic_work
 from bot.playground import add_try_routes
@@ -78,6 +80,7 @@ from bot.storage.sql import (
     SqlGroupPostStore,
     SqlHouseholdStore,
     SqlMessageLog,
+    SqlNoticeStore,
     SqlProposalStore,
     SqlTicketStore,
 )
@@ -226,7 +229,19 @@ async def build_app(
         code_ttl=timedelta(hours=settings.household_code_ttl_hours),
         clock=now,
     )
+    group_poster = GroupPoster(settings, channels, outbound, state)
+    notices = Notices(
+        SqlNoticeStore(db),
+        households,
+        registry,
+        settings,
+        group_poster,
+        conversations,
+        message_log,
+        clock=now,
+    )
     routes: list[Route] = [
+        NoticeRoute(notices),  # a valid notice first; crises were answered before any route
         HouseholdRoute(households),
         PendingChoiceRoute(faq),
         SatisfactionRoute(tickets.satisfaction, outbound.alert_staff, events),
@@ -240,7 +255,7 @@ async def build_app(
     ]
     # Group etiquette posts through the channels (filled in below) and the group robots.
     etiquette = Etiquette(
-        GroupPoster(settings, channels, outbound, state),
+        group_poster,
         SqlGroupPostStore(db),
         FaqDecider(faq),
         conversations,
@@ -293,6 +308,7 @@ async def build_app(
     app[appkeys.ETIQUETTE] = etiquette
     app[appkeys.ALERTS] = alerts
     app[appkeys.HOUSEHOLDS] = households
+    app[appkeys.NOTICES] = notices
 
     ingress = Ingress(
         pipeline.handle,

@@ -21,6 +21,7 @@ from bot.insights import UnansweredQuestions
 from bot.insights.stats import DashboardFigures
 from bot.metrics import Metrics
 from bot.nlu import NluService
+from bot.notices import Notices
 from bot.retrieval import RetrievalService
 from bot.settings import Settings
 from bot.storage.conversations import ConversationStore
@@ -55,3 +56,4 @@ UNANSWERED = web.AppKey("unanswered", UnansweredQuestions)
 DASHBOARD = web.AppKey("dashboard", DashboardFigures)
 ALERTS = web.AppKey("alerts", StaffAlerts)
 HOUSEHOLDS = web.AppKey("households", Households)
+NOTICES = web.AppKey("notices", Notices)

@@ -1,7 +1,7 @@
 """The work a running bot does on its own, beside the requests: ticket news to residents
 (the outbox), handoff time-outs, auto-closing unrated tickets, recovery of messages whose
 processing was interrupted, the staff alert sweep, group posts that are due (group
-etiquette's delayed and merged answers), and index rebuilds when another process
+etiquette's delayed and merged answers), notices to send, and index rebuilds when another process
 changed a committee's FAQ. ``periodic_work`` is the application's cleanup context that starts
 the loops and, at shutdown, stops them and drains the background tasks."""
 
@@ -50,6 +50,10 @@ async def periodic_work(app: web.Application) -> AsyncIterator[None]:
         tasks.spawn(
             every(settings.household_purge_interval_s, lambda: purge_households(app)),
             name="household retention",
+        ),
+        tasks.spawn(
+            every(settings.notice_send_interval_s, app[appkeys.NOTICES].send_due),
+            name="notice sends",
         ),
     ]
     yield

@@ -202,6 +202,13 @@ class GroupEtiquette(BaseModel):
     robot_key: str = ""
     """WeCom group-robot ("消息推送") key of this group: how Linli posts into a WeCom group
     unprompted (the AI bot can only answer)."""
+    compound: str = ""
+    """The compound (id, name or alias) this group chat serves, for notices: over the
+    registry's ``group_chats`` (needed for a chat the registry does not list)."""
+    buildings: list[str] = Field(default_factory=list)
+    """The buildings this group serves when it is a building's group (``["20号楼"]``); empty:
+    the whole compound. A notice for some buildings goes to the compound's whole-compound
+    groups and to the groups of those buildings."""
 
 
 class CommitteeConfig(BaseModel):
@@ -362,6 +369,9 @@ class Settings(BaseSettings):
     household_code_ttl_hours: float = Field(default=72.0, gt=0)
     """How long a one-time household code handed out at the counter stays usable."""
     household_purge_interval_s: float = Field(default=3600.0, gt=0)
+    notice_send_interval_s: float = Field(default=2.0, gt=0)
+    """How often each worker sends notice deliveries that are due (group posts wait for
+    their group's rate limit)."""
 
     ticket_sla: dict[str, Any] = Field(default_factory=dict)
     """Per-category SLA overrides, e.g. ``repair = {first_response = "2 working hours",

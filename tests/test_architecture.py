@@ -31,6 +31,8 @@ ALLOWED: dict[str, set[str]] = {
     "retrieval": {"domain", "encoders", "segmenter", "tables"},
     # Households (户): the registry's rooms, residents' bindings, labels, the access log.
     "households": {"domain", "storage", "tables", "settings", "logs"},
+    # Notices (通知): sent through a NoticeOut protocol (``channels/group.py`` implements it).
+    "notices": {"domain", "storage", "settings", "logs", "households"},
     "tickets": {"domain", "storage", "logs"},
     "accounts": {"domain", "storage", "settings", "logs"},
     # Staff alerts send through a RobotSender protocol (the channels implement it).
@@ -49,6 +51,7 @@ ALLOWED: dict[str, set[str]] = {
         "background",
         "logs",
         "households",
+        "notices",
     },
     "channels": {"domain", "storage", "settings", "background", "logs"},
     "insights": {"domain", "storage", "encoders", "retrieval", "tickets", "logs"},
@@ -56,7 +59,7 @@ ALLOWED: dict[str, set[str]] = {
     "playground": {"domain", "storage", "settings", "logs"},
     # The loops a running bot keeps (outbox, sweeps, recovery, corpus changes) and the
     # operators' views (health, metrics): both read the services off the application.
-    "periodic": {"domain", "storage", "appkeys", "logs", "households"},
+    "periodic": {"domain", "storage", "appkeys", "logs", "households", "notices"},
     "operations": {"domain", "edge", "appkeys"},
     # The typed keys of what the composition root puts on the application.
     "appkeys": {
@@ -75,6 +78,7 @@ ALLOWED: dict[str, set[str]] = {
         "insights",
         "faqs",
         "households",
+        "notices",
     },
     "api": {
         "domain",
@@ -91,6 +95,7 @@ ALLOWED: dict[str, set[str]] = {
         "appkeys",
         "logs",
         "households",
+        "notices",
         "tables",
     },
     "console": {
@@ -107,6 +112,7 @@ ALLOWED: dict[str, set[str]] = {
         "appkeys",
         "logs",
         "households",
+        "notices",
     },
     # The composition root: everything but the command line.
     "app": {
@@ -134,6 +140,7 @@ ALLOWED: dict[str, set[str]] = {
         "api",
         "console",
         "households",
+        "notices",
         "tables",
     },
     # ``linli kb import|export`` (registered by the CLI) builds its stores like the root does.

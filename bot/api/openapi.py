@@ -23,6 +23,7 @@ from pydantic.json_schema import models_json_schema
 
 from bot.api import household_models as hm
 from bot.api import models as m
+from bot.api import notice_models as nm
 from bot.api.common import PATH_ID_MAX, PREFIX
 from bot.channels.webhook import MessageIn
 from bot.channels.webhook.models import WebhookError, WebhookResponse
@@ -33,7 +34,12 @@ REF = "#/components/schemas/{model}"
 
 Schema = dict[str, Any]
 
-REQUEST_MODELS: tuple[type[BaseModel], ...] = (*m.REQUEST_MODELS, *hm.REQUEST_MODELS, MessageIn)
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    *m.REQUEST_MODELS,
+    *hm.REQUEST_MODELS,
+    *nm.REQUEST_MODELS,
+    MessageIn,
+)
 """Every request body the document describes."""
 
 Kind = Literal["admin", "caller", "webhook", "public"]
@@ -174,6 +180,26 @@ ROUTES: tuple[Route, ...] = (
     Route("get", "/api/v1/household-access-log", "householdAccessLog", "households",
           "Staff accesses to household data (admins).", hm.AccessLog,
           query=hm.AccessLogQuery, errors=(403,)),
+    Route("get", "/api/v1/notices", "listNotices", "notices",
+          "The committee's notices (通知), newest first.", nm.NoticeList),
+    Route("post", "/api/v1/notices", "createNotice", "notices",
+          "Write a draft notice: kind, title, full text, validity, audience.", nm.Notice,
+          body=nm.NoticeIn, status=201),
+    Route("get", "/api/v1/notices/{notice_id}", "getNotice", "notices",
+          "The notice with each targeted household: reached, read, acknowledged, follow-ups "
+          "(logged).", nm.NoticeDetail),
+    Route("post", "/api/v1/notices/{notice_id}/send", "sendNotice", "notices",
+          "Send to the matching group chats and bound residents, once.", nm.Sent,
+          errors=(409,), description="A notice sent before (or withdrawn) is 409 and "
+          "nothing is sent again."),
+    Route("post", "/api/v1/notices/{notice_id}/withdraw", "withdrawNotice", "notices",
+          "Withdraw the notice: no longer answered, nothing more sent.", nm.Notice),
+    Route("get", "/api/v1/notices/{notice_id}/follow-up", "noticeFollowUpList", "notices",
+          "Households to call or visit, 独居/高龄 first (logged).", nm.FollowUpList,
+          query=nm.FollowUpQuery),
+    Route("post", "/api/v1/notices/{notice_id}/follow-ups", "recordNoticeFollowUp", "notices",
+          "Record a call or visit (走访) to a household: 已电话告知, 已上门告知, 无人应答, 其他.",
+          nm.FollowUp, body=nm.FollowUpIn, status=201),
     Route("post", "/api/v1/messages", "postResidentMessage", "webhook",
           "Generic webhook: a resident's message in, the bot's replies out.",
           WebhookResponse, body=MessageIn, kind="webhook",
@@ -205,6 +231,10 @@ PATH_PARAMS: dict[str, tuple[str, Schema]] = {
         "A household's id (from `GET /api/v1/households`).",
         {"type": "string", "pattern": "^[0-9]{1,18}$"},
     ),
+    "notice_id": (
+        "A notice's id (from `GET /api/v1/notices`).",
+        {"type": "string", "pattern": "^[0-9]{1,18}$"},
+    ),
     "binding_id": (
         "A binding's id (from `GET /api/v1/household-bindings`).",
         {"type": "string", "pattern": "^[0-9]{1,18}$"},
@@ -224,7 +254,10 @@ ERRORS = {
     401: "No valid API token or console session.",
     403: "CSRF check failed (console sessions on unsafe methods) or role not allowed.",
     404: "Not found, or outside the caller's committee.",
-    409: "The action is not allowed in the ticket's current state, or the FAQ id is taken.",
+    409: (
+        "The action is not allowed in the ticket's current state, the FAQ id is taken, or "
+        "the notice was sent before."
+    ),
     413: "Request body too large.",
     422: "The body failed validation.",
     503: "A store is temporarily unavailable; retry later.",
@@ -401,6 +434,7 @@ def _document() -> str:
                 "tickets",
                 "alerts",
                 "households",
+                "notices",
                 "faqs",
                 "insights",
                 "registry",

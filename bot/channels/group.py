@@ -31,6 +31,7 @@ from bot.domain import IncomingMessage
 from bot.domain.once import Delivery, DeliveryReport
 from bot.settings import GroupEtiquette, Settings
 from bot.storage import keys
+from bot.storage.conversations import Conversation
 from bot.storage.group_posts import Asker, GroupPost, GroupRules
 from bot.storage.state import StateStore
 
@@ -82,9 +83,42 @@ class GroupPoster:
         return channel is not None and channel.capabilities.private_from_groups
 
     async def ready(self, post: GroupPost) -> bool:
-        key = group_throttle(post.channel, post.account, post.chat_id)
+        robot = self.settings_for(post.committee, post.chat_id).robot_key
+        key = (
+            robot_throttle(robot)
+            if robot
+            else group_throttle(post.channel, post.account, post.chat_id)
+        )
         wait = await self._state.reserve(key, POSTS_PER_MINUTE, self._window_s)
         return wait <= 0
+
+    # --- notices (``bot.notices.NoticeOut``) -----------------------------------------------
+
+    async def group_ready(self, committee: str, chat_id: str) -> bool:
+        """Whether the group's robot may post now (one of its 20 a minute is taken; the
+        same window as group etiquette's posts through that robot)."""
+        robot = self.settings_for(committee, chat_id).robot_key
+        if not robot:
+            return True  # nothing will be posted: it is recorded as undeliverable at once
+        return (
+            await self._state.reserve(robot_throttle(robot), POSTS_PER_MINUTE, self._window_s) <= 0
+        )
+
+    async def post_group(self, committee: str, chat_id: str, text: str) -> DeliveryReport:
+        """Post a notice into the group through its WeCom group robot."""
+        robot = self.settings_for(committee, chat_id).robot_key
+        if not robot or self._outbound is None:
+            return DeliveryReport(Delivery.UNDELIVERABLE, error="该群没有配置群机器人（robot_key）")
+        try:
+            await self._outbound.send_group_robot_text(robot, text)
+        except DELIVERY_ERRORS as exc:
+            log.error("notice not posted", extra={"channel": "wecom_robot", "error": str(exc)})
+            return failed(exc)
+        return DeliveryReport(Delivery.ACTIVE)
+
+    async def push(self, to: Conversation, text: str, kind: str) -> DeliveryReport:
+        """A message to a resident through their channel (``ChannelRegistry.push``)."""
+        return await self._channels.push(to, text, kind)
 
     async def post(self, post: GroupPost, text: str, askers: Sequence[Asker]) -> DeliveryReport:
         robot = self.settings_for(post.committee, post.chat_id).robot_key
@@ -102,6 +136,12 @@ class GroupPoster:
             return DeliveryReport(Delivery.ACTIVE)
         first = askers[0] if askers else Asker("", "", "")
         return await self._channels.push(post.conversation_of(first), text, "faq")
+
+
+def robot_throttle(robot_key: str) -> str:
+    """The state-store key of a group robot's rate-limit window (20 posts a minute)."""
+    digest = hashlib.sha256(robot_key.encode()).hexdigest()[:16]
+    return keys.throttle(f"robot:{digest}")
 
 
 def group_throttle(channel: str, account: str, chat_id: str) -> str:

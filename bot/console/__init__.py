@@ -19,6 +19,7 @@ from bot.console.alerts import add_alert_pages
 from bot.console.faqs import add_faq_pages
 from bot.console.households import add_household_pages
 from bot.console.insights import add_insight_pages
+from bot.console.notices import add_notice_pages
 from bot.console.pages import STREAMS, add_console_pages, stop_streams
 from bot.console.rendering import render, setup_templates
 from bot.console.security import PREFIX, add_security_headers, console_middleware
@@ -45,6 +46,7 @@ def console_app(
     add_faq_pages(console)
     add_insight_pages(console)
     add_household_pages(console)
+    add_notice_pages(console)
     add_auth_routes(console)
     console.router.add_routes(extra_routes)
     return console

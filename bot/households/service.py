@@ -45,6 +45,9 @@ ACTION_LABELS = {
     "voter": "设为投票人",
     "code": "生成验证码",
     "access_log": "查看访问记录",
+    "notice_send": "发送通知",
+    "notice_view": "查看通知送达情况",
+    "notice_follow_up": "记录通知回访",
 }
 
 

@@ -6,6 +6,7 @@ from bot.storage.sql.cursor_repo import SqlCursorStore
 from bot.storage.sql.database import Database
 from bot.storage.sql.group_repo import SqlGroupPostStore
 from bot.storage.sql.household_repo import SqlHouseholdStore
+from bot.storage.sql.notice_repo import SqlNoticeStore
 from bot.storage.sql.proposal_repo import SqlProposalStore
 from bot.storage.sql.repos import SqlFaqStore, SqlMessageLog
 from bot.storage.sql.ticket_repo import SqlTicketStore
@@ -19,6 +20,7 @@ __all__ = [
     "SqlGroupPostStore",
     "SqlHouseholdStore",
     "SqlMessageLog",
+    "SqlNoticeStore",
     "SqlProposalStore",
     "SqlTicketStore",
 ]
