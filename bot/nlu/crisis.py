@@ -12,6 +12,7 @@ windows, so a crisis buried in the middle of a long letter is still found.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ import yaml
 
 from bot.nlu.data import SAFE_LOADER
 from bot.nlu.errors import TrainingDataError
-from bot.nlu.normalize import normalize
+from bot.nlu.normalize import NormalizedText, normalize
 from bot.nlu.types import EmergencyCategory, EmergencyHit
 
 RULES_FILE = "crisis.yml"
@@ -32,6 +33,12 @@ OVERLAP = 100
 MAX_SCAN = 200_000
 """Characters of one message scanned at most (larger bodies are refused at the edge)."""
 
+_HIDDEN = frozenset({"Cf", "Cs", "Co", "Mn", "Me", "Sk", "So"})
+"""Unicode categories the rules do not see: zero-width and other format characters, emoji,
+skin tones and variation selectors, symbols. "不\u200b想活了" and "着😭火了" read as the words
+they break up; an emoji between two clauses joins them, which the rules tolerate."""
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]")
 _CLAUSE_END = re.compile(r"[。！？!?；;\n，,、…~～\s]")
 _CLAUSE_SPLIT = re.compile(r"(?<=[。！？!?；;\n，,、…~～\s])")
@@ -164,7 +171,7 @@ class CrisisRules:
         """Whether ``text`` reads like a look-alike (hyperbole, a routine question, a letter
         to officials with no live clause, and with ``markers`` also a story or a past or
         hypothetical event anywhere in it) — the classifier alone may not call it a crisis."""
-        body = normalize(text[:WINDOW]).text.translate(self.dialect)
+        body = _view(text[:WINDOW]).text.translate(self.dialect)
         if self.calm.search(body):
             return True
         settled = self._settled_at(body)
@@ -184,7 +191,7 @@ class CrisisRules:
         is not a danger, whatever its whole wording sounds like."""
         if not self._reads_like_a_letter(text):
             return ""
-        body = normalize(text[:WINDOW]).text.translate(self.dialect)
+        body = _view(text[:WINDOW]).text.translate(self.dialect)
         clauses = [c for c in _CLAUSE_SPLIT.split(body) if c.strip()]
         live = [
             "".join(clauses[i : i + 2])
@@ -196,7 +203,7 @@ class CrisisRules:
     def about_someone_else(self, text: str, at: int = 0) -> bool:
         """Whether the self-harm phrase at ``at`` is about another person ("我妈说不想活了")."""
         window = text[max(0, at - 40) : at + 40]
-        return bool(self.someone_else.search(normalize(window).text.translate(self.dialect)))
+        return bool(self.someone_else.search(_view(window).text.translate(self.dialect)))
 
     def _reads_like_a_letter(self, text: str) -> bool:
         if self.letter is None or len(text) < self.letter_min_chars:
@@ -225,7 +232,7 @@ class CrisisRules:
     def _scan(
         self, chunk: str, letter: bool = False
     ) -> Iterator[tuple[EmergencyCategory, tuple[int, int]]]:
-        norm = normalize(chunk)
+        norm = _view(chunk)
         body = norm.text.translate(self.dialect)
         calm = [m.span() for m in self.calm.finditer(body)]
         settled = self._settled_at(body)
@@ -284,6 +291,33 @@ class CrisisRules:
             # "孩子已经找到了，但是头上在流血": what follows a "but" is told as new.
             return False
         return not self.urgent.search(sentence)
+
+
+def _view(text: str) -> NormalizedText:
+    """``text`` normalised, without the characters of ``_HIDDEN`` and without the spaces of
+    text typed one character at a time ("我 不 想 活 了"); offsets still map back."""
+    norm = normalize(text)
+    body = norm.text
+    keep = [
+        i
+        for i, ch in enumerate(body)
+        if (ch.isascii() or unicodedata.category(ch) not in _HIDDEN) and not _spaced(body, i)
+    ]
+    if len(keep) == len(body):
+        return norm
+    return NormalizedText(
+        norm.original, "".join(body[i] for i in keep), tuple(norm.spans[i] for i in keep)
+    )
+
+
+def _spaced(body: str, i: int) -> bool:
+    """Whether ``body[i]`` is a space between two Chinese characters one of which stands
+    alone between spaces (a word typed character by character), not a space between words."""
+    if body[i] != " " or not 0 < i < len(body) - 1:
+        return False
+    if not (_CJK.match(body[i - 1]) and _CJK.match(body[i + 1])):
+        return False
+    return (i < 2 or body[i - 2] == " ") or (i + 2 >= len(body) or body[i + 2] == " ")
 
 
 def _start_of(body: str, start: int, boundary: re.Pattern[str]) -> int:

@@ -86,6 +86,24 @@ def test_a_malformed_rules_file_names_the_problem(
         ("有个男的在楼道里举着锤子乱砸，还冲人", EmergencyCategory.VIOLENCE),
         ("车库积水已经没过膝盖了，还有人在里面挪车", EmergencyCategory.FLOOD),
         ("电梯一直在抖，里面还有人", EmergencyCategory.LIFT),
+        # kinds of phrasing a sixth writer used that the rules had not met
+        ("哪种药吃下去就不会醒了", EmergencyCategory.SELF_HARM),
+        ("我们这栋楼有多高，从顶上跳下去会死吗", EmergencyCategory.SELF_HARM),
+        ("真的好想自沙，太累了", EmergencyCategory.SELF_HARM),
+        ("感觉我熬不到天亮了，谢谢你们陪我聊天", EmergencyCategory.SELF_HARM),
+        ("炭已经点着了，门窗我都封好了，你们别来找我", EmergencyCategory.SELF_HARM),
+        ("我爷爷今天舌头发硬，左边的胳膊抬不起来", EmergencyCategory.MEDICAL),
+        ("卧室开关里面在往外渗水，手碰到有点发麻", EmergencyCategory.FLOOD),
+        ("厨房的油锅启火了，锅盖盖不住", EmergencyCategory.FIRE),
+        (
+            "My uncle lives alone and has not answered his phone for three days",
+            EmergencyCategory.WELFARE,
+        ),
+        ("我女兒在商場走失了，五歲", EmergencyCategory.MISSING_CHILD),
+        ("elevator stuck between floors, two kids inside", EmergencyCategory.LIFT),
+        ("爷叔一家头住，我打伊电话一直不通，已经两日了", EmergencyCategory.WELFARE),
+        ("对过老阿婆好几日勿开门了", EmergencyCategory.WELFARE),
+        ("覅活了，活着老吃力", EmergencyCategory.SELF_HARM),
     ],
 )
 def test_crises_in_residents_words(text: str, category: EmergencyCategory) -> None:
@@ -121,6 +139,20 @@ def test_crises_in_residents_words(text: str, category: EmergencyCategory) -> No
         "社区有没有发急救包",
         "那个广告牌随时可能倒塌，请有关部门处理",
         "报纸订了三个月一张都没收到",
+        # look-alikes a sixth writer wrote that the rules had alarmed on
+        "救命 楼下新开的面包店也太香了吧",
+        "陪孩子背课文背到我脑梗，暑假有没有看护班",
+        "听说上个星期对面小区有人跳河，真的假的",
+        "3号楼失火以后外墙熏黑了，啥时候重新刷",
+        "车棚里电瓶车停得太满，担心起火，能不能管一管",
+        "火灾时应该怎么逃生，家里要不要备逃生绳",
+        "电梯里有人带狗不牵绳，能不能提醒一下",
+        "我想记一下燃气泄漏该打哪个电话，存在手机里",
+        '外孙玩游戏老是大叫"着火了快跑"，吵得人头疼',
+        "看了《烈火英雄》，里面着火那段看得我直哭",
+        "我家八哥会叫救命了，大家听到别紧张",
+        "朋友说要搞个自杀式健身计划，三天瘦五斤",
+        "刚才那股焦味是楼下饭店在烧烤，已经熄掉了",
     ],
 )
 def test_look_alikes_stay_calm(text: str) -> None:
@@ -240,6 +272,39 @@ def test_a_crisis_across_a_window_boundary_is_found() -> None:
     text = "啊" * (WINDOW - 2) + "着火了" + "啊" * 50
     hit = RULES.detect(text)
     assert hit is not None
+    assert text[hit.start : hit.end] == hit.matched
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我不\u200b想活了",  # a zero-width space
+        "着\u200d火了，快来",  # a zero-width joiner
+        "煤\ufeff气泄漏了",  # a byte-order mark
+        "我不想😭活了",  # an emoji inside the words
+        "电梯🆘关牢了，出不来",
+        "我 真 的 不 想 活 了",  # typed one character at a time
+    ],
+)
+def test_invisible_characters_emoji_and_spacing_do_not_hide_a_crisis(text: str) -> None:
+    hit = RULES.detect(text)
+    assert hit is not None, text
+    assert text[hit.start : hit.end] == hit.matched  # still reported against the original
+
+
+def test_spaces_between_words_still_separate_clauses() -> None:
+    # Only a character standing alone between spaces is joined to its neighbours.
+    assert RULES.detect("上次着火的那栋楼 修好了吗") is None
+    assert RULES.detect("喂 我外公 电话 一直 不通 两天了") is not None
+
+
+def test_a_crisis_buried_in_a_very_long_message_with_emoji_is_found() -> None:
+    chatter = "请问社区老年卡在哪里办理，需要带什么材料，周末开门吗🙏。" * 90
+    text = chatter + "对了，阿拉姆妈一家头住，三日勿接电话了😰" + chatter
+    assert len(text) > 2 * WINDOW
+    hit = RULES.detect(text)
+    assert hit is not None
+    assert hit.category is EmergencyCategory.WELFARE
     assert text[hit.start : hit.end] == hit.matched
 
 
