@@ -31,6 +31,8 @@ ALLOWED: dict[str, set[str]] = {
     "retrieval": {"domain", "encoders", "segmenter", "tables"},
     # Households (户): the registry's rooms, residents' bindings, labels, the access log.
     "households": {"domain", "storage", "tables", "settings", "logs"},
+    # Consultations (征询意见): the rules, votes, links and export; over households.
+    "consultations": {"domain", "storage", "households", "logs"},
     "tickets": {"domain", "storage", "logs"},
     "accounts": {"domain", "storage", "settings", "logs"},
     # Staff alerts send through a RobotSender protocol (the channels implement it).
@@ -48,6 +50,7 @@ ALLOWED: dict[str, set[str]] = {
         "alerts",
         "background",
         "logs",
+        "consultations",
         "households",
     },
     "channels": {"domain", "storage", "settings", "background", "logs"},
@@ -74,6 +77,7 @@ ALLOWED: dict[str, set[str]] = {
         "channels",
         "insights",
         "faqs",
+        "consultations",
         "households",
     },
     "api": {
@@ -90,6 +94,7 @@ ALLOWED: dict[str, set[str]] = {
         "faqs",
         "appkeys",
         "logs",
+        "consultations",
         "households",
         "tables",
     },
@@ -106,6 +111,7 @@ ALLOWED: dict[str, set[str]] = {
         "faqs",
         "appkeys",
         "logs",
+        "consultations",
         "households",
     },
     # The composition root: everything but the command line.
@@ -133,6 +139,7 @@ ALLOWED: dict[str, set[str]] = {
         "operations",
         "api",
         "console",
+        "consultations",
         "households",
         "tables",
     },

@@ -21,6 +21,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from bot.api import consultation_models as cm
 from bot.api import household_models as hm
 from bot.api import models as m
 from bot.api.common import PATH_ID_MAX, PREFIX
@@ -33,7 +34,12 @@ REF = "#/components/schemas/{model}"
 
 Schema = dict[str, Any]
 
-REQUEST_MODELS: tuple[type[BaseModel], ...] = (*m.REQUEST_MODELS, *hm.REQUEST_MODELS, MessageIn)
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    *m.REQUEST_MODELS,
+    *hm.REQUEST_MODELS,
+    *cm.REQUEST_MODELS,
+    MessageIn,
+)
 """Every request body the document describes."""
 
 Kind = Literal["admin", "caller", "webhook", "public"]
@@ -174,6 +180,33 @@ ROUTES: tuple[Route, ...] = (
     Route("get", "/api/v1/household-access-log", "householdAccessLog", "households",
           "Staff accesses to household data (admins).", hm.AccessLog,
           query=hm.AccessLogQuery, errors=(403,)),
+    Route("get", "/api/v1/consultations", "listConsultations", "consultations",
+          "The committee's consultations (征询意见), newest first.", cm.ConsultationList),
+    Route("post", "/api/v1/consultations", "createConsultation", "consultations",
+          "A new consultation, as a draft.", cm.Consultation, body=cm.ConsultationIn,
+          errors=(409,), status=201),
+    Route("get", "/api/v1/consultations/{consultation_id}", "getConsultation",
+          "consultations", "One consultation with its live tally (its result once closed).",
+          cm.ConsultationDetail),
+    Route("put", "/api/v1/consultations/{consultation_id}", "editConsultation",
+          "consultations", "Replace a draft's content (409 once published).",
+          cm.Consultation, body=cm.ConsultationIn, errors=(409,)),
+    Route("post", "/api/v1/consultations/{consultation_id}/publish", "publishConsultation",
+          "consultations", "Publish a draft: the eligible households are fixed now.",
+          cm.Consultation, errors=(409,)),
+    Route("post", "/api/v1/consultations/{consultation_id}/close", "closeConsultation",
+          "consultations", "Close now and compute the rule's result.", cm.Consultation,
+          errors=(409,)),
+    Route("post", "/api/v1/consultations/{consultation_id}/reminders", "remindConsultation",
+          "consultations", "One reminder round to the eligible households that have not "
+          "voted (at most the consultation's `max_reminders`).", cm.Reminded, errors=(409,)),
+    Route("get", "/api/v1/consultations/{consultation_id}/households",
+          "consultationHouseholds", "consultations",
+          "Every eligible household and its vote (choices hidden in a secret ballot).",
+          cm.HouseholdVotes),
+    Route("get", "/api/v1/consultations/{consultation_id}/audit", "consultationAudit",
+          "consultations", "The audit trail: created, edited, published, votes, reminders, "
+          "closed, exports (who and when).", cm.AuditTrail),
     Route("post", "/api/v1/messages", "postResidentMessage", "webhook",
           "Generic webhook: a resident's message in, the bot's replies out.",
           WebhookResponse, body=MessageIn, kind="webhook",
@@ -203,6 +236,10 @@ PATH_PARAMS: dict[str, tuple[str, Schema]] = {
     ),
     "household_id": (
         "A household's id (from `GET /api/v1/households`).",
+        {"type": "string", "pattern": "^[0-9]{1,18}$"},
+    ),
+    "consultation_id": (
+        "A consultation's id (from `GET /api/v1/consultations`).",
         {"type": "string", "pattern": "^[0-9]{1,18}$"},
     ),
     "binding_id": (
@@ -401,6 +438,7 @@ def _document() -> str:
                 "tickets",
                 "alerts",
                 "households",
+                "consultations",
                 "faqs",
                 "insights",
                 "registry",

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot.accounts.http import api_auth_middleware, whoami
 from bot.api import alerts, conversations, faqs, tickets
+from bot.api.consultations import add_consultation_api_routes
 from bot.api.households import add_household_api_routes
 from bot.api.insights import add_insight_api_routes
 from bot.api.openapi import add_openapi_route
@@ -49,6 +50,7 @@ def api_app(extra_routes: Iterable[web.AbstractRouteDef] = ()) -> web.Applicatio
     r.add_post("/faqs/{faq_id}/proposals/{proposal_id}", faqs.decide_proposal)
     add_insight_api_routes(api)
     add_household_api_routes(api)
+    add_consultation_api_routes(api)
     add_openapi_route(api)
     r.add_routes(extra_routes)
     return api
