@@ -11,7 +11,7 @@ from fractions import Fraction
 
 from bot.consultations import texts
 from bot.consultations.rules import Outcome, Rule, percent
-from bot.consultations.service import HouseholdLine
+from bot.consultations.service import Consultations, HouseholdLine
 from bot.storage.consultations import Consultation
 
 VIA_LABELS = {"chat": "聊天", "page": "投票页面"}
@@ -92,6 +92,14 @@ def build_report(
         households,
         texts.full_when(now),
     )
+
+
+async def report(service: Consultations, committee: str, cid: int) -> Report:
+    """The consultation's report now (the final result once closed)."""
+    c = await service.get(committee, cid)
+    outcome = await service.tally(committee, cid)
+    lines = await service.lines(committee, cid)
+    return build_report(c, service.scope(c), outcome, lines, service.now())
 
 
 def to_xlsx(report: Report) -> bytes:

@@ -298,11 +298,6 @@ class Consultations:
         )
         return round_no, len(sent), reached
 
-    async def outcome(self, committee: str, cid: int) -> Outcome:
-        """The result as closed (recomputed from the stored votes, which no longer change),
-        or the live tally while voting runs."""
-        return await self.tally(committee, cid)
-
     async def export_logged(self, committee: str, cid: int, actor: Actor, what: str) -> None:
         await self.store.log(committee, cid, self._now(), _note(actor, "exported", what))
 

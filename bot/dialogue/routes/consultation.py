@@ -85,7 +85,9 @@ class ConsultationRoute:
         scope = self._service.scope(c)
         is_open = c.is_open(now)
         if c.result is not None:
-            return Reply(texts.closed(c.title, str(c.result.get("summary", ""))), ReplyKind.STATUS)
+            lead = texts.CLOSED + "\n" if EXPLICIT.match(turn.text.translate(PUNCT)) else ""
+            summary = str(c.result.get("summary", ""))
+            return Reply(lead + texts.closed(c.title, summary), ReplyKind.STATUS)
         status = ""
         if not turn.is_group:
             vote = await self._service.vote_of(turn.committee.id, c.id, resident)
