@@ -249,6 +249,12 @@ async def test_lift_replacement_consultation_end_to_end(
     assert over.status == 409
     assert "还没有投票" in texts(await zheng.say("我投了没有"))
 
+    # A second link, fresh, for after closing; hostile tokens show nothing.
+    later = re.search(r"(/vote/\S+)", texts(await li.say("投票页面")))
+    assert later is not None
+    for junk in ("x" * 300, "puxiong.1.1.%00", "puxiong.99999999999999999999.1.a", "..."):
+        assert (await bot.get(f"/vote/{junk}")).status == 404
+
     # Closing computes the Civil Code result: owners 4 of 6 took part (2/3, met) and 3 of 4
     # approve; but only 234 of 534 m² took part — the area condition fails.
     closed = await _json(await bot.post(f"/api/v1/consultations/{cid}/close", headers=staff), 200)
@@ -266,6 +272,10 @@ async def test_lift_replacement_consultation_end_to_end(
     late = await wang.say("投票 2")
     assert "已经截止，不能再投票" in texts(late)
     assert "未通过" in texts(late)
+    late_token = later[1].removeprefix("/vote/")
+    late_page = await bot.post(later[1], data={"token": late_token, "choice": "1"})
+    assert late_page.status == 409
+    assert "已经截止" in await late_page.text()
     after = await _json(await bot.get(f"/api/v1/consultations/{cid}", headers=staff), 200)
     assert after["tally"]["options"][0]["households"] == 3
 

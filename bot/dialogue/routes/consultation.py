@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from bot.consultations import Consultations, texts
 from bot.consultations.service import Refusal
@@ -33,6 +33,7 @@ PAGE = re.compile(r"^(?:给我|发我|发一下|打开)?(?:投票页面|投票�
 EXPLICIT = re.compile(r"^(?:我要|我)?投(?:票)?\s*[:：]?\s*(.{1,12})$")
 BARE_DIGIT = re.compile(r"^([1-9])(?:\s*[.、．:：]?\s*(\S{1,6}))?$")
 QUESTION = re.compile(r"[?？吗么嘛呢]|什么|啥|几|多少|怎么|哪")
+VOTE_WORDS = re.compile(r"同意|弃权|赞成|反对")
 GENERIC = {"征询", "意见", "方案", "关于", "居民", "投票", "表决", "事项", "号楼", "小区"}
 PUNCT = str.maketrans("０１２３４５６７８９", "0123456789", "。！!，,~～ ")
 
@@ -49,6 +50,11 @@ class ConsultationRoute:
         text = turn.text.strip()
         if not text or len(text) > 60:
             return None
+        state = turn.state.get(STATE)
+        if state is not None and _stale(state, self._service.now()):
+            turn.state.pop(STATE, None)
+        if not self._maybe_ours(turn, text):
+            return None  # most messages: no store is asked
         committee = turn.committee.id
         resident = ResidentId.from_message(turn.msg)
         now = self._service.now()
@@ -73,6 +79,20 @@ class ConsultationRoute:
             return None
         chosen = _pick(text, known)
         return [await self._present(turn, resident, chosen, now)]
+
+    @staticmethod
+    def _maybe_ours(turn: Turn, text: str) -> bool:
+        """Cheap test before any store is asked: words of consultations and votes, a bare
+        number, or a consultation put to the resident lately."""
+        cleaned = text.translate(PUNCT)
+        return bool(
+            ABOUT.search(text)
+            or PAGE.match(text)
+            or EXPLICIT.match(cleaned)
+            or BARE_DIGIT.match(cleaned)
+            or VOTE_WORDS.search(text)
+            or STATE in turn.state
+        )
 
     async def _compound_ones(self, turn: Turn) -> list[Consultation]:
         if turn.compound is None:
@@ -177,15 +197,10 @@ class ConsultationRoute:
         """The open consultation put to the resident: asked about here, or reached them by
         invitation or reminder."""
         state = turn.state.get(STATE)
-        if isinstance(state, dict):
-            try:
-                at = datetime.fromisoformat(str(state.get("at")))
-            except ValueError:
-                at = datetime.min.replace(tzinfo=UTC)
-            if now - at <= PRESENTED_FOR:
-                for c in open_now:
-                    if c.id == state.get("id"):
-                        return c
+        if isinstance(state, dict) and not _stale(state, now):
+            for c in open_now:
+                if c.id == state.get("id"):
+                    return c
         who = await self._service.voter(turn.committee.id, resident)
         if who.binding is None:
             return None
@@ -208,6 +223,17 @@ class ConsultationRoute:
         hours = max(1, int(self._service.link_ttl.total_seconds() // 3600))
         turn.state[STATE] = {"id": c.id, "at": self._service.now().isoformat()}
         return [Reply(texts.page_link(c.title, self._page_url(token), hours), ReplyKind.STATUS)]
+
+
+def _stale(state: object, now: datetime) -> bool:
+    """The consultation was put to the resident longer ago than ``PRESENTED_FOR``."""
+    if not isinstance(state, dict):
+        return True
+    try:
+        at = datetime.fromisoformat(str(state.get("at")))
+    except ValueError:
+        return True
+    return at.tzinfo is None or now - at > PRESENTED_FOR
 
 
 def _choice(body: str, options: tuple[str, ...], *, allow_suffix: bool) -> int | None:
