@@ -2,7 +2,7 @@
 (the outbox), handoff time-outs, auto-closing unrated tickets, recovery of messages whose
 processing was interrupted, the staff alert sweep, group posts that are due (group
 etiquette's delayed and merged answers), index rebuilds when another process changed a
-committee's FAQ, and closing consultations whose time is up. ``periodic_work`` is the
+committee's FAQ, and consultations' invitations and closing. ``periodic_work`` is the
 application's cleanup context that starts the loops and, at shutdown, stops them and drains
 the background tasks."""
 
@@ -53,7 +53,7 @@ async def periodic_work(app: web.Application) -> AsyncIterator[None]:
             name="household retention",
         ),
         tasks.spawn(
-            every(settings.consultation_close_interval_s, app[appkeys.CONSULTATIONS].close_due),
+            every(settings.consultation_close_interval_s, app[appkeys.CONSULTATIONS].tick),
             name="consultations closing",
         ),
     ]

@@ -62,6 +62,7 @@ ACTION_LABELS = {
     "published": "发布",
     "vote_cast": "投票",
     "vote_changed": "改票",
+    "invited": "邀请投票",
     "reminder": "提醒",
     "closed": "结束",
     "exported": "导出",
@@ -178,9 +179,40 @@ class Consultations:
         if c.closes_at <= now:
             raise ConsultationError("截止时间已过，请先修改截止时间。")
         detail = f"范围内 {len(eligible)} 户"
-        return await self.store.publish(
+        published = await self.store.publish(
             committee, cid, eligible, now, _note(actor, "published", detail)
         )
+        if published.is_open(now):
+            await self.invite(published)
+        return published
+
+    async def invite(self, c: Consultation) -> int:
+        """Send the invitation privately to the voter of every eligible household (once,
+        whichever worker gets there first); the number reached."""
+        now = self._now()
+        if not await self.store.claim_invitations(c.committee, c.id, now):
+            return 0
+        text = texts.invitation(c.title, self.scope(c), c.opens_at, c.closes_at, c.options)
+        sent: list[tuple[int, int, bool]] = []
+        for e in await self.store.eligible(c.committee, c.id):
+            voter = await self._household_voter(c.committee, e.household_id)
+            if voter is None:
+                continue
+            delivered = False
+            if self.push is not None:
+                delivered = await self.push(c.committee, voter.resident, text)
+            sent.append((e.household_id, voter.id, delivered))
+        reached = sum(1 for s in sent if s[2])
+        note = AuditNote("linli", "邻里", "invited", f"邀请 {len(sent)} 户，送达 {reached} 户")
+        await self.store.record_reminder(c.committee, c.id, sent, now, note, invitation=True)
+        return reached
+
+    async def tick(self) -> None:
+        """The periodic work: invitations of consultations that opened, and closing those
+        whose time is up."""
+        for c in await self.store.to_invite(self._now()):
+            await self.invite(c)
+        await self.close_due()
 
     async def close(self, committee: str, cid: int, actor: Actor | None = None) -> Consultation:
         c = await self.get(committee, cid)

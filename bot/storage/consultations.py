@@ -74,6 +74,7 @@ class Consultation:
     created_at: datetime
     updated_at: datetime
     published_at: datetime | None
+    invited_at: datetime | None
     closed_at: datetime | None
     closed_by: str
 
@@ -259,10 +260,21 @@ class ConsultationStore(abc.ABC):
         sent: Sequence[tuple[int, int, bool]],
         now: datetime,
         note: AuditNote,
+        *,
+        invitation: bool = False,
     ) -> int:
         """One reminder round: ``(household_id, binding_id, delivered)`` each; counts the
         round on the consultation (ConsultationError once its maximum is reached). The
-        round's number."""
+        round's number. ``invitation``: the invitations (round 0, not counted)."""
+
+    @abc.abstractmethod
+    async def to_invite(self, now: datetime) -> list[Consultation]:
+        """Published consultations of every committee open at ``now`` whose invitations
+        have not gone out."""
+
+    @abc.abstractmethod
+    async def claim_invitations(self, committee: str, cid: int, now: datetime) -> bool:
+        """Mark the invitations as going out; False when another worker did first."""
 
     @abc.abstractmethod
     async def reminders(self, committee: str, cid: int) -> list[Reminder]: ...

@@ -148,16 +148,33 @@ async def test_lift_replacement_consultation_end_to_end(
         200,
     )
     assert edited["plan"].endswith("厂家比选表。")
+    pushed_before = len(platform.of(PUSH_PATH))
     published = await _json(
         await bot.post(f"/api/v1/consultations/{cid}/publish", headers=staff), 200
     )
     assert published["is_open"] is True
+    # The invitation reaches the voter of each household with one: 801, 802, 1201 (赵师傅,
+    # verified first), 1202 (周女士: 孙先生 is not verified) and 1502; 1501's only binding
+    # was rejected.
+    invitations = platform.of(PUSH_PATH)[pushed_before:]
+    assert len(invitations) == 5
+    assert all("【征询意见】20号楼电梯更换方案征询" in str(body) for _, body in invitations)
     again = await bot.put(f"/api/v1/consultations/{cid}", json=draft, headers=staff)
     assert again.status == 409
 
-    # An ordinary message is not a vote: the consultation was never put to 郑老师.
-    await zheng.say("同意")
-    await zheng.say("1")
+    # In the compound's group chat the question is answered without anyone's vote, and
+    # voting is sent to the private chat.
+    group = Resident(bot, "g1", chat="g-puxiongxinyuan", group=True)
+    in_group = texts(await group.say("换电梯什么时候征询"))
+    assert "20号楼电梯更换方案征询" in in_group
+    assert "私聊" in in_group
+
+    # An ordinary message is not a vote: the consultation was never put to 钱阿姨 (the
+    # invitation went to her household's voter), so her "1" and "同意" are no votes.
+    for text in ("1", "同意"):
+        reply = texts(await qian.say(text))
+        assert "已记录" not in reply, reply
+        assert "每户只能投一票" not in reply, reply
 
     # Asked about it, the resident gets it from the consultation; then "同意" is a vote.
     asked = await wang.say("换电梯什么时候征询")
@@ -282,7 +299,7 @@ async def test_lift_replacement_consultation_end_to_end(
     # The audit trail has every change with who and when.
     audit = await _json(await bot.get(f"/api/v1/consultations/{cid}/audit", headers=staff), 200)
     actions = [e["action"] for e in audit["entries"]]
-    assert actions[:3] == ["created", "edited", "published"]
+    assert actions[:4] == ["created", "edited", "published", "invited"]
     assert actions.count("vote_cast") == 4
     assert actions.count("vote_changed") == 1
     assert "reminder" in actions

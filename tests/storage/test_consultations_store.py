@@ -186,6 +186,7 @@ async def test_scope_votes_links_closing_and_isolation(db: Database) -> None:
     assert actions == [
         "created",
         "published",
+        "invited",
         "vote_cast",
         "vote_changed",
         "vote_cast",

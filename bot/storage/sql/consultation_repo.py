@@ -58,6 +58,7 @@ class SqlConsultationStore(ConsultationStore):
             created_at=now,
             updated_at=now,
             published_at=None,
+            invited_at=None,
             closed_at=None,
             closed_by="",
         )
@@ -408,12 +409,16 @@ class SqlConsultationStore(ConsultationStore):
         sent: Sequence[tuple[int, int, bool]],
         now: datetime,
         note: AuditNote,
+        *,
+        invitation: bool = False,
     ) -> int:
         async with self._db.session() as s:
             row = await _row(s, committee, cid, lock=True)
-            if row.reminders_sent >= row.max_reminders:
-                raise ConsultationError(f"本次征询最多提醒 {row.max_reminders} 次，已经用完。")
-            row.reminders_sent += 1
+            if not invitation:
+                if row.reminders_sent >= row.max_reminders:
+                    raise ConsultationError(f"本次征询最多提醒 {row.max_reminders} 次，已经用完。")
+                row.reminders_sent += 1
+            round_no = 0 if invitation else row.reminders_sent
             for household_id, binding_id, delivered in sent:
                 s.add(
                     ConsultationReminderRow(
@@ -421,14 +426,38 @@ class SqlConsultationStore(ConsultationStore):
                         consultation_id=cid,
                         household_id=household_id,
                         binding_id=binding_id,
-                        round=row.reminders_sent,
+                        round=round_no,
                         delivered=delivered,
                         at=now,
                     )
                 )
             _audit(s, row, note, now)
             await s.flush()
-            return int(row.reminders_sent)
+            return int(round_no)
+
+    async def to_invite(self, now: datetime) -> list[Consultation]:
+        stmt = select(ConsultationRow).where(
+            ConsultationRow.status == ConsultationStatus.PUBLISHED.value,
+            ConsultationRow.invited_at.is_(None),
+            ConsultationRow.opens_at <= now,
+            ConsultationRow.closes_at > now,
+        )
+        async with self._db.session() as s:
+            return [_consultation(r) for r in await s.scalars(stmt.order_by(ConsultationRow.id))]
+
+    async def claim_invitations(self, committee: str, cid: int, now: datetime) -> bool:
+        async with self._db.session() as s:
+            done = await s.execute(
+                update(ConsultationRow)
+                .where(
+                    ConsultationRow.committee == committee,
+                    ConsultationRow.id == cid,
+                    ConsultationRow.invited_at.is_(None),
+                )
+                .values(invited_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            return int(getattr(done, "rowcount", 0) or 0) == 1
 
     async def reminders(self, committee: str, cid: int) -> list[Reminder]:
         stmt = (
@@ -534,6 +563,7 @@ def _consultation(r: ConsultationRow) -> Consultation:
         created_at=r.created_at,
         updated_at=r.updated_at,
         published_at=r.published_at,
+        invited_at=r.invited_at,
         closed_at=r.closed_at,
         closed_by=r.closed_by,
     )

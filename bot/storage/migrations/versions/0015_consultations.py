@@ -69,6 +69,7 @@ def upgrade() -> None:
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
         sa.Column("published_at", TS, nullable=True),
+        sa.Column("invited_at", TS, nullable=True),
         sa.Column("closed_at", TS, nullable=True),
         sa.Column("closed_by", sa.String(200), nullable=False),
     )
