@@ -74,9 +74,7 @@ class ConsultationRoute:
             return await self._mine(turn, resident, mine)
         known = mine or await self._compound_ones(turn)
         if not known:
-            if "征询" in text or "投票" in text:
-                return [Reply(texts.NOTHING_OPEN, ReplyKind.STATUS)]
-            return None
+            return None  # no consultation here: the FAQ may know (e.g. 业委会选举投票)
         chosen = _pick(text, known)
         return [await self._present(turn, resident, chosen, now)]
 
