@@ -20,7 +20,7 @@ import enum
 import hashlib
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -590,7 +590,3 @@ def parse_time(value: str) -> datetime | None:
     except ValueError:
         return None
     return at.replace(tzinfo=SHANGHAI) if at.tzinfo is None else at
-
-
-def choice_labels(options: Sequence[str]) -> list[str]:
-    return [f"{i}. {o}" for i, o in enumerate(options, 1)]

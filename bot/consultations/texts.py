@@ -102,9 +102,6 @@ def page_link(title: str, url: str, hours: int) -> str:
     return f"“{title}”的投票页面（仅限本户使用，{hours} 小时内有效，投票一次后失效）：\n{url}"
 
 
-NO_PAGE_BASE = "网页投票暂时不可用，请直接在这里回复数字投票。"
-
-
 def reminder(title: str, closes: datetime, options: Sequence[str]) -> str:
     return (
         f"【征询提醒】“{title}”将于 {when(closes)} 截止，您家还没有投票。\n"
