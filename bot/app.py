@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
+import hashlib
+import hmac
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -38,13 +40,16 @@ from bot.channels.wecom_bot import WeComBotChannel
 from bot.console import PREFIX as CONSOLE_PREFIX
 from bot.console import STREAMS as CONSOLE_STREAMS
 from bot.console import console_app, stop_streams
-from bot.console.session import cookie_storage
+from bot.console.session import cookie_storage, session_key
+from bot.console.voting import VOTE_PATH, add_voting_routes
+from bot.consultations import Consultations
 from bot.dialogue import Pipeline, Route
 from bot.dialogue.answers import AnswerCache, CachedUnderstanding
 from bot.dialogue.etiquette import Etiquette, FaqDecider
 from bot.dialogue.events import LiveEvents
 from bot.dialogue.handoff import Handoff, HandoffRoute
 from bot.dialogue.middleware import bounded, timed
+from bot.dialogue.routes.consultation import ConsultationRoute
 from bot.dialogue.routes.emergency import EmergencyResponder
 from bot.dialogue.routes.faq import FaqRoute, PendingChoiceRoute, RuleFirstRoute
 from bot.dialogue.routes.household import HouseholdRoute
@@ -66,7 +71,7 @@ from bot.metrics import Metrics
 from bot.nlu import NluService
 from bot.notices import Notices
 from bot.operations import add_operations_routes, count_requests
-from bot.periodic import every, periodic_work
+from bot.periodic import every, periodic_work, push_to_resident
 from bot.playground import add_try_routes
 from bot.retrieval import RetrievalService, load_encoder
 from bot.retrieval.calibration import Calibration, CalibrationError, load_for
@@ -74,6 +79,7 @@ from bot.settings import Settings
 from bot.storage.sql import (
     Database,
     SqlAlertStore,
+    SqlConsultationStore,
     SqlConversationStore,
     SqlCursorStore,
     SqlFaqStore,
@@ -240,11 +246,23 @@ async def build_app(
         message_log,
         clock=now,
     )
+    consultations = Consultations(
+        SqlConsultationStore(db),
+        households,
+        registry,
+        link_key=link_key(settings),
+        link_ttl=timedelta(hours=settings.consultation_link_ttl_hours),
+        clock=now,
+    )
+    consultations.push = lambda committee, resident, text: push_to_resident(
+        app, committee, resident, text
+    )
     routes: list[Route] = [
         NoticeRoute(notices),  # a valid notice first; crises were answered before any route
         HouseholdRoute(households),
         PendingChoiceRoute(faq),
         SatisfactionRoute(tickets.satisfaction, outbound.alert_staff, events),
+        ConsultationRoute(consultations, lambda token: page_url(settings, token)),
         LetterRoute(intake, faq),
         RuleFirstRoute(faq),
         intake,
@@ -309,6 +327,7 @@ async def build_app(
     app[appkeys.ALERTS] = alerts
     app[appkeys.HOUSEHOLDS] = households
     app[appkeys.NOTICES] = notices
+    app[appkeys.CONSULTATIONS] = consultations
 
     ingress = Ingress(
         pipeline.handle,
@@ -350,6 +369,7 @@ async def build_app(
     app.on_shutdown.append(stop_streams)
     app.add_subapp(CONSOLE_PREFIX, console_app(settings, registry, extra_console_routes))
     app.add_subapp(API_PREFIX, api_app(extra_api_routes))
+    add_voting_routes(app)
     if settings.try_enabled:
         add_try_routes(
             app,
@@ -359,6 +379,18 @@ async def build_app(
             faqs.entries,
         )
     return app
+
+
+def link_key(settings: Settings) -> bytes:
+    """The key that signs voting-page links: derived from the console's session key (the
+    app's secret), never the key itself."""
+    return hmac.new(session_key(settings), b"linli consultation links", hashlib.sha256).digest()
+
+
+def page_url(settings: Settings, token: str) -> str:
+    """The voting page's address for a signed token, as residents reach it."""
+    base = settings.public_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
+    return f"{base}{VOTE_PATH}{token}"
 
 
 def _encoder(settings: Settings, given: Encoder | None) -> Encoder:

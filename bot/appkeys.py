@@ -10,6 +10,7 @@ from bot.background import BackgroundTasks
 from bot.channels.ingress import Ingress
 from bot.channels.outbound import OutboundSender
 from bot.channels.registry import ChannelRegistry
+from bot.consultations import Consultations
 from bot.dialogue import Pipeline
 from bot.dialogue.etiquette import Etiquette
 from bot.dialogue.events import LiveEvents
@@ -57,3 +58,4 @@ DASHBOARD = web.AppKey("dashboard", DashboardFigures)
 ALERTS = web.AppKey("alerts", StaffAlerts)
 HOUSEHOLDS = web.AppKey("households", Households)
 NOTICES = web.AppKey("notices", Notices)
+CONSULTATIONS = web.AppKey("consultations", Consultations)

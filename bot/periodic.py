@@ -1,9 +1,10 @@
 """The work a running bot does on its own, beside the requests: ticket news to residents
 (the outbox), handoff time-outs, auto-closing unrated tickets, recovery of messages whose
 processing was interrupted, the staff alert sweep, group posts that are due (group
-etiquette's delayed and merged answers), notices to send, and index rebuilds when another process
-changed a committee's FAQ. ``periodic_work`` is the application's cleanup context that starts
-the loops and, at shutdown, stops them and drains the background tasks."""
+etiquette's delayed and merged answers), notices to send, consultations' invitations and
+closing, and index rebuilds when another process changed a committee's FAQ. ``periodic_work``
+is the application's cleanup context that starts the loops and, at shutdown, stops them and
+drains the background tasks."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from aiohttp import web
 from bot import appkeys
 from bot.domain import StoreUnavailable
 from bot.domain.once import DeliveryReport
-from bot.domain.tickets import Notification
+from bot.domain.tickets import Notification, ResidentId
 from bot.storage import keys
 from bot.storage.conversations import Conversation
 from bot.storage.messages import MessageLog
@@ -54,6 +55,10 @@ async def periodic_work(app: web.Application) -> AsyncIterator[None]:
         tasks.spawn(
             every(settings.notice_send_interval_s, app[appkeys.NOTICES].send_due),
             name="notice sends",
+        ),
+        tasks.spawn(
+            every(settings.consultation_close_interval_s, app[appkeys.CONSULTATIONS].tick),
+            name="consultations closing",
         ),
     ]
     yield
@@ -111,6 +116,20 @@ async def _log_notice(
         error_code=report.error_code,
         error=report.error,
     )
+
+
+async def push_to_resident(
+    app: web.Application, committee: str, resident: ResidentId, text: str
+) -> bool:
+    """Send ``text`` privately to a resident through the channel of their private chat with
+    Linli (where it allows pushes), logged like any notice; True when it went out."""
+    key = f"{committee}:{resident.channel}:{resident.account}:p:{resident.sender_id}"
+    conv = await app[appkeys.CONVERSATIONS].get(key)
+    if conv is None:
+        return False
+    report = await app[appkeys.CHANNELS].push(conv, text, "notice")
+    await _log_notice(app[appkeys.MESSAGE_LOG], conv, text, report)
+    return report.delivered
 
 
 async def purge_households(app: web.Application) -> int:

@@ -373,6 +373,14 @@ class Settings(BaseSettings):
     """How often each worker sends notice deliveries that are due (group posts wait for
     their group's rate limit)."""
 
+    public_url: str = ""
+    """Where residents reach this server from their phones (``https://linli.example.org``),
+    for the links Linli sends in chat (the voting page); empty: ``http://host:port``."""
+    consultation_link_ttl_hours: float = Field(default=24.0, gt=0)
+    """How long a signed voting-page link sent in chat stays usable (it also works once)."""
+    consultation_close_interval_s: float = Field(default=60.0, gt=0)
+    """How often consultations past their closing time are closed and their result computed."""
+
     ticket_sla: dict[str, Any] = Field(default_factory=dict)
     """Per-category SLA overrides, e.g. ``repair = {first_response = "2 working hours",
     resolution = "1 working day"}``; ``working_hours = "8:30-17:00"``."""

@@ -33,6 +33,8 @@ ALLOWED: dict[str, set[str]] = {
     "households": {"domain", "storage", "tables", "settings", "logs"},
     # Notices (通知): sent through a NoticeOut protocol (``channels/group.py`` implements it).
     "notices": {"domain", "storage", "settings", "logs", "households"},
+    # Consultations (征询意见): the rules, votes, links and export; over households.
+    "consultations": {"domain", "storage", "households", "logs"},
     "tickets": {"domain", "storage", "logs"},
     "accounts": {"domain", "storage", "settings", "logs"},
     # Staff alerts send through a RobotSender protocol (the channels implement it).
@@ -50,6 +52,7 @@ ALLOWED: dict[str, set[str]] = {
         "alerts",
         "background",
         "logs",
+        "consultations",
         "households",
         "notices",
     },
@@ -77,6 +80,7 @@ ALLOWED: dict[str, set[str]] = {
         "channels",
         "insights",
         "faqs",
+        "consultations",
         "households",
         "notices",
     },
@@ -94,6 +98,7 @@ ALLOWED: dict[str, set[str]] = {
         "faqs",
         "appkeys",
         "logs",
+        "consultations",
         "households",
         "notices",
         "tables",
@@ -111,6 +116,7 @@ ALLOWED: dict[str, set[str]] = {
         "faqs",
         "appkeys",
         "logs",
+        "consultations",
         "households",
         "notices",
     },
@@ -139,6 +145,7 @@ ALLOWED: dict[str, set[str]] = {
         "operations",
         "api",
         "console",
+        "consultations",
         "households",
         "notices",
         "tables",

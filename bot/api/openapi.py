@@ -21,6 +21,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from bot.api import consultation_models as cm
 from bot.api import household_models as hm
 from bot.api import models as m
 from bot.api import notice_models as nm
@@ -38,6 +39,7 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     *m.REQUEST_MODELS,
     *hm.REQUEST_MODELS,
     *nm.REQUEST_MODELS,
+    *cm.REQUEST_MODELS,
     MessageIn,
 )
 """Every request body the document describes."""
@@ -200,6 +202,33 @@ ROUTES: tuple[Route, ...] = (
     Route("post", "/api/v1/notices/{notice_id}/follow-ups", "recordNoticeFollowUp", "notices",
           "Record a call or visit (走访) to a household: 已电话告知, 已上门告知, 无人应答, 其他.",
           nm.FollowUp, body=nm.FollowUpIn, status=201),
+    Route("get", "/api/v1/consultations", "listConsultations", "consultations",
+          "The committee's consultations (征询意见), newest first.", cm.ConsultationList),
+    Route("post", "/api/v1/consultations", "createConsultation", "consultations",
+          "A new consultation, as a draft.", cm.Consultation, body=cm.ConsultationIn,
+          errors=(409,), status=201),
+    Route("get", "/api/v1/consultations/{consultation_id}", "getConsultation",
+          "consultations", "One consultation with its live tally (its result once closed).",
+          cm.ConsultationDetail),
+    Route("put", "/api/v1/consultations/{consultation_id}", "editConsultation",
+          "consultations", "Replace a draft's content (409 once published).",
+          cm.Consultation, body=cm.ConsultationIn, errors=(409,)),
+    Route("post", "/api/v1/consultations/{consultation_id}/publish", "publishConsultation",
+          "consultations", "Publish a draft: the eligible households are fixed now.",
+          cm.Consultation, errors=(409,)),
+    Route("post", "/api/v1/consultations/{consultation_id}/close", "closeConsultation",
+          "consultations", "Close now and compute the rule's result.", cm.Consultation,
+          errors=(409,)),
+    Route("post", "/api/v1/consultations/{consultation_id}/reminders", "remindConsultation",
+          "consultations", "One reminder round to the eligible households that have not "
+          "voted (at most the consultation's `max_reminders`).", cm.Reminded, errors=(409,)),
+    Route("get", "/api/v1/consultations/{consultation_id}/households",
+          "consultationHouseholds", "consultations",
+          "Every eligible household and its vote (choices hidden in a secret ballot).",
+          cm.HouseholdVotes),
+    Route("get", "/api/v1/consultations/{consultation_id}/audit", "consultationAudit",
+          "consultations", "The audit trail: created, edited, published, votes, reminders, "
+          "closed, exports (who and when).", cm.AuditTrail),
     Route("post", "/api/v1/messages", "postResidentMessage", "webhook",
           "Generic webhook: a resident's message in, the bot's replies out.",
           WebhookResponse, body=MessageIn, kind="webhook",
@@ -233,6 +262,10 @@ PATH_PARAMS: dict[str, tuple[str, Schema]] = {
     ),
     "notice_id": (
         "A notice's id (from `GET /api/v1/notices`).",
+        {"type": "string", "pattern": "^[0-9]{1,18}$"},
+    ),
+    "consultation_id": (
+        "A consultation's id (from `GET /api/v1/consultations`).",
         {"type": "string", "pattern": "^[0-9]{1,18}$"},
     ),
     "binding_id": (
@@ -435,6 +468,7 @@ def _document() -> str:
                 "alerts",
                 "households",
                 "notices",
+                "consultations",
                 "faqs",
                 "insights",
                 "registry",

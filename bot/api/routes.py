@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot.accounts.http import api_auth_middleware, whoami
 from bot.api import alerts, conversations, faqs, tickets
+from bot.api.consultations import add_consultation_api_routes
 from bot.api.households import add_household_api_routes
 from bot.api.insights import add_insight_api_routes
 from bot.api.notices import add_notice_api_routes
@@ -51,6 +52,7 @@ def api_app(extra_routes: Iterable[web.AbstractRouteDef] = ()) -> web.Applicatio
     add_insight_api_routes(api)
     add_household_api_routes(api)
     add_notice_api_routes(api)
+    add_consultation_api_routes(api)
     add_openapi_route(api)
     r.add_routes(extra_routes)
     return api

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from bot.console.alerts import add_alert_pages
+from bot.console.consultations import add_consultation_pages
 from bot.console.faqs import add_faq_pages
 from bot.console.households import add_household_pages
 from bot.console.insights import add_insight_pages
@@ -47,6 +48,7 @@ def console_app(
     add_insight_pages(console)
     add_household_pages(console)
     add_notice_pages(console)
+    add_consultation_pages(console)
     add_auth_routes(console)
     console.router.add_routes(extra_routes)
     return console

@@ -1,6 +1,7 @@
 """SQL (SQLite or PostgreSQL) implementations of the store interfaces."""
 
 from bot.storage.sql.alert_repo import SqlAlertStore
+from bot.storage.sql.consultation_repo import SqlConsultationStore
 from bot.storage.sql.conversation_repo import SqlConversationStore
 from bot.storage.sql.cursor_repo import SqlCursorStore
 from bot.storage.sql.database import Database
@@ -14,6 +15,7 @@ from bot.storage.sql.ticket_repo import SqlTicketStore
 __all__ = [
     "Database",
     "SqlAlertStore",
+    "SqlConsultationStore",
     "SqlConversationStore",
     "SqlCursorStore",
     "SqlFaqStore",
