@@ -42,7 +42,7 @@ from bot.background import BackgroundTasks
 from bot.dialogue import texts
 from bot.dialogue.etiquette import Etiquette, privately
 from bot.dialogue.letters import read_letter, split_questions
-from bot.dialogue.mentions import Mentions
+from bot.dialogue.mentions import Mentions, restated
 from bot.dialogue.middleware import Handler, Middleware
 from bot.dialogue.routes.emergency import CrisisOutcome
 from bot.dialogue.turn import HandOver, Route, Turn, Understanding
@@ -248,6 +248,7 @@ class Pipeline:
 
     def _inbound(self, msg: IncomingMessage) -> Inbound:
         text, named = self._mentions.strip(_clean(msg.text))
+        text = restated(text)
         addressed = msg.mentioned or named or msg.chat.type is ChatType.PRIVATE
         head, notice = text, []
         if len(text) > MAX_TEXT:
