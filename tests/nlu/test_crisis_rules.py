@@ -121,6 +121,9 @@ def test_crises_in_residents_words(text: str, category: EmergencyCategory) -> No
         "社区有没有发急救包",
         "那个广告牌随时可能倒塌，请有关部门处理",
         "报纸订了三个月一张都没收到",
+        "小区门口垃圾桶一直满出来没人清",
+        "楼道门口堆满了装修垃圾，谁来管管",
+        "门口的垃圾箱满了好几天了",
     ],
 )
 def test_look_alikes_stay_calm(text: str) -> None:
