@@ -48,16 +48,34 @@ async def test_a_noise_complaint_gets_the_rule_first_then_a_ticket_on_request(
     resident = Resident(bot, "und-3")
     data = await resident.say("楼上天天半夜装修吵死了")
     assert "ticket" not in kinds(data)
-    assert "回复“登记”" in texts(data)
-    # renovation hours are each compound's: a resident without one is asked which first
+    # renovation hours are each compound's: a resident without one is asked which first,
+    # one question at a time: the offer of a ticket follows the rule
     assert "哪个小区" in texts(data), texts(data)
+    assert "回复“登记”" not in texts(data)
     rule = await resident.say("1")
-    assert kinds(rule) == ["faq"]
+    assert kinds(rule) == ["faq", "faq"]
     assert "装修" in texts(rule)
+    assert "回复“登记”" in texts(rule)
     assert await bot.app[appkeys.TICKETS].queries.inbox("puxiong") == []
     follow = await resident.say("登记")
-    # the complaint goes into intake with its text: the next missing detail is asked
+    # the complaint goes into intake with its text and compound: the next missing detail
     assert kinds(follow) in (["slot"], ["ticket"]), texts(follow)
+    assert "哪个小区" not in texts(follow)
+
+
+async def test_a_detail_given_for_the_first_time_is_noted_not_called_a_correction(
+    bot: Any,
+) -> None:
+    resident = Resident(bot, "und-noted")
+    await resident.say("我要投诉")
+    await resident.say("小区门口垃圾桶一直满出来没人清")
+    asked = await resident.say("燕宁苑")
+    assert "电话" in texts(asked), texts(asked)  # a complaint needs no room: the phone next
+    noted = await resident.say("3号楼502室")
+    assert "已记下3号楼、502室" in texts(noted), texts(noted)
+    assert "已改为" not in texts(noted)
+    fixed = await resident.say("不对，是6号楼")
+    assert "已改为6号楼" in texts(fixed), texts(fixed)
 
 
 async def test_the_elderly_allowance_has_its_own_answer(bot: Any) -> None:

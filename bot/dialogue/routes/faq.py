@@ -276,6 +276,9 @@ class RuleFirstRoute:
         else:
             return None
         turn.state[OFFER_TICKET] = turn.text
+        if replies[-1].kind is ReplyKind.SLOT:
+            # Which compound's rule? One question at a time: the offer follows the rule.
+            return replies
         replies.append(Reply(OFFER_TEXT, ReplyKind.FAQ))
         return replies
 
@@ -299,7 +302,11 @@ class PendingChoiceRoute:
                 turn.remember_compound(compound)
                 entry = self._faq.entry(turn.committee.id, asked_for)
                 if entry is not None:
-                    return self._faq.answer(turn, entry)
+                    replies = self._faq.answer(turn, entry)
+                    if turn.state.get(OFFER_TICKET):
+                        # the neighbour rule asked for with a complaint: now the offer
+                        replies.append(Reply(OFFER_TEXT, ReplyKind.FAQ))
+                    return replies
         if isinstance(choices, list) and choices:
             picked = parse_choice(turn.text, len(choices))
             if picked is not None:
