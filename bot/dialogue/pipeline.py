@@ -491,10 +491,15 @@ class Pipeline:
         except LookupError:
             log.warning("urgent ticket for the address not found")
             return None
+        # Only an alert that got through lets the reply speak for the duty caseworker.
+        who = (
+            "值班社工会按这个地址尽快联系和上门。"
+            if pending.get("staff_told", True)
+            else "社工看到后会按这个地址联系您。"
+        )
         return [
             Reply(
-                f"收到，地址“{where}”已补充到紧急工单，值班社工会按这个地址尽快联系和上门。"
-                "有危险请先拨打 110、119 或 120。",
+                f"收到，地址“{where}”已补充到紧急工单，{who}有危险请先拨打 110、119 或 120。",
                 ReplyKind.SLOT,
             )
         ]
@@ -525,6 +530,7 @@ class Pipeline:
                 conv.state[PENDING_LOCATION] = {
                     "ticket": outcome.ticket,
                     "source_key": msg.dedup_key,
+                    "staff_told": outcome.staff_told,
                 }
             await self._conversations.save(conv, fence=lease.token)
 

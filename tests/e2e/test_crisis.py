@@ -111,6 +111,10 @@ async def test_without_an_alert_channel_the_reply_gives_the_duty_phone_and_claim
     assert "已通知" not in reply
     assert "119" in reply
     assert platform.of(ROBOT_PATH) == []
+    await conversation(bot, resident.key())
+    where = texts(await resident.say("普陀一村5号楼302室"))
+    assert "已补充到紧急工单" in where
+    assert "值班社工会" not in where
     health = await (await bot.get("/healthz")).json()
     assert health["alerts"]["puxiong"] == "no_channel"
 
@@ -267,6 +271,7 @@ async def test_writing_again_after_self_harm_with_no_alert_channel_is_never_met_
         assert len(line) < 150
     where = await resident.say("普雄馨苑5号楼302")
     assert "已补充到紧急工单" in texts(where)
+    assert "值班社工会" not in texts(where)  # nobody on duty was told
     assert "12356" in texts(where)
     ticket = await bot.app[appkeys.TICKETS].queries.get("puxiong", number)
     assert (ticket.compound, ticket.building) == ("puxiongxinyuan", "5号楼")
