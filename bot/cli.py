@@ -27,6 +27,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from bot import logs
     from bot.app import build_app
+    from bot.domain import StoreUnavailable
     from bot.edge import server_options
     from bot.storage.sql.guard import DatabaseInUse, hold_sqlite_file
 
@@ -55,18 +56,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for line in console_help(base, settings.channels.webhook.committee):
         print(line, flush=True)
     print(f"Health: {base}/healthz   Metrics: {base}/metrics", flush=True)
-    web.run_app(
-        build_app(settings),
-        host=settings.host,
-        port=settings.port,
-        print=None,
-        shutdown_timeout=settings.drain_timeout_s,
-        access_log=None,
-        reuse_port=args.reuse_port or None,
-        **server_options(settings),
-    )
-    if guard is not None:
-        guard.close()
+    try:
+        web.run_app(
+            build_app(settings),
+            host=settings.host,
+            port=settings.port,
+            print=None,
+            shutdown_timeout=settings.drain_timeout_s,
+            access_log=None,
+            reuse_port=args.reuse_port or None,
+            **server_options(settings),
+        )
+    except StoreUnavailable as exc:
+        # The database or Redis cannot be reached at start: say which, plainly, and exit
+        # (a supervisor restarts it); never a traceback holding the connection's details.
+        logging.getLogger("bot.cli").error(
+            "refusing to start: a store is unavailable", extra={"error": type(exc).__name__}
+        )
+        print(f"linli: refusing to start: {exc}", file=sys.stderr, flush=True)
+        return 4
+    finally:
+        if guard is not None:
+            guard.close()
     return 0
 
 

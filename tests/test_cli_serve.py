@@ -57,3 +57,27 @@ def test_serve_prints_the_console_and_how_to_make_the_first_account(tmp_path: Pa
     assert f"{base}/try" in out, out
     assert f"Caseworkers' console: {base}/console/" in out, out
     assert ".venv/bin/linli user add admin --role admin --committee puxiong" in out, out
+
+
+def test_serve_with_its_store_down_says_so_plainly_and_exits(tmp_path: Path) -> None:
+    """Redis (or PostgreSQL) unreachable at start: one line naming the store, a non-zero
+    exit, no traceback."""
+    env = {
+        **os.environ,
+        "LINLI_DATA_DIR": str(tmp_path / "var"),
+        "LINLI_PORT": str(free_port()),
+        "LINLI_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(ROOT),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", START, "serve"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 4, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert "linli: refusing to start: redis unavailable" in done.stderr

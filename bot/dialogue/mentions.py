@@ -1,7 +1,10 @@
 """Mentions of the bot ("@邻里 湿垃圾几点扔", "＠邻里小助手：…", "…@邻里") are removed
 before the message is understood, on every channel, so the same question gets the same
 route with or without them; a mention of one of the bot's names also counts as being
-addressed (a gateway that does not set ``mentioned`` still gets an answer)."""
+addressed (a gateway that does not set ``mentioned`` still gets an answer).
+
+A resident's repair ("不对，我问的是敬老卡怎么充值", "我是说大件垃圾") is read as the
+question it restates: the lead-in is removed the same way (``restated``)."""
 
 from __future__ import annotations
 
@@ -27,3 +30,21 @@ class Mentions:
         if not n:
             return text, False
         return re.sub(r"[ \t]{2,}", " ", stripped).strip(), True
+
+
+# "不是这个，我问的是…", "不对 我是说…", "我想问的是…": the lead-in of a restated question.
+_REPAIR = re.compile(
+    r"^(?:(?:不是这个(?:意思)?|不是问这个|不是|不对|错了|(?:搞|弄)错了)[\s,，。.!！~～]*)?"
+    r"(?:我(?:是|想|要|刚才|其实)?(?:想|要)?(?:问|说|讲)的(?:是|其实是)|我是(?:说|问)(?![问说]))"
+    r"[\s:：,，]*"
+)
+
+
+def restated(text: str) -> str:
+    """The question a repair restates ("不对，我问的是敬老卡怎么充值" → "敬老卡怎么充值"),
+    else ``text`` as it is (also when nothing is left after the lead-in)."""
+    m = _REPAIR.match(text)
+    if m is None:
+        return text
+    rest = text[m.end() :].strip()
+    return rest if len(rest) >= 2 else text

@@ -42,7 +42,7 @@ from bot.background import BackgroundTasks
 from bot.dialogue import texts
 from bot.dialogue.etiquette import Etiquette, privately
 from bot.dialogue.letters import read_letter, split_questions
-from bot.dialogue.mentions import Mentions
+from bot.dialogue.mentions import Mentions, restated
 from bot.dialogue.middleware import Handler, Middleware
 from bot.dialogue.routes.emergency import CrisisOutcome
 from bot.dialogue.turn import HandOver, Route, Turn, Understanding
@@ -77,6 +77,10 @@ PENDING_LOCATION = "emergency_location"
 
 CRISIS_REASON = "crisis"
 """Handoff reason of a conversation a self-harm message put with a person."""
+
+CRISIS_FOLLOW_UP = "crisis_follow_up"
+"""Conversation state: the line a resident gets on every message while a self-harm
+conversation waits for a person and no staff alert got through (never silence)."""
 
 AWAITING_KEYS = (
     "draft",
@@ -244,6 +248,7 @@ class Pipeline:
 
     def _inbound(self, msg: IncomingMessage) -> Inbound:
         text, named = self._mentions.strip(_clean(msg.text))
+        text = restated(text)
         addressed = msg.mentioned or named or msg.chat.type is ChatType.PRIVATE
         head, notice = text, []
         if len(text) > MAX_TEXT:
@@ -359,16 +364,34 @@ class Pipeline:
         return None if applied is None else inbound.notice + applied
 
     async def _human_gate(self, inbound: Inbound, turn: Turn) -> list[Reply] | None:
-        """A caseworker has the conversation: stay silent and pass the message on."""
+        """A caseworker has the conversation: stay silent and pass the message on. Waiting
+        after a crisis, the address asked for still fills in the urgent ticket, and with no
+        staff alert through the resident gets the hotlines and the duty phone again."""
         conv = turn.conversation
         if not conv.silent:
             return None
+        replies = await self._while_waiting(turn)
         await self._conversations.save(conv, fence=inbound.fence)
         if self._forward is not None:
             await self._forward(conv, inbound.head)
         if self._record_outcome is not None:
             await self._record_outcome(inbound.msg, HUMAN_OUTCOME)
-        return []
+        return replies
+
+    async def _while_waiting(self, turn: Turn) -> list[Reply]:
+        """What a resident hears while their conversation waits for a person (nothing once
+        a caseworker holds it)."""
+        conv = turn.conversation
+        if conv.mode is not Mode.WAITING:
+            return []
+        # The address may come after a word or two: it is awaited as long as nobody has
+        # taken the conversation.
+        named = any(turn.parse.value(k) for k in ("compound", "building", "unit", "room"))
+        replies = (await self._location(turn) or []) if named else []
+        line = conv.state.get(CRISIS_FOLLOW_UP)
+        if conv.handoff_reason == CRISIS_REASON and isinstance(line, str) and line:
+            replies.append(Reply(line, ReplyKind.CRISIS))
+        return replies
 
     async def _address(self, inbound: Inbound, turn: Turn) -> list[Reply] | None:
         """The address asked for after an emergency: the answer when the message is only
@@ -468,10 +491,15 @@ class Pipeline:
         except LookupError:
             log.warning("urgent ticket for the address not found")
             return None
+        # Only an alert that got through lets the reply speak for the duty caseworker.
+        who = (
+            "值班社工会按这个地址尽快联系和上门。"
+            if pending.get("staff_told", True)
+            else "社工看到后会按这个地址联系您。"
+        )
         return [
             Reply(
-                f"收到，地址“{where}”已补充到紧急工单，值班社工会按这个地址尽快联系和上门。"
-                "有危险请先拨打 110、119 或 120。",
+                f"收到，地址“{where}”已补充到紧急工单，{who}有危险请先拨打 110、119 或 120。",
                 ReplyKind.SLOT,
             )
         ]
@@ -494,10 +522,15 @@ class Pipeline:
                 conv.mode = Mode.WAITING
                 conv.handoff_reason = CRISIS_REASON
                 conv.handoff_at = datetime.now(UTC)
+            if outcome.follow_up:
+                conv.state[CRISIS_FOLLOW_UP] = outcome.follow_up
+            elif outcome.category is EmergencyCategory.SELF_HARM:
+                conv.state.pop(CRISIS_FOLLOW_UP, None)
             if outcome.location_asked:
                 conv.state[PENDING_LOCATION] = {
                     "ticket": outcome.ticket,
                     "source_key": msg.dedup_key,
+                    "staff_told": outcome.staff_told,
                 }
             await self._conversations.save(conv, fence=lease.token)
 

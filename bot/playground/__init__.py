@@ -23,6 +23,7 @@ from aiohttp import web
 
 from bot.domain import Committee, ReplyKind
 from bot.domain.faq import FaqEntry
+from bot.domain.tickets import TicketPriority, TicketStatus
 from bot.storage.messages import MessageLog
 
 PAGE = Path(__file__).resolve().parent / "page.html"
@@ -50,6 +51,16 @@ KIND_LABELS: dict[ReplyKind, str] = {
     ReplyKind.NOTICE: "通知",
 }
 """What the page calls each kind of reply (the API's ``kind`` codes are never shown)."""
+
+ERRORS: dict[str, str] = {
+    "400": "这条消息没能发出：内容或格式不对，请换个说法再试。",
+    "413": "这条消息太长了，请分几条发送。",
+    "429": "发得太快了，请稍等一会儿再发。",
+    "503": "邻里暂时连不上数据存储，消息没有收下，请稍后再发一次。",
+    "other": "出错了，消息没能处理，请稍后再试。",
+}
+"""What the page says when a message is refused, by HTTP status (the API's English error
+texts are for gateways, never shown to a visitor)."""
 
 RESIDENTS = ({"key": "a", "name": "王阿姨"}, {"key": "b", "name": "李叔叔"})
 """The two residents a visitor can speak as (both in every group)."""
@@ -123,6 +134,9 @@ def add_try_routes(
         config = {
             "chats": chats,
             "kinds": {k.value: label for k, label in KIND_LABELS.items()},
+            "statuses": {s.value: s.label for s in TicketStatus},
+            "priorities": {p.value: p.label for p in TicketPriority},
+            "errors": ERRORS,
             "residents": RESIDENTS,
             "committee": committee.name,
         }

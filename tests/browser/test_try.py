@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Page, Request, ViewportSize, expect
@@ -144,4 +145,34 @@ async def test_the_try_page_teaches_a_newcomer(
     # The console is one tap away.
     await page.get_by_role("link", name="社工工作台").click()
     await expect(page.get_by_label("用户名")).to_be_visible()
+    await page.context.close()
+
+
+async def test_the_try_page_says_tickets_and_refusals_in_chinese(
+    site: Site, browser: Browser
+) -> None:
+    """A ticket's status and priority, and a message the server refuses (store down, too
+    long), are told in Chinese: never "new", "urgent" or the API's English error text."""
+    page = await open_try(browser, site, DESKTOP)
+    await page.locator("#chat").select_option(label="私聊邻里")
+    await page.get_by_label("消息").fill("我不想活了")
+    await page.get_by_role("button", name="发送").click()
+    ticket = page.locator(".log:not([hidden]) .row:not(.me)").last
+    await expect(ticket).to_contain_text("待受理")
+    await expect(ticket).to_contain_text("紧急")
+    body = await page.locator("body").inner_text()
+    assert not re.search(r"\b(new|urgent|normal)\b", body), body
+
+    async def store_down(route: Any) -> None:
+        await route.fulfill(
+            status=503,
+            content_type="application/json",
+            body='{"error": "service temporarily unavailable, please retry later"}',
+        )
+
+    await page.route("**/try/messages", store_down)
+    await page.get_by_label("消息").fill("湿垃圾几点扔")
+    await page.get_by_role("button", name="发送").click()
+    await expect(page.locator(".log:not([hidden])")).to_contain_text("稍后再发一次")
+    assert "unavailable" not in await page.locator("body").inner_text()
     await page.context.close()

@@ -111,6 +111,10 @@ async def test_without_an_alert_channel_the_reply_gives_the_duty_phone_and_claim
     assert "已通知" not in reply
     assert "119" in reply
     assert platform.of(ROBOT_PATH) == []
+    await conversation(bot, resident.key())
+    where = texts(await resident.say("普陀一村5号楼302室"))
+    assert "已补充到紧急工单" in where
+    assert "值班社工会" not in where
     health = await (await bot.get("/healthz")).json()
     assert health["alerts"]["puxiong"] == "no_channel"
 
@@ -240,3 +244,54 @@ async def test_a_question_after_the_address_was_asked_is_still_answered(bot: Any
     assert {"faq", "clarify"} & set(kinds(answer))
     ticket = await bot.app[appkeys.TICKETS].queries.get("puxiong", data["ticket"]["number"])
     assert ticket.compound == "yanningyuan"
+
+
+async def test_writing_again_after_self_harm_with_no_alert_channel_is_never_met_with_silence(
+    start: Callable[..., Any], platform: Platform
+) -> None:
+    """Nobody was alerted (no robot) and nobody has taken the conversation yet: every later
+    message gets a short line with the hotlines, the duty phone and that a person will answer;
+    the address asked for still fills in the urgent ticket."""
+    bot = await start(committees={"puxiong": {"duty_phone": "021-00000000"}})
+    resident = Resident(bot, "nc-sh")
+    data = await resident.say("我不想活了")
+    assert kinds(data) == ["crisis"]
+    number = data["ticket"]["number"]
+    conv = await conversation(bot, resident.key())
+    assert conv.mode is Mode.WAITING
+    for text in ("嗯", "你们能来看看我吗"):
+        again = await resident.say(text)
+        assert kinds(again) == ["crisis"], text
+        line = texts(again)
+        assert all(n in line for n in (*HOTLINES, "110", "021-00000000")), line
+        assert "社工" in line
+        assert "回复" in line
+        assert "通知了" not in line
+        assert "已通知" not in line
+        assert len(line) < 150
+    where = await resident.say("普雄馨苑5号楼302")
+    assert "已补充到紧急工单" in texts(where)
+    assert "值班社工会" not in texts(where)  # nobody on duty was told
+    assert "12356" in texts(where)
+    ticket = await bot.app[appkeys.TICKETS].queries.get("puxiong", number)
+    assert (ticket.compound, ticket.building) == ("puxiongxinyuan", "5号楼")
+    assert platform.of(ROBOT_PATH) == []
+    # Still with a person: the bot does not chat on about other things.
+    other = await resident.say("湿垃圾几点扔")
+    assert kinds(other) == ["crisis"]
+    assert "湿垃圾" not in texts(other)
+
+
+async def test_the_address_after_self_harm_fills_in_the_ticket_when_staff_were_alerted(
+    bot: Any, platform: Platform
+) -> None:
+    resident = Resident(bot, "sh-addr")
+    data = await resident.say("我不想活了")
+    assert "通知了居委会值班社工" in texts(data)
+    number = data["ticket"]["number"]
+    await conversation(bot, resident.key())
+    where = await resident.say("普陀一村5号楼302室")
+    assert "已补充到紧急工单" in texts(where)
+    ticket = await bot.app[appkeys.TICKETS].queries.get("puxiong", number)
+    assert (ticket.compound, ticket.building, ticket.room) == ("putuoyicun", "5号楼", "302室")
+    assert (await resident.say("湿垃圾几点扔"))["replies"] == []

@@ -153,6 +153,10 @@ def test_crises_in_residents_words(text: str, category: EmergencyCategory) -> No
         "我家八哥会叫救命了，大家听到别紧张",
         "朋友说要搞个自杀式健身计划，三天瘦五斤",
         "刚才那股焦味是楼下饭店在烧烤，已经熄掉了",
+        # look-alikes a probe found: overflowing bins are not post piling up at a door
+        "小区门口垃圾桶一直满出来没人清",
+        "楼道门口堆满了装修垃圾，谁来管管",
+        "门口的垃圾箱满了好几天了",
     ],
 )
 def test_look_alikes_stay_calm(text: str) -> None:

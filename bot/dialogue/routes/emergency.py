@@ -119,6 +119,20 @@ def self_harm_text(*, someone_else: bool) -> str:
     )
 
 
+def self_harm_follow_up(duty_phone: str, *, someone_else: bool) -> str:
+    """The short line for a resident who writes again after a self-harm reply while no staff
+    alert got through and nobody has taken the conversation yet: the hotlines, the duty
+    phone, and that a person will answer here (the conversation waits in the console)."""
+    who = "他/她" if someone_else else "你"
+    lines = [
+        "我在。你发的消息都会留给社工，社工看到后会在这里回复你。",
+        f"想找人说说话，可以打{HOTLINES}；{who}有危险请马上拨打 110 或 120。",
+    ]
+    if duty_phone:
+        lines.append(f"也可以直接打居委会值班电话 {duty_phone}。")
+    return "".join(lines)
+
+
 GROUP_SELF_HARM = (
     "看到你的消息，我们很担心你。想找人说说话可以打{hotlines}；有危险请马上拨打 110 或 120。"
     "也可以私信我。{staff}"
@@ -136,6 +150,9 @@ class CrisisOutcome:
     ticket: str | None
     staff_told: bool
     location_asked: bool
+    follow_up: str = ""
+    """Self-harm with no staff alert through: what the resident is told on every later
+    message while nobody has taken the conversation (never silence)."""
 
 
 class EmergencyResponder:
@@ -270,12 +287,19 @@ class EmergencyResponder:
             if ask:
                 lines.append(ASK_LOCATION_CALM if gentle else ASK_LOCATION)
             replies = [Reply("\n".join(line for line in lines if line), kind, ticket=ref)]
+        follow_up = ""
+        if self_harm and not staff_told and not holder:
+            phone = (alert.duty_phone if alert is not None else "") or self._alerts.duty_phone(
+                committee.id
+            )
+            follow_up = self_harm_follow_up(phone, someone_else=someone_else)
         return CrisisOutcome(
             replies,
             category,
             ticket.number if ticket else None,
             staff_told,
             location_asked=ask,
+            follow_up=follow_up,
         )
 
     def _honest_line(

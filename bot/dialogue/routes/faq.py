@@ -8,6 +8,7 @@ remembers it."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import date
 
@@ -32,6 +33,71 @@ SKIP_INTENTS = {"report_repair", "complain", "request_human", "ticket_status"}
 RULE_FIRST_TOPICS = frozenset({"neighbours", "renovation", "pets"})
 """Complaints about neighbours (noise, renovation hours, dogs, clutter) get the rule first."""
 OFFER_TEXT = "如果需要居委会出面协调或上门调解，回复“登记”，我帮您记下来交给社工跟进。"
+
+# "这个表格怎么填", "救命啊那张单子到底怎么写": a form, a paper or a procedure pointed at as
+# "this one" and nothing else said about it. Any FAQ entry would be a guess: ask which one.
+GENERIC_THING = re.compile(
+    r"(?:这|那)(?:个|张|份|些|种)?(表格|表|单子|材料|资料|文件|证明|手续|东西)"
+)
+FILLER = re.compile(
+    r"救命啊?|救救我|天哪|我的天|哎呀|哎|唉|急死(?:人|我)?了?|烦死了?|愁死了?|头大|"
+    r"到底|究竟|真的|实在|请问|帮帮忙|帮帮我|帮我|麻烦|你们|我|要|该|应该|得|能|"
+    r"怎么|怎样|如何|咋|哪能|啥|什么|看看|一下|"
+    r"填|写|弄|搞|办|交|准备|用|伐|吗|呢|啊|呀|哦|嘛|吧|了|的|[\s\W_]"
+)
+FRUSTRATED = re.compile(r"救命|救救|天哪|我的天|急死|烦死|愁死|头大|到底|究竟|[!！]")
+THING_KEY = {
+    "表格": "表",
+    "表": "表",
+    "单子": "单",
+    "材料": "材料",
+    "资料": "资料",
+    "文件": "文件",
+    "证明": "证明",
+}
+
+
+def vague_thing(text: str) -> str | None:
+    """The generic thing ("表格", "材料", …) a question points at without naming it, or None
+    when the question says more than that."""
+    m = GENERIC_THING.search(text)
+    if m is None:
+        return None
+    rest = text[: m.start()] + text[m.end() :]
+    return m.group(1) if not FILLER.sub("", rest) else None
+
+
+def ask_which(thing: str, choices: list[FaqEntry], *, calm: bool) -> str:
+    """Which form (paper, procedure) the resident means; the FAQ's matching entries as
+    numbered choices."""
+    which = {
+        "表格": "哪一张表",
+        "表": "哪一张表",
+        "单子": "哪一张单子",
+        "手续": "哪件事的手续",
+        "东西": "哪一样东西",
+    }.get(thing, f"哪一份{thing}")
+    lines = ["别着急，我们一步一步来。" if calm else ""]
+    lines.append(
+        f"您说的是{which}？告诉我它的名称，或者是办什么事用的（比如办敬老卡、开证明、"
+        "申请补贴），我帮您查清楚怎么填、要带什么。"
+    )
+    if choices:
+        lines.append("如果是下面这些里的，回复数字即可：")
+        lines += [f"{i}. {e.question}" for i, e in enumerate(choices, 1)]
+    return "\n".join(line for line in lines if line)
+
+
+def public_matter_reply(turn: Turn) -> Reply:
+    """A question about a public matter's progress (a building after a fire, a road, a
+    project) the FAQ cannot answer: honest, with who knows, never the general menu."""
+    return Reply(
+        "这件事现在的进展我这里查不到（我只能查到您自己登记过的工单）。"
+        f"想了解的话，可以{turn.committee.contact_line()}问问；"
+        "也可以回复“找社工”，我帮您转给社工来回答。",
+        ReplyKind.FALLBACK,
+    )
+
 
 Learn = Callable[[str, str, str, str], Awaitable[object]]
 """Record a resident's phrasing as a proposed alternate: (committee, FAQ id, text, source)."""
@@ -83,11 +149,16 @@ class FaqRoute:
         )
         if parse.intent in SKIP_INTENTS and parse.confidence >= 0.6 and not not_mine:
             return None
+        thing = vague_thing(turn.text)
+        if thing is not None:
+            return await self._ask_which(turn, thing)
         if parse.intent == "out_of_scope" and parse.confidence >= 0.85:
             return None
         outcome, key = await self._search(turn)
         if outcome is None:
             return None
+        if outcome.kind == "none" and _asks_after_a_public_matter(turn):
+            return [public_matter_reply(turn)]
         if outcome.kind == "answer" and outcome.answer is not None:
             self._keep(turn, key, outcome)
             return self.answer(turn, outcome.answer)
@@ -97,6 +168,18 @@ class FaqRoute:
             turn.state[CHOICES_QUESTION] = turn.text[:200]
             return [Reply(format_clarify(outcome.choices), ReplyKind.CLARIFY)]
         return None
+
+    async def _ask_which(self, turn: Turn, thing: str) -> list[Reply]:
+        """A form or paper pointed at without its name: ask which, offering the entries
+        about such things the search finds (never answering one of them as a guess)."""
+        key = THING_KEY.get(thing, "")
+        outcome = (await self._search(turn))[0] if key else None
+        hits = outcome.hits if outcome is not None else ()
+        choices = [h.entry for h in hits if key in h.entry.question][:3]
+        if choices:
+            turn.state[CHOICES] = [e.id for e in choices]
+        calm = bool(FRUSTRATED.search(turn.text))
+        return [Reply(ask_which(thing, choices, calm=calm), ReplyKind.CLARIFY)]
 
     async def search(self, turn: Turn) -> SearchOutcome | None:
         """Search the committee's FAQ for the turn's text (None: no index yet)."""
@@ -193,6 +276,9 @@ class RuleFirstRoute:
         else:
             return None
         turn.state[OFFER_TICKET] = turn.text
+        if replies[-1].kind is ReplyKind.SLOT:
+            # Which compound's rule? One question at a time: the offer follows the rule.
+            return replies
         replies.append(Reply(OFFER_TEXT, ReplyKind.FAQ))
         return replies
 
@@ -216,7 +302,11 @@ class PendingChoiceRoute:
                 turn.remember_compound(compound)
                 entry = self._faq.entry(turn.committee.id, asked_for)
                 if entry is not None:
-                    return self._faq.answer(turn, entry)
+                    replies = self._faq.answer(turn, entry)
+                    if turn.state.get(OFFER_TICKET):
+                        # the neighbour rule asked for with a complaint: now the offer
+                        replies.append(Reply(OFFER_TEXT, ReplyKind.FAQ))
+                    return replies
         if isinstance(choices, list) and choices:
             picked = parse_choice(turn.text, len(choices))
             if picked is not None:
@@ -226,6 +316,13 @@ class PendingChoiceRoute:
                         await self._faq.learn(turn.committee.id, entry.id, question)
                     return self._faq.answer(turn, entry)
         return None
+
+
+def _asks_after_a_public_matter(turn: Turn) -> bool:
+    """ "上个月着火那栋楼现在修好了吗": how a public matter stands, not one's own report."""
+    if not is_project_question(turn.text):
+        return False
+    return turn.parse.intent == "ticket_status" or asks_after_a_report(turn.text)
 
 
 def _compound_reply(turn: Turn) -> Compound | None:

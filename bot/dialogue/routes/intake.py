@@ -95,6 +95,7 @@ class IntakeRoute:
             turn.state.pop(DRAFT, None)
             return [Reply("好的，已取消，这次没有登记工单。有需要随时找我。", ReplyKind.SLOT)]
         awaiting = draft.get("awaiting")
+        before = dict(draft)
         changed = self._absorb(turn, draft)
         filled = self._fill_awaited(turn, draft, awaiting)
         if not (changed or filled):
@@ -107,8 +108,15 @@ class IntakeRoute:
         draft["misses"] = 0
         replies: list[Reply] = []
         if changed and awaiting not in changed:
-            fixed = "、".join(_describe(turn, draft, slot) for slot in changed)
-            replies.append(Reply(f"好的，已改为{fixed}。", ReplyKind.SLOT))
+            # "已改为" only for what was said before; what is new is just noted.
+            fixed = [slot for slot in changed if before.get(slot)]
+            added = [slot for slot in changed if not before.get(slot)]
+            said = []
+            if fixed:
+                said.append("已改为" + "、".join(_describe(turn, draft, s) for s in fixed))
+            if added:
+                said.append("已记下" + "、".join(_describe(turn, draft, s) for s in added))
+            replies.append(Reply(f"好的，{'，'.join(said)}。", ReplyKind.SLOT))
         return replies + await self._next(turn, draft)
 
     def _absorb(self, turn: Turn, draft: dict[str, Any]) -> list[str]:
