@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -421,10 +422,30 @@ class Profiler:
         self.procs.clear()
 
 
-def profile_top(files: Sequence[Path], n: int = 15) -> dict[str, list[tuple[str, float]]]:
+_FRAME = re.compile(r"^(?P<name>.*) \((?P<path>[^():]*)(?::\d+)?\)$")
+_PLUMBING = (
+    "asyncio/",
+    "<frozen runpy>",
+    "bot/cli.py",
+    "aiohttp/web.py",
+    "threading.py",
+    "concurrent/futures/",
+)
+"""Frames every sample of a thread passes through (the event loop, the entry point): left
+out of the cumulative ranking, where they would only say "100%"."""
+
+
+def _frame(raw: str) -> str:
+    """``name (path:line)`` → ``name (path)``: one entry per function."""
+    m = _FRAME.match(raw)
+    return raw if m is None else f"{m['name']} ({m['path']})"
+
+
+def profile_top(files: Sequence[Path], n: int = 15) -> dict[str, Any]:
     """The ``n`` functions with the largest own and cumulative shares of all samples in
     ``files`` (py-spy's collapsed format: ``frame;frame;… count``; a thread's root frame is
-    ``thread (0x…)``, dropped)."""
+    ``thread (…)``, dropped), per function (lines merged); the cumulative ranking leaves the
+    event loop's and the entry point's frames out."""
     own: dict[str, int] = {}
     cumulative: dict[str, int] = {}
     total = 0
@@ -435,7 +456,7 @@ def profile_top(files: Sequence[Path], n: int = 15) -> dict[str, list[tuple[str,
                 if not stack or not count.isdigit():
                     continue
                 frames = [
-                    f.split(" (", 1)[0] + " (" + f.rsplit("/", 1)[-1] if " (" in f else f
+                    _frame(f)
                     for f in stack.split(";")
                     if not f.startswith(("thread (", "process "))
                 ]
@@ -445,14 +466,15 @@ def profile_top(files: Sequence[Path], n: int = 15) -> dict[str, list[tuple[str,
                 total += k
                 own[frames[-1]] = own.get(frames[-1], 0) + k
                 for f in set(frames):
-                    cumulative[f] = cumulative.get(f, 0) + k
-    total = total or 1
+                    if not any(mark in f for mark in _PLUMBING):
+                        cumulative[f] = cumulative.get(f, 0) + k
+    share = 100 / (total or 1)
 
     def top(counts: dict[str, int]) -> list[tuple[str, float]]:
         best = sorted(counts.items(), key=lambda kv: -kv[1])[:n]
-        return [(name, round(100 * c / total, 1)) for name, c in best]
+        return [(name, round(c * share, 1)) for name, c in best]
 
-    return {"samples": [("total", float(total))], "own": top(own), "cumulative": top(cumulative)}
+    return {"samples": total, "own": top(own), "cumulative": top(cumulative)}
 
 
 @contextlib.contextmanager
@@ -652,7 +674,7 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                     f"  p99 ×{r['A_over_B_p99']}"
                 )
         for label, prof in result.get("profile", {}).items():
-            say(f"profile {label} ({int(prof['samples'][0][1])} samples): own %, cumulative %")
+            say(f"profile {label} ({prof['samples']} samples): own %, cumulative %")
             for (own_name, own_pct), (cum_name, cum_pct) in zip(
                 prof["own"], prof["cumulative"], strict=False
             ):
