@@ -18,8 +18,14 @@ the load average (the machine may be shared: compare only figures of one run).
 ``--against REF`` runs the same points on another git ref (a temporary ``git worktree``),
 interleaved A, B, A, B (``--rounds``), and prints B/A ratios.
 
+``--profile DIR`` samples every worker with ``py-spy`` (not a dependency: install it
+yourself, e.g. ``.venv/bin/pip install py-spy``) during each timed point, without pausing it
+(``--nonblocking``, per thread), writes the collapsed stacks to ``DIR`` and prints the top
+functions by own and by cumulative share of the samples.
+
 Run: ``.venv/bin/python bench/throughput.py [--seconds 60] [--inflight 8,32,128]
-[--kinds faq,unknown,repair] [--setups pg1,pg2,sqlite] [--against REF] [--json]``
+[--kinds faq,unknown,repair] [--setups pg1,pg2,sqlite] [--against REF] [--profile DIR]
+[--json]``
 PostgreSQL: ``--postgres`` (an admin DSN; one database per session is created and dropped);
 Redis: ``--redis`` (the database is flushed at the start of every session).
 """
@@ -31,6 +37,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -373,6 +380,103 @@ class Client:
         point.sample = [open_safe_reply(b).get("Content", "") for b in bodies]
 
 
+class Profiler:
+    """``py-spy record`` attached to every worker for one timed point (collapsed stacks)."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.files: list[Path] = []
+
+    def start(self, session: Session, point: Point, seconds: float) -> None:
+        if self.directory is None:
+            return
+        exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        for w in session.workers:
+            if w.proc is None:
+                continue
+            out = self.directory / (
+                f"{point.source}{point.round}-{point.setup}-{point.kind}-{point.inflight}"
+                f"-w{w.name}.txt"
+            )
+            self.files.append(out)
+            self.procs.append(
+                subprocess.Popen(
+                    [
+                        exe,
+                        *("record", "--nonblocking", "--threads", "--format", "raw"),
+                        *("--rate", "200", "--duration", str(max(1, int(seconds)))),
+                        *("--output", str(out), "--pid", str(w.proc.pid)),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.terminate()
+        self.procs.clear()
+
+
+_FRAME = re.compile(r"^(?P<name>.*) \((?P<path>[^():]*)(?::\d+)?\)$")
+_PLUMBING = (
+    "asyncio/",
+    "<frozen runpy>",
+    "bot/cli.py",
+    "aiohttp/web.py",
+    "threading.py",
+    "concurrent/futures/",
+)
+"""Frames every sample of a thread passes through (the event loop, the entry point): left
+out of the cumulative ranking, where they would only say "100%"."""
+
+
+def _frame(raw: str) -> str:
+    """``name (path:line)`` → ``name (path)``: one entry per function."""
+    m = _FRAME.match(raw)
+    return raw if m is None else f"{m['name']} ({m['path']})"
+
+
+def profile_top(files: Sequence[Path], n: int = 15) -> dict[str, Any]:
+    """The ``n`` functions with the largest own and cumulative shares of all samples in
+    ``files`` (py-spy's collapsed format: ``frame;frame;… count``; a thread's root frame is
+    ``thread (…)``, dropped), per function (lines merged); the cumulative ranking leaves the
+    event loop's and the entry point's frames out."""
+    own: dict[str, int] = {}
+    cumulative: dict[str, int] = {}
+    total = 0
+    for path in files:
+        with contextlib.suppress(OSError):
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                stack, _, count = line.rpartition(" ")
+                if not stack or not count.isdigit():
+                    continue
+                frames = [
+                    _frame(f)
+                    for f in stack.split(";")
+                    if not f.startswith(("thread (", "process "))
+                ]
+                if not frames:
+                    continue
+                k = int(count)
+                total += k
+                own[frames[-1]] = own.get(frames[-1], 0) + k
+                for f in set(frames):
+                    if not any(mark in f for mark in _PLUMBING):
+                        cumulative[f] = cumulative.get(f, 0) + k
+    share = 100 / (total or 1)
+
+    def top(counts: dict[str, int]) -> list[tuple[str, float]]:
+        best = sorted(counts.items(), key=lambda kv: -kv[1])[:n]
+        return [(name, round(c * share, 1)) for name, c in best]
+
+    return {"samples": total, "own": top(own), "cumulative": top(cumulative)}
+
+
 @contextlib.contextmanager
 def worktree(ref: str, workdir: Path) -> Iterator[Path]:
     """A temporary ``git worktree`` of ``ref`` (detached), removed afterwards."""
@@ -471,8 +575,17 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         default=str(ROOT / "var" / "bench-throughput"),
         help="trained models and FAQ indexes, per source, kept between runs",
     )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="sample the workers with py-spy during each timed point; stacks go to DIR",
+    )
     parser.add_argument("--json", action="store_true", help="print the JSON result only")
     args = parser.parse_args(argv)
+    profile_dir = Path(args.profile) if args.profile else None
+    if profile_dir is not None:
+        profile_dir.mkdir(parents=True, exist_ok=True)
+    profiler = Profiler(profile_dir)
     seconds = min(args.seconds, 60.0)
     inflights = [int(x) for x in args.inflight.split(",") if x]
     kinds = [k for k in args.kinds.split(",") if k]
@@ -515,7 +628,11 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                                     await client.run(session, warm, args.warmup)
                                     for inflight in inflights:
                                         p = Point(source.label, rnd, setup, kind, inflight)
-                                        await client.run(session, p, seconds)
+                                        profiler.start(session, p, seconds)
+                                        try:
+                                            await client.run(session, p, seconds)
+                                        finally:
+                                            profiler.stop()
                                         points.append(p)
                                         say(_row(p))
                                 for w in session.workers:
@@ -537,6 +654,11 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     }
     if args.against:
         result["ratios"] = ratios(points)
+    if profile_dir is not None:
+        for label in sorted({p.source for p in points}):
+            result.setdefault("profile", {})[label] = profile_top(
+                [f for f in profiler.files if f.name.startswith(label)]
+            )
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
@@ -551,6 +673,12 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                     f"  cpu ×{r['A_over_B_cpu']}  p50 ×{r['A_over_B_p50']}"
                     f"  p99 ×{r['A_over_B_p99']}"
                 )
+        for label, prof in result.get("profile", {}).items():
+            say(f"profile {label} ({prof['samples']} samples): own %, cumulative %")
+            for (own_name, own_pct), (cum_name, cum_pct) in zip(
+                prof["own"], prof["cumulative"], strict=False
+            ):
+                say(f"  {own_pct:5.1f} {own_name[:58]:<58} {cum_pct:5.1f} {cum_name[:58]}")
         shown: set[str] = set()
         for p in points:
             if p.sample and p.kind not in shown:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,15 +51,33 @@ class CrisisGuess:
     category: EmergencyCategory
 
 
+GUESS_MEMO_SIZE = 4096
+"""Texts whose classifier guess one model keeps (then the memo starts afresh)."""
+
+
 class CrisisModel:
     def __init__(self, classifier: IntentClassifier) -> None:
         self.classifier = classifier
+        self._memo: dict[str, CrisisGuess] = {}
+        self._memo_lock = threading.Lock()
 
     def guess(self, text: str) -> CrisisGuess:
+        """The classifier's reading of ``text``. A pure function of the text for one model,
+        so a repeated text (a burst of one question after a notice) is scored once and
+        remembered, as the encoder remembers its vectors (``MemoEncoder``): the crisis layer
+        still decides on every message, with the same figures it would compute again."""
+        found = self._memo.get(text)
+        if found is not None:
+            return found
         ranking = self.classifier.rank(text)
         p_calm = next((p for name, p in ranking if name == CALM), 0.0)
         top = next((name for name, _ in ranking if name != CALM), EmergencyCategory.OTHER.value)
-        return CrisisGuess(1.0 - p_calm, EmergencyCategory(top))
+        guess = CrisisGuess(1.0 - p_calm, EmergencyCategory(top))
+        with self._memo_lock:
+            if len(self._memo) >= GUESS_MEMO_SIZE:
+                self._memo.clear()
+            self._memo[text] = guess
+        return guess
 
 
 SURE = 0.9

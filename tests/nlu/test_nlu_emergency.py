@@ -122,3 +122,23 @@ def test_a_letter_is_judged_by_what_it_says_is_happening_now(nlu: NluService) ->
     assert not nlu.parse(GAS_CYLINDER_LETTER).is_emergency
     live = nlu.parse(GAS_CYLINDER_LETTER + "刚刚楼下饭店的液化气罐着火了，火苗窜得老高，快来人！")
     assert live.is_emergency
+
+
+def test_a_burst_of_one_question_reads_the_same_and_never_hides_a_crisis(
+    nlu: NluService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The crisis classifier scores a repeated text once (``CrisisModel.guess`` remembers
+    it, a bounded memo): every repeat is decided exactly as the first, and a crisis sent
+    between the repeats is caught, with the memo full or refilled."""
+    monkeypatch.setattr("bot.nlu.crisis_model.GUESS_MEMO_SIZE", 3)
+    calm = ["办居住证要什么材料", "大件垃圾怎么处理", "居委会几点上班", "湿垃圾几点扔"]
+    urgent = "我家阿婆在卫生间摔倒了起不来，叫她也不答应"
+    first = {t: nlu.parse(t) for t in calm}
+    assert not any(r.is_emergency for r in first.values())
+    for _ in range(3):
+        for t in calm:
+            assert nlu.parse(t) == first[t]
+        crisis = nlu.parse(urgent)
+        assert crisis.is_emergency
+        assert crisis.emergency is not None
+        assert crisis.emergency.category is EmergencyCategory.MEDICAL

@@ -152,3 +152,27 @@ async def test_a_save_made_meanwhile_is_never_overwritten(db: Database) -> None:
     kept = await store.get("c3")
     assert kept is not None
     assert kept.state == {"turn": "old"}
+
+
+async def test_two_holders_creating_one_conversation_at_once_leave_one(db: Database) -> None:
+    """A new resident's first turn saved by two holders at the same moment (the lock lost
+    in between): one creates the conversation, the other is refused, and the stored one
+    is whole."""
+    store = SqlConversationStore(db)
+
+    def new(step: str) -> Conversation:
+        conv = Conversation("c9", "puxiong", "webhook", "default", "p-9", "private", "u9")
+        conv.state = {"step": step}
+        return conv
+
+    first, second = new("first"), new("second")
+    outcomes = await asyncio.gather(
+        store.save(first, fence=7), store.save(second, fence=8), return_exceptions=True
+    )
+    refused = [o for o in outcomes if isinstance(o, Fenced)]
+    assert len(refused) == 1
+    assert [o for o in outcomes if o is not None and not isinstance(o, Fenced)] == []
+    kept = await store.get("c9")
+    assert kept is not None
+    assert kept.version == 1
+    assert kept.state in ({"step": "first"}, {"step": "second"})

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage.conversations import Conversation, ConversationStore, Mode
 from bot.storage.sql.conversation_models import ConversationRow
@@ -32,13 +34,35 @@ _FIELDS = (
 )
 
 
+_TABLE = cast(Table, ConversationRow.__table__)
+_C = _TABLE.c
+# The hot path's statements, built once: their cache keys and compiled forms are reused.
+_SAVE = (
+    update(_TABLE)
+    .where(
+        _C.key == bindparam("b_key"),
+        _C.fence <= bindparam("b_fence"),
+        # Also what this holder read: a holder that lost the lock while it worked
+        # must not overwrite a save made meanwhile (even one under an older token).
+        _C.version == bindparam("b_version"),
+    )
+    .values(version=_C.version + 1)
+    .returning(_C.version)
+)
+"""Executed with the columns to write as parameters (``_FIELDS``, ``mode``, ``fence``)."""
+_EXISTS = select(_C.key).where(_C.key == bindparam("b_key"))
+_CREATE = insert(_TABLE)
+BY_KEY = select(_TABLE).where(_C.key == bindparam("b_key"))
+"""A conversation's row by its key (parameter ``b_key``)."""
+
+
 class SqlConversationStore(ConversationStore):
     def __init__(self, db: Database) -> None:
         self._db = db
 
     async def get(self, key: str) -> Conversation | None:
-        async with self._db.session() as s:
-            row = await s.get(ConversationRow, key)
+        async with self._db.transaction() as conn:
+            row = (await conn.execute(BY_KEY, {"b_key": key})).first()
             return None if row is None else conversation_of(row)
 
     async def save(self, conversation: Conversation, *, fence: int | None = None) -> None:
@@ -57,8 +81,8 @@ class SqlConversationStore(ConversationStore):
         conversation.version = row.version
 
     async def _save_fenced(self, conversation: Conversation, fence: int) -> None:
-        async with self._db.session() as s:
-            version = await save_fenced(s, conversation, fence)
+        async with self._db.transaction() as conn:
+            version = await save_fenced(conn, conversation, fence)
         conversation.version = version
 
     async def recent(
@@ -83,40 +107,30 @@ class SqlConversationStore(ConversationStore):
             return [conversation_of(r) for r in (await s.scalars(stmt)).all()]
 
 
-async def save_fenced(s: AsyncSession, conversation: Conversation, fence: int) -> int:
-    """Write ``conversation`` in the unit of work ``s`` under the lock token ``fence``
-    (``ConversationStore.save``): its new version, once ``s`` commits. Raises ``Fenced`` when a
-    newer holder saved already, or anyone saved since it was read."""
-    values = {name: getattr(conversation, name) for name in _FIELDS}
+async def save_fenced(conn: AsyncConnection, conversation: Conversation, fence: int) -> int:
+    """Write ``conversation`` in the transaction of ``conn`` under the lock token ``fence``
+    (``ConversationStore.save``): its new version, once the transaction commits. Raises
+    ``Fenced`` when a newer holder saved already, or anyone saved since it was read."""
+    values: dict[str, Any] = {name: getattr(conversation, name) for name in _FIELDS}
     values["mode"] = conversation.mode.value
-    stmt = (
-        update(ConversationRow)
-        .where(
-            ConversationRow.key == conversation.key,
-            ConversationRow.fence <= fence,
-            # Also what this holder read: a holder that lost the lock while it worked
-            # must not overwrite a save made meanwhile (even one under an older token).
-            ConversationRow.version == conversation.version,
-        )
-        .values(**values, fence=fence, version=ConversationRow.version + 1)
-        .returning(ConversationRow.version)
-    )
-    version = (await s.execute(stmt)).scalar_one_or_none()
+    values["fence"] = fence
+    params = {**values, "b_key": conversation.key, "b_fence": fence}
+    params["b_version"] = conversation.version
+    version = (await conn.execute(_SAVE, params)).scalar_one_or_none()
     if version is not None:
         return int(version)
-    if await s.get(ConversationRow, conversation.key) is not None:
+    if (await conn.execute(_EXISTS, {"b_key": conversation.key})).first() is not None:
         raise Fenced("conversation saved meanwhile under another lock")
-    s.add(ConversationRow(key=conversation.key, **values, fence=fence, version=1))
     try:
-        await s.flush()
+        await conn.execute(_CREATE, {**values, "key": conversation.key, "version": 1})
     except IntegrityError:
         # Created meanwhile by a holder of the lock that took over from this one.
         raise Fenced(f"conversation created under a newer lock than {fence}") from None
     return 1
 
 
-def conversation_of(row: ConversationRow) -> Conversation:
-    """The conversation a stored row holds."""
+def conversation_of(row: ConversationRow | Row[Any]) -> Conversation:
+    """The conversation a stored row holds (an ORM row or a Core row of the table)."""
     return Conversation(
         key=row.key,
         committee=row.committee,

@@ -17,6 +17,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -105,6 +106,21 @@ class Database:
         try:
             async with self.sessions.begin() as s:
                 yield s
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise StoreUnavailable(f"database unavailable: {exc.__class__.__name__}") from exc
+            raise
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """``session`` without the ORM: a transaction on one connection, committed on
+        success, for the per-message hot path's Core statements (built once, with bound
+        parameters, so their cache keys and compiled forms are reused)."""
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
         except StoreUnavailable:
             raise
         except Exception as exc:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, case, func, insert, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, case, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.dml import Insert, Update
 
 from bot.domain import Chat, ChatType, IncomingMessage, MessageType, Reply, Sender
 from bot.domain.clock import UTC_OFFSET, ZONE_NAME, day_bounds
@@ -38,10 +39,60 @@ from bot.storage.messages import (
     Unfinished,
     outcome_of,
 )
-from bot.storage.sql.conversation_models import ConversationRow
-from bot.storage.sql.conversation_repo import conversation_of, save_fenced
+from bot.storage.sql.conversation_repo import BY_KEY, conversation_of, save_fenced
 from bot.storage.sql.database import Database
 from bot.storage.sql.models import FaqRevisionRow, FaqRow, MessageRow, utcnow
+
+_MESSAGES = cast(Table, MessageRow.__table__)
+_M = _MESSAGES.c
+# The per-message statements, built once with bound parameters: SQLAlchemy reuses their
+# cache keys and compiled forms (building them per message cost more than running them).
+_CLAIM: dict[str, Insert] = {
+    "postgresql": pg_insert(_MESSAGES).on_conflict_do_nothing(),
+    "sqlite": sqlite_insert(_MESSAGES).on_conflict_do_nothing(),
+}
+"""Store an inbound message unless stored already (executed with the row's columns)."""
+_INBOUND_ROW = (
+    _M.direction == "in",
+    _M.channel == bindparam("b_channel"),
+    _M.account == bindparam("b_account"),
+    _M.external_id == bindparam("b_external_id"),
+)
+_HELD_ROW = (*_INBOUND_ROW, _M.fence == bindparam("b_fence"), _M.claimed_until.is_not(None))
+_OUTBOUND = insert(_MESSAGES)
+
+
+def _answer_statement(fenced: bool, silent: bool) -> Update:
+    # A silent turn keeps an outcome set during it (``human``).
+    outcome: Any = (
+        case((_M.outcome == "", NOT_FOR_BOT), else_=_M.outcome)
+        if silent
+        else bindparam("b_outcome", type_=_M.outcome.type)
+    )
+    return (
+        update(_MESSAGES)
+        .where(*(_HELD_ROW if fenced else _INBOUND_ROW))
+        .values(
+            outcome=outcome,
+            result=bindparam("b_result", type_=_M.result.type),
+            claimed_until=None,
+            reply_to=None,
+        )
+        .returning(_M.id)
+    )
+
+
+_ANSWER = {(f, q): _answer_statement(f, q) for f in (False, True) for q in (False, True)}
+"""Answer an inbound row: by (held under a fence, silent)."""
+
+
+def _row_params(msg: IncomingMessage) -> dict[str, Any]:
+    """The parameters of ``_INBOUND_ROW``."""
+    return {
+        "b_channel": msg.channel,
+        "b_account": msg.account,
+        "b_external_id": msg.message_id,
+    }
 
 
 class SqlMessageLog(MessageLog):
@@ -84,14 +135,12 @@ class SqlMessageLog(MessageLog):
             "fence": fence,
             "attempts": 1 if fence else 0,
         }
-        upsert = pg_insert if self._db.dialect == "postgresql" else sqlite_insert
-        stmt = upsert(MessageRow).values(**values).on_conflict_do_nothing()
-        async with self._db.session() as s:
-            result = await s.execute(stmt)
+        async with self._db.transaction() as conn:
+            result = await conn.execute(_CLAIM[self._db.dialect], values)
             if getattr(result, "rowcount", 1):
-                return await _held_status(s, msg, Intake.NEW, read_conversation)
+                return await _held_status(conn, msg, Intake.NEW, read_conversation)
             if fence > 0:
-                took = await s.execute(
+                took = await conn.execute(
                     update(MessageRow)
                     .where(
                         *_inbound_row(msg),
@@ -107,8 +156,8 @@ class SqlMessageLog(MessageLog):
                     )
                 )
                 if getattr(took, "rowcount", 0):
-                    return await _held_status(s, msg, Intake.TAKEN_OVER, read_conversation)
-            return await _status(s, msg) or InboundStatus(Intake.BUSY)
+                    return await _held_status(conn, msg, Intake.TAKEN_OVER, read_conversation)
+            return await _status(conn, msg) or InboundStatus(Intake.BUSY)
 
     async def renew_inbound(self, msg: IncomingMessage, fence: int, lease_s: float) -> bool:
         until = utcnow() + timedelta(seconds=lease_s)
@@ -152,8 +201,8 @@ class SqlMessageLog(MessageLog):
         fence: int | None = None,
         result: str | None = None,
     ) -> bool:
-        async with self._db.session() as s:
-            return await _answer(s, msg, replies, delivery, fence, result)
+        async with self._db.transaction() as conn:
+            return await _answer(conn, msg, replies, delivery, fence, result)
 
     async def record_answer(
         self,
@@ -166,12 +215,12 @@ class SqlMessageLog(MessageLog):
         conversation: Conversation,
         conversation_fence: int,
     ) -> bool:
-        async with self._db.session() as s:
+        async with self._db.transaction() as conn:
             # The inbound row first, as in ``record_outbound``: it locks the row, and a
             # message taken over meanwhile writes nothing, the turn included.
-            if not await _answer(s, msg, replies, delivery, fence, result):
+            if not await _answer(conn, msg, replies, delivery, fence, result):
                 return False
-            version = await save_fenced(s, conversation, conversation_fence)
+            version = await save_fenced(conn, conversation, conversation_fence)
         conversation.version = version
         return True
 
@@ -562,60 +611,50 @@ def _faq_revision(r: FaqRevisionRow) -> FaqRevision:
 
 
 async def _answer(
-    s: AsyncSession,
+    conn: AsyncConnection,
     msg: IncomingMessage,
     replies: list[Reply],
     delivery: str,
     fence: int | None,
     result: str | None,
 ) -> bool:
-    """``MessageLog.record_outbound`` in the unit of work ``s``."""
+    """``MessageLog.record_outbound`` in the transaction of ``conn``."""
     now = utcnow()
-    # A silent turn keeps an outcome set during it (``human``).
-    outcome: Any = (
-        outcome_of(replies)
-        if replies
-        else case((MessageRow.outcome == "", NOT_FOR_BOT), else_=MessageRow.outcome)
-    )
-    stmt = update(MessageRow).where(*_inbound_row(msg))
+    params = _row_params(msg)
+    params["b_result"] = result
+    if replies:
+        params["b_outcome"] = outcome_of(replies)
     if fence is not None:
-        stmt = stmt.where(*_held(msg, fence))
+        params["b_fence"] = fence
     # The update comes first: it locks the inbound row, so of two workers answering the same
     # message only the holder of its latest claim writes anything.
-    answered = await s.execute(
-        stmt.values(outcome=outcome, result=result, claimed_until=None, reply_to=None).returning(
-            MessageRow.id
-        )
-    )
+    answered = await conn.execute(_ANSWER[fence is not None, not replies], params)
     inbound_id = answered.scalar_one_or_none()
     if fence is not None and inbound_id is None:
         return False
     if replies:
-        # A Core insert: the ORM's unit of work costs more than the statement here.
-        await s.execute(
-            insert(MessageRow),
-            [
-                {
-                    "committee": msg.committee,
-                    "conversation_key": msg.conversation_key,
-                    "channel": msg.channel,
-                    "account": msg.account,
-                    "chat_id": msg.chat.id,
-                    "chat_type": msg.chat.type.value,
-                    "sender_id": "linli",
-                    "sender_name": "邻里",
-                    "direction": "out",
-                    "msg_type": "text",
-                    "text": r.text,
-                    "kind": r.kind.value,
-                    "external_id": None,
-                    "delivery": delivery,
-                    "created_at": now,
-                    "reply_of": inbound_id,
-                }
-                for r in replies
-            ],
-        )
+        rows = [
+            {
+                "committee": msg.committee,
+                "conversation_key": msg.conversation_key,
+                "channel": msg.channel,
+                "account": msg.account,
+                "chat_id": msg.chat.id,
+                "chat_type": msg.chat.type.value,
+                "sender_id": "linli",
+                "sender_name": "邻里",
+                "direction": "out",
+                "msg_type": "text",
+                "text": r.text,
+                "kind": r.kind.value,
+                "external_id": None,
+                "delivery": delivery,
+                "created_at": now,
+                "reply_of": inbound_id,
+            }
+            for r in replies
+        ]
+        await conn.execute(_OUTBOUND, rows[0] if len(rows) == 1 else rows)
     return True
 
 
@@ -639,18 +678,19 @@ def _held(msg: IncomingMessage, fence: int) -> tuple[ColumnElement[bool], ...]:
 
 
 async def _held_status(
-    s: AsyncSession, msg: IncomingMessage, intake: Intake, read_conversation: bool
+    conn: AsyncConnection, msg: IncomingMessage, intake: Intake, read_conversation: bool
 ) -> InboundStatus:
     if not read_conversation:
         return InboundStatus(intake)
-    stmt = select(ConversationRow).where(ConversationRow.key == msg.conversation_key)
-    row = (await s.scalars(stmt)).first()
+    row = (await conn.execute(BY_KEY, {"b_key": msg.conversation_key})).first()
     return InboundStatus(intake, conversation=None if row is None else conversation_of(row))
 
 
-async def _status(s: Any, msg: IncomingMessage) -> InboundStatus | None:
-    stmt = select(MessageRow.claimed_until, MessageRow.result).where(*_inbound_row(msg))
-    row = (await s.execute(stmt)).first()
+_STATUS = select(_M.claimed_until, _M.result).where(*_INBOUND_ROW)
+
+
+async def _status(s: AsyncConnection | AsyncSession, msg: IncomingMessage) -> InboundStatus | None:
+    row = (await s.execute(_STATUS, _row_params(msg))).first()
     if row is None:
         return None
     claimed_until, result = row
