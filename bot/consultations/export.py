@@ -30,9 +30,12 @@ class OptionRow:
 class HouseholdRow:
     address: str
     floor_area: str
+    """For reading: "58.5", or 未登记."""
     choice: str
     via: str
     at: str
+    area: float | None = None
+    """The floor area as a number, for the workbook (a spreadsheet sums numbers, not text)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,7 @@ def build_report(
                     "未投票" if v is None else c.options[v.choice],
                     "" if v is None else VIA_LABELS.get(v.via, v.via),
                     "" if v is None else texts.full_when(v.changed_at),
+                    line.floor_area,
                 )
             )
     return Report(
@@ -159,7 +163,8 @@ def to_xlsx(report: Report) -> bytes:
         detail = wb.create_sheet("各户投票")
         detail.append(["门牌", "面积（㎡）", "选择", "方式", "投票时间"])
         for h in report.households:
-            detail.append([h.address, h.floor_area, h.choice, h.via, h.at])
+            area = h.floor_area if h.area is None else h.area
+            detail.append([h.address, area, h.choice, h.via, h.at])
         for cell in detail[1]:
             cell.font = bold
         detail.column_dimensions["A"].width = 28
