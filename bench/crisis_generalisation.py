@@ -68,6 +68,8 @@ WRITERS = (
     # The sixth writer wrote no classifier examples; examples added in the round tuned on that
     # writer's set (if any) live in this file and are left out of its fold all the same.
     ("sixth", "tune6", "crisis_examples_sixth_round.yml"),
+    # The seventh writer wrote no classifier examples either; likewise for its round.
+    ("seventh", "tune7", "crisis_examples_seventh_round.yml"),
 )
 SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 

@@ -104,6 +104,17 @@ def test_a_malformed_rules_file_names_the_problem(
         ("爷叔一家头住，我打伊电话一直不通，已经两日了", EmergencyCategory.WELFARE),
         ("对过老阿婆好几日勿开门了", EmergencyCategory.WELFARE),
         ("覅活了，活着老吃力", EmergencyCategory.SELF_HARM),
+        # kinds of phrasing a seventh writer used that the rules had not met
+        ("我坐在阳台护栏外头，大家不用来了", EmergencyCategory.SELF_HARM),
+        ("活得没意恩，准备跳苏州河", EmergencyCategory.SELF_HARM),
+        ("外婆讲厨房里一股怪味，煤气灶点火一直点不着", EmergencyCategory.GAS),
+        ("煤气报警器还在嘀嘀响，屋里味道好冲，怎么关掉", EmergencyCategory.GAS),
+        ("是不是哪家着火了，阳台上一直飘火星下来", EmergencyCategory.FIRE),
+        ("儿子喝了酒回来，把我妈推倒在地上", EmergencyCategory.VIOLENCE),
+        ("三楼的花盆在窗台边摇摇晃晃，下面是幼儿园门口", EmergencyCategory.OTHER),
+        ("小区里有只狗见人就咬，已经咬伤一个老太", EmergencyCategory.OTHER),
+        ("大树被风刮断了砸在一辆车上，车里面好像还有人", EmergencyCategory.OTHER),
+        ("阿婆一个人住，门口的外卖从昨天放到现在", EmergencyCategory.WELFARE),
     ],
 )
 def test_crises_in_residents_words(text: str, category: EmergencyCategory) -> None:
@@ -157,6 +168,14 @@ def test_crises_in_residents_words(text: str, category: EmergencyCategory) -> No
         "小区门口垃圾桶一直满出来没人清",
         "楼道门口堆满了装修垃圾，谁来管管",
         "门口的垃圾箱满了好几天了",
+        # look-alikes a seventh writer wrote that the rules had alarmed on
+        "孙子的网课老师讲得飞快，我听得快要晕过去了",
+        "楼道里堆满纸箱，物业贴了告示说有起火风险",
+        "老爸一个人住，防跌倒监测的感应灯怎么申请",
+        "书上讲电梯坠落时要屈膝，这个靠谱吗",
+        "新闻说煤炉烧炭取暖容易中毒，现在不会还有人这样吧",
+        "狗咬人了要打什么疫苗",
+        "空调外机有点松，下面是停车位，物业能来看看吗",
     ],
 )
 def test_look_alikes_stay_calm(text: str) -> None:
@@ -337,6 +356,12 @@ def test_the_tune_half_of_the_crisis_set_stays_covered(nlu: NluService) -> None:
         "刚才以为有人困在电梯里，结果是小孩在里面玩，已经出来了，没事了",
         "楼道里一股煤气味，燃气公司来查了说是下水道的味道，不是漏气",
         "对门阿婆好几天没见到，吓了我一跳，原来去儿子家住了",
+        # the seventh writer's kinds of resolution, in other words
+        "以为囡囡走丢了，原来躲在楼下小店里看动画",
+        "对门阿姨三天没开门，后来才知道她出去旅游了",
+        "楼下阿爷好几天没看见，他儿子讲去女儿家住了，月底回来",
+        "闻到一股臭鸡蛋味，燃气公司上门检测说没泄漏，是地漏返味",
+        "刚才以为厨房着火了，结果是隔壁在熏腊肉，没事没事",
     ],
 )
 def test_a_scare_told_and_then_resolved_is_calm(text: str) -> None:
@@ -356,6 +381,9 @@ def test_a_scare_told_and_then_resolved_is_calm(text: str) -> None:
         "隔壁的火已经扑灭了，现在我家厨房又冒烟了",
         # a question is not a resolution
         "三号楼不是着火了吗？怎么楼道里全是烟",
+        "楼下是不是着火了，窗外一直在冒黑烟",
+        # "you need not come" after a farewell is not a resolution
+        "我已经站在天台边上了，你们不用来了",
     ],
 )
 def test_a_resolution_never_silences_a_danger_after_it(text: str) -> None:
