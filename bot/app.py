@@ -40,6 +40,7 @@ from bot.channels.wecom_bot import WeComBotChannel
 from bot.console import PREFIX as CONSOLE_PREFIX
 from bot.console import STREAMS as CONSOLE_STREAMS
 from bot.console import console_app, stop_streams
+from bot.console.notice_page import NOTICE_PATH, add_notice_page_routes
 from bot.console.session import cookie_storage, session_key
 from bot.console.voting import VOTE_PATH, add_voting_routes
 from bot.consultations import Consultations
@@ -245,6 +246,8 @@ async def build_app(
         conversations,
         message_log,
         clock=now,
+        link_key=link_key(settings),
+        page_url=lambda token: page_url(settings, NOTICE_PATH, token),
     )
     consultations = Consultations(
         SqlConsultationStore(db),
@@ -262,7 +265,7 @@ async def build_app(
         HouseholdRoute(households),
         PendingChoiceRoute(faq),
         SatisfactionRoute(tickets.satisfaction, outbound.alert_staff, events),
-        ConsultationRoute(consultations, lambda token: page_url(settings, token)),
+        ConsultationRoute(consultations, lambda token: page_url(settings, VOTE_PATH, token)),
         LetterRoute(intake, faq),
         RuleFirstRoute(faq),
         intake,
@@ -370,6 +373,7 @@ async def build_app(
     app.add_subapp(CONSOLE_PREFIX, console_app(settings, registry, extra_console_routes))
     app.add_subapp(API_PREFIX, api_app(extra_api_routes))
     add_voting_routes(app)
+    add_notice_page_routes(app)
     if settings.try_enabled:
         add_try_routes(
             app,
@@ -382,15 +386,17 @@ async def build_app(
 
 
 def link_key(settings: Settings) -> bytes:
-    """The key that signs voting-page links: derived from the console's session key (the
-    app's secret), never the key itself."""
+    """The key that signs the links residents open from the chat (the voting page, a
+    notice's page; each link names its purpose: ``bot.domain.links``): derived from the
+    console's session key (the app's secret), never the key itself."""
     return hmac.new(session_key(settings), b"linli consultation links", hashlib.sha256).digest()
 
 
-def page_url(settings: Settings, token: str) -> str:
-    """The voting page's address for a signed token, as residents reach it."""
+def page_url(settings: Settings, path: str, token: str) -> str:
+    """A residents' page's address for a signed token (``path``: the voting page's, a
+    notice page's), as residents reach it."""
     base = settings.public_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
-    return f"{base}{VOTE_PATH}{token}"
+    return f"{base}{path}{token}"
 
 
 def _encoder(settings: Settings, given: Encoder | None) -> Encoder:

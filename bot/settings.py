@@ -375,7 +375,7 @@ class Settings(BaseSettings):
 
     public_url: str = ""
     """Where residents reach this server from their phones (``https://linli.example.org``),
-    for the links Linli sends in chat (the voting page); empty: ``http://host:port``."""
+    for the links Linli sends in chat (the voting page, a notice's page); empty: ``http://host:port``."""
     consultation_link_ttl_hours: float = Field(default=24.0, gt=0)
     """How long a signed voting-page link sent in chat stays usable (it also works once)."""
     consultation_close_interval_s: float = Field(default=60.0, gt=0)

@@ -1,7 +1,7 @@
-"""Notices: write a notice (a draft), send it once, withdraw it, see per household whether it
-was reached, read and acknowledged, the follow-up list (高龄/独居 first) and the outcome of a
-call or visit. Staff reads of household data are logged in the households' access log;
-another committee's notice is 404."""
+"""Notices: write a notice (a draft), edit it until it is sent (409 after), send it once,
+withdraw it, see per household whether it was reached, read and acknowledged, the follow-up
+list (高龄/独居 first) and the outcome of a call or visit. Staff reads of household data are
+logged in the households' access log; another committee's notice is 404."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from bot.storage.notices import (
     Notice,
     NoticeError,
     NoticeKind,
+    NoticeNotDraft,
     NoticeNotFound,
 )
 
@@ -29,6 +30,8 @@ def notice_errors(handler: Handler) -> Handler:
             return await handler(request)
         except NoticeNotFound as exc:
             raise ApiError(404, "not_found", str(exc)) from None
+        except NoticeNotDraft as exc:
+            raise ApiError(409, "not_draft", str(exc)) from None
         except NoticeError as exc:
             raise ApiError(422, "invalid_notice", str(exc)) from None
 
@@ -104,12 +107,8 @@ async def list_notices(request: web.Request) -> web.Response:
     return ok(nm.NoticeList(notices=[notice_out(n) for n in found]))
 
 
-@notice_errors
-async def create_notice(request: web.Request) -> web.Response:
-    """Write a draft notice."""
-    principal, committee = await acting(request)
-    data = await body(request, nm.NoticeIn)
-    draft = NoticeDraft(
+def _draft(data: nm.NoticeIn) -> NoticeDraft:
+    return NoticeDraft(
         kind=NoticeKind(data.kind),
         title=data.title,
         body=data.body,
@@ -122,8 +121,25 @@ async def create_notice(request: web.Request) -> web.Response:
         ),
         post_groups=data.post_groups,
     )
-    notice = await _service(request).create(committee, draft, actor_of(principal))
+
+
+@notice_errors
+async def create_notice(request: web.Request) -> web.Response:
+    """Write a draft notice."""
+    principal, committee = await acting(request)
+    data = await body(request, nm.NoticeIn)
+    notice = await _service(request).create(committee, _draft(data), actor_of(principal))
     return ok(notice_out(notice), status=201)
+
+
+@notice_errors
+async def edit_notice(request: web.Request) -> web.Response:
+    """Replace a draft's content (409 once sent)."""
+    principal, committee = await acting(request)
+    notice_id = _id(request)
+    data = await body(request, nm.NoticeIn)
+    notice = await _service(request).edit(committee, notice_id, _draft(data), actor_of(principal))
+    return ok(notice_out(notice))
 
 
 @notice_errors
@@ -205,6 +221,7 @@ def add_notice_api_routes(api: web.Application) -> None:
     r.add_get("/notices", list_notices)
     r.add_post("/notices", create_notice)
     r.add_get("/notices/{notice_id}", get_notice)
+    r.add_put("/notices/{notice_id}", edit_notice)
     r.add_post("/notices/{notice_id}/send", send_notice)
     r.add_post("/notices/{notice_id}/withdraw", withdraw_notice)
     r.add_get("/notices/{notice_id}/follow-up", follow_up_list)

@@ -190,6 +190,9 @@ ROUTES: tuple[Route, ...] = (
     Route("get", "/api/v1/notices/{notice_id}", "getNotice", "notices",
           "The notice with each targeted household: reached, read, acknowledged, follow-ups "
           "(logged).", nm.NoticeDetail),
+    Route("put", "/api/v1/notices/{notice_id}", "editNotice", "notices",
+          "Replace a draft notice's content (409 once sent or withdrawn).", nm.Notice,
+          body=nm.NoticeIn, errors=(409,)),
     Route("post", "/api/v1/notices/{notice_id}/send", "sendNotice", "notices",
           "Send to the matching group chats and bound residents, once.", nm.Sent,
           errors=(409,), description="A notice sent before (or withdrawn) is 409 and "

@@ -8,7 +8,8 @@ Which channels can post into a group:
   channel the residents write through: the robot posts, @-mentioning the askers by their WeCom
   user id, within the robot's 20 messages a minute;
 - the generic webhook with a ``push_url`` (the gateway posts into the chat), and the ``/try``
-  playground (the page fetches the post from the conversation log);
+  playground (the page fetches the post from the conversation log); a notice goes to a group
+  without a robot through the gateway when the webhook serves the notice's committee;
 - not a WeCom AI bot without a robot key (it can only answer the message that mentioned it),
   nor the Official Account or WeChat customer service (no group chats).
 
@@ -26,8 +27,8 @@ from bot.channels.outbound import OutboundSender
 from bot.channels.platform import DELIVERY_ERRORS, failed
 from bot.channels.registry import ChannelRegistry
 from bot.channels.webhook import CHANNEL as WEBHOOK
-from bot.channels.webhook.channel import TRY_ACCOUNT
-from bot.domain import IncomingMessage
+from bot.channels.webhook.channel import ACCOUNT, TRY_ACCOUNT
+from bot.domain import ChatType, IncomingMessage
 from bot.domain.once import Delivery, DeliveryReport
 from bot.settings import GroupEtiquette, Settings
 from bot.storage import keys
@@ -95,26 +96,55 @@ class GroupPoster:
     # --- notices (``bot.notices.NoticeOut``) -----------------------------------------------
 
     async def group_ready(self, committee: str, chat_id: str) -> bool:
-        """Whether the group's robot may post now (one of its 20 a minute is taken; the
-        same window as group etiquette's posts through that robot)."""
+        """Whether a notice may be posted into the group now (one of its 20 a minute is
+        taken: the same window as group etiquette's posts through that robot or gateway)."""
         robot = self.settings_for(committee, chat_id).robot_key
-        if not robot:
+        if robot:
+            key = robot_throttle(robot)
+        elif self._gateway_serves(committee):
+            key = group_throttle(WEBHOOK, ACCOUNT, chat_id)
+        else:
             return True  # nothing will be posted: it is recorded as undeliverable at once
-        return (
-            await self._state.reserve(robot_throttle(robot), POSTS_PER_MINUTE, self._window_s) <= 0
-        )
+        return await self._state.reserve(key, POSTS_PER_MINUTE, self._window_s) <= 0
 
     async def post_group(self, committee: str, chat_id: str, text: str) -> DeliveryReport:
-        """Post a notice into the group through its WeCom group robot."""
+        """Post a notice into the group through its WeCom group robot or, without one,
+        through the generic webhook's gateway (its ``push_url``) when it serves the
+        committee."""
         robot = self.settings_for(committee, chat_id).robot_key
+        if not robot and self._gateway_serves(committee):
+            group = Conversation(
+                key=f"{committee}:{WEBHOOK}:{ACCOUNT}:g:{chat_id}:",
+                committee=committee,
+                channel=WEBHOOK,
+                account=ACCOUNT,
+                chat_id=chat_id,
+                chat_type=ChatType.GROUP.value,
+                sender_id="",
+                sender_name="",
+            )
+            return await self._channels.push(group, text, "notice")
         if not robot or self._outbound is None:
-            return DeliveryReport(Delivery.UNDELIVERABLE, error="该群没有配置群机器人（robot_key）")
+            return DeliveryReport(
+                Delivery.UNDELIVERABLE,
+                error="该群没有配置群机器人（robot_key）或推送网关（push_url）",
+            )
         try:
             await self._outbound.send_group_robot_text(robot, text)
         except DELIVERY_ERRORS as exc:
             log.error("notice not posted", extra={"channel": "wecom_robot", "error": str(exc)})
             return failed(exc)
         return DeliveryReport(Delivery.ACTIVE)
+
+    def _gateway_serves(self, committee: str) -> bool:
+        """The generic webhook's gateway can post into this committee's group chats."""
+        hook = self._settings.channels.webhook
+        channel = self._channels.get(WEBHOOK)
+        return (
+            hook.committee == committee
+            and channel is not None
+            and channel.posts_into_groups(ACCOUNT)
+        )
 
     async def push(self, to: Conversation, text: str, kind: str) -> DeliveryReport:
         """A message to a resident through their channel (``ChannelRegistry.push``)."""

@@ -1,8 +1,9 @@
 """Notices in the console (通知): the list, the form for a new notice (saved as a draft or
-sent at once), and one notice with its totals, its group posts, the follow-up list (households
-not reached, or not acknowledged; 独居 and 高龄 first) where the outcome of a call or visit is
-recorded, and every targeted household's status. Reading household data goes through
-``bot.notices`` and is logged in the households' access log."""
+sent at once) and for editing a draft (refused, 409, once it was sent), and one notice with
+its totals, its group posts, the follow-up list (households not reached, or not
+acknowledged; 独居 and 高龄 first) where the outcome of a call or visit is recorded, and every
+targeted household's status. Reading household data goes through ``bot.notices`` and is
+logged in the households' access log."""
 
 from __future__ import annotations
 
@@ -27,10 +28,12 @@ from bot.storage.notices import (
     Notice,
     NoticeError,
     NoticeKind,
+    NoticeNotDraft,
     NoticeNotFound,
     NoticeState,
 )
 
+NOT_EDITABLE = "这条通知已经发送（或已撤回），不能再修改。"
 SEPARATORS = str.maketrans({"，": "、", ",": "、", " ": "、", "\n": "、", "；": "、", ";": "、"})
 
 
@@ -92,7 +95,9 @@ async def new_page(
     error: str = "",
     form: dict[str, Any] | None = None,
     status: int = 200,
+    editing: int | None = None,
 ) -> web.Response:
+    """The notice form: a new notice, or (``editing``) a draft's."""
     principal = await require_user(request)
     committee = ticket_committee(request, principal)
     registry = request.config_dict[CONSOLE_REGISTRY]
@@ -117,8 +122,15 @@ async def new_page(
         "compounds": [(c.id, c.name) for c in registry.committee(committee).compounds],
         "form": values,
         "error": error,
-        "action": f"/console/notices{query}",
-        "back": f"/console/notices{query}",
+        "editing": editing is not None,
+        "action": (
+            f"/console/notices{query}"
+            if editing is None
+            else f"/console/notices/{editing}/edit{query}"
+        ),
+        "back": (
+            f"/console/notices{query}" if editing is None else f"/console/notices/{editing}{query}"
+        ),
     }
     return await render(request, "notice_new.html", context, status=status)
 
@@ -136,9 +148,33 @@ def _when(raw: str, what: str) -> datetime:
     return value.replace(tzinfo=SHANGHAI)
 
 
-async def create_notice(request: web.Request) -> web.StreamResponse:
-    principal = await require_user(request)
-    committee = ticket_committee(request, principal)
+def _form_of(n: Notice) -> dict[str, Any]:
+    """A stored notice as the form shows it."""
+    a = n.audience
+    if a.buildings:
+        scope = "buildings"
+    elif a.compounds:
+        scope = "compounds"
+    else:
+        scope = "committee"
+    return {
+        "kind": n.kind.value,
+        "title": n.title,
+        "body": n.body,
+        "valid_from": _local(n.valid_from).replace(" ", "T"),
+        "valid_until": _local(n.valid_until).replace(" ", "T"),
+        "scope": scope,
+        "compounds": list(a.compounds),
+        "building_compound": a.buildings[0][0] if a.buildings else "",
+        "buildings": "、".join(b for _, b in a.buildings),
+        "labels": "、".join(a.labels),
+        "post_groups": n.post_groups,
+    }
+
+
+async def _posted(request: web.Request) -> tuple[dict[str, Any], NoticeDraft | str, bool]:
+    """The posted form: what to show again, the draft (or what is wrong with it, Chinese)
+    and whether to send it at once."""
     posted = await request.post()
     form = {k: v for k, v in posted.items() if isinstance(v, str)}
     compounds = [str(v) for v in posted.getall("compounds", []) if isinstance(v, str)]
@@ -150,25 +186,24 @@ async def create_notice(request: web.Request) -> web.StreamResponse:
         "compounds": compounds,
         "post_groups": form.get("post_groups") == "1",
     }
+    send = form.get("send") == "1"
     try:
         kind = NoticeKind(form.get("kind", ""))
     except ValueError:
-        return await new_page(request, error="请选择通知类别。", form=kept, status=422)
+        return kept, "请选择通知类别。", send
     labels = tuple(x for x in form.get("labels", "").translate(SEPARATORS).split("、") if x)
     buildings: tuple[tuple[str, str], ...] = ()
     chosen: tuple[str, ...] = ()
     if scope == "compounds":
         chosen = tuple(compounds)
         if not chosen:
-            return await new_page(request, error="请至少选择一个小区。", form=kept, status=422)
+            return kept, "请至少选择一个小区。", send
     elif scope == "buildings":
         where = form.get("building_compound", "")
         names = [x for x in form.get("buildings", "").translate(SEPARATORS).split("、") if x]
         if not where or not names:
-            return await new_page(request, error="请选择小区并填写楼号。", form=kept, status=422)
+            return kept, "请选择小区并填写楼号。", send
         buildings = tuple((where, b) for b in names)
-    service = _service(request)
-    actor = _actor(principal)
     try:
         draft = NoticeDraft(
             kind=kind,
@@ -179,13 +214,68 @@ async def create_notice(request: web.Request) -> web.StreamResponse:
             audience=Audience(chosen, buildings, labels),
             post_groups=kept["post_groups"],
         )
+    except NoticeError as exc:
+        return kept, str(exc), send
+    return kept, draft, send
+
+
+async def create_notice(request: web.Request) -> web.StreamResponse:
+    principal = await require_user(request)
+    committee = ticket_committee(request, principal)
+    kept, draft, send = await _posted(request)
+    if isinstance(draft, str):
+        return await new_page(request, error=draft, form=kept, status=422)
+    service = _service(request)
+    actor = _actor(principal)
+    try:
         notice = await service.create(committee, draft, actor)
-        if form.get("send") == "1":
+        if send:
             await service.publish(committee, notice.id, actor)
             request.config_dict[appkeys.TASKS].spawn(service.send_now(), name="notice send")
     except NoticeError as exc:
         return await new_page(request, error=str(exc), form=kept, status=422)
     raise web.HTTPSeeOther(f"/console/notices/{notice.id}{_query(principal, committee)}")
+
+
+async def edit_page(request: web.Request) -> web.StreamResponse:
+    """The form with a draft's content; a notice sent already goes back to its page."""
+    principal = await require_user(request)
+    committee = ticket_committee(request, principal)
+    notice_id = _id(request)
+    try:
+        notice = await _service(request).get(committee, notice_id)
+    except NoticeNotFound:
+        raise web.HTTPNotFound() from None
+    if notice.state is not NoticeState.DRAFT:
+        target = f"/console/notices/{notice_id}"
+        raise web.HTTPSeeOther(target + _with(_query(principal, committee), error=NOT_EDITABLE))
+    return await new_page(request, form=_form_of(notice), editing=notice_id)
+
+
+async def edit_notice(request: web.Request) -> web.StreamResponse:
+    """Save a draft's new content (and send it, when asked); 409 once it was sent."""
+    principal = await require_user(request)
+    committee = ticket_committee(request, principal)
+    notice_id = _id(request)
+    kept, draft, send = await _posted(request)
+    if isinstance(draft, str):
+        return await new_page(request, error=draft, form=kept, status=422, editing=notice_id)
+    service = _service(request)
+    actor = _actor(principal)
+    try:
+        await service.edit(committee, notice_id, draft, actor)
+        if send:
+            await service.publish(committee, notice_id, actor)
+            request.config_dict[appkeys.TASKS].spawn(service.send_now(), name="notice send")
+    except NoticeNotFound:
+        raise web.HTTPNotFound() from None
+    except NoticeNotDraft as exc:
+        return await new_page(request, error=str(exc), form=kept, status=409, editing=notice_id)
+    except NoticeError as exc:
+        return await new_page(request, error=str(exc), form=kept, status=422, editing=notice_id)
+    done = "已保存并开始发送" if send else "已保存修改"
+    target = f"/console/notices/{notice_id}"
+    raise web.HTTPSeeOther(target + _with(_query(principal, committee), done=done))
 
 
 def _status_row(h: HouseholdStatus, notice_id: int, query: str) -> dict[str, Any]:
@@ -277,6 +367,7 @@ async def notice_page(request: web.Request) -> web.StreamResponse:
         "show_unreached": _with(query, show="unreached"),
         "show_unacknowledged": _with(query, show="unacknowledged"),
         "send_action": f"/console/notices/{notice_id}/send{query}",
+        "edit_href": f"/console/notices/{notice_id}/edit{query}",
         "withdraw_action": f"/console/notices/{notice_id}/withdraw{query}",
         "back": f"/console/notices{query}",
         "error": request.query.get("error", "")[:200],
@@ -365,6 +456,8 @@ def add_notice_pages(console: web.Application) -> None:
     r.add_post("/notices", create_notice)
     r.add_get("/notices/new", new_notice_page)
     r.add_get("/notices/{notice_id}", notice_page)
+    r.add_get("/notices/{notice_id}/edit", edit_page)
+    r.add_post("/notices/{notice_id}/edit", edit_notice)
     r.add_post("/notices/{notice_id}/send", send_notice)
     r.add_post("/notices/{notice_id}/withdraw", withdraw_notice)
     r.add_post("/notices/{notice_id}/follow-ups", record_follow_up)

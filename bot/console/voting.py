@@ -11,27 +11,15 @@ token does not leak to other sites."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
-import jinja2
 from aiohttp import web
 
 from bot import appkeys
-from bot.console.rendering import TEMPLATES
-from bot.console.security import CSP
+from bot.console import public
 from bot.consultations import Consultations, texts
 
 VOTE_PATH = "/vote/"
-MAX_FORM_BYTES = 4096
-
-_ENV = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 def add_voting_routes(app: web.Application) -> None:
@@ -40,14 +28,7 @@ def add_voting_routes(app: web.Application) -> None:
 
 
 def _page(context: dict[str, Any], status: int = 200) -> web.Response:
-    html = _ENV.get_template("vote.html").render(**context)
-    resp = web.Response(text=html, content_type="text/html", status=status)
-    resp.headers["Content-Security-Policy"] = CSP
-    resp.headers["Cache-Control"] = "no-store"
-    resp.headers["Referrer-Policy"] = "no-referrer"
-    resp.headers["X-Frame-Options"] = "DENY"
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    return resp
+    return public.page("vote.html", context, status)
 
 
 def _error(message: str, status: int) -> web.Response:
@@ -92,15 +73,11 @@ async def _show(
 async def vote_submit(request: web.Request) -> web.Response:
     service = request.app[appkeys.CONSULTATIONS]
     token = request.match_info["token"]
-    origin = request.headers.get("Origin")
-    if origin and origin != "null" and origin.split("://", 1)[-1] != request.host:
-        return _error("请从聊天里的投票链接打开本页面后再提交。", 403)
-    if request.content_length is not None and request.content_length > MAX_FORM_BYTES:
+    refused, form = await public.checked_form(request, token)
+    if refused == 413:
         return _error("提交的内容过大。", 413)
-    form = await request.post()
-    sent = form.get("token")
-    if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), token.encode()):
-        return _error("请从聊天里的投票链接打开本页面后再提交。", 403)
+    if refused:
+        return _error("请从聊天里的投票链接打开本页面后再提交。", refused)
     check = await service.check_link(token)
     c = check.consultation
     if c is None:

@@ -15,10 +15,7 @@ Caseworkers' calls name an ``Actor``; another committee's consultation is
 
 from __future__ import annotations
 
-import base64
 import enum
-import hashlib
-import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,6 +24,7 @@ from typing import Any
 
 from bot.consultations import texts
 from bot.consultations.rules import Ballot, Outcome, Rule, decide, percent
+from bot.domain import links
 from bot.domain.clock import SHANGHAI
 from bot.domain.registry import Registry
 from bot.domain.tickets import Actor, ResidentId
@@ -52,6 +50,8 @@ MAX_OPTIONS = 9
 MAX_TITLE = 200
 MAX_PLAN = 20000
 MAX_OPTION = 20
+LINK_PURPOSE = "vote"
+"""What the voting page's links are signed for (``bot.domain.links``)."""
 
 ResidentPush = Callable[[str, ResidentId, str], Awaitable[bool]]
 """Send a text privately to a resident (committee, resident, text); True when delivered."""
@@ -437,23 +437,20 @@ class Consultations:
         link_id = await self.store.add_link(
             committee, cid, who.household.id, who.binding.id, now, expires
         )
-        return self._sign(committee, link_id, int(expires.timestamp()))
+        return links.sign(
+            self._link_key, LINK_PURPOSE, committee, link_id, int(expires.timestamp())
+        )
 
     async def check_link(self, token: str) -> LinkCheck:
         """The link behind a token: forged, expired or used ones say why (Chinese)."""
         bad = LinkCheck(None, 0, 0, 0, "投票链接无效，请在聊天里回复“投票页面”重新获取。")
-        parts = token.split(".")
-        if len(parts) != 4 or len(token) > 200:
+        signed = links.verify(self._link_key, LINK_PURPOSE, token)
+        if signed is None:
             return bad
-        committee, raw_id, raw_exp, _sig = parts
-        if not raw_id.isdigit() or not raw_exp.isdigit() or len(raw_id) > 18 or len(raw_exp) > 12:
-            return bad
-        expected = self._sign(committee, int(raw_id), int(raw_exp))
-        if not hmac.compare_digest(expected.encode(), token.encode()):
-            return bad
+        committee = signed.committee
         if not self._registry.has_committee(committee):
             return bad
-        link = await self.store.link(committee, int(raw_id))
+        link = await self.store.link(committee, signed.item)
         if link is None:
             return bad
         consultation = await self.store.get(committee, link.consultation_id)
@@ -469,12 +466,6 @@ class Consultations:
 
     async def resident_of(self, committee: str, binding_id: int) -> Binding | None:
         return await self._households.store.binding(committee, binding_id)
-
-    def _sign(self, committee: str, link_id: int, expires: int) -> str:
-        message = f"linli-vote|{committee}|{link_id}|{expires}".encode()
-        digest = hmac.new(self._link_key, message, hashlib.sha256).digest()
-        sig = base64.urlsafe_b64encode(digest).decode().rstrip("=")
-        return f"{committee}.{link_id}.{expires}.{sig}"
 
     # --- helpers -------------------------------------------------------------------------
 

@@ -11,6 +11,15 @@ from bot.notices.service import (
     NoticeDraft,
     NoticeOut,
     Notices,
+    NoticeView,
 )
 
-__all__ = ["GroupChat", "HouseholdStatus", "NoticeDetail", "NoticeDraft", "NoticeOut", "Notices"]
+__all__ = [
+    "GroupChat",
+    "HouseholdStatus",
+    "NoticeDetail",
+    "NoticeDraft",
+    "NoticeOut",
+    "NoticeView",
+    "Notices",
+]

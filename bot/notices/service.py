@@ -9,10 +9,14 @@ it sends, so a recipient never gets a notice twice; a group waits for its 20-a-m
 (queued, never dropped); a private send goes through the resident's channel, where it allows
 messages Linli starts, and is logged in the resident's conversation.
 
+Each private delivery carries a signed link (``bot.domain.links``, one token per delivery,
+expiring when the notice's validity ends) to the notice's page (``bot.console.notice_page``).
+
 Per household: *reached* (a bound member's private delivery was accepted by the platform),
-*read* (a member wrote to Linli in private after it was delivered, or acknowledged it),
-*acknowledged* (a member replied "收到"). Staff calls name the caseworker and are logged in
-the households' access log."""
+*read* (a member opened the notice's page from their link, wrote to Linli in private after
+it was delivered, or acknowledged it), *acknowledged* (a member replied "收到" or pressed 收到
+on the page). Drafts can be edited until they are sent. Staff calls name the caseworker and
+are logged in the households' access log."""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from bot.domain import links
 from bot.domain.once import Delivery, DeliveryReport
 from bot.domain.registry import Registry
 from bot.domain.tickets import Actor, ResidentId
@@ -43,6 +48,7 @@ from bot.storage.notices import (
     Notice,
     NoticeError,
     NoticeKind,
+    NoticeNotDraft,
     NoticeNotFound,
     NoticeState,
     NoticeStore,
@@ -68,6 +74,11 @@ MAX_BODY = 2000
 MAX_NOTE = 500
 MAX_PERIOD = timedelta(days=366)
 EARLIEST, LATEST = 2000, 2100
+LINK_PURPOSE = "notice"
+"""What a notice page's links are signed for (``bot.domain.links``)."""
+LINK_HIDDEN = "（个人链接，记录中不显示）"
+"""Stands for the resident's link in their conversation log: staff reading the log cannot
+open the page as them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +168,18 @@ class NoticeDetail:
         return sorted(wanted, key=lambda h: (h.informed, h.rank))
 
 
+@dataclass(frozen=True, slots=True)
+class NoticeView:
+    """What a resident's link opens: the notice, or why not (Chinese, with the status)."""
+
+    notice: Notice | None
+    delivery: DeliveryRow | None
+    committee_name: str
+    acknowledged: bool = False
+    error: str = ""
+    status: int = 200
+
+
 class Notices:
     def __init__(
         self,
@@ -169,7 +192,11 @@ class Notices:
         message_log: MessageLog,
         *,
         clock: Callable[[], datetime] | None = None,
+        link_key: bytes | None = None,
+        page_url: Callable[[str], str] | None = None,
     ) -> None:
+        """``link_key`` and ``page_url`` (a token's address): private deliveries carry a
+        link to the notice's page; without them, the text only."""
         self.store = store
         self._households = households
         self._registry = registry
@@ -179,28 +206,27 @@ class Notices:
         self._log = message_log
         self._now = clock or (lambda: datetime.now(UTC))
         self._current: dict[str, tuple[float, list[Notice]]] = {}
+        self._link_key = link_key
+        self._page_url = page_url
 
     # --- staff -----------------------------------------------------------------------------
 
     async def create(self, committee: str, draft: NoticeDraft, actor: Actor) -> Notice:
         """A draft notice; NoticeError (Chinese) when something is wrong with it."""
-        audience = self._check(committee, draft)
-        notice = await self.store.create(
-            NewNotice(
-                committee=committee,
-                kind=draft.kind,
-                title=draft.title.strip(),
-                body=draft.body.strip(),
-                valid_from=draft.valid_from,
-                valid_until=draft.valid_until,
-                audience=audience,
-                post_groups=draft.post_groups,
-                created_by_id=actor.id,
-                created_by_name=actor.name,
-                created_at=self._now(),
-            )
-        )
+        notice = await self.store.create(self._new(committee, draft, actor))
         log.info("notice created", extra={"committee": committee, "notice": notice.id})
+        return notice
+
+    async def edit(
+        self, committee: str, notice_id: int, draft: NoticeDraft, actor: Actor
+    ) -> Notice:
+        """Replace a draft's content; NoticeNotDraft once it was sent (or withdrawn),
+        NoticeError (Chinese) when something is wrong with the new content."""
+        current = await self.get(committee, notice_id)
+        if current.state is not NoticeState.DRAFT:
+            raise NoticeNotDraft("这条通知已经发送（或已撤回），不能再修改。")
+        notice = await self.store.edit(committee, notice_id, self._new(committee, draft, actor))
+        log.info("notice edited", extra={"committee": committee, "notice": notice_id})
         return notice
 
     async def notices(self, committee: str) -> list[Notice]:
@@ -433,8 +459,10 @@ class Notices:
             # it Linli has no address to write to.
             report = DeliveryReport(Delivery.UNDELIVERABLE, error="没有该居民的私聊会话")
             return report, None, ""
-        text = texts.message(notice, name, private=True)
-        return await self._out.push(conv, text, "notice"), conv, text
+        link = self._link(row, notice)
+        text = texts.message(notice, name, private=True, link=link)
+        logged = texts.message(notice, name, private=True, link=LINK_HIDDEN if link else "")
+        return await self._out.push(conv, text, "notice"), conv, logged
 
     # --- residents -------------------------------------------------------------------------
 
@@ -504,7 +532,87 @@ class Notices:
                 return mine + [n for n in there if n not in mine]
         return _for_compound(notices, named or around, buildings)
 
+    async def open_page(self, token: str) -> NoticeView:
+        """A resident opened their link: the notice, its delivery read now."""
+        view = await self._view(token)
+        if view.delivery is not None and not view.error:
+            d = view.delivery
+            if await self.store.read_delivery(d.committee, d.id, self._now()):
+                log.info("notice read on its page", extra={"committee": d.committee})
+        return view
+
+    async def acknowledge_page(self, token: str) -> NoticeView:
+        """A resident pressed 收到 on the notice's page: acknowledged, as if they had
+        replied "收到" in the chat."""
+        view = await self._view(token)
+        if view.delivery is None or view.error:
+            return view
+        d = view.delivery
+        if await self.store.acknowledge_delivery(d.committee, d.id, self._now()):
+            log.info("notice acknowledged on its page", extra={"committee": d.committee})
+        return NoticeView(view.notice, d, view.committee_name, acknowledged=True)
+
+    async def _view(self, token: str) -> NoticeView:
+        bad = NoticeView(
+            None,
+            None,
+            "",
+            error="这个通知链接无效。请打开邻里在聊天里发给您的通知链接；如有疑问，请联系居委会。",
+            status=404,
+        )
+        signed = (
+            None if self._link_key is None else links.verify(self._link_key, LINK_PURPOSE, token)
+        )
+        if signed is None or not self._registry.has_committee(signed.committee):
+            return bad
+        committee = signed.committee
+        delivery = await self.store.delivery(committee, signed.item)
+        if delivery is None or delivery.target is not Target.PRIVATE:
+            return bad
+        notice = await self.store.get(committee, delivery.notice_id)
+        if notice is None:
+            return bad
+        name = self._committee_name(committee)
+        if notice.state is NoticeState.WITHDRAWN:
+            return NoticeView(
+                None, None, name, error=f"这条通知已被{name}撤回，不用再处理。", status=410
+            )
+        if signed.expires <= self._now().timestamp():
+            return NoticeView(
+                None,
+                None,
+                name,
+                error="这条通知的有效期已过，链接已失效。如有疑问，请联系居委会。",
+                status=410,
+            )
+        return NoticeView(notice, delivery, name, acknowledged=delivery.acknowledged_at is not None)
+
+    def _link(self, row: DeliveryRow, notice: Notice) -> str:
+        """The address of the notice's page for this private delivery ("" without links)."""
+        if self._link_key is None or self._page_url is None:
+            return ""
+        expires = int(notice.valid_until.timestamp())
+        return self._page_url(
+            links.sign(self._link_key, LINK_PURPOSE, row.committee, row.id, expires)
+        )
+
     # --- helpers ---------------------------------------------------------------------------
+
+    def _new(self, committee: str, draft: NoticeDraft, actor: Actor) -> NewNotice:
+        """The stored form of a checked draft (NoticeError when something is wrong)."""
+        return NewNotice(
+            committee=committee,
+            kind=draft.kind,
+            title=draft.title.strip(),
+            body=draft.body.strip(),
+            valid_from=draft.valid_from,
+            valid_until=draft.valid_until,
+            audience=self._check(committee, draft),
+            post_groups=draft.post_groups,
+            created_by_id=actor.id,
+            created_by_name=actor.name,
+            created_at=self._now(),
+        )
 
     def _check(self, committee: str, draft: NoticeDraft) -> Audience:
         for value in (draft.valid_from, draft.valid_until):

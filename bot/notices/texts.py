@@ -19,14 +19,17 @@ def period(notice: Notice) -> str:
     return f"{when(notice.valid_from)} 至 {when(notice.valid_until)}"
 
 
-def message(notice: Notice, committee_name: str, *, private: bool) -> str:
-    """The notice as it goes out: into a group, or privately (asking for "收到")."""
+def message(notice: Notice, committee_name: str, *, private: bool, link: str = "") -> str:
+    """The notice as it goes out: into a group, or privately (asking for "收到", with the
+    link to the notice's page when there is one)."""
     lines = [
         f"【{notice.kind.label}通知】{notice.title}",
         notice.body,
         f"时间：{period(notice)}",
         f"——{committee_name}",
     ]
+    if private and link:
+        lines.append(f"查看通知全文并点“收到”：{link}")
     if private:
         lines.append(ASK_ACK)
     return "\n".join(lines)

@@ -28,6 +28,10 @@ class NoticeNotFound(NoticeError):
     """No such notice in this committee: the same for another committee's."""
 
 
+class NoticeNotDraft(NoticeError):
+    """Only a draft can be edited: this notice was sent (or withdrawn)."""
+
+
 class NoticeKind(enum.StrEnum):
     WATER = "water"
     POWER = "power"
@@ -254,6 +258,12 @@ class NoticeStore(abc.ABC):
         plans nothing). NoticeNotFound."""
 
     @abc.abstractmethod
+    async def edit(self, committee: str, notice_id: int, notice: NewNotice) -> Notice:
+        """Replace a draft's content (kind, title, text, validity, audience, groups) with a
+        conditional UPDATE on the draft state, so it never races a publish; its author and
+        creation time are kept. NoticeNotFound; NoticeNotDraft once sent or withdrawn."""
+
+    @abc.abstractmethod
     async def withdraw(self, committee: str, notice_id: int, now: datetime) -> Notice:
         """Withdraw a draft or published notice; its pending sends are dropped (done,
         ``undeliverable``). NoticeNotFound."""
@@ -311,6 +321,19 @@ class NoticeStore(abc.ABC):
     ) -> list[int]:
         """The resident acknowledged ("收到"): their delivered rows of these notices, not
         acknowledged yet, are (and read). The notice ids newly acknowledged."""
+
+    @abc.abstractmethod
+    async def delivery(self, committee: str, delivery_id: int) -> DeliveryRow | None: ...
+
+    @abc.abstractmethod
+    async def read_delivery(self, committee: str, delivery_id: int, now: datetime) -> bool:
+        """The resident opened the notice's page from this private delivery: read now,
+        unless read before. Whether it was newly read."""
+
+    @abc.abstractmethod
+    async def acknowledge_delivery(self, committee: str, delivery_id: int, now: datetime) -> bool:
+        """The resident pressed 收到 on the notice's page: acknowledged (and read) now,
+        unless acknowledged before. Whether it was newly acknowledged."""
 
     @abc.abstractmethod
     async def add_follow_up(

@@ -65,7 +65,7 @@ def test_document_is_valid_openapi_3_1() -> None:
     assert doc["openapi"].startswith("3.1.")
     schema = schemathesis.openapi.from_dict(doc)
     schema.validate()  # the OpenAPI 3.1 meta-schema
-    assert len(operations(schema)) == 59
+    assert len(operations(schema)) == 60
     for name, component in doc["components"]["schemas"].items():
         assert jsonschema_rs.meta.is_valid(component), name
     assert "$defs" not in json.dumps(doc)

@@ -11,6 +11,7 @@ notice is valid."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +21,8 @@ from conversation_helpers import PUSH_PATH, ROBOT_PATH, Resident, kinds, texts
 
 from bot import appkeys
 from bot.accounts.http import ACCOUNTS
+from bot.app import link_key
+from bot.domain import links
 
 XINYUAN = [
     {"compound": "普雄馨苑", "building": str(b), "room": str(r), "floor_area": 58.5}
@@ -241,3 +244,135 @@ async def test_water_notice_reaches_group_and_residents_acknowledged_followed_up
     assert "电梯维保" not in texts(trapped)
 
     assert (await bot.get("/api/v1/notices/999999", headers=caseworker)).status == 404
+
+
+async def test_the_notice_page_marks_read_and_acknowledged_and_drafts_are_edited(
+    start: Callable[..., Any], platform: Platform
+) -> None:
+    """A draft is edited until it is sent (409 after); each private message carries a link
+    to the notice's page: opening it marks the household read, pressing 收到 acknowledges;
+    a forged, expired or cross-site use gets a polite Chinese page and changes nothing. The
+    compound's group, with no robot, gets the notice through the webhook's gateway."""
+    bot = await start(notice_send_interval_s=0.05)
+    admin = await _token(bot, "admin1", "admin")
+    caseworker = await _token(bot, "zhangmin", "caseworker")
+    await _json(
+        await bot.post("/api/v1/households/import", json={"rows": XINYUAN}, headers=admin), 200
+    )
+    wang = await _bind(bot, "wang", "王阿姨", "20号楼801")
+    zhao = await _bind(bot, "zhao", "赵师傅", "20号楼901")
+    await _verify(bot, caseworker, "王阿姨")
+
+    # The draft is edited: new title, text and period; nothing is sent yet.
+    draft = await _json(
+        await bot.post(
+            "/api/v1/notices",
+            json=_notice_body("power", "20号楼停电", "配电检修。"),
+            headers=caseworker,
+        ),
+        201,
+    )
+    changed = _notice_body(
+        "power", "20号楼明天停电", "明天8:00至12:00配电房检修，全楼停电，电梯停运。"
+    )
+    edited = await _json(
+        await bot.put(f"/api/v1/notices/{draft['id']}", json=changed, headers=caseworker), 200
+    )
+    assert (edited["title"], edited["state"]) == ("20号楼明天停电", "draft")
+    assert edited["body"].startswith("明天8:00至12:00")
+    backwards = {**changed, "valid_until": changed["valid_from"]}
+    refused = await bot.put(f"/api/v1/notices/{draft['id']}", json=backwards, headers=caseworker)
+    assert refused.status == 422
+    assert "结束时间必须晚于开始时间" in (await refused.json())["error"]["message"]
+    missing = await bot.put("/api/v1/notices/999999", json=changed, headers=caseworker)
+    assert missing.status == 404
+    assert platform.of(PUSH_PATH) == []
+
+    sent = await _json(
+        await bot.post(f"/api/v1/notices/{draft['id']}/send", headers=caseworker), 200
+    )
+    assert sent == {"households": 6, "recipients": 3}  # two residents, the compound's group
+    late = await bot.put(f"/api/v1/notices/{draft['id']}", json=changed, headers=caseworker)
+    assert late.status == 409
+    assert "不能再修改" in (await late.json())["error"]["message"]
+    await _pushes_settle(platform, 3)
+    # The compound's group has no robot: the gateway posts the notice there (no link in it).
+    (group,) = [b for _, b in platform.of(PUSH_PATH) if b["chat"]["type"] == "group"]
+    assert group["chat"]["id"] == "g-puxiongxinyuan"
+    assert group["text"].startswith("【停电通知】20号楼明天停电")
+    assert "/notice/" not in group["text"]
+    assert "收到" not in group["text"]
+    pages = {}
+    for _, pushed in platform.of(PUSH_PATH):
+        if pushed["chat"]["type"] == "group":
+            continue
+        assert "20号楼明天停电" in pushed["text"]
+        found = re.search(r"(/notice/\S+)", pushed["text"])
+        assert found, pushed["text"]
+        pages[pushed["recipient"]["id"]] = found[1]
+    assert sorted(pages) == ["wang", "zhao"]
+    assert pages["wang"] != pages["zhao"]
+
+    async def statuses() -> dict[str, tuple[bool, bool]]:
+        got = await _json(await bot.get(f"/api/v1/notices/{draft['id']}", headers=caseworker), 200)
+        return {h["address"][-4:]: (h["read"], h["acknowledged"]) for h in got["households"]}
+
+    # 王阿姨 opens her link: the notice in full; her household is read, not acknowledged.
+    opened = await bot.get(pages["wang"])
+    assert opened.status == 200
+    html = await opened.text()
+    for part in ("20号楼明天停电", "停电", "配电房检修", "普雄路居委会", "收到"):
+        assert part in html
+    assert opened.headers["Cache-Control"] == "no-store"
+    assert opened.headers["Referrer-Policy"] == "no-referrer"
+    now = await statuses()
+    assert now["801室"] == (True, False)
+    assert now["901室"] == (False, False)
+
+    # Another site's form, or a form without the token, acknowledges nothing.
+    evil = await bot.post(
+        pages["wang"],
+        data={"token": pages["wang"].removeprefix("/notice/")},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert evil.status == 403
+    assert "请从聊天里的通知链接打开" in await evil.text()
+    bare = await bot.post(pages["wang"], data={"token": "x"})
+    assert bare.status == 403
+    assert (await statuses())["801室"] == (True, False)
+    detail = await _json(await bot.get(f"/api/v1/notices/{draft['id']}", headers=caseworker), 200)
+    assert [(g["chat_id"], g["delivery"]) for g in detail["groups"]] == [
+        ("g-puxiongxinyuan", "active")
+    ]
+
+    # She presses 收到: acknowledged, as a "收到" reply would; opening it again says so.
+    pressed = await bot.post(pages["wang"], data={"token": pages["wang"].removeprefix("/notice/")})
+    assert pressed.status == 200
+    assert "已确认收到" in await pressed.text()
+    assert (await statuses())["801室"] == (True, True)
+    assert "您已确认收到这条通知" in await (await bot.get(pages["wang"])).text()
+    assert "已经确认过" in texts(await wang.say("收到"))
+    assert "已记录" in texts(await zhao.say("收到"))
+    assert (await statuses())["901室"] == (True, True)
+
+    # The conversation log never shows the resident's link (staff could open it as them).
+    log = bot.app[appkeys.MESSAGE_LOG]
+    logged = " ".join(m.text for m in await log.conversation("puxiong:webhook:default:p:wang"))
+    assert "/notice/" not in logged
+    assert "个人链接" in logged
+
+    # A forged link (another delivery's number, the signature kept) and an expired one.
+    token = pages["zhao"].removeprefix("/notice/")
+    committee, item, expires, sig = token.split(".")
+    forged = await bot.get(f"/notice/{committee}.{int(item) + 100}.{expires}.{sig}")
+    assert forged.status == 404
+    assert "这个通知链接无效" in await forged.text()
+    assert (await bot.get("/notice/not-a-token")).status == 404
+    key = link_key(bot.app[appkeys.SETTINGS])
+    past = int((datetime.now(UTC) - timedelta(minutes=1)).timestamp())
+    expired = await bot.get("/notice/" + links.sign(key, "notice", committee, int(item), past))
+    assert expired.status == 410
+    assert "有效期已过" in await expired.text()
+    # A voting link's signature never opens a notice.
+    vote_signed = links.sign(key, "vote", committee, int(item), int(expires))
+    assert (await bot.get("/notice/" + vote_signed)).status == 404

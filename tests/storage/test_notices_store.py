@@ -2,7 +2,8 @@
 is published (its households and recipients planned) once however often it is sent, each
 delivery is claimed by one worker only, an interrupted send is given up and never repeated,
 "收到" acknowledges only what reached the resident, a follow-up needs a targeted household,
-and the migration creates the tables exactly as the models describe."""
+a draft is edited until it is sent, a notice's page reads and acknowledges one private
+delivery, and the migration creates the tables exactly as the models describe."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from bot.storage.notices import (
     NewDelivery,
     NewNotice,
     NoticeKind,
+    NoticeNotDraft,
     NoticeNotFound,
     NoticeState,
     SendState,
@@ -173,6 +175,41 @@ async def test_follow_ups_withdrawal_and_listing(db: Database) -> None:
     assert await store.current("puxiong", NOW) == []
     with pytest.raises(NoticeNotFound):
         await store.withdraw("other", notice.id, NOW)
+
+
+async def test_a_draft_is_edited_until_sent_and_a_page_reads_and_acknowledges_one_delivery(
+    db: Database,
+) -> None:
+    store = SqlNoticeStore(db)
+    households = await _households(db)
+    notice = await store.create(_notice())
+    edited = await store.edit(
+        "puxiong", notice.id, _notice(title="20号楼停水（改期）", created_by_name="别人")
+    )
+    assert (edited.title, edited.created_by_name) == ("20号楼停水（改期）", "张敏")
+    with pytest.raises(NoticeNotFound):
+        await store.edit("other", notice.id, _notice("other"))
+    await store.publish("puxiong", notice.id, households, _recipients(households), NOW)
+    with pytest.raises(NoticeNotDraft):
+        await store.edit("puxiong", notice.id, _notice(title="发送后再改"))
+    kept = await store.get("puxiong", notice.id)
+    assert kept is not None
+    assert kept.title == "20号楼停水（改期）"
+
+    rows = {d.address: d for d in await store.deliveries("puxiong", notice.id)}
+    wang, group = rows["wang"], rows["g-puxiongxinyuan"]
+    assert await store.delivery("other", wang.id) is None
+    assert await store.read_delivery("other", wang.id, NOW) is False
+    assert await store.read_delivery("puxiong", group.id, NOW) is False  # a group is no one
+    assert await store.read_delivery("puxiong", wang.id, NOW) is True
+    assert await store.read_delivery("puxiong", wang.id, NOW) is False
+    assert await store.acknowledge_delivery("puxiong", wang.id, NOW) is True
+    assert await store.acknowledge_delivery("puxiong", wang.id, NOW) is False
+    li = rows["li"]
+    assert await store.acknowledge_delivery("puxiong", li.id, NOW) is True  # read with it
+    after = await store.delivery("puxiong", li.id)
+    assert after is not None
+    assert (after.read_at, after.acknowledged_at) == (NOW, NOW)
 
 
 async def test_the_migration_matches_the_models(db: Database) -> None:

@@ -23,6 +23,7 @@ from bot.storage.notices import (
     NewNotice,
     Notice,
     NoticeKind,
+    NoticeNotDraft,
     NoticeNotFound,
     NoticeState,
     NoticeStore,
@@ -52,15 +53,7 @@ class SqlNoticeStore(NoticeStore):
     async def create(self, notice: NewNotice) -> Notice:
         row = NoticeRow(
             committee=notice.committee,
-            kind=notice.kind.value,
-            title=notice.title,
-            body=notice.body,
-            valid_from=notice.valid_from,
-            valid_until=notice.valid_until,
-            compounds=list(notice.audience.compounds),
-            buildings=[list(b) for b in notice.audience.buildings],
-            labels=list(notice.audience.labels),
-            post_groups=notice.post_groups,
+            **_content(notice),
             state=NoticeState.DRAFT.value,
             created_by_id=notice.created_by_id[:128],
             created_by_name=notice.created_by_name[:200],
@@ -145,6 +138,26 @@ class SqlNoticeStore(NoticeStore):
                 rows.append(row)
             await s.flush()
             return Planned(len(set(households)), len(rows), True, [_delivery(r) for r in rows])
+
+    async def edit(self, committee: str, notice_id: int, notice: NewNotice) -> Notice:
+        async with self._db.session() as s:
+            done = await s.execute(
+                update(NoticeRow)
+                .where(
+                    NoticeRow.committee == committee,
+                    NoticeRow.id == notice_id,
+                    NoticeRow.state == NoticeState.DRAFT.value,
+                )
+                .values(**_content(notice))
+                .execution_options(synchronize_session=False)
+            )
+            row = await _notice_row(s, committee, notice_id)
+            if row is None:
+                raise NoticeNotFound(NOT_FOUND)
+            if _count(done) != 1:
+                raise NoticeNotDraft("这条通知已经发送（或已撤回），不能再修改。")
+            await s.refresh(row)
+            return _notice(row)
 
     async def withdraw(self, committee: str, notice_id: int, now: datetime) -> Notice:
         async with self._db.session() as s:
@@ -322,6 +335,40 @@ class SqlNoticeStore(NoticeStore):
             await s.flush()
             return acked
 
+    async def delivery(self, committee: str, delivery_id: int) -> DeliveryRow | None:
+        stmt = select(NoticeDeliveryRow).where(
+            NoticeDeliveryRow.committee == committee, NoticeDeliveryRow.id == delivery_id
+        )
+        async with self._db.session() as s:
+            row = (await s.scalars(stmt)).one_or_none()
+            return None if row is None else _delivery(row)
+
+    async def read_delivery(self, committee: str, delivery_id: int, now: datetime) -> bool:
+        async with self._db.session() as s:
+            done = await s.execute(
+                _delivery_update(committee, delivery_id)
+                .where(NoticeDeliveryRow.read_at.is_(None))
+                .values(read_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            return _count(done) == 1
+
+    async def acknowledge_delivery(self, committee: str, delivery_id: int, now: datetime) -> bool:
+        async with self._db.session() as s:
+            done = await s.execute(
+                _delivery_update(committee, delivery_id)
+                .where(NoticeDeliveryRow.acknowledged_at.is_(None))
+                .values(acknowledged_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            await s.execute(
+                _delivery_update(committee, delivery_id)
+                .where(NoticeDeliveryRow.read_at.is_(None))
+                .values(read_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            return _count(done) == 1
+
     async def add_follow_up(
         self,
         committee: str,
@@ -376,6 +423,31 @@ def _resident_rows(committee: str, resident: ResidentId, notice_ids: Sequence[in
 
 def _resident_update(committee: str, resident: ResidentId, notice_ids: Sequence[int]) -> Any:
     return update(NoticeDeliveryRow).where(*_resident_filter(committee, resident, notice_ids))
+
+
+def _content(notice: NewNotice) -> dict[str, Any]:
+    """The columns a caseworker writes (and may edit while the notice is a draft)."""
+    return {
+        "kind": notice.kind.value,
+        "title": notice.title,
+        "body": notice.body,
+        "valid_from": notice.valid_from,
+        "valid_until": notice.valid_until,
+        "compounds": list(notice.audience.compounds),
+        "buildings": [list(b) for b in notice.audience.buildings],
+        "labels": list(notice.audience.labels),
+        "post_groups": notice.post_groups,
+    }
+
+
+def _delivery_update(committee: str, delivery_id: int) -> Any:
+    """A private delivery (its link exists only in the message that was sent: a page opened
+    from it proves it arrived, even before its send is recorded as done)."""
+    return update(NoticeDeliveryRow).where(
+        NoticeDeliveryRow.committee == committee,
+        NoticeDeliveryRow.id == delivery_id,
+        NoticeDeliveryRow.target == Target.PRIVATE.value,
+    )
 
 
 def _resident_filter(committee: str, resident: ResidentId, notice_ids: Sequence[int]) -> list[Any]:
