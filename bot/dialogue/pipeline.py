@@ -79,6 +79,13 @@ CRISIS_REASON = "crisis"
 """Handoff reason of a conversation a self-harm message put with a person."""
 
 CRISIS_FOLLOW_UP = "crisis_follow_up"
+HELD_LINE_AT = "held_line_at"
+"""When a resident waiting for a person was last told their messages reach the caseworkers."""
+HELD_LINE_AFTER_S = 3 * 60
+"""A resident writing this long after being handed over hears that their messages reach the
+caseworkers (right after the handover they were just told)."""
+HELD_LINE_EVERY_S = 30 * 60
+"""A resident who keeps writing while waiting hears that once in this long, not every time."""
 """Conversation state: the line a resident gets on every message while a self-harm
 conversation waits for a person and no staff alert got through (never silence)."""
 
@@ -391,6 +398,10 @@ class Pipeline:
         line = conv.state.get(CRISIS_FOLLOW_UP)
         if conv.handoff_reason == CRISIS_REASON and isinstance(line, str) and line:
             replies.append(Reply(line, ReplyKind.CRISIS))
+        elif not replies and turn.text.strip() and _hold_line_due(conv):
+            # "喂 有人吗" after being handed over: silence would look like a dead line.
+            conv.state[HELD_LINE_AT] = datetime.now(UTC).isoformat()
+            replies.append(Reply(texts.STILL_WAITING, ReplyKind.HANDOFF))
         return replies
 
     async def _address(self, inbound: Inbound, turn: Turn) -> list[Reply] | None:
@@ -712,3 +723,19 @@ def _etiquette(inbound: Inbound, replies: list[Reply]) -> list[Reply]:
     if not inbound.private:
         return [*inbound.public, *replies] if inbound.public else replies
     return [*inbound.public, *privately(replies)]
+
+
+def _hold_line_due(conv: Conversation) -> bool:
+    """Whether a resident waiting for a person should hear the holding line now: not in the
+    first minutes after the handover, then at most every ``HELD_LINE_EVERY_S``."""
+    now = datetime.now(UTC)
+    if conv.handoff_at is not None and (now - conv.handoff_at).total_seconds() < HELD_LINE_AFTER_S:
+        return False
+    last = conv.state.get(HELD_LINE_AT)
+    if not isinstance(last, str):
+        return True
+    try:
+        then = datetime.fromisoformat(last)
+    except ValueError:
+        return True
+    return (now - then).total_seconds() >= HELD_LINE_EVERY_S

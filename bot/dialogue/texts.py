@@ -35,3 +35,8 @@ VOICE = "收到您的语音了。我暂时听不了语音，麻烦打字告诉�
 OTHER = "收到了。我目前只能看懂文字消息，麻烦用文字告诉我需要帮什么忙。"
 TOO_LONG = "（您的消息比较长，我先按前面的内容回答；如有遗漏请分几条发送。）"
 PHOTO_ATTACHED = "收到照片，已附到您正在登记的工单里，社工处理时能看到。请继续回答上面的问题。"
+STILL_WAITING = (
+    "您的消息已转给社工，社工看到后会在这里回复您，请稍候。"
+    "如遇紧急情况请直接拨打 110（报警）、119（火警）或 120（急救）。"
+)
+"""Said to a resident who writes again while waiting for a person (at most every 30 minutes)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from channel_helpers import ROBOT_KEY, Platform, mp_text, mp_xml, plain_query, xml_fields
@@ -365,3 +366,31 @@ async def test_a_turn_saved_but_not_acknowledged_is_not_applied_twice(bot: Any) 
     assert conv is not None
     assert conv.state["draft"]["awaiting"] == "compound"
     assert conv.state["draft"]["misses"] == 0
+
+
+async def test_a_resident_still_waiting_hears_once_that_a_person_will_answer(bot: Any) -> None:
+    """ "喂 有人吗" minutes after asking for a person: one holding line, not silence, and not
+    again at once; nothing once a caseworker holds the conversation."""
+    token = await caseworker_token(bot)
+    auth = {"Authorization": f"Bearer {token}"}
+    resident = Resident(bot, "u7w")
+    assert kinds(await resident.say("我要找社工")) == ["handoff"]
+    assert (await resident.say("是关于敬老卡的事"))["replies"] == []  # just told
+    store = bot.app[appkeys.CONVERSATIONS]
+    conv = await store.get(resident.key())
+    assert conv is not None
+    assert conv.handoff_at is not None
+    conv.handoff_at -= timedelta(minutes=5)
+    await store.save(conv)
+    held = await resident.say("喂 有人吗")
+    assert kinds(held) == ["handoff"]
+    assert "社工看到后会在这里回复您" in texts(held)
+    assert "110" in texts(held)
+    assert (await resident.say("还在吗"))["replies"] == []  # not every message
+    taken = await bot.post(f"/api/v1/conversations/{resident.key()}/takeover", headers=auth)
+    assert taken.status == 200
+    conv = await store.get(resident.key())
+    assert conv is not None
+    conv.state.pop("held_line_at", None)
+    await store.save(conv)
+    assert (await resident.say("有人吗"))["replies"] == []  # a caseworker has it: silence
