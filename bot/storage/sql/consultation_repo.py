@@ -226,39 +226,14 @@ class SqlConsultationStore(ConsultationStore):
         note: AuditNote,
         link_id: int | None = None,
     ) -> VoteResult:
+        args = (committee, cid, household_id, binding_id, voter_name, choice, via, receipt)
         try:
             async with self._db.session() as s:
-                return await self._cast(
-                    s,
-                    committee,
-                    cid,
-                    household_id,
-                    binding_id,
-                    voter_name,
-                    choice,
-                    via,
-                    receipt,
-                    now,
-                    note,
-                    link_id,
-                )
+                return await self._cast(s, *args, now, note, link_id)
         except IntegrityError:
             # The household's first vote, cast twice at once: the other one is in; change it.
             async with self._db.session() as s:
-                return await self._cast(
-                    s,
-                    committee,
-                    cid,
-                    household_id,
-                    binding_id,
-                    voter_name,
-                    choice,
-                    via,
-                    receipt,
-                    now,
-                    note,
-                    link_id,
-                )
+                return await self._cast(s, *args, now, note, link_id)
 
     async def _cast(
         self,
