@@ -74,3 +74,15 @@ def test_other_notices_answer_their_titles_words() -> None:
     assert not matching.answers(notice, "为什么在检修")  # two characters are too little
     assert not matching.answers(notice, "怎么没水了")
     assert not matching.answers(_notice(NoticeKind.OTHER, "关于小区的通知"), "小区几点关门")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["普雄馨苑20号楼1202", "20号楼1201", "20号楼门口的灯坏了", "我住20幢3单元", "今日有空吗"],
+)
+def test_a_titles_place_and_date_words_answer_nothing(text: str) -> None:
+    """A title names where and when ("20号楼今日停水通知"): a message naming the same building
+    (a room given while binding a household) or day does not ask about the notice."""
+    assert not matching.answers(_notice(NoticeKind.WATER, "20号楼今日停水通知"), text)
+    assert not matching.answers(_notice(NoticeKind.OTHER, "20幢今日燃气检修"), text)
+    assert matching.answers(_notice(NoticeKind.OTHER, "20幢今日燃气检修"), "燃气检修到几点")

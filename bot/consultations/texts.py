@@ -57,6 +57,16 @@ def presented(
     )
 
 
+def in_group(title: str, scope: str, opens: datetime, closes: datetime, now: datetime) -> str:
+    """A consultation asked about in a group chat: when, and that votes go in private."""
+    head = f"“{title}”的征询意见（{scope}）：{when(opens)} 开始，{when(closes)} 截止。"
+    if now >= closes:
+        return head + "\n已经截止，正在统计结果。"
+    if now < opens:
+        return head + "\n还没有开始投票，开始后请私聊我投票（需先绑定门牌并核实）。"
+    return head + "\n正在征询，投票请私聊我（需先绑定门牌并核实）。"
+
+
 def receipt(title: str, option: str, number: str, at: datetime, changed: bool) -> str:
     verb = "已改为" if changed else "已记录您家的投票"
     return (

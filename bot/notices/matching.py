@@ -25,7 +25,10 @@ KIND_QUESTIONS: dict[NoticeKind, re.Pattern[str]] = {
     NoticeKind.BINS: re.compile(r"撤桶|垃圾桶|扔垃圾|倒垃圾|丢垃圾|垃圾.{0,6}(?:哪|扔|放|倒|丢)"),
     NoticeKind.VACCINE: re.compile(r"疫苗|接种|打针|预防针"),
 }
-_WORDS = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]+")
+_WORDS = re.compile(r"[\u4e00-\u9fffA-Za-z]+")
+"""A title's words without its numbers: "20号楼" names a place, not what the notice is about."""
+_PLACE = re.compile(r"^(?:号楼|号|幢|栋|单元|室)+")
+"""What a number leaves at a word's start ("20号楼今日…" → "号楼今日…")."""
 _COMMON = frozenset({"通知", "关于", "居民", "小区", "今天", "明天", "的通知", "社区"})
 
 
@@ -45,7 +48,8 @@ def _title_pieces(title: str) -> set[str]:
     """Three-character windows of the title's words (two-character words whole), without
     words every notice has: "燃气管道检修" → 燃气管, 气管道, 管道检, 道检修."""
     pieces: set[str] = set()
-    for word in _WORDS.findall(title):
+    for found in _WORDS.findall(title):
+        word = _PLACE.sub("", found)
         if len(word) == 2 and word not in _COMMON:
             pieces.add(word)
         for i in range(len(word) - 2):

@@ -3,7 +3,7 @@ words), or the words alone; "不同意" is never read as "同意"; anything else
 
 from __future__ import annotations
 
-from bot.dialogue.routes.consultation import _choice, _keywords, _option_in
+from bot.dialogue.routes.consultation import _choice, _explicit_vote, _keywords, _option_in
 
 OPTIONS = ("同意", "不同意", "弃权")
 
@@ -32,3 +32,10 @@ def test_title_keywords_skip_generic_words() -> None:
     assert "电梯" in words
     assert "征询" not in words
     assert "方案" not in words
+
+
+def test_explicit_votes_and_complaints() -> None:
+    for text in ("投票 1", "投同意", "投不同意", "投票：弃权", "我投反对"):
+        assert _explicit_vote(text), text
+    for text in ("我要投诉物业", "投诉", "投票", "1", "同意"):
+        assert not _explicit_vote(text), text

@@ -319,3 +319,74 @@ async def test_lift_replacement_consultation_end_to_end(
     rows = list(book["各户投票"].iter_rows(values_only=True))[1:]
     assert len(rows) == 6
     assert sum(1 for r in rows if r[2] == "同意") == 3
+
+
+async def test_an_unbound_resident_voting_is_told_to_bind_not_that_nothing_is_open(
+    bot: Any,
+) -> None:
+    """While 20号楼's consultation is open, a resident with no binding who writes "投票 1" or
+    "投同意" hears that voting needs a verified binding — not that no consultation needs them;
+    "我要投诉物业" is no vote at all. Asked in the group, it is open, not "not started"."""
+    admin = await _token(bot, "admin1", "admin")
+    await _json(
+        await bot.post("/api/v1/households/import", json={"rows": ROWS}, headers=admin), 200
+    )
+    now = datetime.now(UTC)
+    made = await _json(
+        await bot.post(
+            "/api/v1/consultations",
+            json={
+                "title": "20号楼电梯更换方案征询",
+                "plan": PLAN,
+                "compound": "普雄馨苑",
+                "buildings": ["20号楼"],
+                "opens_at": (now - timedelta(minutes=5)).isoformat(),
+                "closes_at": (now + timedelta(days=5)).isoformat(),
+                "rule": "simple",
+            },
+            headers=admin,
+        ),
+        201,
+    )
+    await _json(await bot.post(f"/api/v1/consultations/{made['id']}/publish", headers=admin), 200)
+    stranger = Resident(bot, "stranger", name="陌生人")
+    for text in ("投票 1", "投同意", "投不同意"):
+        told = texts(await stranger.say(text))
+        assert "绑定门牌" in told, (text, told)
+        assert "没有需要您回复的征询" not in told, (text, told)
+    assert "绑定门牌" not in texts(await stranger.say("我要投诉物业"))
+    # In the compound's group the open consultation is open, not "not started yet".
+    group = Resident(bot, "g1", chat="g-puxiongxinyuan", group=True)
+    in_group = texts(await group.say("换电梯什么时候投票"))
+    assert "20号楼电梯更换方案征询" in in_group
+    assert "还没有开始" not in in_group, in_group
+    assert "私聊" in in_group
+
+
+async def test_i_agree_naming_the_consultation_is_a_vote_for_approval(bot: Any) -> None:
+    """ "我同意换电梯" is as explicit as "我不同意换电梯": the approval (the first option, index 0)
+    is recorded, whether or not the consultation was put to the voter first."""
+    admin = await _token(bot, "admin1", "admin")
+    await _json(
+        await bot.post("/api/v1/households/import", json={"rows": ROWS}, headers=admin), 200
+    )
+    wang = Resident(bot, "wang", name="王阿姨")
+    await _bind(wang, "20", "801")
+    binding = await _binding(bot, admin, "王阿姨")
+    await _json(await bot.post(f"/api/v1/household-bindings/{binding}/verify", headers=admin), 200)
+    now = datetime.now(UTC)
+    draft = {
+        "title": "20号楼电梯更换方案征询",
+        "plan": PLAN,
+        "compound": "普雄馨苑",
+        "buildings": ["20号楼"],
+        "opens_at": (now - timedelta(minutes=5)).isoformat(),
+        "closes_at": (now + timedelta(days=5)).isoformat(),
+        "rule": "simple",
+    }
+    made = await _json(await bot.post("/api/v1/consultations", json=draft, headers=admin), 201)
+    await _json(await bot.post(f"/api/v1/consultations/{made['id']}/publish", headers=admin), 200)
+    agreed = texts(await wang.say("我同意换电梯"))
+    assert "已记录您家的投票：同意" in agreed, agreed
+    changed = texts(await wang.say("我不同意换电梯"))
+    assert "已改为：不同意" in changed, changed

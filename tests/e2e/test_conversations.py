@@ -394,3 +394,14 @@ async def test_a_resident_still_waiting_hears_once_that_a_person_will_answer(bot
     conv.state.pop("held_line_at", None)
     await store.save(conv)
     assert (await resident.say("有人吗"))["replies"] == []  # a caseworker has it: silence
+
+
+async def test_a_plain_acknowledgement_with_no_notice_is_small_talk_not_a_ticket(bot: Any) -> None:
+    """ "收到" with no notice to acknowledge is a polite acknowledgement: never "没能找到答案",
+    and saying it twice opens no ticket and calls no caseworker."""
+    resident = Resident(bot, "ack1")
+    for text in ("收到", "收到了谢谢", "收到"):
+        reply = await resident.say(text)
+        assert kinds(reply) == ["smalltalk"], (text, texts(reply))
+        assert "没能找到答案" not in texts(reply)
+        assert "工单" not in texts(reply)

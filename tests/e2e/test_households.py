@@ -218,3 +218,31 @@ async def test_households_import_bind_verify_isolate_log_unbind_and_purge(
     assert purged.bindings == 2
     assert await service.store.bindings("puxiong") == []
     assert "还没有绑定" in texts(await li.say("我的门牌"))
+
+
+async def test_binding_asked_with_the_place_in_one_message(
+    start: Callable[..., Any], tmp_path: Path
+) -> None:
+    """ "绑定门牌普雄馨苑20号楼802" (or typed "帮定"): the consent first, then the place given
+    is claimed without asking again; in a group only the hint to go private."""
+    bot = await start(knowledge_dir=_knowledge(tmp_path))
+    admin = await _token(bot, "admin1", "admin", "puxiong")
+    await _json(
+        await bot.post("/api/v1/households/import", json={"rows": XINYUAN}, headers=admin), 200
+    )
+    group = Resident(bot, "g2", chat="g-puxiongxinyuan", group=True)
+    hint = await group.say("绑定门牌普雄馨苑20号楼802")
+    assert "私聊" in texts(hint)
+    assert "802" not in texts(hint)
+    sun = Resident(bot, "sun", name="孙阿姨")
+    consent = await sun.say("帮定门牌 普雄馨苑20号楼802")
+    assert "用途" in texts(consent)
+    claimed = await sun.say("同意")
+    assert "普雄馨苑20号楼802室" in texts(claimed)
+    assert "待核实" in texts(claimed)
+    qian = Resident(bot, "qian", name="钱先生")
+    await qian.say("绑定门牌20号楼1201")
+    asked = await qian.say("同意")
+    assert "哪个小区" in texts(asked)  # the compound was not said: asked for, the rest kept
+    done = await qian.say("普雄馨苑")
+    assert "普雄馨苑20号楼1201室" in texts(done)

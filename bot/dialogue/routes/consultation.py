@@ -62,6 +62,11 @@ class ConsultationRoute:
         open_now = [c for c in mine if c.is_open(now)]
         if not turn.is_group and PAGE.match(text):
             return await self._page(turn, resident, open_now)
+        if not turn.is_group and not mine and _explicit_vote(text):
+            # "投票 1" with no household bound: say how to vote, never that nothing is open.
+            who = await self._service.voter(committee, resident)
+            if who.refusal is Refusal.NOT_BOUND:
+                return [Reply(texts.NOT_BOUND, ReplyKind.STATUS)]
         if not turn.is_group and open_now and not QUESTION.search(text):
             vote = await self._vote(turn, resident, open_now, text, now)
             if vote is not None:
@@ -118,11 +123,10 @@ class ConsultationRoute:
                 status = who.refusal.text(who.voter_name) if who.refusal else texts.NOT_VOTED
             if is_open:
                 turn.state[STATE] = {"id": c.id, "at": now.isoformat()}
-        else:
-            is_open = False  # votes are private: a group is only told when
+        else:  # votes are private: a group is only told when, and to vote in private
+            text = texts.in_group(c.title, scope, c.opens_at, c.closes_at, now)
+            return Reply(text, ReplyKind.STATUS)
         text = texts.presented(c.title, scope, c.opens_at, c.closes_at, c.options, is_open, status)
-        if turn.is_group and c.is_open(now):
-            text += "\n投票请私聊我（需先绑定门牌并核实）。"
         return Reply(text, ReplyKind.STATUS)
 
     async def _mine(
@@ -174,7 +178,8 @@ class ConsultationRoute:
             named = [
                 c
                 for c in open_now
-                if _keywords(c.title) & _bigrams(cleaned) and _option_in(cleaned, c.options)
+                if _keywords(c.title) & _bigrams(cleaned)
+                and _option_in(cleaned, c.options) is not None  # 0 is the approval
             ]
             if named and len(cleaned) <= 20:
                 # "我同意换电梯"
@@ -232,6 +237,14 @@ def _stale(state: object, now: datetime) -> bool:
     except ValueError:
         return True
     return at.tzinfo is None or now - at > PRESENTED_FOR
+
+
+def _explicit_vote(text: str) -> bool:
+    """An explicit vote ("投票 1", "投同意"), not "我要投诉"."""
+    explicit = EXPLICIT.match(text.translate(PUNCT))
+    return explicit is not None and bool(
+        BARE_DIGIT.match(explicit[1]) or VOTE_WORDS.search(explicit[1])
+    )
 
 
 def _choice(body: str, options: tuple[str, ...], *, allow_suffix: bool) -> int | None:

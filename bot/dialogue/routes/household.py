@@ -21,9 +21,14 @@ STATE = "household_bind"
 CODE_STATE = "household_code"
 """When a claimed binding was made: a bare code is expected for a while."""
 BIND = re.compile(
-    r"^(?:我要|我想|请|帮我|麻烦)?(?:绑定|绑|登记|更正|修改|更改)(?:一下)?(?:我的|我家)?"
+    r"^(?:我要|我想|请|帮我|麻烦)?(?:绑定|帮定|邦定|绑|登记|更正|修改|更改)(?:一下)?(?:我的|我家)?"
     r"(?:门牌|房号|门牌号)(?:号)?(?:绑定)?[。！!]*$|^门牌绑定$"
 )
+BIND_AT = re.compile(
+    r"^(?:我要|我想|请|帮我|麻烦)?(?:绑定|帮定|邦定|绑)(?:一下)?(?:我的|我家)?(?:门牌|房号|门牌号)?"
+    r"号?\s*[:：,，]?\s*(?P<place>\S.*)$"
+)
+"""“绑定门牌普雄馨苑20号楼1201”: the request and the place in one message (typed "帮定" too)."""
 MINE = re.compile(r"^(?:我的门牌(?:号)?|查(?:看|询)?(?:我的)?门牌(?:绑定)?|我绑定的门牌)[？?。]*$")
 UNBIND = re.compile(r"^(?:解除绑定|解绑|取消绑定|删除绑定|解除门牌绑定)(?:门牌)?[。！!]*$")
 CODE = re.compile(r"^(?:验证码|核实码|绑定码)\s*[:：]?\s*([\d０-９\s]{8,14})$")
@@ -47,7 +52,8 @@ class HouseholdRoute:
         flow = turn.state.get(STATE)
         if turn.is_group:
             turn.state.pop(STATE, None)
-            if BIND.match(text) or MINE.match(text) or UNBIND.match(text) or CODE.match(text):
+            asks = BIND.match(text) or MINE.match(text) or UNBIND.match(text)
+            if asks or CODE.match(text) or _binds_at(turn, text) is not None:
                 return [_reply(texts.PRIVATE_ONLY)]
             return None
         now = datetime.now(UTC)
@@ -60,6 +66,12 @@ class HouseholdRoute:
                 return await self._continue(turn, flow, text)
         if BIND.match(text):
             return self._start(turn, now)
+        place = _binds_at(turn, text)
+        if place is not None:
+            # The place is kept and asked about only where it falls short, after consent.
+            replies = self._start(turn, now)
+            self._absorb(turn, turn.state[STATE], "compound", place)
+            return replies
         if MINE.match(text):
             return await self._mine(turn)
         if UNBIND.match(text):
@@ -94,7 +106,7 @@ class HouseholdRoute:
                 return self._miss(turn, flow, texts.NOT_UNDERSTOOD + texts.ASK_CONSENT_AGAIN)
             flow["step"], flow["misses"] = "compound", 0
             flow["consented"] = datetime.now(UTC).isoformat()
-            if turn.compound is not None:
+            if turn.compound is not None and not flow.get("compound"):
                 flow["compound"] = turn.compound.id
             return await self._next(turn, flow)
         moved = self._absorb(turn, flow, step, text)
@@ -113,10 +125,11 @@ class HouseholdRoute:
             n = int(text)
             found = compounds[n - 1] if 1 <= n <= len(compounds) else None
         if found is not None and found.id != flow.get("compound"):
+            if flow.get("compound"):  # another compound: its building and room are not these
+                flow.pop("building", None)
+                flow.pop("room", None)
+                flow.pop("unit", None)
             flow["compound"] = found.id
-            flow.pop("building", None)
-            flow.pop("room", None)
-            flow.pop("unit", None)
             got = True
         for slot, normal in (
             ("building", places.building),
@@ -238,3 +251,11 @@ def _expired(started: object, now: datetime, limit: timedelta) -> bool:
     except ValueError:
         return True
     return now - at > limit
+
+
+def _binds_at(turn: Turn, text: str) -> str | None:
+    """The place of a binding asked for in one message, when it names a building or room."""
+    at = BIND_AT.match(text)
+    if at is None or not (turn.parse.value("building") or turn.parse.value("room")):
+        return None
+    return at["place"]

@@ -17,6 +17,12 @@ MISSED = re.compile(
     r"^(?:不是这个|不是这样|不是这些|都不是|不是我要|不是我问|我问的不是|答非所问|"
     r"牛头不对马嘴|文不对题|不对|错了)(?:意思|个|问题|的)?[\s啊呀吧的嘛哦呢，,。.!！~～]*$"
 )
+# "收到", "收到了谢谢", "好的，知道了": a plain acknowledgement. A valid notice's route has had it
+# first; here there was nothing to acknowledge, so it is answered like "好的".
+ACKNOWLEDGED = re.compile(
+    r"^(?:好的?|嗯+|哦+)?[，,、\s]*(?:我|我们)?(?:已经?|都)?(?:收到|知道|晓得|了解)"
+    r"(?:了|啦|的|喽)?[，,、\s]*(?:谢谢(?:你|您|居委会)?|多谢|感谢)?[。！!~～.]*$"
+)
 REPAIR = (
     "抱歉，没答到您想问的。您能换个说法再说一次吗？比如具体要办什么事、在哪个小区，"
     "我再帮您找；也可以回复“找社工”，请社工来回答。"
@@ -29,7 +35,9 @@ class SmallTalkRoute:
 
     async def __call__(self, turn: Turn) -> list[Reply] | None:
         intent = turn.parse.intent
-        if intent not in INTENTS or turn.parse.confidence < 0.5:
+        if len(turn.text) <= 20 and ACKNOWLEDGED.match(turn.text.strip()):
+            intent = "affirm"
+        elif intent not in INTENTS or turn.parse.confidence < 0.5:
             return None
         if intent in UNSURE_PASSES and turn.parse.confidence < 0.6:
             # A bare topic ("大件垃圾") the classifier half-reads as feedback or chat is a
