@@ -6,6 +6,7 @@ publish, edit while a draft, remind, close, the audit trail), the printable resu
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -281,17 +282,24 @@ async def action(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/console/consultations/{cid}{query}{sep}" + urlencode({"done": done}))
 
 
-async def print_page(request: web.Request) -> web.StreamResponse:
+async def _published(request: web.Request) -> tuple[Principal, str, int, Consultation]:
+    """The signed-in staff member, their committee and the published consultation the
+    request names (404 for a draft, an unknown one or another committee's)."""
     principal = await require_user(request)
     committee = ticket_committee(request, principal)
-    service = _service(request)
     cid = _id(request)
     try:
-        c = await service.get(committee, cid)
+        c = await _service(request).get(committee, cid)
     except ConsultationNotFound:
         raise web.HTTPNotFound() from None
     if c.published_at is None:
         raise web.HTTPNotFound()
+    return principal, committee, cid, c
+
+
+async def print_page(request: web.Request) -> web.StreamResponse:
+    principal, committee, cid, c = await _published(request)
+    service = _service(request)
     r = await report(service, committee, cid)
     await service.export_logged(committee, cid, _actor(principal), "打印页")
     checks = [
@@ -318,17 +326,10 @@ async def print_page(request: web.Request) -> web.StreamResponse:
 
 
 async def export_xlsx(request: web.Request) -> web.StreamResponse:
-    principal = await require_user(request)
-    committee = ticket_committee(request, principal)
+    principal, committee, cid, c = await _published(request)
     service = _service(request)
-    cid = _id(request)
-    try:
-        c = await service.get(committee, cid)
-    except ConsultationNotFound:
-        raise web.HTTPNotFound() from None
-    if c.published_at is None:
-        raise web.HTTPNotFound()
-    data = to_xlsx(await report(service, committee, cid))
+    # Building a workbook is CPU work: off the event loop.
+    data = await asyncio.to_thread(to_xlsx, await report(service, committee, cid))
     await service.export_logged(committee, cid, _actor(principal), "XLSX")
     name = quote(f"征询结果-{c.title}.xlsx")
     return web.Response(
