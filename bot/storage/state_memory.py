@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import time
 from collections import deque
+from collections.abc import Callable
 
 from bot.storage import keys
 from bot.storage.state import (
@@ -22,8 +23,15 @@ from bot.storage.state import (
 
 
 class MemoryStateStore(StateStore):
-    def __init__(self, *, lock_lease_s: float = DEFAULT_LOCK_LEASE_S) -> None:
+    def __init__(
+        self,
+        *,
+        lock_lease_s: float = DEFAULT_LOCK_LEASE_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.lock_lease_s = lock_lease_s
+        self._now = clock
+        """Monotonic seconds: expiry, leases and rate windows (a test may move it by hand)."""
         self._data: dict[str, tuple[str, float | None]] = {}
         self._held: dict[str, tuple[int, float]] = {}
         """Locks: name → (holder's token, monotonic time its lease ends)."""
@@ -31,10 +39,6 @@ class MemoryStateStore(StateStore):
         self._fence = 0
         self._windows: dict[str, deque[float]] = {}
         self._subscribers: dict[str, set[asyncio.Queue[str]]] = {}
-
-    @staticmethod
-    def _now() -> float:
-        return time.monotonic()
 
     def _live(self, key: str) -> str | None:
         item = self._data.get(key)
