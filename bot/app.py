@@ -52,7 +52,12 @@ from bot.dialogue.handoff import Handoff, HandoffRoute
 from bot.dialogue.middleware import bounded, timed
 from bot.dialogue.routes.consultation import ConsultationRoute
 from bot.dialogue.routes.emergency import EmergencyResponder
-from bot.dialogue.routes.faq import FaqRoute, PendingChoiceRoute, RuleFirstRoute
+from bot.dialogue.routes.faq import (
+    FaqRoute,
+    FollowUpRoute,
+    PendingChoiceRoute,
+    RuleFirstRoute,
+)
 from bot.dialogue.routes.household import HouseholdRoute
 from bot.dialogue.routes.intake import IntakeRoute
 from bot.dialogue.routes.letter import LetterRoute
@@ -270,6 +275,7 @@ async def build_app(
         RuleFirstRoute(faq),
         intake,
         HandoffRoute(handoff),
+        FollowUpRoute(faq),  # "伊拉礼拜天开伐" right after an answer: read against it
         StatusRoute(tickets.queries),
         SmallTalkRoute(),
         faq,

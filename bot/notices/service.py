@@ -532,6 +532,27 @@ class Notices:
                 return mine + [n for n in there if n not in mine]
         return _for_compound(notices, named or around, buildings)
 
+    async def for_unplaced(
+        self,
+        committee: str,
+        notices: Sequence[Notice],
+        *,
+        resident: ResidentId | None,
+        building: str | None = None,
+    ) -> list[Notice]:
+        """The notices an asker whose place is unknown may mean ("20号楼几点来水啊" in a
+        private chat, not bound, no compound named or told before): every one for everyone
+        in some compound (or the whole committee), narrowed to ``building`` when one is
+        named. Empty for a bound resident: their binding already said which concern them."""
+        if resident is not None:
+            binding = await self._households.store.binding_of(committee, resident)
+            if binding is not None and binding.status is not BindingStatus.REJECTED:
+                return []
+        found = [n for n in notices if not n.audience.labels]
+        if building:
+            found = [n for n in found if _reaches_building(n, building)]
+        return found
+
     async def open_page(self, token: str) -> NoticeView:
         """A resident opened their link: the notice, its delivery read now."""
         view = await self._view(token)
@@ -680,6 +701,15 @@ def _for_compound(
     if compound is None:
         return []
     return [n for n in notices if not n.audience.labels and n.audience.touches(compound, buildings)]
+
+
+def _reaches_building(notice: Notice, building: str) -> bool:
+    """Whether a notice may concern a household in a building of that number in some
+    compound (a whole compound or the committee counts)."""
+    audience = notice.audience
+    if not audience.buildings:
+        return True
+    return any(b == building for _, b in audience.buildings) or bool(audience.compounds)
 
 
 def _natural(text: str) -> tuple[int, str]:

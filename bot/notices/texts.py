@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.domain import Committee
 from bot.domain.clock import SHANGHAI
 from bot.storage.notices import Notice
 
@@ -49,6 +50,40 @@ def answer(notices: list[Notice], committee_name: str) -> str:
         f"——{committee_name}\n如果不是这个原因，或需要报修，请直接告诉我（例如“我要报修”）。"
     )
     return "\n\n".join(parts)
+
+
+def answer_unplaced(notices: list[Notice], committee: Committee) -> str:
+    """A question a valid notice may answer, from someone whose compound is unknown: the
+    notices with where each applies, and how to get only one's own."""
+    parts = [
+        "不知道您住哪个小区，目前有这条通知，请看是不是您那里："
+        if len(notices) == 1
+        else "不知道您住哪个小区，目前有这几条通知，请看哪条是您那里的："
+    ]
+    for n in notices:
+        parts.append(
+            f"【{n.kind.label}】{n.title}\n范围：{scope(n, committee)}\n{n.body}\n时间：{period(n)}"
+        )
+    parts.append(
+        f"——{committee.name}\n告诉我您住哪个小区（私聊发“绑定门牌”可以只收到您家的通知）；"
+        "如果不是通知里的原因，或需要报修，请直接告诉我（例如“我要报修”）。"
+    )
+    return "\n\n".join(parts)
+
+
+def scope(notice: Notice, committee: Committee) -> str:
+    """Where a notice applies, in words: "普雄馨苑20号楼", "燕宁苑", "全居委会"."""
+    audience = notice.audience
+    if not audience.compounds and not audience.buildings:
+        return f"{committee.name}各小区"
+
+    def name(compound_id: str) -> str:
+        found = committee.compound(compound_id)
+        return found.name if found is not None else compound_id
+
+    places = [name(c) for c in audience.compounds]
+    places += [f"{name(c)}{b}" for c, b in audience.buildings if c not in audience.compounds]
+    return "、".join(places)
 
 
 def acknowledged(notices: list[Notice]) -> str:

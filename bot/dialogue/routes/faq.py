@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
-from datetime import date
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
 
 from bot.dialogue.answers import OUTCOME, AnswerCache, OutcomeKey
 from bot.dialogue.routes.intake import DRAFT, OFFER_TICKET
@@ -29,6 +29,27 @@ CHOICES_QUESTION = "faq_choices_question"
 """The question "did you mean" was asked for: learnt as the picked entry's phrasing."""
 ASK_COMPOUND = "faq_ask_compound"
 ASKED_COMPOUND = "compound_asked"
+LAST_ANSWER = "faq_last"
+"""State: the FAQ entry last answered and when (``{"id", "at"}``): what a follow-up such as
+"伊拉礼拜天开伐" or "要带啥" leans on."""
+FOLLOW_UP_WITHIN = timedelta(minutes=30)
+FOLLOW_UP_MAX_CHARS = 16
+# A follow-up points back ("伊拉", "它", "那…呢", "也一样伐") …
+LEANS_BACK = re.compile(
+    r"伊拉|他们|她们|它们|它|^(?:那|那么|还有|另外|还)|那个|这个|那里|那边|这里|这边|"
+    r"也|一样|呢[\s?？!！。.~～]*$"
+)
+# … or asks one more thing about it — when, where, how much, what to bring, how long, who,
+# on what terms ("礼拜天开伐", "多少钞票", "要带啥", "要多久") — with no topic of its own.
+ASPECT = re.compile(
+    r"几点|几号|啥辰光|辰光|什么时候|啥时候|多久|几天|礼拜|星期|周末|周[一二三四五六日天]|"
+    r"中午|上午|下午|晚上|早上|夜里|开门|关门|上班|下班|开伐|开吗|开不开|休息|放假|"
+    r"哪里|哪儿|哪块|啥地方|什么地方|在哪|多远|"
+    r"多少钱|多少钞票|钞票|铜钿|收费|收钱|要钱|免费|费用|贵伐|"
+    r"带啥|带什么|材料|证件|户口本|身份证|"
+    r"找谁|找啥人|啥人|条件|资格|网上|随申办|手机上|代办|本人"
+)
+CHATTER = frozenset({"greet", "thank", "goodbye", "affirm", "deny"})
 SKIP_INTENTS = {"report_repair", "complain", "request_human", "ticket_status"}
 RULE_FIRST_TOPICS = frozenset({"neighbours", "renovation", "pets"})
 """Complaints about neighbours (noise, renovation hours, dogs, clutter) get the rule first."""
@@ -140,6 +161,10 @@ class FaqRoute:
             return None
         return next((e for e in entries if e.id == faq_id), None)
 
+    def entries(self, committee: str) -> Sequence[FaqEntry]:
+        """The committee's indexed entries (raises NoIndexError before the first build)."""
+        return self._retrieval.index(committee).entries
+
     async def __call__(self, turn: Turn) -> list[Reply] | None:
         parse = turn.parse
         # Read as a status question, but about a project or not about any earlier report:
@@ -242,6 +267,7 @@ class FaqRoute:
                 )
             ]
         text = format_answer(entry, compound_id, committee=turn.committee, as_of=self.today())
+        turn.state[LAST_ANSWER] = {"id": entry.id, "at": datetime.now(UTC).isoformat()}
         return [Reply(text, ReplyKind.FAQ)]
 
 
@@ -281,6 +307,94 @@ class RuleFirstRoute:
             return replies
         replies.append(Reply(OFFER_TEXT, ReplyKind.FAQ))
         return replies
+
+
+class FollowUpRoute:
+    """A short follow-up to the FAQ answer just given ("伊拉礼拜天开伐", "那要带啥", "收钱伐"):
+    read against the entry last answered, so "伊拉/它/那个" is that entry's subject. Only a
+    message with no topic of its own (no other entry's tag in it, no direct answer of its
+    own) that points back or asks one more thing about it; anything else goes on."""
+
+    name = "follow_up"
+    capability = None
+
+    def __init__(self, faq: FaqRoute) -> None:
+        self._faq = faq
+
+    async def __call__(self, turn: Turn) -> list[Reply] | None:
+        last = self._last(turn)
+        if last is None:
+            return None
+        text = turn.text.strip()
+        parse = turn.parse
+        if len(text) > FOLLOW_UP_MAX_CHARS or any(k in turn.state for k in FOLLOW_UP_BUSY):
+            return None
+        if parse.intent in CHATTER and parse.confidence >= 0.5:
+            return None
+        if not (LEANS_BACK.search(text) or ASPECT.search(text)):
+            return None  # "今天天气怎么样" right after an answer is not about it
+        if self._own_topic(turn, last, text):
+            return None
+        alone = await self._faq.search(turn)
+        if alone is None or alone.kind == "answer":
+            return None  # it asks something of its own: the FAQ route answers it
+        asked = Turn(
+            turn.msg,
+            f"{last.question} {text}",
+            turn.committee,
+            turn.compound,
+            parse,
+            turn.conversation,
+        )
+        outcome = await self._faq.search(asked)
+        if outcome is None:
+            return None
+        if outcome.kind == "answer" and outcome.answer is not None:
+            entry = outcome.answer
+            replies = self._faq.answer(turn, entry)
+            if entry.id == last.id and replies[0].kind is ReplyKind.FAQ:
+                lead = f"您问的还是“{last.question}”这件事，再给您完整说一遍：\n"
+                replies[0] = Reply(lead + replies[0].text, ReplyKind.FAQ)
+            return replies
+        if outcome.kind == "clarify" and outcome.choices:
+            turn.state[CHOICES] = [h.entry.id for h in outcome.choices]
+            turn.state[CHOICES_QUESTION] = asked.text[:200]
+            return [Reply(format_clarify(outcome.choices), ReplyKind.CLARIFY)]
+        return None
+
+    def _last(self, turn: Turn) -> FaqEntry | None:
+        held = turn.state.get(LAST_ANSWER)
+        if not isinstance(held, dict):
+            return None
+        try:
+            at = datetime.fromisoformat(str(held.get("at")))
+        except ValueError:
+            return None
+        if datetime.now(UTC) - at > FOLLOW_UP_WITHIN:
+            turn.state.pop(LAST_ANSWER, None)
+            return None
+        entry = self._faq.entry(turn.committee.id, str(held.get("id")))
+        if entry is None or not entry.is_valid_on(self._faq.today()):
+            return None
+        return entry
+
+    def _own_topic(self, turn: Turn, last: FaqEntry, text: str) -> bool:
+        """Whether ``text`` names a topic of another entry ("那干垃圾呢", "那居住证呢")."""
+        try:
+            entries = self._faq.entries(turn.committee.id)
+        except NoIndexError:
+            return True
+        mine = set(last.tags)
+        return any(
+            len(tag) >= 2 and tag not in mine and tag in text
+            for e in entries
+            if e.id != last.id
+            for tag in e.tags
+        )
+
+
+FOLLOW_UP_BUSY = (DRAFT, CHOICES, ASK_COMPOUND, OFFER_TICKET)
+"""A question Linli asked is awaiting its answer: no follow-up reading then."""
 
 
 class PendingChoiceRoute:

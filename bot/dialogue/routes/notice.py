@@ -49,6 +49,15 @@ class NoticeRoute:
             if turn.is_group
             else (),
         )
-        if not found:
+        if found:
+            return [Reply(texts.answer(found, turn.committee.name), ReplyKind.NOTICE)]
+        if turn.is_group or named is not None or turn.compound is not None:
             return None
-        return [Reply(texts.answer(found, turn.committee.name), ReplyKind.NOTICE)]
+        # Nobody knows where the asker lives ("20号楼几点来水啊", not bound): the notices
+        # that may be theirs, each with where it applies, rather than nothing.
+        maybe = await self._notices.for_unplaced(
+            committee, asked, resident=resident, building=turn.parse.value("building")
+        )
+        if not maybe:
+            return None
+        return [Reply(texts.answer_unplaced(maybe, turn.committee), ReplyKind.NOTICE)]
