@@ -36,9 +36,11 @@ FEATURE_VERSION = 2
 """Bumped whenever features change: saved models with another version are stale."""
 
 _MAX_WORDS = 64
-_WORD_CACHE_MAX = 20_000
+_WORD_CACHE_MAX = 8192
 """Word vectors one cache keeps (then it starts afresh): some 2.3 KB each, so at most some
-45 MB, shared by the classifiers of one process (``share_words``)."""
+20 MB, shared by the classifiers of one process (``share_words``). Residents' words follow
+a steep curve: the common ones stay cached, a rare one costs a token or two more in the
+message's encoding batch."""
 Floats = NDArray[np.float64]
 
 
