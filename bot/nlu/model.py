@@ -190,6 +190,19 @@ def load_model(path: Path, encoder: SentenceEncoder | None = None) -> TrainedMod
     return TrainedModel(clf, manifest, path)
 
 
+def has_saved(models_dir: Path, *, data_hash: str, encoder_name: str) -> bool:
+    """Whether ``models_dir`` holds a model for this data hash and encoder, by the manifests
+    alone (``load_latest`` then checks and loads it)."""
+    for path in _model_dirs(models_dir):
+        try:
+            manifest = read_manifest(path)
+        except ModelError:
+            continue
+        if manifest.get("data_hash") == data_hash and manifest.get("encoder") == encoder_name:
+            return True
+    return False
+
+
 def load_latest(
     models_dir: Path,
     *,

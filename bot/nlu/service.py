@@ -11,7 +11,12 @@ it too, and entities always come from the registry-aware extractor.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+import os
+import pickle
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Collection
@@ -25,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from bot.domain import Registry
 from bot.nlu.classifier import ClassifierConfig, IntentClassifier
 from bot.nlu.crisis import CrisisRules
-from bot.nlu.crisis_model import CrisisModel, crisis_decision, load_or_train
+from bot.nlu.crisis_model import CrisisModel, crisis_decision, is_saved, load_or_train
 from bot.nlu.data import TrainingData, load_training_data
 from bot.nlu.encoder import MemoEncoder, SentenceEncoder, Usem3SentenceEncoder
 from bot.nlu.entities import EntityExtractor
@@ -33,6 +38,7 @@ from bot.nlu.errors import NluError, RasaUnavailable
 from bot.nlu.model import (
     TrainedModel,
     data_hash,
+    has_saved,
     load_latest,
     save_model,
     train,
@@ -91,10 +97,16 @@ class NluService:
         config: ClassifierConfig | None = None,
         executor: Executor | None = None,
         save_trained: bool = True,
+        train_apart: str | None = None,
     ) -> None:
         """``session``: the app's aiohttp session, used for the Rasa backend when the
         settings select it (``nlu_backend = "rasa"`` and ``rasa_url``). ``rasa``: a ready
-        client instead. ``executor``: where ``aparse`` runs (default: the loop's)."""
+        client instead. ``executor``: where ``aparse`` runs (default: the loop's).
+        ``train_apart``: the spec of ``encoder`` (``bot.encoders.load_encoder``; its shared
+        table in ``models_dir``): models the folder lacks are then trained and saved by a
+        child process and loaded from the folder, so a serving process never holds
+        scikit-learn and the training's buffers (some 200 MB it would keep until it exits);
+        should the child fail, the training happens here as without it."""
         self.registry = registry
         self.models_dir = Path(models_dir)
         self.intents_dir = Path(
@@ -109,6 +121,7 @@ class NluService:
         self.config = config or ClassifierConfig()
         self._executor = executor
         self._save = save_trained
+        self._train_apart = train_apart
         if rasa is None and settings is not None and settings.nlu_backend == "rasa":
             if not settings.rasa_url:
                 raise NluError('nlu_backend = "rasa" needs rasa_url')
@@ -136,6 +149,8 @@ class NluService:
             data = load_training_data(self.intents_dir)
             self._crisis = CrisisRules.load(self.intents_dir)
             wanted = data_hash(data, self.encoder.name, self.config)
+            if self._save and self._train_apart is not None:
+                self._train_missing_apart(data, wanted, self._train_apart)
             model = load_latest(self.models_dir, data_hash=wanted, encoder=self.encoder)
             if model is None and self._save:
                 with training_lock(self.models_dir, "nlu"):
@@ -156,11 +171,37 @@ class NluService:
                 config=self.config,
                 save=self._save,
             )
+            if self._crisis_model is not None:
+                self._crisis_model.classifier.share_words(model.classifier)
             self._data = data
             self._model = model
             # warm up the encoder, jieba and OpenCC before the first resident waits
             model.classifier.rank("你好")
             return model
+
+    def _train_missing_apart(self, data: TrainingData, wanted: str, spec: str) -> None:
+        """Train and save, in a child process, the models ``models_dir`` lacks."""
+        assert self._crisis is not None
+        name = self.encoder.name
+        if has_saved(self.models_dir, data_hash=wanted, encoder_name=name) and is_saved(
+            self.models_dir, self.intents_dir, data, self._crisis, name, self.config
+        ):
+            return
+        log.info("training the NLU models in a child process from %s", self.intents_dir)
+        config = base64.b64encode(pickle.dumps(self.config)).decode()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        code = "import sys; from bot.nlu.service import train_models; train_models(*sys.argv[1:])"
+        args = [str(self.models_dir), str(self.intents_dir), spec, config]
+        try:
+            done = subprocess.run([sys.executable, "-c", code, *args], env=env, check=False)  # noqa: S603
+        except OSError as exc:
+            log.warning("cannot start the training process (%s): training here", exc)
+            return
+        if done.returncode != 0:
+            log.warning(
+                "training in a child process failed (exit code %s): training here",
+                done.returncode,
+            )
 
     def _train(self, data: TrainingData) -> TrainedModel:
         log.info("training the NLU model from %s", self.intents_dir)
@@ -319,3 +360,17 @@ class NluService:
             "model": str(m.path) if m.path else None,
             **{k: m.manifest.get(k) for k in ("created", "intents", "n_examples", "encoder")},
         }
+
+
+def train_models(models_dir: str, intents_dir: str, encoder_spec: str, config: str) -> None:
+    """Train and save the intent and crisis models ``models_dir`` lacks: what the child process
+    of ``NluService(train_apart=...)`` runs (``config``: the pickled ``ClassifierConfig``, in
+    base64, as the parent passes it)."""
+    from bot.encoders import load_encoder
+
+    folder = Path(models_dir)
+    cfg = pickle.loads(base64.b64decode(config))  # noqa: S301 - from the parent process
+    if not isinstance(cfg, ClassifierConfig):
+        raise NluError("not a classifier configuration")
+    encoder = load_encoder(encoder_spec, share_dir=folder)
+    NluService(None, folder, intents_dir=Path(intents_dir), encoder=encoder, config=cfg).start()

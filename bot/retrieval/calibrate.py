@@ -66,7 +66,7 @@ class _Scorer:
             return Scored(None, False, True, False, ())
         cands = index.rank(query, compound_id=compound, today=self.today, limit=3)
         ids = [c.entry.id for c in cands]
-        n_words = len(self.tokenizer.words(query))
+        n_words = len(self.tokenizer.words(query, query=True))
         x = features(cands, core, n_words)
         sample = Sample(
             tuple(x),

@@ -573,7 +573,7 @@ class FaqIndex:
             else np.zeros(0, dtype=np.int64)
         )
         centroid_ids, _ = self._search(self._centroids, qvec, cfg.k_dense, allowed_entries)
-        qwords = self._tokenizer.words(query)
+        qwords = self._tokenizer.words(query, query=True)
         qchars = Tokenizer.chars(query)
         lexical: list[NDArray[np.int64]] = []
         for model, tokens in ((self._bm25_words, qwords), (self._bm25_chars, qchars)):

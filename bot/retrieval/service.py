@@ -351,7 +351,7 @@ class RetrievalService:
             outcome = SearchOutcome("none", query, compound_id, truncated=truncated)
         else:
             candidates = index.rank(query, compound_id=compound_id, today=day, limit=max(limit, 3))
-            n_words = len(self._tokenizer.words(query))
+            n_words = len(self._tokenizer.words(query, query=True))
             outcome = decide(
                 query,
                 compound_id,

@@ -18,12 +18,18 @@ class Tokenizer:
     """Thread-safe word and character tokenizer; jieba's dictionary loads on first use."""
 
     CACHE_SIZE = 200_000
-    """Word lists kept per text, so a rebuild after an edit re-cuts only changed text."""
+    """Word lists kept per indexed text, so a rebuild after an edit re-cuts only changed
+    text."""
+    RECENT_SIZE = 2048
+    """Word lists kept per query (a search reads a message's words twice): residents'
+    messages, ever new, are kept apart from the indexed texts and far fewer of them, so a
+    worker does not grow by every message it ever searched (some 0.6 KB each)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._jieba: Any = None
         self._cache: dict[str, tuple[str, ...]] = {}
+        self._recent: dict[str, tuple[str, ...]] = {}
 
     def _tok(self) -> Any:
         tok = self._jieba
@@ -34,18 +40,23 @@ class Tokenizer:
                 tok = self._jieba
         return tok
 
-    def words(self, normalized: str) -> list[str]:
-        """Content words of a normalised text (particles and pleasantries dropped)."""
+    def words(self, normalized: str, *, query: bool = False) -> list[str]:
+        """Content words of a normalised text (particles and pleasantries dropped).
+        ``query``: a resident's message rather than an indexed text (kept among the recent
+        queries only)."""
         cached = self._cache.get(normalized)
+        if cached is None and query:
+            cached = self._recent.get(normalized)
         if cached is not None:
             return list(cached)
         core = core_text(normalized)
         if not core:
             return []
         words = [w for w in self._tok().lcut(core, HMM=False) if w not in STOPWORDS] or [core]
-        if len(self._cache) >= self.CACHE_SIZE:
-            self._cache.clear()
-        self._cache[normalized] = tuple(words)
+        store, size = (self._recent, self.RECENT_SIZE) if query else (self._cache, self.CACHE_SIZE)
+        if len(store) >= size:
+            store.clear()
+        store[normalized] = tuple(words)
         return words
 
     @staticmethod

