@@ -68,6 +68,22 @@ return token
 """
 )
 
+# ``_TAKE``, then when taken also a lock if free: KEYS the key, the fence counter, the lock,
+# the lock's note; ARGV lease ms, value prefix, the lock's lease ms. Returns the claim's token
+# (0: taken), the lock's (0: not taken) and the note its last holder left.
+_TAKE_WITH_LOCK = (
+    _FENCE
+    + """
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0, 0, false} end
+local token = fence(KEYS[2])
+redis.call('SET', KEYS[1], ARGV[2] .. string.format('%d', token), 'PX', ARGV[1])
+if redis.call('EXISTS', KEYS[3]) == 1 then return {token, 0, false} end
+local lock = fence(KEYS[2])
+redis.call('SET', KEYS[3], string.format('%d', lock), 'PX', ARGV[3])
+return {token, lock, redis.call('GET', KEYS[4])}
+"""
+)
+
 _NEXT_FENCE = _FENCE + "return fence(KEYS[1])"
 
 # Extend a claim or lock held by ARGV[1]; ARGV[3] = 1: take it again if its key was lost.
@@ -146,6 +162,7 @@ class RedisStateStore(StateStore):
         self._db = int(client.connection_pool.connection_kwargs.get("db", 0))
         self._reserve = _Script(client, _RESERVE)
         self._take = _Script(client, _TAKE)
+        self._take_with_lock = _Script(client, _TAKE_WITH_LOCK)
         self._next_fence = _Script(client, _NEXT_FENCE)
         self._renew = _Script(client, _RENEW)
         self._release = _Script(client, _RELEASE)
@@ -184,6 +201,22 @@ class RedisStateStore(StateStore):
             lambda: self._take(keys=[key, keys.fence()], args=[_ms(lease_s), prefix])
         )
         return int(token) or None
+
+    async def claim_with_lock(
+        self, key: str, lease_s: float, lock: str | None
+    ) -> tuple[int | None, Lease | None]:
+        if lock is None:
+            return await self.claim(key, lease_s), None
+        prefix = processing_marker(0)[:-1]
+        names = [key, keys.fence(), lock, keys.lock_note(lock)]
+        args = [_ms(lease_s), prefix, _ms(self.lock_lease_s)]
+        token, lock_token, note = await self._call(lambda: self._take_with_lock(names, args))
+        if not int(token):
+            return None, None
+        if not int(lock_token):
+            return int(token), None
+        previous = None if note is None else str(note)
+        return int(token), Lease(lock, int(lock_token), previous=previous)
 
     async def renew(self, key: str, token: int, lease_s: float) -> bool:
         marker = processing_marker(token)
