@@ -9,7 +9,10 @@ PostgreSQL + Redis) and ``sqlite`` (one worker on the embedded default).
 
 Per point: messages/s, p50/p99 latency, server CPU ms per message (utime + stime of the
 server processes from /proc, so the client's own CPU is not counted, until the servers are
-idle again, so late answers count where they belong), SQL transactions per message
+idle again, so late answers count where they belong), the same for the PostgreSQL backends
+of the session's database (``db``), the Redis server (``redis``; shared with whatever else
+uses it) and the load client itself (``client``: what it costs the machine the servers
+share), SQL transactions per message
 (PostgreSQL), replies that missed the
 passive budget (answered ``success`` and sent later through the customer-service API, which a
 WeChat stand-in on loopback receives), errors (non-200, timeouts, refused connections), and
@@ -182,6 +185,12 @@ class Point:
     load_avg: float = 0.0
     sql_xact_per_msg: float | None = None
     """PostgreSQL transactions (commits + rollbacks) per message, from pg_stat_database."""
+    db_cpu_ms_per_msg: float | None = None
+    """CPU of the session database's PostgreSQL backends per message (PostgreSQL)."""
+    redis_cpu_ms_per_msg: float | None = None
+    """CPU of the Redis server per message (PostgreSQL + Redis setups)."""
+    client_cpu_ms_per_msg: float = 0.0
+    """CPU of the load client (this process) per message."""
     sample: list[str] = field(default_factory=list)
     """A few decrypted passive replies (checked after the timed window)."""
 
@@ -267,6 +276,29 @@ class Session:
         finally:
             await conn.close()
         return int(value or 0)
+
+    async def backend_pids(self) -> list[int]:
+        """The PostgreSQL server processes serving this session's database, and Redis's."""
+        if not self.postgres:
+            return []
+        conn = await asyncpg.connect(self.args.postgres, timeout=10)
+        try:
+            rows = await conn.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = $1", self.database
+            )
+        finally:
+            await conn.close()
+        return [int(r["pid"]) for r in rows]
+
+    async def redis_pid(self) -> int | None:
+        if not self.postgres:
+            return None
+        client = redis_async.Redis.from_url(self.args.redis)
+        try:
+            info = await client.info("server")
+        finally:
+            await client.aclose()
+        return int(info["process_id"])
 
     @property
     def pids(self) -> list[int]:
@@ -356,14 +388,23 @@ class Client:
                     bodies.append(raw)
 
         xact0 = await session.transactions()
+        backends0 = {pid: cpu_ticks([pid]) for pid in await session.backend_pids()}
+        redis_pid = await session.redis_pid()
+        redis0 = cpu_ticks([redis_pid]) if redis_pid else 0
         ticks0 = cpu_ticks(session.pids)
+        client0 = time.process_time()
         started = time.monotonic()
         await asyncio.gather(*(resident(i) for i in range(point.inflight)))
         point.seconds = time.monotonic() - started
+        client_s = time.process_time() - client0
         # Messages answered "success" are still being processed (their replies go out
         # through the customer-service API): their CPU belongs to this point, not the next.
         await drain(session.pids)
         ticks = cpu_ticks(session.pids) - ticks0
+        redis_ticks = cpu_ticks([redis_pid]) - redis0 if redis_pid else 0
+        # A backend that started during the point (the pool grew) counts from its start.
+        backends = await session.backend_pids()
+        db_ticks = sum(cpu_ticks([pid]) - backends0.get(pid, 0) for pid in backends)
         xact1 = await session.transactions()
         point.load_avg = os.getloadavg()[0]
         point.messages = len(latencies)
@@ -374,7 +415,12 @@ class Client:
             point.per_s = len(latencies) / point.seconds
             point.p50_ms = statistics.median(latencies) * 1000
             point.p99_ms = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
-            point.cpu_ms_per_msg = ticks * 1000 / os.sysconf("SC_CLK_TCK") / len(latencies)
+            per_msg = 1000 / os.sysconf("SC_CLK_TCK") / len(latencies)
+            point.cpu_ms_per_msg = ticks * per_msg
+            point.client_cpu_ms_per_msg = round(client_s * 1000 / len(latencies), 2)
+            if session.postgres:
+                point.db_cpu_ms_per_msg = round(db_ticks * per_msg, 2)
+                point.redis_cpu_ms_per_msg = round(redis_ticks * per_msg, 2)
             if xact0 is not None and xact1 is not None:
                 point.sql_xact_per_msg = round((xact1 - xact0) / len(latencies), 2)
         point.sample = [open_safe_reply(b).get("Content", "") for b in bodies]
@@ -502,12 +548,18 @@ def _row(p: Point) -> str:
         f"{p.per_s:>8.1f} {p.p50_ms:>8.0f} {p.p99_ms:>8.0f} {p.cpu_ms_per_msg:>7.2f} "
         f"{p.missed_budget:>6} {p.errors:>5} {p.messages:>7} {p.load_avg:>5.1f}"
         f" {'-' if p.sql_xact_per_msg is None else f'{p.sql_xact_per_msg:.1f}':>6}"
+        f" {'-' if p.db_cpu_ms_per_msg is None else f'{p.db_cpu_ms_per_msg:.2f}':>6}"
+        f" {'-' if p.redis_cpu_ms_per_msg is None else f'{p.redis_cpu_ms_per_msg:.2f}':>6}"
+        f" {p.client_cpu_ms_per_msg:>6.2f}"
     )
 
 
 HEADER = (
     "run setup  kind    infl    msg/s  p50(ms)  p99(ms) cpu(ms) missed  errs    msgs  load   xact"
+    "     db  redis client"
 )
+"""``cpu``: the workers' CPU ms per message; ``db``, ``redis``, ``client``: the PostgreSQL
+backends', the Redis server's and the load client's."""
 
 
 def ratios(points: list[Point]) -> list[dict[str, Any]]:
@@ -523,15 +575,30 @@ def ratios(points: list[Point]) -> list[dict[str, Any]]:
         if not by["A"] or not by["B"]:
             continue
 
-        def total(ps: list[Point]) -> tuple[float, float, float, float]:
+        def total(ps: list[Point]) -> tuple[float, float, float, float, float]:
             n = sum(p.messages for p in ps) or 1
             secs = sum(p.seconds for p in ps) or 1.0
             cpu = sum(p.cpu_ms_per_msg * p.messages for p in ps) / n
+            # Everything the machine spends on a message: workers, database, Redis, client.
+            machine = (
+                sum(
+                    (
+                        p.cpu_ms_per_msg
+                        + (p.db_cpu_ms_per_msg or 0)
+                        + (p.redis_cpu_ms_per_msg or 0)
+                        + p.client_cpu_ms_per_msg
+                    )
+                    * p.messages
+                    for p in ps
+                )
+                / n
+            )
             return (
                 n / secs,
                 statistics.median(p.p99_ms for p in ps),
                 cpu,
                 statistics.median(p.p50_ms for p in ps),
+                machine,
             )
 
         a, b = total(by["A"]), total(by["B"])
@@ -544,6 +611,7 @@ def ratios(points: list[Point]) -> list[dict[str, Any]]:
                 "B_per_s": round(b[0], 1),
                 "A_over_B_per_s": round(a[0] / b[0], 2) if b[0] else None,
                 "A_over_B_cpu": round(a[2] / b[2], 2) if b[2] else None,
+                "A_over_B_machine_cpu": round(a[4] / b[4], 2) if b[4] else None,
                 "A_over_B_p50": round(a[3] / b[3], 2) if b[3] else None,
                 "A_over_B_p99": round(a[1] / b[1], 2) if b[1] else None,
             }
@@ -665,12 +733,16 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         say("resident memory after the points (MB): " + json.dumps(memory))
         say("proportional memory after the points (MB): " + json.dumps(proportional))
         if args.against:
-            say("A/B (A = working tree): msg/s, CPU per message, p50, p99")
+            say(
+                "A/B (A = working tree): msg/s, CPU per message (workers; all: with the "
+                "database, Redis and the client), p50, p99"
+            )
             for r in result["ratios"]:
                 say(
                     f"  {r['setup']:<7}{r['kind']:<8}{r['inflight']:>4}  "
                     f"{r['A_per_s']:>7.1f} vs {r['B_per_s']:>7.1f} msg/s  ×{r['A_over_B_per_s']}"
-                    f"  cpu ×{r['A_over_B_cpu']}  p50 ×{r['A_over_B_p50']}"
+                    f"  cpu ×{r['A_over_B_cpu']} (all ×{r['A_over_B_machine_cpu']})"
+                    f"  p50 ×{r['A_over_B_p50']}"
                     f"  p99 ×{r['A_over_B_p99']}"
                 )
         for label, prof in result.get("profile", {}).items():

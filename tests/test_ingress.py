@@ -268,3 +268,61 @@ async def test_a_message_that_keeps_failing_is_given_up_with_one_apology(rig: Ri
     assert rig.late == [("m1", [APOLOGY])]
     assert await ingress.recover() == 0
     assert len(rig.handler.calls) == 2
+
+
+@dataclass
+class LockingHandler:
+    """Answers under the conversation's lock, as the pipeline does (never waiting long)."""
+
+    state: StateStore
+    wait_s: float = 0.0
+    tokens: list[int] = field(default_factory=list)
+
+    async def __call__(self, message: IncomingMessage) -> list[Reply]:
+        name = keys.lock(message.conversation_key)
+        async with self.state.lock(name, wait_s=self.wait_s) as lease:
+            self.tokens.append(lease.token)
+            return [Reply(f"收到：{message.text}", ReplyKind.FALLBACK)]
+
+
+def _ingress(rig: Rig, handler: LockingHandler | Handler) -> Ingress:
+    return Ingress(handler, rig.state, rig.log, rig.tasks, lease_s=5, dedup_ttl_s=60)
+
+
+async def _lock_is_free(state: StateStore, message: IncomingMessage) -> bool:
+    try:
+        async with state.lock(keys.lock(message.conversation_key), wait_s=0):
+            return True
+    except LockTimeout:
+        return False
+
+
+async def test_the_conversation_lock_is_free_after_every_message(rig: Rig) -> None:
+    """Whether the handler answered under the conversation lock or without it, and for a
+    retry too: the resident's next message finds the conversation free."""
+    locking = LockingHandler(rig.state)
+    ingress = _ingress(rig, locking)
+    for mid in ("m1", "m2", "m1"):
+        result = await ingress.receive(msg(mid), budget_s=2, late=rig.deliver)
+        assert [r.text for r in result.replies] == ["收到：你好"]
+        assert await _lock_is_free(rig.state, msg(mid))
+    assert len(locking.tokens) == 2
+    assert locking.tokens[0] < locking.tokens[1]
+    plain = Handler()
+    result = await _ingress(rig, plain).receive(msg("m3"), budget_s=2, late=rig.deliver)
+    assert [r.text for r in result.replies] == ["收到：你好"]
+    assert plain.calls == ["m3"]
+    assert await _lock_is_free(rig.state, msg("m3"))
+
+
+async def test_a_message_to_a_busy_conversation_waits_for_its_lock(rig: Rig) -> None:
+    locking = LockingHandler(rig.state, wait_s=3)
+    ingress = _ingress(rig, locking)
+    async with rig.state.lock(keys.lock(msg().conversation_key)) as held:
+        pending = asyncio.create_task(ingress.receive(msg(), budget_s=4, late=rig.deliver))
+        await asyncio.sleep(0.2)
+        assert not pending.done()
+    result = await pending
+    assert [r.text for r in result.replies] == ["收到：你好"]
+    assert locking.tokens[0] > held.token
+    assert await _lock_is_free(rig.state, msg())

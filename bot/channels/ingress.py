@@ -32,12 +32,21 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.background import BackgroundTasks
-from bot.domain import IncomingMessage, Reply, ReplyKind, StoreUnavailable
+from bot.domain import ChatType, IncomingMessage, Reply, ReplyKind, StoreUnavailable
 from bot.domain.once import Answer, Delivery, DeliveryReport
 from bot.storage import keys
 from bot.storage.conversations import Conversation
 from bot.storage.messages import ANSWER_WITH_TURN, Intake, MessageLog, Superseded
-from bot.storage.state import PROCESSING, Fenced, Finish, Lease, LockTimeout, StateStore
+from bot.storage.state import (
+    PRETAKEN,
+    PROCESSING,
+    Fenced,
+    Finish,
+    Lease,
+    LockTimeout,
+    Pretaken,
+    StateStore,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +82,8 @@ class _Flight:
     """The answer stored with the pipeline's turn (``_TurnAnswer``), once it is."""
     known: Conversation | None = None
     """The conversation read with the claim, until the pipeline takes it (``_TurnAnswer``)."""
+    pretaken: Pretaken | None = None
+    """The conversation lock taken with the claim, until the pipeline takes it up."""
 
 
 class Ingress:
@@ -121,10 +132,14 @@ class Ingress:
         what the channel's late sender needs besides the message (kept with it in the log)."""
         deadline = time.monotonic() + budget_s
         key = keys.dedup(msg.dedup_key)
-        token = await self._state.claim(key, self._lease_s)
+        # In a private chat the pipeline answers under the conversation lock: it comes with
+        # the claim, in the same round trip (``PRETAKEN``), if free.
+        lock = keys.lock(msg.conversation_key) if msg.chat.type is ChatType.PRIVATE else None
+        token, lease = await self._state.claim_with_lock(key, self._lease_s, lock)
         if token is None:
             return await self._duplicate(msg, key, deadline, late, reply_to)
-        return await self._claimed(msg, key, token, deadline, late, reply_to)
+        pretaken = None if lease is None else Pretaken(lease)
+        return await self._claimed(msg, key, token, deadline, late, reply_to, pretaken)
 
     async def recover(self) -> int:
         """Take up stored messages whose lease ran out unanswered (a worker died or gave them
@@ -170,9 +185,11 @@ class Ingress:
         deadline: float,
         late: LateDelivery | None,
         reply_to: str,
+        pretaken: Pretaken | None = None,
     ) -> IngressResult:
-        """This request holds the dedup claim ``token``: store the message under it (or take
-        over a stored one whose lease ran out) and process it."""
+        """This request holds the dedup claim ``token`` (and perhaps the conversation lock,
+        ``pretaken``): store the message under it (or take over a stored one whose lease ran
+        out) and process it."""
         while True:
             try:
                 # The conversation comes along in the same transaction: the pipeline uses it
@@ -186,9 +203,11 @@ class Ingress:
                 )
             except BaseException:
                 await _quietly(self._state.release(key, token))
+                await self._let_go(pretaken)
                 raise
             if status.held:
                 break
+            await self._let_go(pretaken)
             if status.intake is Intake.DONE:
                 # The state store had lost the message (restart, flush): the log answers.
                 return await self._answered(key, status.result)
@@ -197,7 +216,7 @@ class Ingress:
                 await _quietly(self._state.release(key, token))
                 return IngressResult([], duplicate=True, pending=True)
             await asyncio.sleep(self._poll_s * 2)
-        flight = _Flight(known=status.conversation)
+        flight = _Flight(known=status.conversation, pretaken=pretaken)
         task = self._tasks.spawn(self._process(msg, key, token, flight, late), name=f"msg {key}")
         await asyncio.wait({task}, timeout=max(deadline - time.monotonic(), 0.0))
         if not task.done() and flight.answering:
@@ -269,6 +288,7 @@ class Ingress:
         finally:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
+            await self._let_go(flight.pretaken)
         if replies is None:
             return None
         if flight.stored is not None:
@@ -391,6 +411,7 @@ class Ingress:
         while True:
             answer = _TurnAnswer(self, msg, key, token, flight, late)
             context = ANSWER_WITH_TURN.set(answer)
+            lock_context = PRETAKEN.set(flight.pretaken)
             try:
                 return await self._handler(msg)
             except Superseded:
@@ -429,6 +450,7 @@ class Ingress:
                 log.exception("pipeline failed", extra={"key": key})
                 return [Reply(APOLOGY, ReplyKind.FALLBACK)]
             finally:
+                PRETAKEN.reset(lock_context)
                 ANSWER_WITH_TURN.reset(context)
 
     async def _heartbeat(self, msg: IncomingMessage, key: str, token: int, flight: _Flight) -> None:
@@ -444,6 +466,14 @@ class Ingress:
                 await self._state.renew(key, token, self._lease_s)
             except StoreUnavailable:
                 log.warning("could not renew a message lease", extra={"key": key})
+
+    async def _let_go(self, pretaken: Pretaken | None) -> None:
+        """Release the conversation lock taken with the claim if the pipeline did not take
+        it up (it answered without it, or never ran)."""
+        if pretaken is None or pretaken.lease is None:
+            return
+        lease, pretaken.lease = pretaken.lease, None
+        await _quietly(self._state.unlock(lease.name, lease.token))
 
     async def _give_back(self, msg: IncomingMessage, key: str, token: int) -> None:
         """End this worker's leases on an unanswered message so that it is taken up again."""

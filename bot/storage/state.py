@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +79,19 @@ class Finish:
     ttl_s: float
 
 
+@dataclass(slots=True)
+class Pretaken:
+    """A lock taken together with a message's claim (``StateStore.claim_with_lock``), until
+    the message's handler takes it up (``StateStore.lock`` of the same name, set in
+    ``PRETAKEN``) or the intake lets it go unused."""
+
+    lease: Lease | None
+
+
+PRETAKEN: ContextVar[Pretaken | None] = ContextVar("pretaken_lock", default=None)
+"""Set by the intake while the handler of a message whose lock it took runs."""
+
+
 class Subscription(abc.ABC):
     """Messages of one channel, in order; ``close()`` stops listening."""
 
@@ -104,6 +118,15 @@ class StateStore(abc.ABC):
 
         The claim is a lease: it lapses ``lease_s`` after it was taken or last renewed, so a
         worker that died mid-message blocks a retry for seconds, not minutes."""
+
+    async def claim_with_lock(
+        self, key: str, lease_s: float, lock: str | None
+    ) -> tuple[int | None, Lease | None]:
+        """``claim``, and with a successful claim the lock ``lock`` too (for ``lock_lease_s``)
+        if it is free at once and the store takes both in one round trip (Redis); the lease
+        is None otherwise (``lock`` None, busy, or this store would gain nothing). The lock
+        is then the caller's: used under ``PRETAKEN``, or released with ``unlock``."""
+        return await self.claim(key, lease_s), None
 
     @abc.abstractmethod
     async def renew(self, key: str, token: int, lease_s: float) -> bool:
@@ -178,7 +201,16 @@ class StateStore(abc.ABC):
 
     @asynccontextmanager
     async def _leased(self, name: str, lease_s: float, wait_s: float) -> AsyncIterator[Lease]:
-        lease = await self.acquire(name, lease_s, wait_s)
+        pre = PRETAKEN.get()
+        if (
+            pre is not None
+            and pre.lease is not None
+            and pre.lease.name == name
+            and lease_s == self.lock_lease_s
+        ):
+            lease, pre.lease = pre.lease, None  # taken with the message's claim
+        else:
+            lease = await self.acquire(name, lease_s, wait_s)
         heartbeat = asyncio.create_task(self._keep(lease, lease_s), name=f"lease {name}")
         try:
             yield lease

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -139,5 +142,52 @@ async def test_the_postgresql_pool_holds_its_budget_and_pings_only_idle_connecti
         pid = await _backend_pid(database)
         await _terminate(pg_database, pid)
         assert await _backend_pid(database) != pid
+    finally:
+        await database.close()
+
+
+async def test_the_hot_path_statements_recover_from_a_dropped_or_cancelled_connection(
+    pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The per-message statements on PostgreSQL (``Database.statement``): a connection the
+    server dropped fails one message as "unavailable" (retried by the platform), and one
+    whose statement was cancelled midway is not handed to the next message."""
+    database = Database.connect(pg_database, pool_connections=1)
+    await database.migrate()
+    log = SqlMessageLog(database)
+    run = uuid.uuid4().hex[:8]
+
+    def private(mid: str) -> IncomingMessage:
+        return IncomingMessage(
+            f"{run}-{mid}",
+            "wechat_mp",
+            "demo",
+            "puxiong",
+            Chat(f"o-{run}", ChatType.PRIVATE),
+            Sender(f"o-{run}"),
+            "居委会几点上班",
+        )
+
+    async def stalled() -> None:
+        async with database.statement() as conn:
+            await conn.fetchval("SELECT pg_sleep(30)")
+
+    try:
+        assert database.single_statements
+        monkeypatch.setattr(database_module, "IDLE_PING_S", 3600.0)
+        await _terminate(pg_database, await _backend_pid(database))
+        with pytest.raises(StoreUnavailable):
+            await log.claim_inbound(private("m1"), fence=5, lease_s=5)
+        assert (await log.claim_inbound(private("m1"), fence=6, lease_s=5)).held
+
+        task = asyncio.create_task(stalled())
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        claimed = await asyncio.wait_for(
+            log.claim_inbound(private("m2"), fence=7, lease_s=5), timeout=10
+        )
+        assert claimed.held
     finally:
         await database.close()

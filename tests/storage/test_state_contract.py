@@ -250,3 +250,21 @@ async def test_a_message_is_marked_done_with_the_release_of_the_lock_it_was_answ
         assert await store.peek(key) == PROCESSING
     assert await store.peek(key) == "the answer"
     assert await store.claim(key, lease_s=5) is None
+
+
+async def test_redis_scripts_are_loaded_again_when_the_server_forgot_them(redis_url: str) -> None:
+    """A Redis restarted (or flushed) loses its script cache: claims and locks go on."""
+    store = RedisStateStore.from_url(redis_url)
+    admin = redis_async.Redis.from_url(redis_url)
+    try:
+        first, second = keys.dedup("flush:1"), keys.dedup("flush:2")
+        assert await store.claim(first, 5)
+        await admin.script_flush()
+        assert await store.claim(second, 5)
+        assert not await store.claim(first, 5)
+        await admin.script_flush()
+        async with store.lock("flushed", timeout_s=5, wait_s=1) as lease:
+            assert lease.token
+    finally:
+        await admin.aclose()
+        await store.close()

@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import select
 
 from bot.domain import Chat, ChatType, IncomingMessage, Reply, ReplyKind, Sender, once
 from bot.storage.conversations import Conversation
-from bot.storage.messages import Intake
+from bot.storage.messages import NOT_FOR_BOT, Intake, outcome_of
 from bot.storage.sql import Database, SqlConversationStore, SqlMessageLog
+from bot.storage.sql.models import MessageRow
 from bot.storage.state import Fenced
 
 
@@ -119,3 +121,69 @@ async def test_a_conversation_saved_meanwhile_leaves_the_message_unanswered(
     assert status.intake is Intake.BUSY  # not answered
     assert [m.direction for m in await log.conversation(msg.conversation_key)] == ["in"]
     assert await log.record_outbound(msg, ANSWER, "passive", fence=10, result="答")
+
+
+async def _inbound_and_replies(db: Database, msg: IncomingMessage) -> tuple[MessageRow, list[str]]:
+    async with db.session() as s:
+        rows = (
+            await s.scalars(
+                select(MessageRow)
+                .where(MessageRow.conversation_key == msg.conversation_key)
+                .order_by(MessageRow.id)
+            )
+        ).all()
+    inbound = next(r for r in rows if r.external_id == msg.message_id)
+    return inbound, [r.text for r in rows if r.reply_of == inbound.id]
+
+
+async def test_a_later_turn_stores_every_reply_in_order_with_the_outcome(db: Database) -> None:
+    """A resident's second message (the conversation is stored): several replies, in their
+    order, tied to the message; the outcome named by the replies; the turn saved."""
+    log = SqlMessageLog(db)
+    first, second = _msg("m1"), _msg("m2", "我要报修")
+    assert (await log.claim_inbound(first, fence=10, lease_s=5)).held
+    conv = _turn(_conversation(first), first)
+    assert await log.record_answer(
+        first, ANSWER, "passive", fence=10, result="答", conversation=conv, conversation_fence=3
+    )
+    claimed = await log.claim_inbound(second, fence=11, lease_s=5, read_conversation=True)
+    assert claimed.held
+    assert claimed.conversation is not None
+    conv = _turn(claimed.conversation, second)
+    replies = [
+        Reply("请问是哪个小区？", ReplyKind.TICKET),
+        Reply("也可以直接打电话。", ReplyKind.FAQ),
+    ]
+    assert await log.record_answer(
+        second, replies, "passive", fence=11, result="问", conversation=conv, conversation_fence=4
+    )
+    assert conv.version == 2
+    inbound, texts = await _inbound_and_replies(db, second)
+    assert texts == [r.text for r in replies]
+    assert inbound.outcome == outcome_of(replies)
+    assert (inbound.claimed_until, inbound.result) == (None, "问")
+    stored = await SqlConversationStore(db).get(second.conversation_key)
+    assert stored is not None
+    assert (stored.version, stored.state["asked"]) == (2, 2)
+
+
+async def test_a_silent_turn_keeps_the_outcome_set_during_it(db: Database) -> None:
+    """No reply (a caseworker has the conversation): the outcome set while the turn ran
+    (``human``) stays; without one it is ``none``."""
+    log, conversations = SqlMessageLog(db), SqlConversationStore(db)
+    first, second = _msg("m1"), _msg("m2", "你好")
+    await conversations.save(_conversation(first))
+    for msg, fence, set_meanwhile, expected in (
+        (first, 10, "human", "human"),
+        (second, 11, None, NOT_FOR_BOT),
+    ):
+        assert (await log.claim_inbound(msg, fence=fence, lease_s=5)).held
+        if set_meanwhile:
+            await log.record_outcome(msg, set_meanwhile)
+        conv = await conversations.get(msg.conversation_key)
+        assert conv is not None
+        assert await log.record_answer(
+            msg, [], "passive", fence=fence, result="", conversation=conv, conversation_fence=fence
+        )
+        inbound, texts = await _inbound_and_replies(db, msg)
+        assert (inbound.outcome, texts, inbound.claimed_until) == (expected, [], None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
 
@@ -54,6 +56,29 @@ _EXISTS = select(_C.key).where(_C.key == bindparam("b_key"))
 _CREATE = insert(_TABLE)
 BY_KEY = select(_TABLE).where(_C.key == bindparam("b_key"))
 """A conversation's row by its key (parameter ``b_key``)."""
+
+TABLE_NAME = _TABLE.name
+
+
+def save_fenced_sql(first: int, *, only_if: str) -> str:
+    """``save_fenced``'s update as PostgreSQL text for ``Database.statement``, its parameters
+    numbered from ``first`` (``fenced_params``), made also conditional on the SQL condition
+    ``only_if``; returns the new version, or no row."""
+    n = iter(range(first, first + len(_FIELDS) + 5))
+    sets = ", ".join(f"{name} = ${next(n)}" for name in (*_FIELDS, "mode", "fence"))
+    return (
+        f"UPDATE {TABLE_NAME} SET {sets}, version = version + 1 "  # noqa: S608 - names, $n only
+        f"WHERE key = ${next(n)} AND fence <= ${next(n)} AND version = ${next(n)} "
+        f"AND {only_if} RETURNING version"
+    )
+
+
+def fenced_params(conversation: Conversation, fence: int) -> list[Any]:
+    """The parameters of ``save_fenced_sql``, in order."""
+    values: list[Any] = [getattr(conversation, name) for name in _FIELDS]
+    values[_FIELDS.index("state")] = json.dumps(conversation.state)
+    values += [conversation.mode.value, fence, conversation.key, fence, conversation.version]
+    return values
 
 
 class SqlConversationStore(ConversationStore):
@@ -127,6 +152,30 @@ async def save_fenced(conn: AsyncConnection, conversation: Conversation, fence: 
         # Created meanwhile by a holder of the lock that took over from this one.
         raise Fenced(f"conversation created under a newer lock than {fence}") from None
     return 1
+
+
+def conversation_of_record(rec: Mapping[str, Any]) -> Conversation:
+    """``conversation_of`` for a row read by the driver itself (``Database.statement``)."""
+    return Conversation(
+        key=rec["key"],
+        committee=rec["committee"],
+        channel=rec["channel"],
+        account=rec["account"],
+        chat_id=rec["chat_id"],
+        chat_type=rec["chat_type"],
+        sender_id=rec["sender_id"],
+        sender_name=rec["sender_name"],
+        compound=rec["compound"],
+        mode=Mode(rec["mode"]),
+        state=dict(rec["state"] or {}),
+        handoff_reason=rec["handoff_reason"],
+        handoff_at=rec["handoff_at"],
+        assignee_id=rec["assignee_id"],
+        assignee_name=rec["assignee_name"],
+        ticket_number=rec["ticket_number"],
+        last_message_at=rec["last_message_at"],
+        version=rec["version"],
+    )
 
 
 def conversation_of(row: ConversationRow | Row[Any]) -> Conversation:

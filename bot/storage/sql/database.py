@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
@@ -49,9 +50,17 @@ def is_unavailable(exc: BaseException) -> bool:
 
 
 class Database:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, pgbouncer: bool = False) -> None:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self.pgbouncer = pgbouncer
+
+    @property
+    def single_statements(self) -> bool:
+        """Whether ``statement`` may be used: PostgreSQL, straight to the server (behind
+        PgBouncer in transaction pooling, a statement prepared outside a transaction may
+        land on another server connection than its execution)."""
+        return self.engine.dialect.name == "postgresql" and not self.pgbouncer
 
     @property
     def dialect(self) -> str:
@@ -98,7 +107,7 @@ class Database:
         else:
             event.listen(engine.sync_engine.pool, "checkin", _idle_since)
             event.listen(engine.sync_engine.pool, "checkout", _ping_if_idle(engine))
-        return cls(engine)
+        return cls(engine, pgbouncer=pgbouncer)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -128,6 +137,30 @@ class Database:
                 raise StoreUnavailable(f"database unavailable: {exc.__class__.__name__}") from exc
             raise
 
+    @asynccontextmanager
+    async def statement(self) -> AsyncIterator[Any]:
+        """The driver's own connection (asyncpg), outside any transaction, for the hot path's
+        few single statements (``single_statements`` only): each runs as its own implicit
+        transaction in one round trip, where ``transaction`` costs a BEGIN and a COMMIT
+        more, and without SQLAlchemy's execution layer. The connection is the pool's; one
+        that failed as unreachable is dropped from the pool, and the failure raises
+        ``StoreUnavailable``."""
+        try:
+            async with self.engine.connect() as conn:
+                raw = await conn.get_raw_connection()
+                try:
+                    yield raw.driver_connection
+                except BaseException as exc:
+                    if _driver_unavailable(exc):
+                        await conn.invalidate()
+                    raise
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            if is_unavailable(exc) or _driver_unavailable(exc):
+                raise StoreUnavailable(f"database unavailable: {exc.__class__.__name__}") from exc
+            raise
+
     async def ping(self) -> None:
         async with self.session() as s:
             await s.execute(text("SELECT 1"))
@@ -148,6 +181,18 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def _driver_unavailable(exc: BaseException) -> bool:
+    """``is_unavailable`` for asyncpg's own errors (raised by ``Database.statement``)."""
+    return isinstance(
+        exc,
+        OSError
+        | TimeoutError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.InterfaceError
+        | asyncpg.exceptions.OperatorInterventionError,
+    )
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

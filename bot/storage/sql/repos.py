@@ -6,6 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import date, timedelta
 from typing import Any, cast
 
+import asyncpg
 from sqlalchemy import ColumnElement, Table, bindparam, case, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -39,7 +40,15 @@ from bot.storage.messages import (
     Unfinished,
     outcome_of,
 )
-from bot.storage.sql.conversation_repo import BY_KEY, conversation_of, save_fenced
+from bot.storage.sql.conversation_repo import (
+    BY_KEY,
+    TABLE_NAME,
+    conversation_of,
+    conversation_of_record,
+    fenced_params,
+    save_fenced,
+    save_fenced_sql,
+)
 from bot.storage.sql.database import Database
 from bot.storage.sql.models import FaqRevisionRow, FaqRow, MessageRow, utcnow
 
@@ -135,6 +144,10 @@ class SqlMessageLog(MessageLog):
             "fence": fence,
             "attempts": 1 if fence else 0,
         }
+        if fence > 0 and self._db.single_statements:
+            status = await _claim_new(self._db, values, msg, read_conversation)
+            if status is not None:
+                return status
         async with self._db.transaction() as conn:
             result = await conn.execute(_CLAIM[self._db.dialect], values)
             if getattr(result, "rowcount", 1):
@@ -215,6 +228,14 @@ class SqlMessageLog(MessageLog):
         conversation: Conversation,
         conversation_fence: int,
     ) -> bool:
+        if conversation.version and self._db.single_statements:
+            # One statement, one round trip; when it cannot tell (the conversation was not
+            # saved), nothing was written and the transaction below decides.
+            answered = await _answer_with_turn(
+                self._db, msg, replies, delivery, fence, result, conversation, conversation_fence
+            )
+            if answered is not None:
+                return answered
         async with self._db.transaction() as conn:
             # The inbound row first, as in ``record_outbound``: it locks the row, and a
             # message taken over meanwhile writes nothing, the turn included.
@@ -655,6 +676,122 @@ async def _answer(
             for r in replies
         ]
         await conn.execute(_OUTBOUND, rows[0] if len(rows) == 1 else rows)
+    return True
+
+
+# PostgreSQL's single statements (``Database.statement``): the per-message transactions as
+# one statement each, one round trip instead of BEGIN, two or three statements, COMMIT. Built
+# once from the schema's own names; every value is a bound parameter.
+_CLAIM_COLUMNS = (
+    "committee",
+    "conversation_key",
+    "channel",
+    "account",
+    "chat_id",
+    "chat_type",
+    "sender_id",
+    "sender_name",
+    "direction",
+    "msg_type",
+    "text",
+    "kind",
+    "external_id",
+    "delivery",
+    "created_at",
+    "mentioned",
+    "media_id",
+    "event_key",
+    "reply_to",
+    "claimed_until",
+    "fence",
+    "attempts",
+)
+_NEW = len(_CLAIM_COLUMNS)
+_PG_CLAIM = (
+    f"WITH stored AS (INSERT INTO {_MESSAGES.name} ({', '.join(_CLAIM_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join(f'${i + 1}' for i in range(_NEW))}) "
+    "ON CONFLICT DO NOTHING RETURNING 1) "
+    "SELECT (SELECT count(*) FROM stored) AS stored, c.* FROM (SELECT 1) AS one "
+    f"LEFT JOIN {TABLE_NAME} AS c ON c.key = ${_NEW + 1}"
+)
+"""``claim_inbound``'s insert and, in the same snapshot, the conversation (if any)."""
+_PG_ANSWER = (
+    # The inbound row first, as in ``_answer``: only the holder of the latest claim writes.
+    f"WITH answered AS (UPDATE {_MESSAGES.name} "  # noqa: S608 - the schema's names, $n only
+    "SET outcome = CASE WHEN $7::boolean AND outcome <> '' THEN outcome ELSE $1 END, "
+    "result = $2, claimed_until = NULL, reply_to = NULL "
+    "WHERE direction = 'in' AND channel = $3 AND account = $4 AND external_id = $5 "
+    "AND fence = $6 AND claimed_until IS NOT NULL RETURNING id), "
+    f"replies AS (INSERT INTO {_MESSAGES.name} (committee, conversation_key, channel, account, "
+    "chat_id, chat_type, sender_id, sender_name, direction, msg_type, text, kind, external_id, "
+    "delivery, created_at, reply_of) "
+    "SELECT $8::text, $9::text, $3::text, $4::text, $10::text, $11::text, 'linli', '邻里', "
+    "'out', 'text', r.text, r.kind, NULL, $12::text, $13::timestamptz, answered.id FROM answered "
+    "CROSS JOIN unnest($14::text[], $15::text[]) WITH ORDINALITY AS r(text, kind, n) "
+    "ORDER BY r.n), "
+    f"saved AS ({save_fenced_sql(16, only_if='EXISTS (SELECT 1 FROM answered)')}) "
+    "SELECT (SELECT id FROM answered) AS id, (SELECT version FROM saved) AS version, "
+    # Answered but not saved (the conversation moved on): a division by zero aborts the
+    # statement, so that nothing of it is written, as a transaction would roll back.
+    "1 / (1 + (SELECT count(*) FROM saved) - (SELECT count(*) FROM answered)) AS whole"
+)
+"""``record_answer``: answer the held inbound row, store the replies, save the turn."""
+
+
+async def _claim_new(
+    db: Database, values: dict[str, Any], msg: IncomingMessage, read_conversation: bool
+) -> InboundStatus | None:
+    """``claim_inbound`` of a message not stored yet, in one statement; None: it was stored
+    already (the caller's transaction takes it over, or says how it stands)."""
+    async with db.statement() as conn:
+        row = await conn.fetchrow(
+            _PG_CLAIM, *(values[c] for c in _CLAIM_COLUMNS), msg.conversation_key
+        )
+    if not row["stored"]:
+        return None
+    known = conversation_of_record(row) if read_conversation and row["key"] is not None else None
+    return InboundStatus(Intake.NEW, conversation=known)
+
+
+async def _answer_with_turn(
+    db: Database,
+    msg: IncomingMessage,
+    replies: list[Reply],
+    delivery: str,
+    fence: int,
+    result: str,
+    conversation: Conversation,
+    conversation_fence: int,
+) -> bool | None:
+    """``record_answer`` in one statement: True (stored), False (the message was taken over:
+    nothing stored), None (the conversation was not saved, so nothing was: the caller's
+    transaction decides, and raises ``Fenced``)."""
+    params = [
+        outcome_of(replies) if replies else NOT_FOR_BOT,
+        result,
+        msg.channel,
+        msg.account,
+        msg.message_id,
+        fence,
+        not replies,
+        msg.committee,
+        msg.conversation_key,
+        msg.chat.id,
+        msg.chat.type.value,
+        delivery,
+        utcnow(),
+        [r.text for r in replies],
+        [r.kind.value for r in replies],
+        *fenced_params(conversation, conversation_fence),
+    ]
+    try:
+        async with db.statement() as conn:
+            row = await conn.fetchrow(_PG_ANSWER, *params)
+    except asyncpg.DivisionByZeroError:
+        return None
+    if row["id"] is None:
+        return False
+    conversation.version = int(row["version"])
     return True
 
 
