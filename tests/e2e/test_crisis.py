@@ -302,7 +302,9 @@ async def test_self_harm_told_as_another_danger_gets_the_hotlines_and_that_dange
 ) -> None:
     # A farewell that reads like a welfare worry: the self-harm reply, the welfare advice too.
     daughter = Resident(bot, "sh-mixed-1", name="小李")
-    data = await daughter.say("我爸昨晚打电话跟我说以后要照顾好自己，今天一直打不通，他一个人住")
+    data = await daughter.say(
+        "我爸昨晚打电话跟我说以后要照顾好自己，今天一整天电话都打不通，他一个人住，敲门也没人应"
+    )
     assert kinds(data) == ["crisis"]
     reply = texts(data)
     for number in (*HOTLINES, "110", "120"):
