@@ -167,12 +167,13 @@ class CrisisRules:
         other = first is EmergencyCategory.SELF_HARM and self.about_someone_else(text, start)
         return EmergencyHit(first, text[start:end], start, end, "rules", tuple(order[1:]), other)
 
-    def calm_context(self, text: str, *, markers: bool = True) -> bool:
-        """Whether ``text`` reads like a look-alike (hyperbole, a routine question, a letter
-        to officials with no live clause, and with ``markers`` also a story or a past or
+    def calm_context(self, text: str, *, markers: bool = True, words: bool = True) -> bool:
+        """Whether ``text`` reads like a look-alike (a scare told and resolved, a letter to
+        officials with no live clause; with ``words`` also a look-alike phrase anywhere in it:
+        hyperbole, a routine question; with ``markers`` also a story or a past or
         hypothetical event anywhere in it) — the classifier alone may not call it a crisis."""
         body = _view(text[:WINDOW]).text.translate(self.dialect)
-        if self.calm.search(body):
+        if words and self.calm.search(body):
             return True
         settled = self._settled_at(body)
         if settled and not any(c.rule.search(body, settled) for c in self.categories):

@@ -295,3 +295,37 @@ async def test_the_address_after_self_harm_fills_in_the_ticket_when_staff_were_a
     ticket = await bot.app[appkeys.TICKETS].queries.get("puxiong", number)
     assert (ticket.compound, ticket.building, ticket.room) == ("putuoyicun", "5号楼", "302室")
     assert (await resident.say("湿垃圾几点扔"))["replies"] == []
+
+
+async def test_self_harm_told_as_another_danger_gets_the_hotlines_and_that_dangers_advice(
+    bot: Any, platform: Platform
+) -> None:
+    # A farewell that reads like a welfare worry: the self-harm reply, the welfare advice too.
+    daughter = Resident(bot, "sh-mixed-1", name="小李")
+    data = await daughter.say(
+        "我爸昨晚打电话跟我说以后要照顾好自己，今天一整天电话都打不通，他一个人住，敲门也没人应"
+    )
+    assert kinds(data) == ["crisis"]
+    reply = texts(data)
+    for number in (*HOTLINES, "110", "120"):
+        assert number in reply
+    assert "【上门查看】" in reply
+    # A cut wrist that bleeds reads as first aid too, but is answered as self-harm.
+    resident = Resident(bot, "sh-mixed-2")
+    data = await resident.say("我把手腕划开了，血一直在流")
+    assert kinds(data) == ["crisis"]
+    reply = texts(data)
+    for number in (*HOTLINES, "110", "120"):
+        assert number in reply
+    assert "你现在安全吗" in reply
+    alerts = robot_texts(platform)
+    assert len(alerts) == 2
+    assert all("自伤风险" in a for a in alerts)
+    # A knife turned on oneself in a fight, told in a group: the short caring line there.
+    neighbour = Resident(bot, "sh-mixed-3", chat="g-putuoyicun", group=True, name="小周")
+    data = await neighbour.say("@邻里 我老公喝醉了拿刀对着自己的脖子，孩子吓得在哭", mentioned=True)
+    public = [r for r in data["replies"] if not r.get("private")]
+    assert public
+    assert public[0]["kind"] == "crisis"
+    assert all(n in public[0]["text"] for n in HOTLINES)
+    assert len(robot_texts(platform)) == 3

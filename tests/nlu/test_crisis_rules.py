@@ -115,6 +115,18 @@ def test_a_malformed_rules_file_names_the_problem(
         ("小区里有只狗见人就咬，已经咬伤一个老太", EmergencyCategory.OTHER),
         ("大树被风刮断了砸在一辆车上，车里面好像还有人", EmergencyCategory.OTHER),
         ("阿婆一个人住，门口的外卖从昨天放到现在", EmergencyCategory.WELFARE),
+        # self-harm told as another danger: a cut wrist, a knife turned on oneself, feet over
+        # a sill, a roof edge, "together" from a balcony, a charcoal smell behind a sealed
+        # door, farewells that read like a welfare worry
+        ("我把手腕划开了，血一直在流", EmergencyCategory.SELF_HARM),
+        ("我老公喝醉了拿刀对着自己的脖子，孩子吓得在哭", EmergencyCategory.SELF_HARM),
+        ("对面楼有个姑娘坐在窗台上，两只脚悬在外面", EmergencyCategory.SELF_HARM),
+        ("有个老伯站在9号楼天台边上，叫他也不应", EmergencyCategory.SELF_HARM),
+        ("我姐抱着外甥在阳台上，说要一起跳", EmergencyCategory.SELF_HARM),
+        ("隔壁门底下塞满了湿布，走廊里一股炭味", EmergencyCategory.SELF_HARM),
+        ("我爸昨晚打电话跟我说以后要照顾好自己，今天一直打不通", EmergencyCategory.SELF_HARM),
+        ("女儿发语音让我别再找她了，现在手机关机", EmergencyCategory.SELF_HARM),
+        ("阿爷讲要陪老太婆一起去了，饭也不吃", EmergencyCategory.SELF_HARM),
     ],
 )
 def test_crises_in_residents_words(text: str, category: EmergencyCategory) -> None:
@@ -176,6 +188,11 @@ def test_crises_in_residents_words(text: str, category: EmergencyCategory) -> No
         "新闻说煤炉烧炭取暖容易中毒，现在不会还有人这样吧",
         "狗咬人了要打什么疫苗",
         "空调外机有点松，下面是停车位，物业能来看看吗",
+        # near the self-harm kinds of round 8, and calm
+        "以后要照顾好自己哦，天冷多穿点",
+        "我们一家人周末一起走去公园",
+        "天台边上晒的被子被风吹走了",
+        "暑假孩子交给我妈带，托班还要报吗",
     ],
 )
 def test_look_alikes_stay_calm(text: str) -> None:
@@ -397,3 +414,13 @@ def test_a_malformed_settled_rule_names_the_problem(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({"crisis": body}, allow_unicode=True), encoding="utf-8")
     with pytest.raises(TrainingDataError, match=r"settled\[0\]: invalid"):
         CrisisRules.load(tmp_path)
+
+
+def test_a_look_alike_word_elsewhere_does_not_calm_a_sure_classifier() -> None:
+    # 抽烟 is a look-alike word (a smoking complaint); beside a leak it must not veto a
+    # classifier that is sure, while a resolved scare still does.
+    text = "路口修路的把燃气管道弄破了，整条街都是那股味，旁边还有人在抽烟"
+    assert RULES.calm_context(text, markers=False)
+    assert not RULES.calm_context(text, markers=False, words=False)
+    settled = "楼道里一股煤气味，燃气公司来查了说是下水道的味道，不是漏气"
+    assert RULES.calm_context(settled, markers=False, words=False)
