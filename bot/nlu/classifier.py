@@ -98,6 +98,63 @@ def _softmax(z: Floats) -> Floats:
     return np.asarray(e / e.sum(axis=1, keepdims=True), dtype=np.float64)
 
 
+class _Vocabulary:
+    """An n-gram vocabulary (n-gram → column) held as two arrays: the hashes of the n-grams'
+    UTF-8 bytes, sorted, and their columns. A dict of a few hundred thousand short strings
+    costs some 150 bytes an entry; this costs 16. Pickled as the n-grams joined in column
+    order (hashes differ between processes), so a loaded model rebuilds the arrays and
+    keeps the one joined string."""
+
+    _SEP = "\x00"  # never inside an n-gram: the normaliser drops control characters
+
+    def __init__(self, terms: Sequence[str]) -> None:
+        self._joined = self._SEP.join(terms)
+        if self._joined.count(self._SEP) != max(len(terms) - 1, 0):
+            raise NluError("an n-gram holds a NUL character: the vocabulary cannot be saved")
+        self._build(terms)
+
+    def _build(self, terms: Sequence[str]) -> None:
+        hashes = np.fromiter((_hash(t) for t in terms), dtype=np.int64, count=len(terms))
+        order = np.argsort(hashes, kind="stable")
+        self._keys: NDArray[np.int64] = hashes[order]
+        self._cols: NDArray[np.int64] = order.astype(np.int64)
+        self._n = len(terms)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"joined": self._joined, "n": self._n}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._joined = state["joined"]
+        self._build(self._joined.split(self._SEP) if state["n"] else [])
+
+    def columns(self, grams: list[str]) -> NDArray[np.int64]:
+        """The columns of the grams in the vocabulary (a repeated gram, repeated)."""
+        if not grams or not self._n:
+            return np.zeros(0, dtype=np.int64)
+        h = np.fromiter((_hash(g) for g in grams), dtype=np.int64, count=len(grams))
+        pos = np.searchsorted(self._keys, h)
+        pos[pos == self._n] = 0
+        found = self._keys[pos] == h
+        cols: NDArray[np.int64] = self._cols[pos[found]]
+        return cols
+
+
+def _hash(term: str) -> int:
+    """A 64-bit hash of the text itself. Not ``hash(term)``: CPython hashes a str's raw
+    buffer, so '空' (U+7A7A, two bytes 7A 7A) and 'zz' (7A 7A) collide."""
+    return hash(term.encode("utf-8", "surrogatepass"))
+
+
+def _in_column_order(vocabulary: dict[str, int]) -> list[str]:
+    terms = [""] * len(vocabulary)
+    for term, col in vocabulary.items():
+        terms[col] = term
+    return terms
+
+
 class _Views:
     """Fitted sparse vocabularies (char and word n-grams) with their idf.
 
@@ -107,10 +164,17 @@ class _Views:
 
     def __init__(self, char_ngrams: tuple[int, int]) -> None:
         self.char_ngrams = char_ngrams
-        self.vocab_c: dict[str, int] = {}
-        self.vocab_w: dict[str, int] = {}
+        self.vocab_c = _Vocabulary([])
+        self.vocab_w = _Vocabulary([])
         self.idf_c: Floats = np.zeros(0)
         self.idf_w: Floats = np.zeros(0)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Models saved before the compact vocabularies held them as dicts.
+        for key in ("vocab_c", "vocab_w"):
+            if isinstance(state.get(key), dict):
+                state[key] = _Vocabulary(_in_column_order(state[key]))
+        self.__dict__.update(state)
 
     def fit(
         self, anchored: Sequence[str], grams: Sequence[list[str]]
@@ -124,37 +188,24 @@ class _Views:
         words = CountVectorizer(analyzer=_passthrough, lowercase=False, dtype=np.float64)
         c = chars.fit_transform(anchored).tocsr()
         w = words.fit_transform(grams).tocsr()
-        self.vocab_c = {k: int(v) for k, v in chars.vocabulary_.items()}
-        self.vocab_w = {k: int(v) for k, v in words.vocabulary_.items()}
+        self.vocab_c = _Vocabulary(_in_column_order(chars.vocabulary_))
+        self.vocab_w = _Vocabulary(_in_column_order(words.vocabulary_))
         self.idf_c, self.idf_w = _idf(c), _idf(w)
         return c, w
 
     def lookup(self, anchored: str, grams: list[str]) -> tuple[_Bag, _Bag]:
         lo, hi = self.char_ngrams
-        counts_c: dict[int, int] = {}
         n = len(anchored)
-        vc = self.vocab_c
-        for size in range(lo, hi + 1):
-            for i in range(n - size + 1):
-                j = vc.get(anchored[i : i + size])
-                if j is not None:
-                    counts_c[j] = counts_c.get(j, 0) + 1
-        counts_w: dict[int, int] = {}
-        vw = self.vocab_w
-        for g in grams:
-            j = vw.get(g)
-            if j is not None:
-                counts_w[j] = counts_w.get(j, 0) + 1
-        return _bag(counts_c), _bag(counts_w)
+        chars = [anchored[i : i + size] for size in range(lo, hi + 1) for i in range(n - size + 1)]
+        return _bag(self.vocab_c.columns(chars)), _bag(self.vocab_w.columns(grams))
 
 
 _Bag = tuple[NDArray[np.int64], Floats]
 
 
-def _bag(counts: dict[int, int]) -> _Bag:
-    idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-    val = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-    return idx, val
+def _bag(columns: NDArray[np.int64]) -> _Bag:
+    idx, counts = np.unique(columns, return_counts=True)
+    return idx, counts.astype(np.float64)
 
 
 def _tfidf_bag(bag: _Bag, idf: Floats) -> Floats:
