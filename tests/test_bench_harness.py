@@ -89,7 +89,7 @@ def test_the_throughput_bench_ratios_pair_the_same_points() -> None:
     module: Any = _throughput_bench()
     point = module.Point
 
-    def make(source: str, rnd: int, messages: int, cpu: float) -> object:
+    def make(source: str, rnd: int, messages: int, cpu: float, db: float, client: float) -> object:
         return point(
             source,
             rnd,
@@ -101,14 +101,16 @@ def test_the_throughput_bench_ratios_pair_the_same_points() -> None:
             p50_ms=100.0,
             p99_ms=200.0,
             cpu_ms_per_msg=cpu,
+            db_cpu_ms_per_msg=db,
+            client_cpu_ms_per_msg=client,
         )
 
     rows = module.ratios(
         [
-            make("A", 1, 400, 5.0),
-            make("B", 1, 100, 20.0),
-            make("A", 2, 600, 5.0),
-            make("B", 2, 100, 20.0),
+            make("A", 1, 400, 5.0, 1.0, 1.0),
+            make("B", 1, 100, 20.0, 4.0, 2.0),
+            make("A", 2, 600, 5.0, 1.0, 1.0),
+            make("B", 2, 100, 20.0, 4.0, 2.0),
         ]
     )
     assert rows == [
@@ -120,6 +122,7 @@ def test_the_throughput_bench_ratios_pair_the_same_points() -> None:
             "B_per_s": 10.0,
             "A_over_B_per_s": 5.0,
             "A_over_B_cpu": 0.25,
+            "A_over_B_machine_cpu": 0.27,  # (5 + 1 + 1) / (20 + 4 + 2): workers, database, client
             "A_over_B_p50": 1.0,
             "A_over_B_p99": 1.0,
         }

@@ -184,13 +184,17 @@ class Database:
 
 
 def _driver_unavailable(exc: BaseException) -> bool:
-    """``is_unavailable`` for asyncpg's own errors (raised by ``Database.statement``)."""
+    """``is_unavailable`` for asyncpg's own errors (raised by ``Database.statement``). A
+    connection the server dropped between two statements may also answer the next with an
+    ``InternalClientError`` ("cannot switch to state …; another operation is in progress"):
+    it is as unusable, and is dropped the same way."""
     return isinstance(
         exc,
         OSError
         | TimeoutError
         | asyncpg.PostgresConnectionError
         | asyncpg.InterfaceError
+        | asyncpg.InternalClientError
         | asyncpg.exceptions.OperatorInterventionError,
     )
 
