@@ -155,48 +155,13 @@ async def save_fenced(conn: AsyncConnection, conversation: Conversation, fence: 
 
 
 def conversation_of_record(rec: Mapping[str, Any]) -> Conversation:
-    """``conversation_of`` for a row read by the driver itself (``Database.statement``)."""
-    return Conversation(
-        key=rec["key"],
-        committee=rec["committee"],
-        channel=rec["channel"],
-        account=rec["account"],
-        chat_id=rec["chat_id"],
-        chat_type=rec["chat_type"],
-        sender_id=rec["sender_id"],
-        sender_name=rec["sender_name"],
-        compound=rec["compound"],
-        mode=Mode(rec["mode"]),
-        state=dict(rec["state"] or {}),
-        handoff_reason=rec["handoff_reason"],
-        handoff_at=rec["handoff_at"],
-        assignee_id=rec["assignee_id"],
-        assignee_name=rec["assignee_name"],
-        ticket_number=rec["ticket_number"],
-        last_message_at=rec["last_message_at"],
-        version=rec["version"],
-    )
+    """The conversation a row read by the driver itself holds (``Database.statement``)."""
+    values = {field: rec[field] for field in _FIELDS}
+    values["state"] = dict(values["state"] or {})
+    return Conversation(key=rec["key"], mode=Mode(rec["mode"]), version=rec["version"], **values)
 
 
 def conversation_of(row: ConversationRow | Row[Any]) -> Conversation:
     """The conversation a stored row holds (an ORM row or a Core row of the table)."""
-    return Conversation(
-        key=row.key,
-        committee=row.committee,
-        channel=row.channel,
-        account=row.account,
-        chat_id=row.chat_id,
-        chat_type=row.chat_type,
-        sender_id=row.sender_id,
-        sender_name=row.sender_name,
-        compound=row.compound,
-        mode=Mode(row.mode),
-        state=dict(row.state or {}),
-        handoff_reason=row.handoff_reason,
-        handoff_at=row.handoff_at,
-        assignee_id=row.assignee_id,
-        assignee_name=row.assignee_name,
-        ticket_number=row.ticket_number,
-        last_message_at=row.last_message_at,
-        version=row.version,
-    )
+    record = {field: getattr(row, field) for field in (*_FIELDS, "key", "mode", "version")}
+    return conversation_of_record(record)
