@@ -21,6 +21,11 @@ An unanswerable question (``expected`` null) is ``right`` when no entry was answ
 ``referred`` when a referral entry (tag 转介: "not handled here, go to …") answered it, ``menu``
 when it got "did you mean", ``wrong`` when another entry was answered.
 
+A line may hold ``"turns"``: what one resident says in a row (the last is judged), e.g. the
+question, then the reply to a "did you mean". ``bench/residents_probe.jsonl`` holds such
+lines and other questions written for this project (typos, Shanghainese, emoji; not
+independent: a regression set, not a measure).
+
 Usage: OMP_NUM_THREADS=1 .venv/bin/python bench/residents.py [--queries FILE] [--json]
        [--set answerable] [--show wrong,menu_hit,...] [--text "a question" ...]
 NLU models are trained once into ``var/bench-residents/models`` and reused while the intents
@@ -200,7 +205,7 @@ class Bench:
             "answered": got,
             "choices": choices,
             "kinds": kinds,
-            "reply": text[:160],
+            "reply": text[:600],
         }
 
 
@@ -276,7 +281,7 @@ def main() -> None:
         rows = [json.loads(line) for line in args.queries.read_text("utf-8").splitlines() if line]
         if args.set:
             rows = [r for r in rows if r.get("set") == args.set]
-        conversations = [[r["text"]] for r in rows]
+        conversations = [list(r.get("turns") or [r["text"]]) for r in rows]
     started = time.perf_counter()
     with threadpool_limits(1):
         results = asyncio.run(run(rows, conversations, args.why))

@@ -61,7 +61,9 @@ ASKS_FOR_A_TICKET = re.compile(
     r"投诉|举报|反映一下|处理一下|工单"
 )
 """Words that ask the committee to act (open a ticket), not what the rule or remedy is."""
-PLACE_ENTITIES = ("compound", "building", "unit", "room", "phone")
+PLACE_ENTITIES = ("building", "unit", "room", "phone")
+"""A report naming the building, room or a phone number is told for a ticket: intake at once
+(a compound alone is how residents start any question in a group)."""
 
 
 def offer_text(category: str, topic: str) -> str:
@@ -136,9 +138,19 @@ def public_matter_reply(turn: Turn) -> Reply:
     )
 
 
+def compound_of(turn: Turn) -> str | None:
+    """The compound a question is for: the group's or the one the resident told before, else
+    the one it names ("燕宁苑湿垃圾几点扔" in a private chat; not remembered for later)."""
+    if turn.compound is not None:
+        return turn.compound.id
+    named = turn.parse.value("compound")
+    found = turn.committee.compound(named) if named else None
+    return found.id if found is not None else None
+
+
 def without_compound(turn: Turn) -> str:
     """The question with the compound it names taken out ("我在普陀一村租了间房子，要去登记伐"
-    → "我在租了间房子，要去登记伐"): the compound scopes the search (``turn.compound``), and
+    → "我在租了间房子，要去登记伐"): the compound scopes the search (``compound_of``), and
     its name, matching no entry's words, only lowered the right entry's score."""
     text = turn.text
     for entity in turn.parse.entities:
@@ -242,7 +254,7 @@ class FaqRoute:
         """The outcome (from the answer cache when this question was answered before) and
         its cache key, taken before the search: an outcome is never kept under a newer
         corpus revision than the one it was searched in."""
-        compound_id = turn.compound.id if turn.compound else None
+        compound_id = compound_of(turn)
         day = self.today()
         text = without_compound(turn)
         key = self._key(turn.committee.id, text, compound_id, day)
@@ -279,7 +291,7 @@ class FaqRoute:
         self._answers.remember(key, outcome, reading)
 
     def answer(self, turn: Turn, entry: FaqEntry) -> list[Reply]:
-        compound_id = turn.compound.id if turn.compound else None
+        compound_id = compound_of(turn)
         if (
             compound_id is None
             and entry.variants
@@ -307,7 +319,7 @@ class RuleFirstRoute:
     "楼上漏水 我家天花板都黄了" (the steps and who pays), complaints about neighbours (装修时间,
     夜间噪声, 养犬: the rule). Replying "报修" / "登记" opens the ticket with the first message
     as its description. A message that asks for action ("报修", "派人来修", "投诉", "登记"),
-    names the place or a phone number, or that the FAQ has no clear answer for, passes to
+    names the building, room or a phone number, or that the FAQ has no clear answer for, passes to
     intake as before. Runs before intake."""
 
     name = "rule_first"

@@ -36,6 +36,7 @@ ACCEPT_OFFER = re.compile(
     r"报修|报个修|要报修|修|要修|帮我修|派人来修|派人|来修)"
     r"(?:吧|的|一下|了|呀|啊|伐)?[。！!.～~]*$"
 )
+OK_ONLY = re.compile(r"^(?:好的?|行|可以|嗯+|哦+|是的?)(?:吧|的|了|呀|啊)?[。！!.～~]*$")
 TIMEOUT = timedelta(minutes=30)
 MAX_MISSES = 3
 DRAFT = "draft"
@@ -69,6 +70,11 @@ class IntakeRoute:
         offered = turn.state.pop(OFFER_TICKET, None)
         offered_category = turn.state.pop(OFFER_CATEGORY, None)
         accepted = isinstance(offered, str) and bool(ACCEPT_OFFER.match(turn.text.strip()))
+        if accepted and offered_category == TicketCategory.REPAIR.value:
+            # after a repair answer "好的" is thanks for it, not "please register"
+            accepted = not OK_ONLY.match(turn.text.strip())
+        if isinstance(offered, str) and CANCEL.match(turn.text.strip()):
+            return [*prefix, Reply("好的，这次不登记。有需要随时告诉我。", ReplyKind.SLOT)]
         if (
             isinstance(offered, str)
             and turn.parse.intent in START_INTENTS
