@@ -30,8 +30,11 @@ _CN_DIGITS = {
     "九": 9,
 }
 _CHOICE = re.compile(
-    r"^(?:选|第)?\s*([1-9]|[一二两三四五六七八九])\s*(?:个|条|项|号)?[.。、,，!！]?$"
+    r"^(?:我|就)?(?:选|要|看|是)?\s*(?:第)?\s*([1-9]|[一二两三四五六七八九])\s*(?:个|条|项|号|种)?\s*"
+    r"(?:吧|啊|呀|哦|的|呢|嘛|就行|就好|好了)?\s*(?:谢谢|谢啦|多谢)?\s*[.。、,，!！~～]*$"
 )
+_KEYCAP = re.compile("[\ufe0f\u20e3]")
+"""What turns a digit into an emoji keycap ("1️⃣"): dropped before reading the number."""
 
 
 def format_date(day: date) -> str:
@@ -108,8 +111,9 @@ def format_clarify(choices: Sequence[FaqEntry | Hit]) -> str:
 
 
 def parse_choice(text: str, n_choices: int) -> int | None:
-    """The 0-based choice a reply like ``2``, ``２``, ``第二个`` or ``选1`` picks, else None."""
-    cleaned = unicodedata.normalize("NFKC", text).strip()
+    """The 0-based choice a reply like ``2``, ``２``, ``第二个``, ``选1``, ``1️⃣``, ``第一个吧``
+    or ``1 谢谢`` picks, else None."""
+    cleaned = _KEYCAP.sub("", unicodedata.normalize("NFKC", text)).strip()
     m = _CHOICE.match(cleaned)
     if not m:
         return None

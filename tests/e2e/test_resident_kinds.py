@@ -11,6 +11,7 @@ from typing import Any
 
 from conversation_helpers import Resident, kinds, texts
 
+from bot import appkeys
 from bot.accounts.http import ACCOUNTS
 
 MENU = "没能找到答案"
@@ -119,3 +120,115 @@ async def test_an_unplaced_resident_asking_about_water_gets_the_notice_with_its_
     assert "普雄馨苑20号楼" in texts(data)
     other = await Resident(bot, "kind-unplaced-2").say("5号楼几点来水啊")
     assert "水箱清洗停水" not in texts(other), texts(other)
+
+
+async def test_a_fault_told_without_asking_for_a_ticket_gets_the_answer_then_the_offer(
+    bot: Any,
+) -> None:
+    """A report such as "楼梯灯坏了好几天了" used to go straight into ticket intake
+    ("请问是哪个小区？"): now the FAQ's answer (who repairs it, what to do) and the offer of a
+    ticket; "报修" takes it up with the first message as the ticket's description."""
+    resident = Resident(bot, "kind-report")
+    data = await resident.say("楼梯灯坏了好几天了")
+    assert kinds(data)[0] == "faq", texts(data)
+    assert "【楼道灯坏了找谁修" in texts(data)
+    assert "回复“报修”" in texts(data)
+    taken = await resident.say("报修")
+    assert kinds(taken) == ["slot"], texts(taken)
+    assert "哪个小区" in texts(taken)
+    await resident.say("普陀一村")
+    await resident.say("5号楼")
+    done = await resident.say("不用")
+    if done["ticket"] is None:
+        done = await resident.say("不用")
+    assert done["ticket"] is not None, texts(done)
+    ticket = await bot.app[appkeys.TICKETS].queries.get("puxiong", done["ticket"]["number"])
+    assert ticket.category.value == "repair"
+    assert "楼梯灯" in ticket.description
+
+    smell = Resident(bot, "kind-report-2")
+    complaint = await smell.say("垃圾房就在我家窗口下面，臭死了，能不能搬走😡")
+    assert "【垃圾投放点在哪里" in texts(complaint), texts(complaint)
+    assert "回复“登记”" in texts(complaint)
+
+
+async def test_asking_for_a_repair_still_opens_the_ticket_at_once(bot: Any) -> None:
+    for n, text in enumerate(["我要报修 楼梯灯坏了", "燕宁苑5号楼楼梯灯坏了好几天了"]):
+        data = await Resident(bot, f"kind-ask-repair-{n}").say(text)
+        assert kinds(data) in (["slot"], ["ticket"]), texts(data)
+        assert "【" not in texts(data)
+
+
+async def test_a_reply_to_did_you_mean_in_words_or_a_loose_number_is_understood(
+    bot: Any,
+) -> None:
+    """After "did you mean", "户口那个", "1️⃣", "第二个吧" or the question said more fully pick
+    a choice; they used to get the same menu again, the general fallback or small talk."""
+    asked = "小囡刚生出来 报户口去哪里报"
+    for n, reply in enumerate(["户口那个", "新生儿落户口要带啥材料"]):
+        resident = Resident(bot, f"kind-menu-{n}", chat="g-yanningyuan", group=True)
+        menu = await resident.say(asked)
+        assert kinds(menu) == ["clarify"], texts(menu)
+        assert "户口迁入迁出怎么办理" in texts(menu)
+        data = await resident.say(reply)
+        assert kinds(data) == ["faq"], (reply, texts(data))
+        assert "【户口迁入迁出怎么办理" in texts(data)
+    for n, reply in enumerate(["1️⃣", "第一个吧", "选第一个", "1 谢谢"]):
+        resident = Resident(bot, f"kind-menu-n{n}", chat="g-yanningyuan", group=True)
+        menu = await resident.say(asked)
+        first = menu["replies"][0]["text"].splitlines()[1].split(". ", 1)[1]
+        data = await resident.say(reply)
+        assert kinds(data) == ["faq"], (reply, texts(data))
+        assert f"【{first}" in texts(data), (reply, texts(data))
+    other = Resident(bot, "kind-menu-new", chat="g-yanningyuan", group=True)
+    await other.say(asked)
+    fresh = await other.say("今天天气怎么样")
+    assert "【" not in texts(fresh), texts(fresh)
+
+
+async def test_gas_card_top_up_and_a_forgotten_card_password_are_answered(bot: Any) -> None:
+    for n, (text, question) in enumerate(
+        [
+            ("IC卡燃气表去哪里充值", "燃气卡去哪里充值"),
+            ("煤气卡充值在哪里充", "燃气卡去哪里充值"),
+            ("医保卡密码忘记了怎么办", "密码忘了"),
+            ("社保卡密码锁住了", "密码忘了"),
+        ]
+    ):
+        data = await Resident(bot, f"kind-new-entry-{n}").say(text)
+        assert kinds(data) == ["faq"], (text, texts(data))
+        assert question in texts(data).splitlines()[0], (text, texts(data))
+
+
+async def test_shopping_waste_and_renewing_an_id_card_are_not_taken_for_shop_service(
+    bot: Any,
+) -> None:
+    for n, (text, question) in enumerate(
+        [
+            ("外卖盒子怎么扔", "【"),
+            ("阿拉姆妈身份证过期了 要换新的到啥地方去换", "【身份证"),
+        ]
+    ):
+        data = await Resident(bot, f"kind-oos-{n}").say(text)
+        assert kinds(data) == ["faq"], (text, texts(data))
+        assert question in texts(data)
+
+
+async def test_a_compound_named_in_the_question_does_not_push_the_answer_away(bot: Any) -> None:
+    """ "刚搬到西沙洪滨小区租房子住 要去登记伐": the compound's name, searched as words, used
+    to lower the right entry to a "did you mean"; it scopes the search instead."""
+    data = await Resident(bot, "kind-compound").say("刚搬到西沙洪滨小区租房子住 要去登记伐")
+    assert kinds(data) == ["faq"], texts(data)
+    assert "【租房住在这里，要办居住登记吗" in texts(data)
+    assert "西沙洪滨小区" in texts(data)  # answered for that compound
+
+
+async def test_thanks_or_never_mind_after_the_repair_answer_opens_no_ticket(bot: Any) -> None:
+    for n, reply in enumerate(["好的", "算了"]):
+        resident = Resident(bot, f"kind-offer-{n}")
+        data = await resident.say("整栋楼停电了")
+        assert "【家里停电了怎么办" in texts(data), texts(data)
+        after = await resident.say(reply)
+        assert after["ticket"] is None, texts(after)
+        assert "哪个小区" not in texts(after), texts(after)
+    assert await bot.app[appkeys.TICKETS].queries.inbox("puxiong") == []

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from bot.dialogue.answers import OUTCOME, AnswerCache, OutcomeKey
-from bot.dialogue.routes.intake import DRAFT, OFFER_TICKET
+from bot.dialogue.routes.intake import DRAFT, OFFER_CATEGORY, OFFER_TICKET
 from bot.dialogue.routes.status import asks_after_a_report, is_project_question
 from bot.dialogue.turn import Turn
 from bot.domain import Compound, Reply, ReplyKind, StoreUnavailable
@@ -54,6 +54,24 @@ SKIP_INTENTS = {"report_repair", "complain", "request_human", "ticket_status"}
 RULE_FIRST_TOPICS = frozenset({"neighbours", "renovation", "pets"})
 """Complaints about neighbours (noise, renovation hours, dogs, clutter) get the rule first."""
 OFFER_TEXT = "如果需要居委会出面协调或上门调解，回复“登记”，我帮您记下来交给社工跟进。"
+OFFER_REPAIR = "需要的话，回复“报修”，我帮您登记工单，转给物业并跟进（会问您几号楼）。"
+OFFER_FOLLOW = "需要居委会跟进处理的，回复“登记”，我帮您记下来交给社工。"
+ASKS_FOR_A_TICKET = re.compile(
+    r"报修|报个修|登记|派人|派个人|来修|来人|上门|修一下|修修|帮我修|帮忙修|快点修|快来|"
+    r"投诉|举报|反映一下|处理一下|工单"
+)
+"""Words that ask the committee to act (open a ticket), not what the rule or remedy is."""
+PLACE_ENTITIES = ("building", "unit", "room", "phone")
+"""A report naming the building, room or a phone number is told for a ticket: intake at once
+(a compound alone is how residents start any question in a group)."""
+
+
+def offer_text(category: str, topic: str) -> str:
+    """The offer of a ticket after the FAQ's answer to a report or complaint."""
+    if category == "repair":
+        return OFFER_REPAIR
+    return OFFER_TEXT if topic in RULE_FIRST_TOPICS else OFFER_FOLLOW
+
 
 # "这个表格怎么填", "救命啊那张单子到底怎么写": a form, a paper or a procedure pointed at as
 # "this one" and nothing else said about it. Any FAQ entry would be a guess: ask which one.
@@ -118,6 +136,28 @@ def public_matter_reply(turn: Turn) -> Reply:
         "也可以回复“找社工”，我帮您转给社工来回答。",
         ReplyKind.FALLBACK,
     )
+
+
+def compound_of(turn: Turn) -> str | None:
+    """The compound a question is for: the group's or the one the resident told before, else
+    the one it names ("燕宁苑湿垃圾几点扔" in a private chat; not remembered for later)."""
+    if turn.compound is not None:
+        return turn.compound.id
+    named = turn.parse.value("compound")
+    found = turn.committee.compound(named) if named else None
+    return found.id if found is not None else None
+
+
+def without_compound(turn: Turn) -> str:
+    """The question with the compound it names taken out ("我在普陀一村租了间房子，要去登记伐"
+    → "我在租了间房子，要去登记伐"): the compound scopes the search (``compound_of``), and
+    its name, matching no entry's words, only lowered the right entry's score."""
+    text = turn.text
+    for entity in turn.parse.entities:
+        if entity.entity == "compound" and len(entity.text) >= 2:
+            text = text.replace(entity.text, " ")
+    rest = text.strip()
+    return rest if len(rest) >= 2 else turn.text
 
 
 Learn = Callable[[str, str, str, str], Awaitable[object]]
@@ -214,15 +254,16 @@ class FaqRoute:
         """The outcome (from the answer cache when this question was answered before) and
         its cache key, taken before the search: an outcome is never kept under a newer
         corpus revision than the one it was searched in."""
-        compound_id = turn.compound.id if turn.compound else None
+        compound_id = compound_of(turn)
         day = self.today()
-        key = self._key(turn.committee.id, turn.text, compound_id, day)
+        text = without_compound(turn)
+        key = self._key(turn.committee.id, text, compound_id, day)
         if key is not None and self._answers is not None:
             held = self._answers.outcome(key)
             if held is not None:
                 return held, key
         try:
-            outcome = await self._retrieval.asearch(turn.committee.id, turn.text, compound_id, day)
+            outcome = await self._retrieval.asearch(turn.committee.id, text, compound_id, day)
         except NoIndexError:
             log.warning("no FAQ index for committee", extra={"committee": turn.committee.id})
             return None, None
@@ -250,7 +291,7 @@ class FaqRoute:
         self._answers.remember(key, outcome, reading)
 
     def answer(self, turn: Turn, entry: FaqEntry) -> list[Reply]:
-        compound_id = turn.compound.id if turn.compound else None
+        compound_id = compound_of(turn)
         if (
             compound_id is None
             and entry.variants
@@ -272,9 +313,14 @@ class FaqRoute:
 
 
 class RuleFirstRoute:
-    """A complaint about neighbours gets the FAQ's rule first (装修时间, 夜间噪声, 养犬) and
-    the offer of a ticket (mediation) second, instead of going straight into ticket intake.
-    Runs before intake; any other complaint, or one the FAQ has no clear rule for, passes."""
+    """A report or complaint the FAQ answers outright gets that answer first and the offer
+    of a ticket second, instead of going straight into ticket intake: "楼梯灯坏了好几天了"
+    (who repairs it and how), "垃圾房就在我家窗口下面，臭死了" (who decides and cleans),
+    "楼上漏水 我家天花板都黄了" (the steps and who pays), complaints about neighbours (装修时间,
+    夜间噪声, 养犬: the rule). Replying "报修" / "登记" opens the ticket with the first message
+    as its description. A message that asks for action ("报修", "派人来修", "投诉", "登记"),
+    names the building, room or a phone number, or that the FAQ has no clear answer for, passes to
+    intake as before. Runs before intake."""
 
     name = "rule_first"
     capability = None
@@ -283,29 +329,34 @@ class RuleFirstRoute:
         self._faq = faq
 
     async def __call__(self, turn: Turn) -> list[Reply] | None:
-        if turn.parse.intent != "complain" or turn.state.get(DRAFT):
+        intent = turn.parse.intent
+        if intent not in ("complain", "report_repair") or turn.state.get(DRAFT):
+            return None
+        if ASKS_FOR_A_TICKET.search(turn.text) or any(turn.parse.value(e) for e in PLACE_ENTITIES):
             return None
         outcome = await self._faq.search(turn)
         if outcome is None:
             return None
+        category = "repair" if intent == "report_repair" else "complaint"
         if outcome.kind == "answer" and outcome.answer is not None:
-            if outcome.answer.topic not in RULE_FIRST_TOPICS:
-                return None
+            topic = outcome.answer.topic
             # the rule, or first the question which compound's rule (it follows the reply)
             replies = self._faq.answer(turn, outcome.answer)
-        elif outcome.kind == "clarify" and outcome.choices:
+        elif intent == "complain" and outcome.kind == "clarify" and outcome.choices:
             # two neighbour rules fit (夜间噪声 / 装修噪声): let the resident pick
             if any(h.entry.topic not in RULE_FIRST_TOPICS for h in outcome.choices):
                 return None
+            topic = outcome.choices[0].entry.topic
             turn.state[CHOICES] = [h.entry.id for h in outcome.choices]
             replies = [Reply(format_clarify(outcome.choices), ReplyKind.CLARIFY)]
         else:
             return None
         turn.state[OFFER_TICKET] = turn.text
+        turn.state[OFFER_CATEGORY] = category
         if replies[-1].kind is ReplyKind.SLOT:
             # Which compound's rule? One question at a time: the offer follows the rule.
             return replies
-        replies.append(Reply(OFFER_TEXT, ReplyKind.FAQ))
+        replies.append(Reply(offer_text(category, topic), ReplyKind.FAQ))
         return replies
 
 
@@ -395,6 +446,11 @@ class FollowUpRoute:
 
 FOLLOW_UP_BUSY = (DRAFT, CHOICES, ASK_COMPOUND, OFFER_TICKET)
 """A question Linli asked is awaiting its answer: no follow-up reading then."""
+NAMED_CHOICE_MIN = 0.4
+"""The least score a reply in words needs for its best entry to count as naming that choice."""
+NAMED_CHOICE_LEAD = 0.1
+"""How far that choice must lead the other offered ones (unless the reply's own search offers
+choices again, led by it: then the resident has said more and it still leads)."""
 
 
 class PendingChoiceRoute:
@@ -418,8 +474,9 @@ class PendingChoiceRoute:
                 if entry is not None:
                     replies = self._faq.answer(turn, entry)
                     if turn.state.get(OFFER_TICKET):
-                        # the neighbour rule asked for with a complaint: now the offer
-                        replies.append(Reply(OFFER_TEXT, ReplyKind.FAQ))
+                        # the rule asked for with a report or complaint: now the offer
+                        category = str(turn.state.get(OFFER_CATEGORY) or "complaint")
+                        replies.append(Reply(offer_text(category, entry.topic), ReplyKind.FAQ))
                     return replies
         if isinstance(choices, list) and choices:
             picked = parse_choice(turn.text, len(choices))
@@ -429,7 +486,31 @@ class PendingChoiceRoute:
                     if isinstance(question, str):
                         await self._faq.learn(turn.committee.id, entry.id, question)
                     return self._faq.answer(turn, entry)
+            else:
+                entry = await self._named(turn, [str(c) for c in choices])
+                if entry is not None:
+                    return self._faq.answer(turn, entry)
         return None
+
+    async def _named(self, turn: Turn, choices: list[str]) -> FaqEntry | None:
+        """The offered choice a reply in words picks: "户口那个", "涨价的", or the question
+        asked again more fully ("新生儿落户口要带啥材料") whose search still leads with one of
+        the choices just offered — answered, never the same "did you mean" again. A reply
+        the FAQ answers outright, or that leads elsewhere, is a new question (None)."""
+        parse = turn.parse
+        if parse.intent in CHATTER and parse.confidence >= 0.5:
+            return None  # "好的", "都不是", "谢谢"
+        outcome = await self._faq.search(turn)
+        if outcome is None or outcome.kind == "answer" or not outcome.hits:
+            return None
+        top = outcome.hits[0]
+        if top.entry.id not in choices or top.score < NAMED_CHOICE_MIN:
+            return None
+        others = [h.score for h in outcome.hits[1:] if h.entry.id in choices]
+        lead = top.score - max(others, default=0.0)
+        if outcome.kind != "clarify" and lead < NAMED_CHOICE_LEAD:
+            return None
+        return top.entry if top.entry.is_valid_on(self._faq.today()) else None
 
 
 def _asks_after_a_public_matter(turn: Turn) -> bool:

@@ -26,12 +26,17 @@ FILLER = re.compile(
     r"@\S+|[了的吗呢啊呀吧哦嘛嗯噢呃额哈唉哎啦呵好是对行，。！？!?,.~～\s]"
 )
 OFFER_TICKET = "faq_offer_ticket"
-"""State: a complaint the FAQ's rule was just quoted for (``RuleFirstRoute``); an accepting
-reply on the next turn ("登记") turns it into a complaint ticket."""
+"""State: a report or complaint the FAQ's answer was just given for (``RuleFirstRoute``); an
+accepting reply on the next turn ("登记", "报修") turns it into a ticket."""
+OFFER_CATEGORY = "faq_offer_category"
+"""State: the category of the ticket offered with ``OFFER_TICKET`` (``repair``/``complaint``)."""
 ACCEPT_OFFER = re.compile(
-    r"^(?:那就|那|请|麻烦)?(?:帮我)?(?:登记|记下来|记一下|要登记|需要登记|需要|要的?|好的?|是的?|可以|行)"
-    r"(?:吧|的|一下|了)?[。！!.～~]*$"
+    r"^(?:那就|那|请|麻烦|好的?|嗯|对)?[，,\s]*(?:帮我|帮忙|侬帮我)?"
+    r"(?:登记|记下来|记一下|要登记|需要登记|需要|要的?|好的?|是的?|可以|行|"
+    r"报修|报个修|要报修|修|要修|帮我修|派人来修|派人|来修)"
+    r"(?:吧|的|一下|了|呀|啊|伐)?[。！!.～~]*$"
 )
+OK_ONLY = re.compile(r"^(?:好的?|行|可以|嗯+|哦+|是的?)(?:吧|的|了|呀|啊)?[。！!.～~]*$")
 TIMEOUT = timedelta(minutes=30)
 MAX_MISSES = 3
 DRAFT = "draft"
@@ -63,8 +68,24 @@ class IntakeRoute:
                 return None
             return prefix + await self._continue(turn, draft, now)
         offered = turn.state.pop(OFFER_TICKET, None)
+        offered_category = turn.state.pop(OFFER_CATEGORY, None)
         accepted = isinstance(offered, str) and bool(ACCEPT_OFFER.match(turn.text.strip()))
-        category = TicketCategory.COMPLAINT if accepted else START_INTENTS.get(turn.parse.intent)
+        if accepted and offered_category == TicketCategory.REPAIR.value:
+            # after a repair answer "好的" is thanks for it, not "please register"
+            accepted = not OK_ONLY.match(turn.text.strip())
+        if isinstance(offered, str) and CANCEL.match(turn.text.strip()):
+            return [*prefix, Reply("好的，这次不登记。有需要随时告诉我。", ReplyKind.SLOT)]
+        if (
+            isinstance(offered, str)
+            and turn.parse.intent in START_INTENTS
+            and not _meaningful(turn.text, turn)
+        ):
+            accepted = True  # "我要报修" right after the offer: the report just answered
+        category = (
+            TicketCategory(offered_category or TicketCategory.COMPLAINT.value)
+            if accepted
+            else START_INTENTS.get(turn.parse.intent)
+        )
         if category is None:
             return prefix or None
         if accepted and isinstance(offered, str):
