@@ -20,6 +20,7 @@ from bot.domain.tickets import (
     EventKind,
     Notification,
     NotificationKind,
+    ResidentId,
     Ticket,
     TicketCategory,
     TicketError,
@@ -148,6 +149,11 @@ class TicketStore(abc.ABC):
     @abc.abstractmethod
     async def by_source_key(self, source_key: str) -> Ticket | None:
         """The ticket created from a message (idempotent creation)."""
+
+    async def may_await_rating(self, committee: str, resident: ResidentId) -> bool:
+        """False only when no resolved ticket of ``resident`` awaits a satisfaction score
+        (a quick check before reading their tickets; True: look)."""
+        return True
 
     @abc.abstractmethod
     async def search(self, query: TicketQuery) -> list[Ticket]:

@@ -30,6 +30,7 @@ from bot.domain.tickets import (
     Notification,
     NotificationKind,
     Reporter,
+    ResidentId,
     Satisfaction,
     Ticket,
     TicketCategory,
@@ -79,6 +80,20 @@ class SqlTicketStore(TicketStore):
     async def by_source_key(self, source_key: str) -> Ticket | None:
         async with self._db.session() as s:
             return await _by_source_key(s, source_key)
+
+    async def may_await_rating(self, committee: str, resident: ResidentId) -> bool:
+        if not self._db.single_statements:
+            return True  # one query less is no gain on SQLite (the search reads as fast)
+        async with self._db.statement() as conn:
+            found = await conn.fetchval(
+                _PG_AWAITS_RATING,
+                committee,
+                TicketStatus.RESOLVED.value,
+                resident.channel,
+                resident.account,
+                resident.sender_id,
+            )
+        return bool(found)
 
     async def search(self, query: TicketQuery) -> list[Ticket]:
         stmt = _search(query)
@@ -378,6 +393,12 @@ _PG_ASSIGN_NUMBER = text(
     "SELECT number FROM numbered"
 )
 """``assign_number`` on PostgreSQL: the counter, the ticket and its mentions in one statement."""
+_PG_AWAITS_RATING = (
+    "SELECT EXISTS (SELECT 1 FROM tickets WHERE committee = $1 AND status = $2 "
+    "AND reporter_channel = $3 AND reporter_account = $4 AND reporter_sender_id = $5 "
+    "AND rating_requested_at IS NOT NULL)"
+)
+"""``may_await_rating`` on PostgreSQL: one round trip, outside any transaction."""
 _SET_NUMBER = text("UPDATE tickets SET number = :number WHERE id = :id")
 _NAME_NUMBER_IN_EVENTS = text(
     "UPDATE ticket_events SET summary = replace(summary, :token, :number), "
