@@ -26,7 +26,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from bot import logs
-    from bot.app import build_app
+    from bot.app import build_app, settle_heap
     from bot.domain import StoreUnavailable
     from bot.edge import server_options
     from bot.storage.sql.guard import DatabaseInUse, hold_sqlite_file
@@ -56,9 +56,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for line in console_help(base, settings.channels.webhook.committee):
         print(line, flush=True)
     print(f"Health: {base}/healthz   Metrics: {base}/metrics", flush=True)
+
+    async def serving_app() -> web.Application:
+        app = await build_app(settings)
+        app.on_startup.append(settle_heap)  # after the models (cleanup contexts start first)
+        return app
+
     try:
         web.run_app(
-            build_app(settings),
+            serving_app(),
             host=settings.host,
             port=settings.port,
             print=None,

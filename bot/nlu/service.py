@@ -30,7 +30,13 @@ from typing import TYPE_CHECKING, Any
 from bot.domain import Registry
 from bot.nlu.classifier import ClassifierConfig, IntentClassifier
 from bot.nlu.crisis import CrisisRules
-from bot.nlu.crisis_model import CrisisModel, crisis_decision, is_saved, load_or_train
+from bot.nlu.crisis_model import (
+    CrisisDecision,
+    CrisisModel,
+    crisis_decision,
+    is_saved,
+    load_or_train,
+)
 from bot.nlu.data import TrainingData, load_training_data
 from bot.nlu.encoder import MemoEncoder, SentenceEncoder, Usem3SentenceEncoder
 from bot.nlu.entities import EntityExtractor
@@ -60,6 +66,11 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+
+DECISION_MEMO_SIZE = 4096
+"""Crisis decisions remembered (the memo is emptied when full, as the classifier's is)."""
+DECISION_MEMO_CHARS = 256
+"""Only messages up to this long are remembered: repeated questions are short."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +145,9 @@ class NluService:
         self._data: TrainingData | None = None
         self._crisis: CrisisRules | None = None
         self._crisis_model: CrisisModel | None = None
+        self._decisions: dict[tuple[str, str | None, float], CrisisDecision] = {}
+        """The crisis layer's decisions on recent short texts (see ``_crisis_decision``)."""
+        self._decisions_lock = threading.Lock()
         self._extractors: dict[str | None, EntityExtractor] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -336,9 +350,7 @@ class NluService:
         backend: str,
     ) -> ParseResult:
         th = self.thresholds
-        decision = crisis_decision(
-            self.crisis, self._crisis_model, text, threshold=th.emergency, scan=scan
-        )
+        decision = self._crisis_decision(text, scan, th.emergency)
         hit = decision.hit
         if hit is not None:
             confidence = 1.0 if decision.rules_hit is not None else decision.p_urgent
@@ -351,6 +363,27 @@ class NluService:
         if best.name != FALLBACK and best.confidence < needed:
             return ParseResult(text, FALLBACK, best.confidence, ranking, entities, None, backend)
         return ParseResult(text, best.name, best.confidence, ranking, entities, None, backend)
+
+    def _crisis_decision(self, text: str, scan: str | None, threshold: float) -> CrisisDecision:
+        """``crisis_decision`` of ``text`` (and ``scan``), remembered for short texts: a pure
+        function of the text for the rules and the model this process loaded once (neither
+        is ever replaced: ``start`` sets them under its lock, once), so a repeated message (a
+        burst of one question after a notice) gets the decision it would get computed again,
+        without the ≈ 300 rules and the look-alike checks running again."""
+        rules, model = self.crisis, self._crisis_model
+        whole = scan if scan is not None else text
+        if len(whole) > DECISION_MEMO_CHARS:
+            return crisis_decision(rules, model, text, threshold=threshold, scan=scan)
+        key = (text, scan, threshold)
+        found = self._decisions.get(key)
+        if found is not None:
+            return found
+        decision = crisis_decision(rules, model, text, threshold=threshold, scan=scan)
+        with self._decisions_lock:
+            if len(self._decisions) >= DECISION_MEMO_SIZE:
+                self._decisions.clear()
+            self._decisions[key] = decision
+        return decision
 
     def info(self) -> dict[str, Any]:
         m = self.model

@@ -12,7 +12,7 @@ import abc
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from bot.domain.tickets import (
@@ -20,6 +20,7 @@ from bot.domain.tickets import (
     EventKind,
     Notification,
     NotificationKind,
+    ResidentId,
     Ticket,
     TicketCategory,
     TicketError,
@@ -92,6 +93,16 @@ class TicketUnit(abc.ABC):
         the first call of a day returns 1. Concurrent units get distinct values."""
 
     @abc.abstractmethod
+    async def assign_number(
+        self, ticket: Ticket, prefix: str, day: date, *, provisional: str, other: Ticket | None
+    ) -> str:
+        """Give ``ticket`` (inserted in this unit under the placeholder ``provisional``) the
+        committee's next number of ``day`` (``format_number(prefix, day, next_sequence)``),
+        also where this unit's events of ``ticket`` and ``other`` name the placeholder;
+        returns the number. Meant as a creating unit's last write: the day counter, which
+        serialises every creation of the committee, is then held only until the commit."""
+
+    @abc.abstractmethod
     async def find_by_source_key(self, source_key: str) -> Ticket | None:
         """The ticket created from this message key, if any."""
 
@@ -138,6 +149,11 @@ class TicketStore(abc.ABC):
     @abc.abstractmethod
     async def by_source_key(self, source_key: str) -> Ticket | None:
         """The ticket created from a message (idempotent creation)."""
+
+    async def may_await_rating(self, committee: str, resident: ResidentId) -> bool:
+        """False only when no resolved ticket of ``resident`` awaits a satisfaction score
+        (a quick check before reading their tickets; True: look)."""
+        return True
 
     @abc.abstractmethod
     async def search(self, query: TicketQuery) -> list[Ticket]:

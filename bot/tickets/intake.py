@@ -10,6 +10,7 @@ to an open ticket about the same fault, and the place filled in after an emergen
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -26,7 +27,6 @@ from bot.domain.tickets import (
     TicketDraft,
     TicketNotFound,
     TicketStatus,
-    format_number,
 )
 from bot.storage.tickets import DuplicateTicket, NewEvent, TicketQuery, TicketStore
 from bot.tickets import texts
@@ -103,11 +103,14 @@ class TicketIntake:
             async with self._store.unit() as unit:
                 if key is not None and await unit.find_by_source_key(key) is not None:
                     raise DuplicateTicket(key)
-                sequence = await unit.next_sequence(committee.id, f"{day:%Y%m%d}")
+                # Numbered last (``assign_number``): the committee's day counter serialises
+                # every creation, so it is held for one statement and the commit, not for
+                # the round trips of the whole unit.
+                provisional = f"~{uuid.uuid4().hex}"
                 ticket = await unit.insert(
                     Ticket(
                         id=0,
-                        number=format_number(committee.ticket_prefix, day, sequence),
+                        number=provisional,
                         committee=committee.id,
                         category=draft.category,
                         priority=draft.priority or draft.category.default_priority,
@@ -145,9 +148,18 @@ class TicketIntake:
                         status_to=TicketStatus.NEW,
                     ),
                 )
-                if earlier is not None and await unit.add_link(ticket, earlier.ticket, now):
+                linked = earlier is not None and await unit.add_link(ticket, earlier.ticket, now)
+                if earlier is not None and linked:
                     await add_link_events(unit, ticket, earlier.ticket, earlier.reason, now)
                     ticket = replace(ticket, links=(earlier.ticket.number,))
+                number = await unit.assign_number(
+                    ticket,
+                    committee.ticket_prefix,
+                    day,
+                    provisional=provisional,
+                    other=earlier.ticket if earlier is not None and linked else None,
+                )
+                ticket = replace(ticket, number=number)
         except DuplicateTicket:
             if key is not None:
                 existing = await self._store.by_source_key(key)

@@ -54,6 +54,8 @@ class SatisfactionSurvey:
     async def rating_pending_for(self, committee: str, resident: ResidentId) -> Ticket | None:
         """The resident's most recently resolved ticket still awaiting a satisfaction score:
         the ticket a bare "1"/"2"/"3" reply rates."""
+        if not await self._store.may_await_rating(committee, resident):
+            return None  # the common case ("1号楼" in a repair report): one quick query
         resolved = await self._store.search(
             TicketQuery(
                 committee=committee,

@@ -131,6 +131,7 @@ def test_a_burst_of_one_question_reads_the_same_and_never_hides_a_crisis(
     it, a bounded memo): every repeat is decided exactly as the first, and a crisis sent
     between the repeats is caught, with the memo full or refilled."""
     monkeypatch.setattr("bot.nlu.crisis_model.GUESS_MEMO_SIZE", 3)
+    monkeypatch.setattr("bot.nlu.service.DECISION_MEMO_SIZE", 3)
     calm = ["办居住证要什么材料", "大件垃圾怎么处理", "居委会几点上班", "湿垃圾几点扔"]
     urgent = "我家阿婆在卫生间摔倒了起不来，叫她也不答应"
     first = {t: nlu.parse(t) for t in calm}
@@ -142,3 +143,19 @@ def test_a_burst_of_one_question_reads_the_same_and_never_hides_a_crisis(
         assert crisis.is_emergency
         assert crisis.emergency is not None
         assert crisis.emergency.category is EmergencyCategory.MEDICAL
+
+
+def test_a_remembered_decision_is_one_of_the_same_whole_message(nlu: NluService) -> None:
+    """The crisis layer's decisions are remembered per text *and* the whole message its rules
+    read (``scan``): a head seen calm before is still a crisis when the rest of its message
+    is one, and a long message is decided afresh every time."""
+    head = "办居住证要什么材料"
+    assert not nlu.parse(head).is_emergency
+    whole = head + "。" + "啊" * 20 + "楼下着火了，烟很大"
+    assert nlu.parse(head, scan=whole).is_emergency
+    assert not nlu.parse(head).is_emergency
+    long_calm = "请问" + "居住证" * 200
+    long_urgent = long_calm + "我家着火了"
+    for _ in range(2):
+        assert not nlu.parse(long_calm).is_emergency
+        assert nlu.parse(long_urgent).is_emergency

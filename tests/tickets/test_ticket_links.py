@@ -43,6 +43,8 @@ async def test_two_lift_reports_from_one_building_are_linked(
         ]
         assert len(linked) == 1
         assert linked[0].data["other"] == other.number
+        assert other.number in linked[0].summary  # the new ticket's number, not a placeholder
+        assert "~" not in linked[0].summary
         assert "同小区同楼栋同类问题：电梯" in linked[0].summary
         assert not linked[0].public  # another resident's number is not shown to residents
 

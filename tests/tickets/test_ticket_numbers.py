@@ -7,8 +7,10 @@ import asyncio
 from datetime import UTC
 
 import pytest
+from sqlalchemy import text
 
 from bot.domain.tickets import TicketStatus, find_number, format_number
+from bot.storage.sql.database import Database
 from bot.tickets import Tickets
 
 from .support import Clock, draft, local
@@ -33,6 +35,21 @@ async def test_numbers_count_per_committee_and_local_day(service: Tickets, clock
     clock.now = local(2026, 11, 25, 0, 0, 1)
     assert clock.now.astimezone(UTC).day == 24  # still the 24th in UTC
     assert (await service.intake.create(draft("单元门坏了"))).ticket.number == "PX-20261125-0001"
+
+
+async def test_past_the_ten_thousandth_ticket_of_a_day_numbers_grow_a_digit(
+    service: Tickets, db: Database
+) -> None:
+    async with db.session() as s:
+        await s.execute(
+            text("INSERT INTO ticket_counters (committee, day, last) VALUES ('puxiong', :d, 9998)"),
+            {"d": "20261124"},
+        )
+    first = await service.intake.create(draft("3号楼楼道灯不亮", building="3号楼"))
+    second = await service.intake.create(draft("单元门坏了"))
+    assert first.ticket.number == "PX-20261124-9999"
+    assert second.ticket.number == "PX-20261124-10000"
+    assert await service.queries.get("puxiong", second.ticket.number) is not None
 
 
 async def test_twenty_concurrent_creates_get_distinct_gapless_numbers(

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, and_, case, or_, select, update
+from sqlalchemy import CursorResult, Select, and_, case, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -30,12 +30,14 @@ from bot.domain.tickets import (
     Notification,
     NotificationKind,
     Reporter,
+    ResidentId,
     Satisfaction,
     Ticket,
     TicketCategory,
     TicketEvent,
     TicketPriority,
     TicketStatus,
+    format_number,
 )
 from bot.storage.sql.database import Database
 from bot.storage.sql.ticket_models import (
@@ -78,6 +80,20 @@ class SqlTicketStore(TicketStore):
     async def by_source_key(self, source_key: str) -> Ticket | None:
         async with self._db.session() as s:
             return await _by_source_key(s, source_key)
+
+    async def may_await_rating(self, committee: str, resident: ResidentId) -> bool:
+        if not self._db.single_statements:
+            return True  # one query less is no gain on SQLite (the search reads as fast)
+        async with self._db.statement() as conn:
+            found = await conn.fetchval(
+                _PG_AWAITS_RATING,
+                committee,
+                TicketStatus.RESOLVED.value,
+                resident.channel,
+                resident.account,
+                resident.sender_id,
+            )
+        return bool(found)
 
     async def search(self, query: TicketQuery) -> list[Ticket]:
         stmt = _search(query)
@@ -205,6 +221,30 @@ class _SqlTicketUnit(TicketUnit):
             .returning(TicketCounterRow.last)
         )
         return int((await self._s.execute(stmt)).scalar_one())
+
+    async def assign_number(
+        self, ticket: Ticket, prefix: str, day: date, *, provisional: str, other: Ticket | None
+    ) -> str:
+        ids = {"id": ticket.id, "other": other.id if other is not None else ticket.id}
+        if self._for_update:  # PostgreSQL: one statement, the counter's lock until the commit
+            got = await self._s.execute(
+                _PG_ASSIGN_NUMBER,
+                {
+                    "committee": ticket.committee,
+                    "day": f"{day:%Y%m%d}",
+                    "head": format_number(prefix, day, 1)[:-4],
+                    "token": provisional,
+                    **ids,
+                },
+            )
+            return str(got.scalar_one())
+        number = format_number(
+            prefix, day, await self.next_sequence(ticket.committee, f"{day:%Y%m%d}")
+        )
+        params = {"number": number, "token": provisional, **ids}
+        await self._s.execute(_SET_NUMBER, params)
+        await self._s.execute(_NAME_NUMBER_IN_EVENTS, params)
+        return number
 
     async def find_by_source_key(self, source_key: str) -> Ticket | None:
         return await _by_source_key(self._s, source_key)
@@ -335,6 +375,36 @@ class _SqlTicketUnit(TicketUnit):
             )
         )
         await self._s.flush()
+
+
+_PG_ASSIGN_NUMBER = text(
+    "WITH seq AS (INSERT INTO ticket_counters (committee, day, last) "
+    "VALUES (:committee, :day, 1) ON CONFLICT (committee, day) "
+    "DO UPDATE SET last = ticket_counters.last + 1 RETURNING last), "
+    # format_number's "PX-20261125-" and the sequence, four digits at least
+    "num AS (SELECT CAST(:head AS text) || CASE WHEN last < 10000 "
+    "THEN lpad(CAST(last AS text), 4, '0') ELSE CAST(last AS text) END AS number FROM seq), "
+    "numbered AS (UPDATE tickets SET number = num.number FROM num "
+    "WHERE tickets.id = :id RETURNING tickets.number), "
+    "named AS (UPDATE ticket_events SET summary = replace(summary, :token, num.number), "
+    "data = CAST(replace(CAST(data AS text), :token, num.number) AS json) FROM num "
+    "WHERE ticket_events.ticket_id IN (:id, :other) AND (strpos(summary, :token) > 0 "
+    "OR strpos(CAST(data AS text), :token) > 0)) "
+    "SELECT number FROM numbered"
+)
+"""``assign_number`` on PostgreSQL: the counter, the ticket and its mentions in one statement."""
+_PG_AWAITS_RATING = (
+    "SELECT EXISTS (SELECT 1 FROM tickets WHERE committee = $1 AND status = $2 "
+    "AND reporter_channel = $3 AND reporter_account = $4 AND reporter_sender_id = $5 "
+    "AND rating_requested_at IS NOT NULL)"
+)
+"""``may_await_rating`` on PostgreSQL: one round trip, outside any transaction."""
+_SET_NUMBER = text("UPDATE tickets SET number = :number WHERE id = :id")
+_NAME_NUMBER_IN_EVENTS = text(
+    "UPDATE ticket_events SET summary = replace(summary, :token, :number), "
+    "data = replace(data, :token, :number) WHERE ticket_id IN (:id, :other) "
+    "AND (instr(summary, :token) > 0 OR instr(data, :token) > 0)"
+)
 
 
 # -- helpers ---------------------------------------------------------------------------------
