@@ -21,13 +21,14 @@ from bot.storage.state import (
     processing_marker,
 )
 
-RESULTS_KEPT_S = 300.0
+RESULTS_KEPT_S = 60.0
 """How long the in-process store keeps an answered message's result (``finish``) at most,
 whatever the TTL asked: the platforms retry within seconds (WeChat: three times in 15 s), and
 every result is also in the message log, which answers a later retry with the same stored
-answer (``Ingress._claimed``: the store lost the message, the log answers). Kept for the
-settings' three days, a busy embedded worker held some 1.1 KB per message it ever answered
-(24,000 messages: some 26 MB)."""
+answer (``Ingress._claimed``: the store lost the message, the log answers), at the cost of
+one transaction. Kept for the settings' three days, a busy embedded worker held some 1.1 KB
+per message it answered (24,000 messages: some 26 MB); now at most a minute's messages and
+the 4,096 puts between two sweeps."""
 
 
 class MemoryStateStore(StateStore):

@@ -11,7 +11,7 @@ import redis.asyncio as redis_async
 from bot.domain import StoreUnavailable
 from bot.storage import keys
 from bot.storage.state import PROCESSING, Finish, LockTimeout, StateStore
-from bot.storage.state_memory import MemoryStateStore
+from bot.storage.state_memory import RESULTS_KEPT_S, MemoryStateStore
 from bot.storage.state_redis import RedisStateStore
 
 
@@ -275,11 +275,11 @@ async def test_the_in_process_store_keeps_an_answer_for_minutes_not_days() -> No
     ``results_kept_s`` (the message log answers a later retry); a claim in progress, a lock
     note or a plain key keep their own TTL."""
     now = [1000.0]
-    store = MemoryStateStore(clock=lambda: now[0], results_kept_s=300.0)
+    store = MemoryStateStore(clock=lambda: now[0])
     key = keys.dedup("wechat_mp:demo:kept")
     await store.finish(key, "answer", ttl_s=3 * 24 * 3600)
     await store.set("plain", "v", ttl_s=3600)
-    now[0] += 299.0
+    now[0] += RESULTS_KEPT_S - 1
     assert await store.get(key) == "answer"
     now[0] += 2.0
     assert await store.get(key) is None
