@@ -100,8 +100,11 @@ class MemoEncoder:
             fresh = self.inner.encode(missing)
             with self._lock:
                 for t, v in zip(missing, fresh, strict=True):
-                    known[t] = v
-                    self._memo[t] = v
+                    # a copy: a row of ``fresh`` would keep the whole batch alive for as
+                    # long as any of its texts stays remembered
+                    own = v.copy()
+                    known[t] = own
+                    self._memo[t] = own
                     self._memo.move_to_end(t)
                 while len(self._memo) > self._size:
                     self._memo.popitem(last=False)

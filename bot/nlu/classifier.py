@@ -382,8 +382,11 @@ class IntentClassifier:
         if len(self._word_cache) + len(missing) > _WORD_CACHE_MAX:
             self._word_cache.clear()
         for w, v in zip(missing, vecs[len(sentences) :], strict=True):
-            known[w] = v
-            self._word_cache[w] = v
+            # a copy: a row of ``vecs`` would keep the whole batch (the sentences' rows
+            # too) alive for as long as the word stays cached
+            own = v.copy()
+            known[w] = own
+            self._word_cache[w] = own
         dim = sent.shape[1]
         out = np.zeros((len(sentences), 3 * dim), dtype=np.float64)
         out[:, :dim] = sent

@@ -352,3 +352,21 @@ def test_a_serving_process_has_its_models_trained_by_a_child_process(
     saved = [p for p in models.iterdir() if p.name.startswith("nlu-")]
     assert [str(p) for p in saved] == [result["path"]]
     assert len(list((models / "crisis").iterdir())) == 1
+
+
+def test_cached_vectors_hold_only_their_own_row(
+    registry: Registry, encoder: Usem3SentenceEncoder, nlu_models_dir: Path
+) -> None:
+    """The memo's vectors and the classifiers' word vectors are copies, not rows of the
+    batch they were encoded in: a row would keep the whole batch (the message's own vector
+    too) in memory for as long as one word of it stays cached."""
+    shared = MemoEncoder(encoder)
+    service = NluService(registry, nlu_models_dir, intents_dir=ROOT / "intents", encoder=shared)
+    service.start()
+    service.parse("楼下的电梯按钮坏了好几天", committee="puxiong")
+    words = service.model.classifier._word_cache
+    assert len(words) >= 3
+    assert all(v.base is None and v.shape == (encoder.dim,) for v in words.values())
+    remembered = list(shared._memo.values())
+    assert len(remembered) >= 4
+    assert all(v.base is None for v in remembered)

@@ -11,7 +11,7 @@ import redis.asyncio as redis_async
 from bot.domain import StoreUnavailable
 from bot.storage import keys
 from bot.storage.state import PROCESSING, Finish, LockTimeout, StateStore
-from bot.storage.state_memory import MemoryStateStore
+from bot.storage.state_memory import RESULTS_KEPT_S, MemoryStateStore
 from bot.storage.state_redis import RedisStateStore
 
 
@@ -268,3 +268,24 @@ async def test_redis_scripts_are_loaded_again_when_the_server_forgot_them(redis_
     finally:
         await admin.aclose()
         await store.close()
+
+
+async def test_the_in_process_store_keeps_an_answer_for_minutes_not_days() -> None:
+    """Whatever TTL ``finish`` asks, the embedded store lets a result go after
+    ``results_kept_s`` (the message log answers a later retry); a claim in progress, a lock
+    note or a plain key keep their own TTL."""
+    now = [1000.0]
+    store = MemoryStateStore(clock=lambda: now[0])
+    key = keys.dedup("wechat_mp:demo:kept")
+    await store.finish(key, "answer", ttl_s=3 * 24 * 3600)
+    await store.set("plain", "v", ttl_s=3600)
+    now[0] += RESULTS_KEPT_S - 1
+    assert await store.get(key) == "answer"
+    now[0] += 2.0
+    assert await store.get(key) is None
+    assert await store.claim(key, lease_s=5)  # answered again through the log
+    assert await store.get("plain") == "v"
+    short = keys.dedup("wechat_mp:demo:short")
+    await store.finish(short, "answer", ttl_s=5)
+    now[0] += 6.0
+    assert await store.get(short) is None
