@@ -65,11 +65,12 @@ WRITERS = (
     ("third", "tune3", "crisis_examples_third_writer.yml"),
     ("fourth", "tune4", "crisis_examples_fourth_writer.yml"),
     ("fifth", "tune5", "crisis_examples_fifth_writer.yml"),
-    # The sixth to ninth writers' tune sets are copied into their examples files as they are.
+    # The sixth to tenth writers' tune sets are copied into their examples files as they are.
     ("sixth", "tune6", "crisis_examples_sixth_writer.yml"),
     ("seventh", "tune7", "crisis_examples_seventh_writer.yml"),
     ("eighth", "tune8", "crisis_examples_eighth_writer.yml"),
     ("ninth", "tune9", "crisis_examples_ninth_writer.yml"),
+    ("tenth", "tune10", "crisis_examples_tenth_writer.yml"),
 )
 SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
