@@ -11,7 +11,7 @@ Reads the labelled crisis set in ``tests/data/crisis/`` (written apart from the 
   ``crisis`` reply with 12356 and 962525 and a staff alert; for every urgent message, the
   time from receipt to the staff alert arriving at the robot (p50/p99).
 
-    .venv/bin/python bench/safety.py [--split holdout|tune|tune2|…|tune10|all] [--json]
+    .venv/bin/python bench/safety.py [--split holdout|tune|tune2|…|tune12|all] [--json]
 """
 
 from __future__ import annotations
@@ -55,8 +55,10 @@ TUNE_SPLITS = (
     "tune8",
     "tune9",
     "tune10",
+    "tune12",
 )
-"""One tune set per independent writer (``*_tune.jsonl`` … ``*_tune10.jsonl``)."""
+"""One tune set per independent writer (``*_tune.jsonl`` … ``*_tune12.jsonl``; the eleventh
+writer's set is fresh, scored like the holdout)."""
 
 
 def load(split: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
