@@ -318,7 +318,7 @@ class CrisisRules:
                     continue
                 if m.end() <= settled:
                     continue  # told, then resolved: "刚才冒烟的是…烧烤 不是着火"
-                if letter and not self._live_in_letter(_lead_up(body, *m.span())):
+                if letter and not self._live_in_letter(_span_around(body, *m.span(), _CLAUSE_END)):
                     continue  # a petition recounting a wrong, not a danger now
                 yield cat.category, norm.to_original(m.start(), m.end())
                 break
@@ -426,13 +426,6 @@ def _span_around(body: str, start: int, end: int, boundary: re.Pattern[str]) -> 
     left = _start_of(body, start, boundary)
     after = boundary.search(body, end)
     return body[left : after.end() if after else len(body)]
-
-
-def _lead_up(body: str, start: int, end: int) -> str:
-    """The sentence holding ``start:end`` up to the end of the clause of ``start:end``: in a
-    letter, "今天我上楼一看，门口塞了五六瓶牛奶" says the milk is seen today."""
-    after = _CLAUSE_END.search(body, end)
-    return body[_start_of(body, start, _SENTENCE_END) : after.end() if after else len(body)]
 
 
 def _compile(patterns: object, where: Path, name: str) -> re.Pattern[str]:

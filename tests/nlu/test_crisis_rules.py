@@ -500,7 +500,7 @@ def test_a_letter_that_says_what_was_seen_today_is_live() -> None:
     )
     assert len(letter) >= 120
     assert RULES.detect(letter) is None
-    today = "今天我上楼一看，门口的报纸堆了一大摞，敲门也没人应。"
+    today = "今天我上楼看到他门口的报纸堆了一大摞没人拿。"
     assert RULES.detect(letter + today) is not None
 
 
