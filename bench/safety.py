@@ -11,7 +11,7 @@ Reads the labelled crisis set in ``tests/data/crisis/`` (written apart from the 
   ``crisis`` reply with 12356 and 962525 and a staff alert; for every urgent message, the
   time from receipt to the staff alert arriving at the robot (p50/p99).
 
-    .venv/bin/python bench/safety.py [--split holdout|tune|tune2|…|tune9|all] [--json]
+    .venv/bin/python bench/safety.py [--split holdout|tune|tune2|…|tune12|all] [--json]
 """
 
 from __future__ import annotations
@@ -44,8 +44,21 @@ from bot.settings import load_settings
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "crisis"
 HOTLINES = ("12356", "962525")
-TUNE_SPLITS = ("tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7", "tune8", "tune9")
-"""One tune set per independent writer (``*_tune.jsonl`` … ``*_tune9.jsonl``)."""
+TUNE_SPLITS = (
+    "tune",
+    "tune2",
+    "tune3",
+    "tune4",
+    "tune5",
+    "tune6",
+    "tune7",
+    "tune8",
+    "tune9",
+    "tune10",
+    "tune12",
+)
+"""One tune set per independent writer (``*_tune.jsonl`` … ``*_tune12.jsonl``; the eleventh
+writer's set is fresh, scored like the holdout)."""
 
 
 def load(split: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

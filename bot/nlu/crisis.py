@@ -39,6 +39,15 @@ skin tones and variation selectors, symbols. "不\u200b想活了" and "着😭�
 they break up; an emoji between two clauses joins them, which the rules tolerate."""
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+_QUOTES = {"“": "”", '"': '"', "「": "」", "『": "』", "‘": "’"}
+
+WHO_LOOKBACK = 80
+"""Characters before a self-harm phrase read for who is at risk (``about_someone_else``)."""
+WHO_INSIDE = 3
+"""Characters of the phrase itself where its subject may still be named ("楼顶有人要跳")."""
+WHO_AHEAD = 16
+"""Characters after the phrase's start read as context only ("老伴走了以后" is a loss, not a
+subject)."""
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]")
 _CLAUSE_END = re.compile(r"[。！？!?；;\n，,、…~～\s]")
 _CLAUSE_SPLIT = re.compile(r"(?<=[。！？!?；;\n，,、…~～\s])")
@@ -71,6 +80,9 @@ class CrisisRules:
     letter_min_markers: int = 2
     settled: re.Pattern[str] | None = None
     contrast: re.Pattern[str] | None = None
+    first_person: re.Pattern[str] | None = None
+    unsettled: re.Pattern[str] | None = None
+    calm_sure: re.Pattern[str] | None = None
     source: Path | None = None
 
     @classmethod
@@ -139,6 +151,17 @@ class CrisisRules:
             contrast=(
                 _compile(body["contrast"], where, "contrast") if body.get("contrast") else None
             ),
+            first_person=(
+                _compile(body["first_person"], where, "first_person")
+                if body.get("first_person")
+                else None
+            ),
+            unsettled=(
+                _compile(body["unsettled"], where, "unsettled") if body.get("unsettled") else None
+            ),
+            calm_sure=(
+                _compile(body["calm_sure"], where, "calm_sure") if body.get("calm_sure") else None
+            ),
             **_letter(body.get("letter"), where),
         )
 
@@ -164,17 +187,25 @@ class CrisisRules:
         order = [c.category for c in self.categories if c.category in found]
         first = order[0]
         start, end = found[first]
-        other = first is EmergencyCategory.SELF_HARM and self.about_someone_else(text, start)
+        # About someone else when a self-harm phrase names another person at risk and none
+        # names the writer ("老婆带孩子走了，我现在在楼顶上" names the writer in its second).
+        other = False
+        if first is EmergencyCategory.SELF_HARM:
+            who = {self.who_is_at_risk(text, at) for at in {start, *self._self_harm_starts(text)}}
+            other = True in who and False not in who
         return EmergencyHit(first, text[start:end], start, end, "rules", tuple(order[1:]), other)
 
     def calm_context(self, text: str, *, markers: bool = True, words: bool = True) -> bool:
         """Whether ``text`` reads like a look-alike (a scare told and resolved, a letter to
-        officials with no live clause; with ``words`` also a look-alike phrase anywhere in it:
-        hyperbole, a routine question; with ``markers`` also a story or a past or
-        hypothetical event anywhere in it) — the classifier alone may not call it a crisis."""
+        officials with no live clause, a ``calm_sure`` phrase such as nobody in the lift; with
+        ``words`` also a look-alike phrase anywhere in it: hyperbole, a routine question; with
+        ``markers`` also a story or a past or hypothetical event anywhere in it) — the
+        classifier alone may not call it a crisis."""
         body = _view(text[:WINDOW]).text.translate(self.dialect)
         if words and self.calm.search(body):
             return True
+        if self.calm_sure is not None and self.calm_sure.search(body):
+            return True  # nobody in the lift, a wait for one: calm however sure the classifier
         settled = self._settled_at(body)
         if settled and not any(c.rule.search(body, settled) for c in self.categories):
             return True  # a scare told and then resolved, with nothing alarming after it
@@ -202,9 +233,50 @@ class CrisisRules:
         return "".join(live)
 
     def about_someone_else(self, text: str, at: int = 0) -> bool:
-        """Whether the self-harm phrase at ``at`` is about another person ("我妈说不想活了")."""
-        window = text[max(0, at - 40) : at + 40]
-        return bool(self.someone_else.search(_view(window).text.translate(self.dialect)))
+        """Whether the self-harm phrase starting at ``at`` is about another person ("我妈说不想
+        活了", "楼上那个小伙子坐在窗台上"); see ``who_is_at_risk``."""
+        return self.who_is_at_risk(text, at) is True
+
+    def who_is_at_risk(self, text: str, at: int = 0) -> bool | None:
+        """True when the self-harm phrase starting at ``at`` names another person at risk,
+        False when it names the writer, None when it names nobody. The subject is the one
+        named nearest before the phrase (or in its first ``WHO_INSIDE`` characters: "楼顶有人
+        要跳"), quoted speech not read, ``WHO_LOOKBACK`` characters back: in the phrase's own
+        clause the last ``someone_else`` or ``first_person`` subject, else, in the nearest
+        earlier clause naming one, its first (the clause's subject, not an object: "我写了封
+        信给我女儿 今晚吃完那瓶药")."""
+        start = max(0, at - WHO_LOOKBACK)
+        norm = _view(text[start : at + WHO_AHEAD])
+        body = _unquoted(norm.text.translate(self.dialect))
+        limit = sum(1 for a, _ in norm.spans if a < at - start + WHO_INSIDE)
+        named = [(m.start(), False) for m in self.someone_else.finditer(body) if m.start() < limit]
+        if self.first_person is not None:
+            named += [
+                (m.start(), True) for m in self.first_person.finditer(body) if m.start() < limit
+            ]
+        if not named:
+            return None
+        ends = [m.end() for m in _CLAUSE_END.finditer(body, 0, limit)]
+        last_clause = True
+        for left, right in reversed(list(zip([0, *ends], [*ends, limit], strict=True))):
+            inside = sorted(n for n in named if left <= n[0] < right)
+            if inside:
+                _, writer = inside[-1] if last_clause else inside[0]
+                return not writer
+            last_clause = False
+        return None
+
+    def _self_harm_starts(self, text: str) -> list[int]:
+        """Where each self-harm phrase of ``text`` (its first window) starts, in ``text``."""
+        norm = _view(text[:WINDOW])
+        body = norm.text.translate(self.dialect)
+        return [
+            norm.to_original(m.start(), m.end())[0]
+            for c in self.categories
+            if c.category is EmergencyCategory.SELF_HARM
+            for m in c.rule.finditer(body)
+            if m.end() > m.start()
+        ]
 
     def _reads_like_a_letter(self, text: str) -> bool:
         if self.letter is None or len(text) < self.letter_min_chars:
@@ -217,8 +289,8 @@ class CrisisRules:
         "已经找到了", "刚才冒烟的是…") when nothing after it says something is happening now;
         0 otherwise. A danger named before that point was a scare now resolved; one named
         after it is not touched."""
-        if self.settled is None:
-            return 0
+        if self.settled is None or (self.unsettled is not None and self.unsettled.search(body)):
+            return 0  # a person still unwell: the valve shut is a first step, not the end
         last = None
         for found in self.settled.finditer(body):
             last = found
@@ -309,6 +381,25 @@ def _view(text: str) -> NormalizedText:
     return NormalizedText(
         norm.original, "".join(body[i] for i in keep), tuple(norm.spans[i] for i in keep)
     )
+
+
+def _unquoted(body: str) -> str:
+    """``body`` with quoted speech blanked out (same length, no clause marks): in
+    "老母亲跟我讲“我活够了”" the 我 inside the quote is the mother's. A quote still open at
+    the end is blanked to the end."""
+    out = list(body)
+    i = 0
+    while i < len(body):
+        close = _QUOTES.get(body[i])
+        if close is None:
+            i += 1
+            continue
+        end = body.find(close, i + 1)
+        stop = len(body) if end < 0 else end
+        for j in range(i + 1, stop):
+            out[j] = "_"
+        i = stop + 1
+    return "".join(out)
 
 
 def _spaced(body: str, i: int) -> bool:

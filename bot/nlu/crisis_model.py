@@ -54,9 +54,10 @@ class CrisisGuess:
     """The classifier's probability of self-harm alone (whatever its top category)."""
 
 
-OPENING = 40
+OPENING = 80
 """Where to look for who is at risk when the classifier named self-harm (no matched phrase):
-``CrisisRules.about_someone_else`` reads 40 characters either side, so the first 80."""
+``CrisisRules.about_someone_else`` reads the subjects named before it, so the first 80
+characters."""
 
 GUESS_MEMO_SIZE = 4096
 """Texts whose classifier guess one model keeps (then the memo starts afresh)."""

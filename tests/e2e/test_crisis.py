@@ -329,3 +329,59 @@ async def test_self_harm_told_as_another_danger_gets_the_hotlines_and_that_dange
     assert public[0]["kind"] == "crisis"
     assert all(n in public[0]["text"] for n in HOTLINES)
     assert len(robot_texts(platform)) == 3
+
+
+async def test_self_harm_told_about_someone_else_speaks_to_the_one_reporting(
+    bot: Any, platform: Platform
+) -> None:
+    """A father said to want to jump: the reply is for the person writing — stay with him if
+    it is safe, 110/120 for an immediate danger, the hotlines to call or pass on."""
+    son = Resident(bot, "sh-other-1", name="小赵")
+    data = await son.say("我爸刚才说要从阳台跳下去，现在一个人在家")
+    assert kinds(data) == ["crisis"]
+    reply = texts(data)
+    for number in (*HOTLINES, "110", "120"):
+        assert number in reply
+    assert "陪着他/她" in reply
+    assert "如果你那边安全" in reply
+    assert "转给他/她" in reply
+    assert "你现在安全吗" not in reply  # not spoken to as the one at risk
+    assert "通知了居委会值班社工" in reply
+    alerts = robot_texts(platform)
+    assert len(alerts) == 1
+    assert "自伤风险" in alerts[0]
+    # In a group: the one line there speaks to the neighbour who saw it, not "we worry about you".
+    neighbour = Resident(bot, "sh-other-2", chat="g-putuoyicun", group=True, name="小吴")
+    data = await neighbour.say("@邻里 楼上那个小伙子坐在窗台外面，腿都伸出去了", mentioned=True)
+    public = [r for r in data["replies"] if not r.get("private")]
+    assert len(public) == 1
+    assert public[0]["kind"] == "crisis"
+    line = public[0]["text"]
+    assert all(n in line for n in (*HOTLINES, "110", "120"))
+    assert "陪着他/她" in line
+    assert "担心你" not in line
+    assert "社工会尽快联系你" in line
+    assert len(line) < 100
+    assert len(robot_texts(platform)) == 2
+
+
+async def test_self_harm_about_someone_else_with_no_alert_channel_claims_no_alert(
+    start: Callable[..., Any], platform: Platform
+) -> None:
+    bot = await start(committees={"puxiong": {"duty_phone": "021-00000000"}})
+    roommate = Resident(bot, "nc-other")
+    data = await roommate.say("室友说不想活了，把自己锁在卫生间里")
+    assert kinds(data) == ["crisis"]
+    reply = texts(data)
+    assert "陪着他/她" in reply
+    assert "021-00000000" in reply
+    assert "通知了" not in reply
+    assert "已通知" not in reply
+    assert platform.of(ROBOT_PATH) == []
+    await conversation(bot, roommate.key())
+    again = await roommate.say("门还是打不开")
+    line = texts(again)
+    assert kinds(again) == ["crisis"]
+    assert all(n in line for n in (*HOTLINES, "110", "021-00000000")), line
+    assert "陪着他/她" in line
+    assert "通知了" not in line

@@ -424,3 +424,115 @@ def test_a_look_alike_word_elsewhere_does_not_calm_a_sure_classifier() -> None:
     assert not RULES.calm_context(text, markers=False, words=False)
     settled = "楼道里一股煤气味，燃气公司来查了说是下水道的味道，不是漏气"
     assert RULES.calm_context(settled, markers=False, words=False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我爸说要跳楼",
+        "室友说不想活了",
+        "楼上那个小伙子坐在窗台外面，腿都伸出去了",
+        "我婆婆把一整瓶安眠药都吃了，现在叫不醒",
+        "隔壁阿姨刚跟我讲“活着没意思”，一个人关在屋里",
+        "我女儿打电话说“我不想活了”，然后就关机了",
+        "有个女孩坐在桥的栏杆外面哭",
+        "我看见他拎着绳子上天台去了",
+        "我妈说她不想活了，我在外地赶不回去",
+    ],
+)
+def test_self_harm_told_about_another_person_is_recognised(text: str) -> None:
+    hit = RULES.detect(text)
+    assert hit is not None, text
+    assert hit.category is EmergencyCategory.SELF_HARM, text
+    assert hit.someone_else, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我不想活了",
+        "活着没意思，不想活了",
+        # people named as objects, possessions, losses or inside a quote, never the subject
+        "老伴走了以后我一个人活着没意思，想跟她一道去",
+        "我写了封信给我儿子 银行卡密码也写好了 今晚就把药全吃了",
+        "我把猫送给楼下阿姨了，存折放在桌上，以后就不麻烦大家了",
+        "我妈说我矫情，我老公也不回家，我现在站在阳台上想跳下去",
+        "老婆带孩子走了，工钱也没拿到，我现在在楼顶上",
+        "我吃了外婆的一整瓶安眠药",
+        "帮我跟我女儿说声对不起，这是我最后一次发消息了",
+    ],
+)
+def test_self_harm_of_the_writer_is_never_read_as_someone_elses(text: str) -> None:
+    hit = RULES.detect(text)
+    assert hit is not None, text
+    assert hit.category is EmergencyCategory.SELF_HARM, text
+    assert not hit.someone_else, text
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # round 9 kinds (the tenth writer), in other words
+        ("🍾💊 都吞下去了 再见", EmergencyCategory.SELF_HARM),
+        ("阳台窗户推开了，凳子也搬到窗边了", EmergencyCategory.SELF_HARM),
+        ("小孩被狗咬了，小腿血肉模糊", EmergencyCategory.MEDICAL),
+        ("请问电梯里有人被困维保要多久才来？我爸现在还困在里面", EmergencyCategory.LIFT),
+        ("阿婆喺屋企跌低咗，佢头流血", EmergencyCategory.MEDICAL),
+    ],
+)
+def test_round_nine_crises_are_found(text: str, category: EmergencyCategory) -> None:
+    hit = RULES.detect(text)
+    assert hit is not None, text
+    assert hit.category is category, text
+
+
+def test_a_person_still_unwell_is_not_settled_by_the_first_step() -> None:
+    text = "厨房一股煤气味，我已经关了阀门开了窗，可我爸叫他他有点迷糊"
+    assert RULES.detect(text) is not None
+    assert not RULES.calm_context(text, markers=False, words=False)
+
+
+def test_a_letter_that_says_what_was_seen_today_is_live() -> None:
+    letter = (
+        "尊敬的居委会领导：您好！首先感谢各位对我们退休职工的关心，节日慰问品已经收到。"
+        "另外社区合唱团的排练场地，能否请相关部门考虑换到一楼，老人们年纪大了，爬楼梯实在不方便。"
+        "我想反映一件事，我们楼六楼的周伯伯平时天天在楼下下棋，上礼拜起就没见到他。"
+    )
+    assert len(letter) >= 120
+    assert RULES.detect(letter) is None
+    today = "今天我上楼看到他门口的报纸堆了一大摞没人拿。"
+    assert RULES.detect(letter + today) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # what a fire would do, as a complaint
+        "楼道里堆满纸箱，真着火了的话根本跑不出去",
+        "电瓶车天天推进楼里充电，这要是起火谁负责",
+        "消防栓的水带被人拿走了，要是着火了咋办",
+        # a lone person's habitual worry, an idiom of despair over paperwork
+        "我儿子在外地，总担心我一个人在家出事，想问问有没有定期上门",
+        "医保报销要跑三个窗口，我想死的心都有了",
+        # a valve that stops it, a drill said not to be real, figures over years
+        "水龙头一直滴，关了阀门就好了，想换个新的",
+        "周末消防演练会放烟雾，这是演练，请大家不要惊慌",
+        "我在写社区的文章，想了解近几年处理过的火灾和电梯困人事件",
+        # Cantonese: nobody trapped, a resolution
+        "部电梯成日响但系冇人困住，可唔可以搵人睇下",
+        "头先电梯停咗，师傅已经放咗我哋出嚟，依家冇事",
+    ],
+)
+def test_round_nine_look_alikes_stay_calm(text: str) -> None:
+    assert RULES.detect(text) is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "电梯停在九楼一直不下来，按了半天，等得我急死了",
+        "电梯卡在两层中间不动了，里面没人被困，麻烦报修",
+    ],
+)
+def test_nobody_in_the_lift_keeps_even_a_sure_classifier_calm(text: str) -> None:
+    assert RULES.calm_context(text, markers=False, words=False), text

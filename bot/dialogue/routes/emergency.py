@@ -104,12 +104,15 @@ ASK_LOCATION_CALM = "方便的话，告诉我你现在在哪个小区、几号�
 
 
 def self_harm_text(*, someone_else: bool) -> str:
+    """The self-harm reply. ``someone_else``: the message tells of another person at risk
+    ("我爸说要跳楼"), so it speaks to the reporter: stay with them if it is safe, 110/120 for
+    an immediate danger, the hotlines to call or to pass on."""
     if someone_else:
         return (
-            "谢谢你告诉我，这件事很重要。请尽量陪在他/她身边，不要让他/她一个人待着，"
-            "把药品、刀具等危险物品拿开。\n"
+            "谢谢你告诉我。如果你那边安全，请尽量陪着他/她，别让他/她一个人待着，"
+            "把药、刀、绳子等先收起来。\n"
             "如果他/她已经服药、受伤，或在窗台、楼顶等高处，请马上拨打 110 或 120。\n"
-            f"你们也可以打{HOTLINES}，和专业的心理援助人员聊一聊。"
+            f"{HOTLINES}，你可以打去问怎么帮他/她，也可以转给他/她。你也别一个人扛着。"
         )
     return (
         "听到你这么说，我很担心你。你现在安全吗？身边有人陪着你吗？\n"
@@ -123,11 +126,13 @@ def self_harm_follow_up(duty_phone: str, *, someone_else: bool) -> str:
     """The short line for a resident who writes again after a self-harm reply while no staff
     alert got through and nobody has taken the conversation yet: the hotlines, the duty
     phone, and that a person will answer here (the conversation waits in the console)."""
-    who = "他/她" if someone_else else "你"
-    lines = [
-        "我在。你发的消息都会留给社工，社工看到后会在这里回复你。",
-        f"想找人说说话，可以打{HOTLINES}；{who}有危险请马上拨打 110 或 120。",
-    ]
+    lines = ["我在。你发的消息都会留给社工，社工看到后会在这里回复你。"]
+    if someone_else:
+        lines.append(
+            f"请尽量陪着他/她；{HOTLINES}你和他/她都可以打；他/她有危险请马上拨打 110 或 120。"
+        )
+    else:
+        lines.append(f"想找人说说话，可以打{HOTLINES}；你有危险请马上拨打 110 或 120。")
     if duty_phone:
         lines.append(f"也可以直接打居委会值班电话 {duty_phone}。")
     return "".join(lines)
@@ -137,8 +142,14 @@ GROUP_SELF_HARM = (
     "看到你的消息，我们很担心你。想找人说说话可以打{hotlines}；有危险请马上拨打 110 或 120。"
     "也可以私信我。{staff}"
 )
-"""The one line a group sees. It promises nothing the channel may not do: where the platform
-can, the full reply also goes privately (a ``private`` reply); a group never sees it."""
+GROUP_SELF_HARM_OTHER = (
+    "谢谢你告诉我们。安全的话请尽量陪着他/她；有危险请马上拨打 110 或 120。"
+    "{hotlines}可以转给他/她。{staff}"
+)
+"""The one line a group sees (``GROUP_SELF_HARM_OTHER`` when the message tells of another
+person at risk: it speaks to the reporter). It promises nothing the channel may not do: where
+the platform can, the full reply also goes privately (a ``private`` reply); a group never sees
+it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,9 +286,8 @@ class EmergencyResponder:
             replies = [Reply(text, kind, ticket=ref)]
         elif self_harm and not private:
             # In a group: one short caring line; the rest goes privately where it can.
-            group = GROUP_SELF_HARM.format(
-                hotlines=HOTLINES, staff="社工会尽快联系你。" if staff_told else ""
-            )
+            line = GROUP_SELF_HARM_OTHER if someone_else else GROUP_SELF_HARM
+            group = line.format(hotlines=HOTLINES, staff="社工会尽快联系你。" if staff_told else "")
             full = "\n".join([self_harm_text(someone_else=someone_else), honest])
             replies = [Reply(group, kind, ticket=ref), Reply(full, kind, private=True)]
         else:
