@@ -127,6 +127,8 @@ def test_a_malformed_rules_file_names_the_problem(
         ("我爸昨晚打电话跟我说以后要照顾好自己，今天一直打不通", EmergencyCategory.SELF_HARM),
         ("女儿发语音让我别再找她了，现在手机关机", EmergencyCategory.SELF_HARM),
         ("阿爷讲要陪老太婆一起去了，饭也不吃", EmergencyCategory.SELF_HARM),
+        # a meter out of gas beside a person who has stopped breathing is still a crisis
+        ("燃气表没气了我去充值，回来我爸倒在地上没气了", EmergencyCategory.MEDICAL),
     ],
 )
 def test_crises_in_residents_words(text: str, category: EmergencyCategory) -> None:
@@ -193,6 +195,13 @@ def test_crises_in_residents_words(text: str, category: EmergencyCategory) -> No
         "我们一家人周末一起走去公园",
         "天台边上晒的被子被风吹走了",
         "暑假孩子交给我妈带，托班还要报吗",
+        # a gas meter or card out of gas is a top-up, not a person without breath
+        "燃气表没气了 卡怎么充值啊",
+        "煤气卡里又没气了，去哪里买气",
+        "家里没气了，IC卡在哪里充值",
+        # a repair nobody comes to, the phone not answered: a complaint about a service
+        "你们物业到底管不管啊！！报修一个礼拜了还不来，打电话也没人接，我要怎么弄",
+        "报修三天了没人来 打维修电话也打不通",
     ],
 )
 def test_look_alikes_stay_calm(text: str) -> None:
