@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -11,7 +12,7 @@ import redis.asyncio as redis_async
 
 from bot.app import build_state
 from bot.background import BackgroundTasks
-from bot.channels.ingress import APOLOGY, Ingress
+from bot.channels.ingress import APOLOGY, Caller, Ingress
 from bot.domain import (
     Chat,
     ChatType,
@@ -326,3 +327,33 @@ async def test_a_message_to_a_busy_conversation_waits_for_its_lock(rig: Rig) -> 
     assert [r.text for r in result.replies] == ["收到：你好"]
     assert locking.tokens[0] > held.token
     assert await _lock_is_free(rig.state, msg())
+
+
+async def test_a_request_that_hung_up_gets_its_reply_actively_and_its_retry_nothing(
+    rig: Rig,
+) -> None:
+    """The platform closed the callback's connection before the reply was ready: the reply
+    is not stored as passive (nobody would receive it) but sent actively, once."""
+    rig.handler.delay = 0.3
+    hung_up = asyncio.get_running_loop().time() + 0.1
+    caller = Caller(time.monotonic(), lambda: asyncio.get_running_loop().time() < hung_up)
+    ingress = rig.ingress()
+    result = await ingress.receive(msg(), budget_s=3, late=rig.deliver, caller=caller)
+    assert result.pending
+    assert result.replies == []
+    await rig.settle()
+    assert rig.late == [("m1", ["收到：你好"])]
+    retry = await ingress.receive(msg(), budget_s=3, late=rig.deliver)
+    assert retry.duplicate
+    assert retry.replies == []
+    assert rig.handler.calls == ["m1"]
+
+
+async def test_the_reply_budget_counts_from_the_requests_arrival(rig: Rig) -> None:
+    """A callback that waited before reaching the intake has less of its budget left."""
+    rig.handler.delay = 0.3
+    caller = Caller(time.monotonic() - 0.9, lambda: True)
+    result = await rig.ingress().receive(msg(), budget_s=1.0, late=rig.deliver, caller=caller)
+    assert result.pending
+    await rig.settle()
+    assert rig.late == [("m1", ["收到：你好"])]

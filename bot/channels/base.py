@@ -4,6 +4,7 @@ the HTTP plumbing of route handlers (bounded body reads, error mapping)."""
 from __future__ import annotations
 
 import logging
+import time
 import xml.etree.ElementTree as ET  # only the Element type and ParseError
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from bot.channels.errors import BadRequestError, BodyTooLarge, ChannelRequestError
+from bot.channels.ingress import Caller
 from bot.domain import InvalidMessage, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,17 @@ def xml_field(root: ET.Element, name: str) -> str | None:
 
 # --- HTTP plumbing shared by the channels' route handlers --------------------------------
 UNAVAILABLE = "service temporarily unavailable, please retry later"
+
+
+def caller_of(request: web.Request) -> Caller:
+    """The intake's view of ``request``: its reply budget counts from now (call this first
+    thing in the handler), and it stops waiting once the platform hangs up."""
+
+    def is_open() -> bool:
+        transport = request.transport
+        return transport is not None and not transport.is_closing()
+
+    return Caller(time.monotonic(), is_open)
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:

@@ -30,6 +30,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.background import BackgroundTasks
 from bot.domain import ChatType, IncomingMessage, Reply, ReplyKind, StoreUnavailable
@@ -51,6 +52,9 @@ from bot.storage.state import (
 log = logging.getLogger(__name__)
 
 Handler = Callable[[IncomingMessage], Awaitable[list[Reply]]]
+
+OPEN_CHECK_S = 0.05
+"""How often a request waiting for its replies checks that its connection is still open."""
 LateDelivery = Callable[[IncomingMessage, list[Reply]], Awaitable[DeliveryReport]]
 """Sends a message's replies actively; how it went (sent, or failed with the platform's
 error: recorded on the replies)."""
@@ -70,6 +74,17 @@ class IngressResult:
     """The replies were not ready within the budget; they go out through the active sender."""
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The request a message came with, as the intake sees it: when it arrived (its reply
+    budget counts from then, not from when the intake got to it) and whether its connection
+    is still open (a passive reply written after the platform hung up reaches nobody)."""
+
+    arrived: float
+    """``time.monotonic()`` when the request reached its handler."""
+    is_open: Callable[[], bool]
+
+
 @dataclass(slots=True)
 class _Flight:
     waiting: bool = True
@@ -84,6 +99,15 @@ class _Flight:
     """The conversation read with the claim, until the pipeline takes it (``_TurnAnswer``)."""
     pretaken: Pretaken | None = None
     """The conversation lock taken with the claim, until the pipeline takes it up."""
+    caller: Caller | None = None
+
+    def still_waiting(self) -> bool:
+        """Whether the request still waits for a passive reply: not once it stopped waiting,
+        nor once its connection closed (the platform timed out: its retry, or nobody, would
+        be handed an answer stored for it, so the answer goes out actively instead)."""
+        if self.waiting and self.caller is not None and not self.caller.is_open():
+            self.waiting = False
+        return self.waiting
 
 
 class Ingress:
@@ -126,20 +150,24 @@ class Ingress:
         late: LateDelivery | None,
         *,
         reply_to: str = "",
+        caller: Caller | None = None,
     ) -> IngressResult:
         """Process ``msg`` once. ``late`` delivers replies that miss ``budget_s``; without it
         the replies are logged as undeliverable once the budget has passed. ``reply_to`` is
-        what the channel's late sender needs besides the message (kept with it in the log)."""
-        deadline = time.monotonic() + budget_s
+        what the channel's late sender needs besides the message (kept with it in the log).
+        ``caller``: the HTTP request, whose arrival starts the budget and whose closed
+        connection ends the wait at once."""
+        start = time.monotonic() if caller is None else min(caller.arrived, time.monotonic())
+        deadline = start + budget_s
         key = keys.dedup(msg.dedup_key)
         # In a private chat the pipeline answers under the conversation lock: it comes with
         # the claim, in the same round trip (``PRETAKEN``), if free.
         lock = keys.lock(msg.conversation_key) if msg.chat.type is ChatType.PRIVATE else None
         token, lease = await self._state.claim_with_lock(key, self._lease_s, lock)
         if token is None:
-            return await self._duplicate(msg, key, deadline, late, reply_to)
+            return await self._duplicate(msg, key, deadline, late, reply_to, caller)
         pretaken = None if lease is None else Pretaken(lease)
-        return await self._claimed(msg, key, token, deadline, late, reply_to, pretaken)
+        return await self._claimed(msg, key, token, deadline, late, reply_to, caller, pretaken)
 
     async def recover(self) -> int:
         """Take up stored messages whose lease ran out unanswered (a worker died or gave them
@@ -185,6 +213,7 @@ class Ingress:
         deadline: float,
         late: LateDelivery | None,
         reply_to: str,
+        caller: Caller | None,
         pretaken: Pretaken | None = None,
     ) -> IngressResult:
         """This request holds the dedup claim ``token`` (and perhaps the conversation lock,
@@ -212,25 +241,28 @@ class Ingress:
                 # The state store had lost the message (restart, flush): the log answers.
                 return await self._answered(key, status.result)
             # Stored and held by a live lease elsewhere: wait for its answer, or its lapse.
-            if time.monotonic() >= deadline:
+            if _gone(deadline, caller):
                 await _quietly(self._state.release(key, token))
                 return IngressResult([], duplicate=True, pending=True)
             await asyncio.sleep(self._poll_s * 2)
-        flight = _Flight(known=status.conversation, pretaken=pretaken)
+        flight = _Flight(known=status.conversation, pretaken=pretaken, caller=caller)
         task = self._tasks.spawn(self._process(msg, key, token, flight, late), name=f"msg {key}")
-        await asyncio.wait({task}, timeout=max(deadline - time.monotonic(), 0.0))
+        await _wait_while_waiting(task, flight, deadline)
         if not task.done() and flight.answering:
             # The replies are ready and being stored for this very response.
             await asyncio.wait({task})
         if task.done():
             replies = task.result()
             if replies is not None:
+                if caller is not None and not caller.is_open():
+                    # Stored for this request as it hung up: the platform's retry gets it.
+                    log.warning("passive reply ready as the request closed", extra={"key": key})
                 return IngressResult(replies)
             if flight.given_back:
                 # Stored, unanswered, free to be taken up again: acknowledged, not dropped.
                 return IngressResult([], pending=True)
             # A newer claim took the message over: answer the request like a retry.
-            return await self._duplicate(msg, key, deadline, late, reply_to)
+            return await self._duplicate(msg, key, deadline, late, reply_to, caller)
         flight.waiting = False
         return IngressResult([], pending=True)
 
@@ -241,6 +273,7 @@ class Ingress:
         deadline: float,
         late: LateDelivery | None,
         reply_to: str,
+        caller: Caller | None,
     ) -> IngressResult:
         """The message is claimed (or done): wait for its answer within the budget; take it
         over if the holder's claim lapses meanwhile."""
@@ -251,9 +284,9 @@ class Ingress:
             if stored is None:
                 token = await self._state.claim(key, self._lease_s)
                 if token is not None:
-                    return await self._claimed(msg, key, token, deadline, late, reply_to)
+                    return await self._claimed(msg, key, token, deadline, late, reply_to, caller)
                 continue
-            if time.monotonic() >= deadline:
+            if _gone(deadline, caller):
                 # Acknowledge only a stored message: the holder may have died before storing
                 # it. Stored unclaimed, it is taken up by ``recover`` once the claim lapses.
                 status = await self._log.claim_inbound(msg, fence=0, lease_s=0, reply_to=reply_to)
@@ -293,7 +326,7 @@ class Ingress:
             return None
         if flight.stored is not None:
             return await self._stored_with_turn(msg, key, flight.stored, replies, late, started)
-        if flight.waiting:
+        if flight.still_waiting():
             flight.answering = True
             result = Answer(replies, Delivery.PASSIVE).dump()
             try:
@@ -419,7 +452,7 @@ class Ingress:
                 return None
             except StoreUnavailable:
                 attempt += 1
-                if flight.waiting:
+                if flight.still_waiting():
                     # Nothing acknowledged yet: give the message back; the platform retries.
                     await self._give_back(msg, key, token)
                     raise
@@ -518,7 +551,7 @@ class _TurnAnswer:
         if msg.dedup_key != self._msg.dedup_key or flight.stored is not None:
             return False
         ingress = self._ingress
-        if flight.waiting:
+        if flight.still_waiting():
             flight.answering = True  # the request waits for this answer now
             delivery = Delivery.PASSIVE
         else:
@@ -540,6 +573,21 @@ class _TurnAnswer:
         lease.note = str(conversation.version)
         lease.finish = Finish(self._key, result, ingress._dedup_ttl_s)
         return True
+
+
+def _gone(deadline: float, caller: Caller | None) -> bool:
+    """The request can wait no longer: its budget is spent, or its connection closed."""
+    return time.monotonic() >= deadline or (caller is not None and not caller.is_open())
+
+
+async def _wait_while_waiting(task: asyncio.Task[Any], flight: _Flight, deadline: float) -> None:
+    """Wait for ``task`` until the deadline, or until the request's connection closes."""
+    while not task.done():
+        left = deadline - time.monotonic()
+        if left <= 0 or not flight.still_waiting():
+            return
+        step = left if flight.caller is None else min(left, OPEN_CHECK_S)
+        await asyncio.wait({task}, timeout=step)
 
 
 def _late_delivery(replies: list[Reply], late: LateDelivery | None) -> Delivery:

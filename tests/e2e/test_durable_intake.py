@@ -13,7 +13,7 @@ import pytest
 import redis.asyncio as redis_async
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from channel_helpers import MP_TOKEN, OPENID, Platform
+from channel_helpers import MP_TOKEN, OPENID, Platform, mp_text, plain_query
 from sqlalchemy import func, select
 
 from bot import appkeys
@@ -238,3 +238,48 @@ async def test_a_message_taken_up_again_after_later_turns_is_not_applied_twice(
     assert after is not None
     assert after.state["draft"] == before.state["draft"]
     assert after.state["draft"]["awaiting"] == "building"
+
+
+async def test_a_reply_ready_after_wechat_hung_up_goes_out_through_the_api_once(
+    start: Callable[..., Any], backend: dict[str, str], platform: Platform
+) -> None:
+    """WeChat gave up on the callback (5 s passed on its side) while the message was still
+    being answered: the answer must not be stored as a passive reply nobody receives. It goes
+    out through the customer-service API, once; the retry is acknowledged with nothing."""
+    bot = await start(_config(platform, **backend))
+    state = bot.app[appkeys.STATE]
+    conversation = IncomingMessage(
+        "7001", "wechat_mp", "plain", "puxiong", Chat(OPENID, ChatType.PRIVATE), Sender(OPENID), ""
+    ).conversation_key
+    # The conversation is busy (another message of the resident's is being answered), so the
+    # answer comes only after WeChat hung up.
+    busy = await state.acquire(keys.lock(conversation), 30, 0)
+    body = mp_text("你好", msg_id="7001").encode()
+    query = "&".join(f"{k}={v}" for k, v in plain_query().items())
+    _, writer = await asyncio.open_connection(bot.host, bot.port)
+    writer.write(
+        f"POST /wechat/mp/plain?{query} HTTP/1.1\r\nHost: {bot.host}\r\n"
+        f"Content-Type: text/xml\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    for _ in range(500):  # until the callback's message is stored
+        if await _count(bot, MessageRow, MessageRow.direction == "in"):
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the callback never reached the intake")
+    writer.close()  # WeChat's 5 s are over: it hangs up (and will retry)
+    await writer.wait_closed()
+    await asyncio.sleep(0.2)
+    await state.unlock(busy.name, busy.token)
+    await platform.wait_for(SEND)
+    [(_, pushed)] = platform.of(SEND)
+    assert pushed["touser"] == OPENID
+    assert pushed["text"]["content"].strip()
+    retry = await bot.post("/wechat/mp/plain", params=plain_query(), data=body)
+    assert retry.status == 200
+    assert (await retry.text()).strip() in {"", "success"}
+    await asyncio.sleep(0.3)
+    assert len(platform.of(SEND)) == 1
+    assert await _count(bot, MessageRow, MessageRow.direction == "out") == 1

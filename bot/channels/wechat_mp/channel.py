@@ -30,6 +30,7 @@ from aiohttp import web
 from bot.channels.base import (
     APPLICATION_XML,
     ChannelResponse,
+    caller_of,
     parse_xml,
     read_body,
     text_guard,
@@ -37,7 +38,7 @@ from bot.channels.base import (
 )
 from bot.channels.crypto import MessageCrypto, check_timestamp, verify_signature
 from bot.channels.errors import BadRequestError, PlainModeRefused, UnknownAccount
-from bot.channels.ingress import LateDelivery
+from bot.channels.ingress import Caller, LateDelivery
 from bot.channels.platform import DELIVERY_ERRORS, failed
 from bot.channels.protocol import Capabilities, Channel, ChannelContext
 from bot.channels.render import join_replies, mask, xml_text
@@ -88,10 +89,11 @@ class WeChatMpChannel(Channel):
         return self.verify_url(request.match_info["account"], request.query)
 
     async def _post(self, request: web.Request) -> ChannelResponse:
+        caller = caller_of(request)
         name = request.match_info["account"]
         self.account(name)
         body = await read_body(request, self._settings.max_body_bytes)
-        return await self.handle(name, request.query, body)
+        return await self.handle(name, request.query, body, caller=caller)
 
     # --- delivery -------------------------------------------------------------------------
     def late_delivery(self, msg: IncomingMessage, reply_to: str) -> LateDelivery | None:
@@ -158,7 +160,9 @@ class WeChatMpChannel(Channel):
             raise BadRequestError("missing echostr")
         return ChannelResponse.text(echostr)
 
-    async def handle(self, name: str, query: Mapping[str, str], body: bytes) -> ChannelResponse:
+    async def handle(
+        self, name: str, query: Mapping[str, str], body: bytes, *, caller: Caller | None = None
+    ) -> ChannelResponse:
         """POST: verify, decrypt, convert, run through ingress, render the passive reply.
         Raises ChannelRequestError subclasses (mapped to 4xx) and StoreUnavailable (503)."""
         acc = self.account(name)
@@ -188,7 +192,9 @@ class WeChatMpChannel(Channel):
         if msg is None:
             return ChannelResponse.text(SUCCESS)
         late = self.late_delivery(msg, "")
-        result = await self._ingress.receive(msg, self._settings.reply_budget_s, late)
+        result = await self._ingress.receive(
+            msg, self._settings.reply_budget_s, late, caller=caller
+        )
         text = join_replies(result.replies)
         log.info(
             "wechat_mp message",

@@ -27,10 +27,16 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.channels.base import APPLICATION_JSON, ChannelResponse, read_body, text_guard
+from bot.channels.base import (
+    APPLICATION_JSON,
+    ChannelResponse,
+    caller_of,
+    read_body,
+    text_guard,
+)
 from bot.channels.crypto import MessageCrypto, check_timestamp, verify_signature
 from bot.channels.errors import BadRequestError, UnknownAccount
-from bot.channels.ingress import LateDelivery
+from bot.channels.ingress import Caller, LateDelivery
 from bot.channels.platform import DELIVERY_ERRORS, PlatformClient, failed
 from bot.channels.protocol import Capabilities, Channel, ChannelContext
 from bot.channels.render import join_replies, mask
@@ -86,10 +92,11 @@ class WeComBotChannel(Channel):
         return self.verify_url(request.match_info["bot"], request.query)
 
     async def _post(self, request: web.Request) -> ChannelResponse:
+        caller = caller_of(request)
         name = request.match_info["bot"]
         self.bot(name)
         body = await read_body(request, self._settings.max_body_bytes)
-        return await self.handle(name, request.query, body)
+        return await self.handle(name, request.query, body, caller=caller)
 
     # --- delivery -------------------------------------------------------------------------
     def late_delivery(self, msg: IncomingMessage, reply_to: str) -> LateDelivery | None:
@@ -127,7 +134,9 @@ class WeComBotChannel(Channel):
         except UnicodeDecodeError:
             raise BadRequestError("echostr is not UTF-8") from None
 
-    async def handle(self, name: str, query: Mapping[str, str], body: bytes) -> ChannelResponse:
+    async def handle(
+        self, name: str, query: Mapping[str, str], body: bytes, *, caller: Caller | None = None
+    ) -> ChannelResponse:
         """POST: verify, decrypt, convert, run through ingress, render the encrypted reply."""
         _, crypto = self._crypto(name)
         timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
@@ -152,6 +161,7 @@ class WeComBotChannel(Channel):
             late,
             # Kept with the message: a worker taking it up after a crash answers through it.
             reply_to=response_url if late is not None and isinstance(response_url, str) else "",
+            caller=caller,
         )
         text = join_replies(result.replies, group=group)
         log.info(
