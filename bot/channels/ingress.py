@@ -53,8 +53,9 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[IncomingMessage], Awaitable[list[Reply]]]
 
-OPEN_CHECK_S = 0.05
-"""How often a request waiting for its replies checks that its connection is still open."""
+OPEN_CHECK_S = 0.25
+"""How often a request waiting for its replies checks that its connection is still open (an
+answer being stored checks it then and there; this only frees the waiting request)."""
 LateDelivery = Callable[[IncomingMessage, list[Reply]], Awaitable[DeliveryReport]]
 """Sends a message's replies actively; how it went (sent, or failed with the platform's
 error: recorded on the replies)."""
