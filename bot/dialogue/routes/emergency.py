@@ -6,7 +6,9 @@ The reply never claims what did not happen: it says staff were told only when th
 service reports the alert sent or durably queued to a configured channel; otherwise it
 gives the committee's duty phone and the emergency numbers. Self-harm gets a human reply
 (kind ``crisis``): a caring word, "are you safe now?", the hotlines (12356, Shanghai's
-962525) and 110/120 for immediate danger — never a script, a menu or a goodbye."""
+962525) and 110/120 for immediate danger — never a script, a menu or a goodbye. Another
+danger with a sign of self-harm (an overdose read as first aid, a person on a roof read as
+"other") keeps that danger's advice and adds the hotlines and 110/120."""
 
 from __future__ import annotations
 
