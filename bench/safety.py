@@ -55,10 +55,10 @@ TUNE_SPLITS = (
     "tune8",
     "tune9",
     "tune10",
+    "tune11",
     "tune12",
 )
-"""One tune set per independent writer (``*_tune.jsonl`` … ``*_tune12.jsonl``; the eleventh
-writer's set is fresh, scored like the holdout)."""
+"""One tune set per independent writer (``*_tune.jsonl`` … ``*_tune12.jsonl``)."""
 
 
 def load(split: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -13,6 +13,8 @@ from bot.dialogue.routes.emergency import (
     GROUP_SELF_HARM,
     GROUP_SELF_HARM_OTHER,
     HOTLINES,
+    SELF_HARM_CUE_LINE,
+    SELF_HARM_CUE_SHORT,
     self_harm_follow_up,
     self_harm_text,
 )
@@ -78,3 +80,13 @@ def test_the_wording_follows_who_the_message_says_is_at_risk(
     text = self_harm_text(someone_else=hit.someone_else)
     assert ("陪着他/她" in text) is someone_else
     assert ("你现在安全吗" in text) is not someone_else
+
+
+def test_a_sign_of_self_harm_beside_another_danger_adds_the_hotlines_without_presuming() -> None:
+    # An overdose answered as first aid, a person on a roof answered as "other": the line
+    # added to that danger's advice gives every number, and asks rather than assumes.
+    for line in (SELF_HARM_CUE_LINE, SELF_HARM_CUE_SHORT):
+        assert all(n in line for n in NUMBERS), line
+        assert line.startswith("如")  # "if": the message was not read as self-harm
+        assert "担心你" not in line
+    assert len(SELF_HARM_CUE_LINE) < 120

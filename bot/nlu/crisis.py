@@ -83,6 +83,7 @@ class CrisisRules:
     first_person: re.Pattern[str] | None = None
     unsettled: re.Pattern[str] | None = None
     calm_sure: re.Pattern[str] | None = None
+    self_harm_cue: re.Pattern[str] | None = None
     source: Path | None = None
 
     @classmethod
@@ -162,6 +163,11 @@ class CrisisRules:
             calm_sure=(
                 _compile(body["calm_sure"], where, "calm_sure") if body.get("calm_sure") else None
             ),
+            self_harm_cue=(
+                _compile(body["self_harm_cue"], where, "self_harm_cue")
+                if body.get("self_harm_cue")
+                else None
+            ),
             **_letter(body.get("letter"), where),
         )
 
@@ -194,6 +200,22 @@ class CrisisRules:
             who = {self.who_is_at_risk(text, at) for at in {start, *self._self_harm_starts(text)}}
             other = True in who and False not in who
         return EmergencyHit(first, text[start:end], start, end, "rules", tuple(order[1:]), other)
+
+    def has_self_harm_cue(self, text: str) -> bool:
+        """Whether ``text`` (its first window) carries a sign of self-harm: a self-harm
+        phrase, even one the look-alike rules would calm ("上次说过不想活了"), or a
+        ``self_harm_cue`` phrase (a whole bottle swallowed, a person on a ledge, charcoal, a
+        rope). Asked only of a message already judged urgent for another danger: its reply
+        then also gives the hotlines."""
+        body = _view(text[:WINDOW]).text.translate(self.dialect)
+        if self.self_harm_cue is not None and self.self_harm_cue.search(body):
+            return True
+        return any(
+            m.end() > m.start()
+            for c in self.categories
+            if c.category is EmergencyCategory.SELF_HARM
+            for m in c.rule.finditer(body)
+        )
 
     def calm_context(self, text: str, *, markers: bool = True, words: bool = True) -> bool:
         """Whether ``text`` reads like a look-alike (a scare told and resolved, a letter to

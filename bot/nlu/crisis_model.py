@@ -114,6 +114,12 @@ otherwise (19 of 21 at 0.4) against the other urgent messages it would wrongly a
 to (2 of about 1,600)."""
 
 
+SELF_HARM_CUE = 0.15
+"""A lower classifier probability of self-harm at which a crisis named as another danger is
+answered with the hotlines as well (``EmergencyHit.self_harm_cue``), though not as self-harm:
+an overdose read as a medical emergency, a person on a roof read as "other"."""
+
+
 @dataclass(frozen=True, slots=True)
 class CrisisDecision:
     """What the crisis layer made of one message: ``hit`` is the crisis (or None);
@@ -147,12 +153,13 @@ def crisis_decision(
     ``always_score``: ask the classifier even when the rules found a crisis (benchmarks)."""
     found = rules.detect(scan or text)
     if model is None:
-        return CrisisDecision(found, found)
+        return CrisisDecision(_cued(rules, found, None, scan or text), found)
     if found is not None and not always_score:
         if EmergencyCategory.SELF_HARM in found.categories:
             return CrisisDecision(found, found)
         # Named as another danger: the classifier says whether it is also self-harm.
-        hit = _with_self_harm(rules, found, model.guess(text), scan or text)
+        guess = model.guess(text)
+        hit = _cued(rules, _with_self_harm(rules, found, guess, scan or text), guess, scan or text)
         return CrisisDecision(hit, found)
     guess = model.guess(text)
     live = rules.letter_live_part(text)
@@ -164,14 +171,27 @@ def crisis_decision(
     unsure = guess.p_urgent < sure
     calm = rules.calm_context(text, markers=unsure, words=unsure)
     if found is not None:
-        hit = _with_self_harm(rules, found, guess, scan or text)
+        hit = _cued(rules, _with_self_harm(rules, found, guess, scan or text), guess, scan or text)
         return CrisisDecision(hit, found, guess.p_urgent, calm)
     if guess.p_urgent >= threshold and not calm:
         hit = _with_self_harm(
             rules, EmergencyHit(guess.category, "", 0, 0, "classifier"), guess, text
         )
-        return CrisisDecision(hit, None, guess.p_urgent, calm)
+        return CrisisDecision(_cued(rules, hit, guess, scan or text), None, guess.p_urgent, calm)
     return CrisisDecision(None, None, guess.p_urgent, calm)
+
+
+def _cued(
+    rules: CrisisRules, hit: EmergencyHit | None, guess: CrisisGuess | None, text: str
+) -> EmergencyHit | None:
+    """``hit`` marked ``self_harm_cue`` when it is not self-harm but the message carries a
+    sign of it: the rules' ``has_self_harm_cue``, or a classifier probability of self-harm of
+    at least ``SELF_HARM_CUE``."""
+    if hit is None or EmergencyCategory.SELF_HARM in hit.categories:
+        return hit
+    if (guess is not None and guess.p_self_harm >= SELF_HARM_CUE) or rules.has_self_harm_cue(text):
+        return replace(hit, self_harm_cue=True)
+    return hit
 
 
 def _with_self_harm(

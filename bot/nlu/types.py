@@ -74,6 +74,11 @@ class EmergencyHit:
     also: tuple[EmergencyCategory, ...] = ()
     someone_else: bool = False
     """Self-harm about another person ("我妈说不想活了"): the reply speaks to a helper."""
+    self_harm_cue: bool = False
+    """Not recognised as self-harm, but with a sign of it (a self-harm phrase the rules
+    calmed, a whole bottle of pills, a person on a ledge, charcoal, a rope, or the
+    classifier's self-harm probability above a low bar): the reply for the main danger also
+    gives the hotlines and 110/120."""
 
     @property
     def categories(self) -> tuple[EmergencyCategory, ...]:
@@ -88,6 +93,7 @@ class EmergencyHit:
             "source": self.source,
             "also": [c.value for c in self.also],
             "someone_else": self.someone_else,
+            "self_harm_cue": self.self_harm_cue,
         }
 
 

@@ -331,6 +331,29 @@ async def test_self_harm_told_as_another_danger_gets_the_hotlines_and_that_dange
     assert len(robot_texts(platform)) == 3
 
 
+async def test_an_overdose_answered_as_first_aid_still_gives_the_hotlines(
+    bot: Any, platform: Platform
+) -> None:
+    # Read as a medical emergency, not as self-harm, but a handful of pills swallowed is a
+    # sign of it: the first-aid advice, then the hotlines with 110/120; the alert says so.
+    son = Resident(bot, "cue-1", name="小王")
+    data = await son.say("我妈刚才吞了一把降压药，现在叫不醒")
+    assert kinds(data) == ["emergency"]
+    reply = texts(data)
+    assert "【急救】" in reply
+    for number in (*HOTLINES, "110", "120"):
+        assert number in reply
+    alerts = robot_texts(platform)
+    assert len(alerts) == 1
+    assert "疑有自伤风险" in alerts[0]
+    # An ordinary emergency carries no such line.
+    neighbour = Resident(bot, "cue-2")
+    data = await neighbour.say("老人在卫生间摔倒了，头上在流血")
+    assert kinds(data) == ["emergency"]
+    assert not any(number in texts(data) for number in HOTLINES)
+    assert "疑有自伤风险" not in robot_texts(platform)[-1]
+
+
 async def test_self_harm_told_about_someone_else_speaks_to_the_one_reporting(
     bot: Any, platform: Platform
 ) -> None:

@@ -545,3 +545,85 @@ def test_round_nine_look_alikes_stay_calm(text: str) -> None:
 )
 def test_nobody_in_the_lift_keeps_even_a_sure_classifier_calm(text: str) -> None:
     assert RULES.calm_context(text, markers=False, words=False), text
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # round 10 kinds (the eleventh writer), in other words
+        ("我现在在天台上，最后给你们发条消息", EmergencyCategory.SELF_HARM),
+        ("对面楼有个人从阳台栏杆那边探出去半个身子了", EmergencyCategory.SELF_HARM),
+        ("老爸吃了一堆药，桌上留了张字条写着别救我", EmergencyCategory.SELF_HARM),
+        ("绳子都挂好了，跟你们说一声，你们不用来了", EmergencyCategory.SELF_HARM),
+        ("女儿发消息说以后你们再也见不到我了，现在联系不上", EmergencyCategory.SELF_HARM),
+        ("弟弟发脾气用头去撞墙，额头都撞破了", EmergencyCategory.SELF_HARM),
+        ("外公拿围巾系在暖气管上，被我发现了", EmergencyCategory.SELF_HARM),
+        ("隔壁男的一直吼着要砍死她，屋里乒乒乓乓的", EmergencyCategory.VIOLENCE),
+        ("燃气管被挖断了，阀门关了可是味道还是很冲，整栋楼要疏散", EmergencyCategory.GAS),
+    ],
+)
+def test_round_ten_crises_are_found(text: str, category: EmergencyCategory) -> None:
+    hit = RULES.detect(text)
+    assert hit is not None, text
+    assert category in hit.categories, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a fire as a complaint's "what if"; hyperbole
+        "楼梯口的防火门老被人用拖把撑开，这样一着火烟全灌进来",
+        "电动车停在楼道口，哪天真起火了怎么办",
+        "隔壁天天装修电钻响，我脑子都要炸了，请你们管管",
+        "这个月报名的人多到爆炸，名额还有吗",
+        # a thing of a child lost, an app that will not open, a film
+        "孩子的接种本丢了，去哪里补办",
+        "一键叫车的小程序打不开了，怎么办",
+        "昨晚看了部灾难片，电梯突然掉下去那段把我吓坏了",
+        # water that hisses or smells; an inspector's verdict; a habit; a fracture being rested
+        "卫生间水箱老是嘶嘶地响，要不要换配件",
+        "龙头放出来的水有股漂白粉味，能直接喝吗",
+        "燃气公司上门说我家热水器是直排的要换，费用谁出",
+        "我家老人吃饭容易噎住，社区有急救培训吗",
+        "我脚踝骨折在家静养，医保报销怎么弄",
+        # told and then resolved; low mood denied; an elder's memory; hearsay asked about
+        "下午楼下冒了好多烟，物业来看了，吓了大家一跳",
+        "孩子随口说了句不想活了，后来问清楚是在说游戏，想找个心理老师聊聊",
+        "最近情绪低落，但没有想过伤害自己，社区有心理咨询吗",
+        "我爷爷说他年轻的时候这里发过大水，是真的吗",
+        "刷到网上有人说电梯会突然坠落，我们小区的电梯安全吗",
+        "楼上漏水淹了的人家后来怎么赔的，我家也遇到这事",
+        "听说电梯被困的时候不要扒门，是这样吗",
+    ],
+)
+def test_round_ten_look_alikes_stay_calm(text: str) -> None:
+    assert RULES.detect(text) is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "奶奶吃了小半瓶降压药，现在头晕站不稳",
+        "有个男的坐在楼顶边上，腿晃来晃去",
+        "楼下飘上来一股炭火味，门窗都关着",
+        "他拎着一根绳子往地下室去了",
+        "上次他说过不想活了，今天又晕倒在家里",
+    ],
+)
+def test_a_sign_of_self_harm_is_noticed_in_a_message_urgent_for_another_reason(
+    text: str,
+) -> None:
+    assert RULES.has_self_harm_cue(text), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "厨房着火了，火很大",
+        "老人在卫生间摔倒了，头上在流血",
+        "电梯困人了，里面有个小孩",
+        "楼上水管爆了，水往下灌",
+    ],
+)
+def test_an_ordinary_emergency_carries_no_self_harm_sign(text: str) -> None:
+    assert not RULES.has_self_harm_cue(text), text

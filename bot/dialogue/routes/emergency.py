@@ -6,7 +6,9 @@ The reply never claims what did not happen: it says staff were told only when th
 service reports the alert sent or durably queued to a configured channel; otherwise it
 gives the committee's duty phone and the emergency numbers. Self-harm gets a human reply
 (kind ``crisis``): a caring word, "are you safe now?", the hotlines (12356, Shanghai's
-962525) and 110/120 for immediate danger — never a script, a menu or a goodbye."""
+962525) and 110/120 for immediate danger — never a script, a menu or a goodbye. Another
+danger with a sign of self-harm (an overdose read as first aid, a person on a roof read as
+"other") keeps that danger's advice and adds the hotlines and 110/120."""
 
 from __future__ import annotations
 
@@ -98,6 +100,17 @@ LABEL: dict[EmergencyCategory, str] = {
     EmergencyCategory.MISSING_CHILD: "孩子走失",
     EmergencyCategory.OTHER: "紧急情况",
 }
+
+SELF_HARM_CUE_LINE = (
+    "如果您或身边的人有伤害自己的念头，有危险请马上拨打 110 或 120，"
+    "尽量有人陪着，把药、刀、绳子等先收起来；"
+    f"也可以随时打{HOTLINES}，会有专业的人认真听。"
+)
+"""Added to the reply for another danger when the message carries a sign of self-harm
+(``EmergencyHit.self_harm_cue``): an overdose answered as first aid, a person on a roof
+answered as "other" still get the hotlines and 110/120."""
+SELF_HARM_CUE_SHORT = f"如有人想伤害自己，有危险请拨打 110 或 120，也可打{HOTLINES}"
+SELF_HARM_CUE_ALERT = "（疑有自伤风险）"
 
 ASK_LOCATION = "为了让社工尽快找到您，请告诉我具体地址：哪个小区、几号楼、几室？"
 ASK_LOCATION_CALM = "方便的话，告诉我你现在在哪个小区、几号楼，社工可以更快找到你。"
@@ -202,6 +215,7 @@ class EmergencyResponder:
         self_harm = EmergencyCategory.SELF_HARM in categories
         if self_harm:
             category = EmergencyCategory.SELF_HARM
+        cue = not self_harm and hit is not None and hit.self_harm_cue
         building, room = parse.value("building") or "", parse.value("room") or ""
         draft = TicketDraft(
             committee=committee.id,
@@ -219,7 +233,8 @@ class EmergencyResponder:
         held = "（该居民正由社工跟进）" if holder else ""
         quote = mask(_excerpt(msg.text, hit.start if hit and hit.source == "rules" else 0))
         alert_text = (
-            f"【紧急·{LABEL[category]}】{committee.name}{('·' + where) if where else ''}：{who}"
+            f"【紧急·{LABEL[category]}{SELF_HARM_CUE_ALERT if cue else ''}】"
+            f"{committee.name}{('·' + where) if where else ''}：{who}"
             f"{held}：“{quote}”。请值班社工立即处置，并在工作台点“我来处理”。"
         )
         started = time.perf_counter()
@@ -278,11 +293,8 @@ class EmergencyResponder:
         ref = ticket.ref() if ticket is not None else None
         kind = ReplyKind.CRISIS if self_harm else ReplyKind.EMERGENCY
         if holder:
-            text = (
-                f"{FIRST_STEP[category]}。已提醒正在跟进您的社工。"
-                if staff_told
-                else (f"{FIRST_STEP[category]}。{honest}")
-            )
+            first = f"{FIRST_STEP[category]}。" + (f"{SELF_HARM_CUE_SHORT}。" if cue else "")
+            text = f"{first}已提醒正在跟进您的社工。" if staff_told else f"{first}{honest}"
             replies = [Reply(text, kind, ticket=ref)]
         elif self_harm and not private:
             # In a group: one short caring line; the rest goes privately where it can.
@@ -293,6 +305,8 @@ class EmergencyResponder:
         else:
             lines = [self_harm_text(someone_else=someone_else)] if self_harm else []
             lines += [ADVICE[c] for c in _advice_order(categories, category, self_harm)]
+            if cue:
+                lines.append(SELF_HARM_CUE_LINE)
             lines.append(honest)
             if ask:
                 lines.append(ASK_LOCATION_CALM if gentle else ASK_LOCATION)
