@@ -4,15 +4,16 @@ gets its own layer over it (``new_tokenizer``) so the others never see them.
 
 jieba keeps its dictionary as a Python dict of every word and every prefix of a word
 (498,113 keys, some 53 MB per process). Here it is a compact table with the same lookups
-(``Frequencies``): the words in a MARISA trie and their frequencies in an array, 2.7 MB
-together, kept as two files in a folder of the host (``share_dictionary``: the models
-folder) that every process memory-maps, so the workers of a host share one copy in the page
-cache; without a folder the table is built in memory (a second or two). Segmentation is
+(``Frequencies``): the words and their prefixes in a MARISA trie, their frequencies in an
+array, 3.2 MB together, kept as two files in a folder of the host (``share_dictionary``: the
+models folder) that every process memory-maps, so the workers of a host share one copy in
+the page cache; without a folder, or when it fails, the table is built in memory (a few
+seconds). Segmentation is
 jieba's own, word for word: the tokenizer only finds a sentence's candidate words through
-the trie (``get_DAG``) and reads their frequencies from the array (``calc``); everything else
+the trie and keeps their frequencies for the route (``get_DAG``, ``calc``); everything else
 (HMM for unknown words, ``add_word``, ``cut_for_search``) reads the table through ``in``,
-``[]`` and ``get``, which answer as jieba's dict would (true of jieba 0.42). When the trie
-package or the folder fails, jieba's own dict is used, as before."""
+``[]`` and ``get``, which answer as jieba's dict would (true of jieba 0.42). When even the
+table cannot be built, jieba's own dict is used, as before."""
 
 from __future__ import annotations
 
@@ -100,9 +101,9 @@ def new_tokenizer(words: Iterable[tuple[str, int]] = ()) -> Any:
 
 class Frequencies:
     """jieba's frequency table (word → frequency, every prefix of a word → 0, nothing else)
-    answering ``in``, ``[]`` and ``get`` as that dict would: the dictionary's words in a trie,
-    their frequencies in an array, plus this table's own entries (words added to one
-    tokenizer, with their prefixes) over them. ``total``: the sum of the dictionary's
+    answering ``in``, ``[]`` and ``get`` as that dict would: the dictionary's words and their
+    prefixes in a trie, their frequencies in an array, plus this table's own entries (words
+    added to one tokenizer, with their prefixes) over them. ``total``: the sum of the dictionary's
     frequencies, as jieba counts it (a word listed twice counts twice)."""
 
     __slots__ = ("_freqs", "_own", "_trie", "total")
@@ -189,9 +190,9 @@ _cls: Any = None
 
 
 def _tokenizer_class() -> Any:
-    """A ``jieba.Tokenizer`` that finds candidate words through a ``Frequencies`` table's
-    trie (one call per position) rather than one dict look-up per prefix; the route it
-    computes is jieba's, from the same frequencies."""
+    """A ``jieba.Tokenizer`` whose ``get_DAG`` reads a ``Frequencies`` table's trie directly
+    (one look-up per fragment, where jieba's makes two) and hands the frequencies it read to
+    ``calc``, which need not look them up again; the route is jieba's, from the same numbers."""
     global _cls
     if _cls is None:
         import jieba
