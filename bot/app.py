@@ -82,6 +82,7 @@ from bot.periodic import every, periodic_work, push_to_resident
 from bot.playground import add_try_routes
 from bot.retrieval import RetrievalService, load_encoder
 from bot.retrieval.calibration import Calibration, CalibrationError, load_for
+from bot.segmenter import share_dictionary
 from bot.settings import Settings
 from bot.storage.sql import (
     Database,
@@ -418,6 +419,8 @@ def _encoder(settings: Settings, given: Encoder | None) -> Encoder:
     encoded once per process, whoever reads it first."""
     # loads nothing until the first encode; the workers of a host share its table file
     wanted = load_encoder(settings.encoder, share_dir=settings.effective_models_dir)
+    # and jieba's dictionary file, from the first segmentation on
+    share_dictionary(settings.effective_models_dir)
     if given is None:
         return MemoEncoder.over(wanted)
     if given.name != wanted.name:

