@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
 import gc
 import hashlib
 import hmac
@@ -71,6 +69,7 @@ from bot.domain.clock import shanghai_today
 from bot.edge import body_deadline
 from bot.encoders import Encoder, MemoEncoder
 from bot.faqs.service import FaqService
+from bot.heap import release_free_memory
 from bot.households import Households
 from bot.insights import UnansweredQuestions
 from bot.insights.stats import DashboardFigures
@@ -443,10 +442,10 @@ async def _models(app: web.Application) -> AsyncIterator[None]:
                 committee.id, entries, settings.effective_index_dir
             )
         faqs.remember(committee.id, revision)
-    _release_free_memory()
+    release_free_memory()
     loop = asyncio.get_running_loop()
     trim = asyncio.create_task(
-        every(HEAP_TRIM_S, lambda: loop.run_in_executor(None, _release_free_memory))
+        every(HEAP_TRIM_S, lambda: loop.run_in_executor(None, release_free_memory))
     )
     yield
     trim.cancel()
@@ -477,19 +476,7 @@ async def settle_heap(app: web.Application) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-    _release_free_memory()
-
-
-def _release_free_memory() -> None:
-    """Give the heap pages freed since back to the system (glibc keeps them in its arenas
-    otherwise: the buffers of loading the models, and what messages leave behind in the
-    executor threads' arenas, some 10-30 MB per worker)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
-        return  # not glibc
-    trim(0)
+    release_free_memory()
 
 
 async def _stores(app: web.Application) -> AsyncIterator[None]:

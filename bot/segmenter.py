@@ -17,8 +17,6 @@ table cannot be built, jieba's own dict is used, as before."""
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import hashlib
 import logging
 import mmap
@@ -30,6 +28,8 @@ from collections.abc import Iterable, Iterator
 from math import log
 from pathlib import Path
 from typing import Any
+
+from bot.heap import release_free_memory
 
 log_ = logging.getLogger(__name__)
 
@@ -279,7 +279,7 @@ def compact_table(folder: Path | None) -> Frequencies | None:
             if shared is not None:
                 return shared
         table = Frequencies(*build(source))
-        _release_heap()
+        release_free_memory()
         return table
     except Exception as exc:  # any failure: jieba reads its dictionary as usual
         log_.warning("jieba's compact dictionary not built: %s", exc)
@@ -318,7 +318,7 @@ def _mapped(folder: Path, source: Path) -> Frequencies | None:
 def _write(source: Path, trie_path: Path, freq_path: Path) -> None:
     """Both files, each atomically; the trie last (its presence means both are there)."""
     trie, freqs, total = build(source)
-    _release_heap()
+    release_free_memory()
     trie_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = freq_path.with_name(f".{freq_path.name}.{os.getpid()}.tmp")
     with tmp.open("wb") as f:
@@ -328,17 +328,6 @@ def _write(source: Path, trie_path: Path, freq_path: Path) -> None:
     tmp = trie_path.with_name(f".{trie_path.name}.{os.getpid()}.tmp")
     trie.save(str(tmp))
     os.replace(tmp, trie_path)
-
-
-def _release_heap() -> None:
-    """Give the C heap the trie's builder and the passing strings used back to the system
-    (glibc keeps freed memory otherwise: some 35 MB of RSS after a build)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
-        return  # not glibc
-    trim(0)
 
 
 class _Layer(dict[str, int]):
