@@ -3,9 +3,11 @@
 A bounded asyncio client on loopback sends WeChat Official Account callbacks in safe mode
 (AES, signed, one resident per in-flight slot, each resident waiting for its answer before
 the next message) round-robin over the workers, for a fixed time per point. Points: FAQ
-questions, unknown questions (no FAQ answers them) and repair-dialogue turns (a six-turn
-report), at several in-flight levels, on three setups: ``pg1``/``pg2`` (one/two workers on
-PostgreSQL + Redis) and ``sqlite`` (one worker on the embedded default).
+questions (``faq``: eight questions over and over; ``worded``: the same questions worded
+differently every time, so that nothing comes from the per-worker caches), unknown questions
+(no FAQ answers them) and repair-dialogue turns (a six-turn report), at several in-flight
+levels, on three setups: ``pg1``/``pg2`` (one/two workers on PostgreSQL + Redis) and
+``sqlite`` (one worker on the embedded default).
 
 Per point: messages/s, p50/p99 latency, server CPU ms per message (utime + stime of the
 server processes from /proc, so the client's own CPU is not counted, until the servers are
@@ -27,7 +29,7 @@ yourself, e.g. ``.venv/bin/pip install py-spy``) during each timed point, withou
 functions by own and by cumulative share of the samples.
 
 Run: ``.venv/bin/python bench/throughput.py [--seconds 60] [--inflight 8,32,128]
-[--kinds faq,unknown,repair] [--setups pg1,pg2,sqlite] [--against REF] [--profile DIR]
+[--kinds faq,worded,unknown,repair] [--setups pg1,pg2,sqlite] [--against REF] [--profile DIR]
 [--json]``
 PostgreSQL: ``--postgres`` (an admin DSN; one database per session is created and dropped);
 Redis: ``--redis`` (the database is flushed at the start of every session).
@@ -74,7 +76,7 @@ from faults.harness import (  # noqa: E402
 
 from bot.channels.crypto import MessageCrypto, sha1_signature  # noqa: E402
 
-KINDS = ("faq", "unknown", "repair")
+KINDS = ("faq", "worded", "unknown", "repair")
 SETUPS = ("pg1", "pg2", "sqlite")
 FAQ_QUESTIONS = [
     "办居住证要什么材料",
@@ -96,6 +98,8 @@ UNKNOWN_QUESTIONS = [
     "哪里可以修手表",
     "推荐一本好看的小说",
 ]
+OPENINGS = ["请问", "你好，", "麻烦问一下，", "打扰一下，", "", "想咨询下，"]
+"""``worded``: FAQ questions as different residents word them, never twice the same text."""
 CLIENT_TIMEOUT_S = 15.0
 """Longer than WeChat's 5 s: a slow answer is measured (and counted late), not retried."""
 
@@ -119,6 +123,10 @@ def turns(kind: str, slot: int) -> Iterator[str]:
     while True:
         if kind == "faq":
             yield FAQ_QUESTIONS[n % len(FAQ_QUESTIONS)]
+        elif kind == "worded":
+            # each text new: nothing is answered from a memo or the answer cache
+            opening = OPENINGS[n % len(OPENINGS)]
+            yield f"{opening}{FAQ_QUESTIONS[n % len(FAQ_QUESTIONS)]}，我家是{slot + 1}号{n}室"
         elif kind == "unknown":
             yield UNKNOWN_QUESTIONS[n % len(UNKNOWN_QUESTIONS)]
         else:

