@@ -15,6 +15,7 @@ import base64
 import logging
 import os
 import pickle
+import re
 import subprocess
 import sys
 import threading
@@ -67,6 +68,37 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+
+COURTESY_INTENTS = frozenset({"greet", "thank", "goodbye"})
+"""Intents a courtesy opening gives a message whatever follows it."""
+SMALL_TALK_INTENTS = frozenset(
+    {"greet", "thank", "goodbye", "affirm", "deny", "chitchat", "nlu_fallback"}
+)
+_SEP = r"[\s,，。.!！~～、:：;；]"
+COURTESY = re.compile(
+    # openings that may run straight on into the question ("你好请问…", "打扰一下电梯…")
+    r"^(?:(?:(?:你们好|你好|您好|侬好|大家好|哈喽|哈啰|早上好|上午好|中午好|下午好|晚上好|"
+    r"在吗|在不在|有人在吗|有人吗|打扰(?:一下|了|您了|你了)?|不好意思|"
+    r"麻烦(?:问|咨询)?一?下|请问一?下?|我?想(?:问|咨询)一?下|我?想问问|咨询一?下|再问一?下)"
+    r"[呀啊哈呢哦喔]*" + _SEP + r"*"
+    # and words that are openings only when set apart ("谢谢，那…", "hi 电梯…", "好的，还有…")
+    r"|(?:谢谢(?:您|你)?|多谢|感谢|好的|好|嗯|哦|那|对了|还有|嗨|hi|hello)[呀啊哈呢哦喔]*"
+    + _SEP
+    + r"+))+",
+    re.IGNORECASE,
+)
+"""Greetings, thanks and asking-words a message may open with before what it is about."""
+
+
+def after_courtesy(text: str) -> str:
+    """What ``text`` says after its courtesy opening ("你好，", "谢谢，那", "打扰一下，"); empty
+    when it opens with none, or says nothing more (two letters or digits at least)."""
+    found = COURTESY.match(text.strip())
+    if found is None:
+        return ""
+    rest = text.strip()[found.end() :]
+    return rest if sum(ch.isalnum() for ch in rest) >= 2 else ""
+
 
 DECISION_MEMO_SIZE = 4096
 """Crisis decisions remembered (the memo is emptied when full, as the classifier's is)."""
@@ -286,6 +318,15 @@ class NluService:
         if not text.strip():
             return ParseResult(text=text, intent=FALLBACK, confidence=0.0, entities=entities)
         ranking = tuple(IntentScore(n, p) for n, p in classifier.rank(text))
+        if ranking and ranking[0].name in COURTESY_INTENTS:
+            rest = after_courtesy(text)
+            if rest:
+                # "你好，居委会周末有人吗": a greeting or thanks before a question does not make
+                # the question small talk; what follows the courtesy decides, unless it is
+                # small talk too ("你好，在吗" stays a greeting)
+                own = tuple(IntentScore(n, p) for n, p in classifier.rank(rest))
+                if own and own[0].name not in SMALL_TALK_INTENTS:
+                    ranking = own
         return self._decide(text, ranking, entities, scan, "builtin")
 
     async def aparse(

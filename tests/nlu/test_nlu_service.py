@@ -60,6 +60,31 @@ def test_clear_messages(nlu: NluService, text: str, intent: str) -> None:
     assert result.ranking[0].name == intent
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("你好，居委会周末有人吗", "ask_faq"),
+        ("打扰一下，居委会周末有人吗", "ask_faq"),
+        ("你好 居委会礼拜天有人吗", "ask_faq"),
+        ("谢谢，那居委会周末有人吗", "ask_faq"),
+        ("你好，居委会周末有人吗，我家是2号17室", "ask_faq"),
+        ("hi 4号楼楼道灯又坏了 麻烦来修下", "report_repair"),
+        # a courtesy alone, or followed by more courtesy, stays what it is
+        ("你好", "greet"),
+        ("你好，在吗", "greet"),
+        ("请问有人吗", "greet"),
+        ("谢谢你们的帮助", "thank"),
+        ("好的，谢谢", "thank"),
+    ],
+)
+def test_a_courtesy_opening_does_not_make_a_question_small_talk(
+    nlu: NluService, text: str, intent: str
+) -> None:
+    """A resident who greets or thanks first and then asks is answered, not greeted back."""
+    result = nlu.parse(text)
+    assert result.intent == intent, result.ranking[:3]
+
+
 def test_slot_filling_entities(nlu: NluService) -> None:
     result = nlu.parse("普雄馨苑4幢502室卫生间漏水，电话13800138000", today=date(2026, 11, 25))
     assert result.intent == "report_repair"
