@@ -57,6 +57,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(line, flush=True)
     print(f"Health: {base}/healthz   Metrics: {base}/metrics", flush=True)
 
+    from bot.encoders import pin_blas_threads
+
+    pin_blas_threads()  # one BLAS thread per worker, set once for all its models
+
     async def serving_app() -> web.Application:
         app = await build_app(settings)
         app.on_startup.append(settle_heap)  # after the models (cleanup contexts start first)

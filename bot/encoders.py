@@ -9,6 +9,7 @@ serve both the FAQ index and the intent classifier.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import logging
@@ -29,6 +30,39 @@ from numpy.typing import NDArray
 from bot.domain.errors import LinliError
 
 log = logging.getLogger(__name__)
+
+
+_BLAS_PINNED = False
+
+
+def pin_blas_threads() -> None:
+    """One BLAS/OpenMP thread for the rest of this process, set once: a serving worker's
+    threads each run one message's numpy work, and more BLAS threads per call would only
+    oversubscribe the cores. From then on the models skip their per-call limits: entering
+    one asks every loaded BLAS library for its thread count and sets it twice, ≈ 5 % of a
+    worker's CPU on messages that are encoded and classified (py-spy, ``bench/throughput.py
+    --kinds worded --profile``)."""
+    global _BLAS_PINNED
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    _BLAS_PINNED = True
+
+
+def blas_limited() -> contextlib.AbstractContextManager[object]:
+    """A block of numpy work on one BLAS thread: nothing to do once the process is pinned
+    (``pin_blas_threads``), else a limit for the block."""
+    if _BLAS_PINNED:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    limit: contextlib.AbstractContextManager[object] = threadpool_limits(1)
+    return limit
+
+
+def blas_pinned() -> bool:
+    """Whether ``pin_blas_threads`` ran in this process."""
+    return _BLAS_PINNED
 
 
 class EncoderError(LinliError):
@@ -261,6 +295,9 @@ class Usem3Encoder:
                     if self._share_dir is not None and hasattr(m, "_sp"):
                         m._sp = saved_tokenizer(self._share_dir, version)
                     m.encode(["预热"])  # load the weights now, under the lock
+                    backend: Any = getattr(m, "_backend", None)
+                    if _BLAS_PINNED and hasattr(backend, "_threadpool"):
+                        backend._threadpool = None  # its per-call limit: already one thread
                     if self._share_dir is not None:
                         share_table(m, self._share_dir, version)
                     self._model = m
@@ -509,9 +546,7 @@ class SentenceTransformerEncoder:
         model = self._get()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1):
+        with blas_limited():
             vecs = model.encode(
                 list(texts), batch_size=64, convert_to_numpy=True, show_progress_bar=False
             )

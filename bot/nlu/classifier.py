@@ -15,6 +15,7 @@ are averaged and temperature-scaled; the temperature is fitted on out-of-fold pr
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import threading
@@ -27,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 
+from bot.encoders import blas_pinned
 from bot.nlu.encoder import SentenceEncoder
 from bot.nlu.errors import NluError
 from bot.nlu.normalize import classifier_text
@@ -335,6 +337,8 @@ class IntentClassifier:
 
     # -- text views ------------------------------------------------------------------------
     def _limit(self) -> Any:
+        if blas_pinned():
+            return contextlib.nullcontext()  # the whole process runs one BLAS thread
         if self._pool is None:
             from threadpoolctl import ThreadpoolController
 

@@ -154,3 +154,44 @@ def _corpus_texts() -> list[str]:
     paths = sorted((root / "intents").glob("*.yml")) + sorted((root / "knowledge").rglob("*.yml"))
     lines = (line.strip(" -'\"") for p in paths for line in p.read_text("utf-8").splitlines())
     return list(dict.fromkeys(line for line in lines if line))
+
+
+def test_a_pinned_process_runs_one_blas_thread_without_per_call_limits() -> None:
+    """``linli serve`` pins BLAS to one thread once; the encoder and the classifiers then
+    skip their per-call limits (each asks every BLAS library for its thread count) and give
+    the same vectors. Run in a child process: the pin lasts for the process."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import json
+import numpy as np
+from threadpoolctl import ThreadpoolController
+from bot.encoders import Usem3Encoder, blas_limited, blas_pinned, pin_blas_threads
+before = Usem3Encoder().encode(["湿垃圾几点可以扔"])
+assert not blas_pinned()
+with blas_limited():
+    inside = sorted({lib["num_threads"] for lib in ThreadpoolController().info()})
+assert inside == [1], inside
+pin_blas_threads()
+pinned = Usem3Encoder()
+after = pinned.encode(["湿垃圾几点可以扔"])
+print(json.dumps({
+    "threads": sorted({lib["num_threads"] for lib in ThreadpoolController().info()}),
+    "same": bool(np.allclose(before, after, atol=1e-6)),
+    "per_call_limit": pinned._get()._backend._threadpool is not None,
+    "noop": type(blas_limited()).__name__,
+}))
+"""
+    root = Path(__file__).resolve().parents[2]
+    # as a worker starts: BLAS may use every core until pinned
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    env["OPENBLAS_NUM_THREADS"] = "2"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got == {"threads": [1], "same": True, "per_call_limit": False, "noop": "nullcontext"}
