@@ -9,7 +9,11 @@ set; the hidden sets are written by other people, so this is the honest proxy fo
 Printed per writer: recall on urgent and false alarms on look-alikes for
 - ``rules``: ``intents/crisis.yml`` alone (tuned on every tune set, so optimistic here);
 - ``classifier``: the left-out classifier alone, at the service threshold, behind the calm gate;
-- ``detector``: both, combined exactly as the service combines them (``crisis_decision``).
+- ``unvetted``: both, combined as the service combined them before round 11;
+- ``detector``: both and the vetting model (``CrisisVetter``, trained without that writer's
+  examples and contrast files), combined exactly as the service combines them
+  (``crisis_decision``): a crisis the vetting model may judge (``vettable``) is taken back
+  below ``VETO``.
 
 Then a threshold sweep of the combined detector over all writers (micro-averaged), with the
 false alarms of the full classifier (every writer) on ordinary text: ``shared/eval``
@@ -45,10 +49,19 @@ from threadpoolctl import threadpool_limits
 from bot.dialogue.mentions import Mentions
 from bot.encoders import Usem3Encoder
 from bot.nlu.crisis import CrisisRules
-from bot.nlu.crisis_model import CrisisModel, crisis_decision, load_or_train
+from bot.nlu.crisis_model import (
+    VETO,
+    CrisisModel,
+    CrisisVetter,
+    crisis_decision,
+    load_or_train,
+    load_or_train_vetter,
+    vettable,
+)
 from bot.nlu.data import load_training_data
 from bot.nlu.encoder import Vectors
 from bot.nlu.service import Thresholds
+from bot.nlu.types import EmergencyCategory
 from bot.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,14 +115,23 @@ class CachedEncoder:
 
 @dataclass(slots=True)
 class Scored:
-    """One message: whether the rules fired, the classifier's p(urgent), the calm gate."""
+    """One message: whether the rules fired, the classifier's p(urgent), the calm gate; the
+    vetting model's p(danger now), whether it may judge the crisis found, and whether that
+    crisis reads as self-harm or carries a sign of it."""
 
     rules: bool
     p: float
     calm: bool
+    p_now: float = 1.0
+    vettable: bool = False
+    self_harm: bool = False
 
-    def detected(self, threshold: float) -> bool:
+    def found(self, threshold: float) -> bool:
+        """Rules and classifier alone (before the vetting model)."""
         return self.rules or (self.p >= threshold and not self.calm)
+
+    def detected(self, threshold: float, veto: float = VETO) -> bool:
+        return self.found(threshold) and not (self.vettable and self.p_now < veto)
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -117,13 +139,32 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def score(
-    texts: Sequence[str], rules: CrisisRules, model: CrisisModel, mentions: Mentions
+    texts: Sequence[str],
+    rules: CrisisRules,
+    model: CrisisModel,
+    mentions: Mentions,
+    vetter: CrisisVetter | None = None,
 ) -> list[Scored]:
     out: list[Scored] = []
     for text in texts:
         clean, _ = mentions.strip(text)
-        d = crisis_decision(rules, model, clean[:500], scan=clean, threshold=1.1, always_score=True)
-        out.append(Scored(d.rules_hit is not None, d.p_urgent, d.calm))
+        # threshold 0: the crisis the classifier would name at any threshold (whether it is
+        # one is decided by ``Scored.found`` at the threshold wanted).
+        d = crisis_decision(
+            rules, model, clean[:500], scan=clean, threshold=0.0, always_score=True, vetter=vetter
+        )
+        hit = d.hit or d.vetoed
+        out.append(
+            Scored(
+                d.rules_hit is not None,
+                d.p_urgent,
+                d.calm,
+                1.0 if d.p_now is None else d.p_now,
+                hit is not None and vettable(hit, clean),
+                hit is not None
+                and (EmergencyCategory.SELF_HARM in hit.categories or hit.self_harm_cue),
+            )
+        )
     return out
 
 
@@ -151,6 +192,8 @@ def rate(items: Sequence[Scored], threshold: float, what: str = "detector") -> f
         hits = sum(s.rules for s in items)
     elif what == "classifier":
         hits = sum(s.p >= threshold and not s.calm for s in items)
+    elif what == "unvetted":
+        hits = sum(s.found(threshold) for s in items)
     else:
         hits = sum(s.detected(threshold) for s in items)
     return hits / len(items)
@@ -172,7 +215,7 @@ def main() -> None:
     mentions = Mentions(settings.bot_names)
     rules = CrisisRules.load(INTENTS)
     data = load_training_data(INTENTS)
-    result: dict[str, Any] = {"threshold": threshold, "writers": {}}
+    result: dict[str, Any] = {"threshold": threshold, "veto": VETO, "writers": {}}
     pooled_u: list[Scored] = []
     pooled_l: list[Scored] = []
     dump: list[dict[str, Any]] = []
@@ -190,13 +233,14 @@ def main() -> None:
             fold = Path(tmp) / writer
             fold.mkdir()
             for f in INTENTS.glob("*.yml"):
-                if f.name != examples:
+                if f.name not in (examples, f"crisis_contrast_{writer}_writer.yml"):
                     shutil.copy(f, fold / f.name)
             model = load_or_train(Path(tmp) / "models", fold, data, rules, encoder, save=False)
             assert model is not None
+            vetter = load_or_train_vetter(Path(tmp) / "models", fold, encoder, save=False)
             urgent, look = _jsonl(urgent_path), _jsonl(look_path)
-            su = score([u["text"] for u in urgent], rules, model, mentions)
-            sl = score([x["text"] for x in look], rules, model, mentions)
+            su = score([u["text"] for u in urgent], rules, model, mentions, vetter)
+            sl = score([x["text"] for x in look], rules, model, mentions, vetter)
             pooled_u += su
             pooled_l += sl
             for items, scores in ((urgent, su), (look, sl)):
@@ -223,7 +267,22 @@ def main() -> None:
                         "recall": round(rate(su, threshold, what), 4),
                         "false_alarms": round(rate(sl, threshold, what), 4),
                     }
-                    for what in ("rules", "classifier", "detector")
+                    for what in ("rules", "classifier", "unvetted", "detector")
+                },
+                "vetoed": {
+                    "urgent": sum(s.found(threshold) and not s.detected(threshold) for s in su),
+                    "lookalike": sum(s.found(threshold) and not s.detected(threshold) for s in sl),
+                },
+                "self_harm": {
+                    "n": sum(u["category"] == "self_harm" for u in urgent),
+                    "answered_as_self_harm": sum(
+                        u["category"] == "self_harm" and s.detected(threshold) and s.self_harm
+                        for u, s in zip(urgent, su, strict=True)
+                    ),
+                    "found": sum(
+                        u["category"] == "self_harm" and s.detected(threshold)
+                        for u, s in zip(urgent, su, strict=True)
+                    ),
                 },
                 "recall_per_category": {
                     k: f"{c['found']}/{c['n']}" for k, c in sorted(per_cat.items())
@@ -240,8 +299,9 @@ def main() -> None:
         if not args.no_ordinary:
             full = load_or_train(Path(tmp) / "models", INTENTS, data, rules, encoder, save=False)
             assert full is not None
+            full_vetter = load_or_train_vetter(Path(tmp) / "models", INTENTS, encoder, save=False)
             for name, texts in ordinary().items():
-                ordinary_scores[name] = score(texts, rules, full, mentions)
+                ordinary_scores[name] = score(texts, rules, full, mentions, full_vetter)
                 dump += [
                     {"writer": name, "id": f"{name}-{i}", **asdict(s)}
                     for i, s in enumerate(ordinary_scores[name])
@@ -255,8 +315,14 @@ def main() -> None:
             "threshold": th,
             "recall": round(rate(pooled_u, th), 4),
             "false_alarms": round(rate(pooled_l, th), 4),
+            "unvetted_recall": round(rate(pooled_u, th, "unvetted"), 4),
+            "unvetted_false_alarms": round(rate(pooled_l, th, "unvetted"), 4),
             **{
                 name: f"{sum(s.detected(th) for s in sc)}/{len(sc)}"
+                for name, sc in ordinary_scores.items()
+            },
+            **{
+                f"{name}_unvetted": f"{sum(s.found(th) for s in sc)}/{len(sc)}"
                 for name, sc in ordinary_scores.items()
             },
         }
@@ -266,24 +332,29 @@ def main() -> None:
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return
-    print(f"leave one writer out (service threshold {threshold}):")
+    print(f"leave one writer out (service threshold {threshold}, veto below {VETO}):")
     for writer, r in result["writers"].items():
         print(
             f"  {writer:7} ({r['split']}: {r['n_urgent']} urgent, {r['n_lookalike']} look-alikes)"
         )
-        for what in ("rules", "classifier", "detector"):
+        for what in ("rules", "classifier", "unvetted", "detector"):
             print(
                 f"    {what:10} recall {r[what]['recall']:.3f}  "
                 f"false alarms {r[what]['false_alarms']:.3f}"
             )
         print(f"    per category: {r['recall_per_category']}")
         print(f"    alarms per kind: {r['alarms_per_kind']}")
-    print("sweep (detector, all writers pooled; ordinary text: full classifier):")
+        print(f"    vetoed: {r['vetoed']}  self-harm: {r['self_harm']}")
+    print(
+        "sweep (detector, all writers pooled, unvetted in brackets; "
+        "ordinary text: full classifier and vetting model):"
+    )
     for row in result["sweep"]:
         extra = "  ".join(f"{k} {v}" for k, v in row.items() if "/" in str(v))
         print(
             f"  {row['threshold']:.2f}: recall {row['recall']:.3f}  "
-            f"false alarms {row['false_alarms']:.3f}  {extra}"
+            f"false alarms {row['false_alarms']:.3f}  (recall {row['unvetted_recall']:.3f}, "
+            f"false alarms {row['unvetted_false_alarms']:.3f})  {extra}"
         )
     print(f"({result['seconds']} s)")
 

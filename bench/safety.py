@@ -5,7 +5,7 @@ Reads the labelled crisis set in ``tests/data/crisis/`` (written apart from the 
 ``holdout`` half is never looked at while tuning ``intents/crisis.yml``) and prints:
 
 - recall per urgent category (recognised as a crisis at all) and category accuracy;
-- false alarms per look-alike kind;
+- false alarms per look-alike kind, and the crises the vetting model took back;
 - end to end through the real application (generic webhook, embedded stores, a local HTTP
   server standing in for the WeCom group robot): every self-harm message must get a
   ``crisis`` reply with 12356 and 962525 and a staff alert; for every urgent message, the
@@ -77,15 +77,18 @@ def detection(
 ) -> dict[str, Any]:
     mentions = Mentions(names)
 
-    def crisis(text: str) -> Any:
+    vetoed: Counter[str] = Counter()
+
+    def crisis(text: str, half: str) -> Any:
         clean, _ = mentions.strip(text)
         parse = nlu.parse(clean[:500], scan=clean)
+        vetoed[half] += nlu.crisis_decision(clean[:500], scan=clean).vetoed is not None
         return parse.emergency if parse.is_emergency else None
 
     per_cat: dict[str, Counter[str]] = defaultdict(Counter)
     missed: list[dict[str, Any]] = []
     for item in urgent:
-        hit = crisis(item["text"])
+        hit = crisis(item["text"], "urgent")
         c = per_cat[item["category"]]
         c["n"] += 1
         if hit is None:
@@ -99,7 +102,7 @@ def detection(
     for item in look:
         k = per_kind[item["kind"]]
         k["n"] += 1
-        if crisis(item["text"]) is not None:
+        if crisis(item["text"], "lookalike") is not None:
             k["alarms"] += 1
             alarms.append(item)
     found = sum(c["found"] for c in per_cat.values())
@@ -126,6 +129,8 @@ def detection(
             },
             "alarms": [a["id"] for a in alarms],
         },
+        # crises the vetting model took back (urgent: lost by it; look-alikes: alarms saved)
+        "vetoed": {"urgent": vetoed["urgent"], "lookalike": vetoed["lookalike"]},
     }
 
 
@@ -237,6 +242,7 @@ def main() -> None:
             f"category {c['category_accuracy']:.3f}"
         )
     print(f"look-alikes: false alarms {lk['false_alarm_rate']:.3f} of {lk['n']}")
+    print(f"taken back by the vetting model: {result['vetoed']}")
     for kind, k in lk["per_kind"].items():
         print(f"  {kind:16} n={k['n']:3}  false alarms {k['false_alarms']}")
     if "alert_latency_ms" in result:

@@ -32,6 +32,7 @@ _TOP_KEYS = {
     "version",
     "crisis",
     "crisis_examples",
+    "crisis_contrast",
     "nlu",
     "intents",
     "entities",

@@ -34,9 +34,11 @@ from bot.nlu.crisis import CrisisRules
 from bot.nlu.crisis_model import (
     CrisisDecision,
     CrisisModel,
+    CrisisVetter,
     crisis_decision,
     is_saved,
     load_or_train,
+    load_or_train_vetter,
 )
 from bot.nlu.data import TrainingData, load_training_data
 from bot.nlu.encoder import MemoEncoder, SentenceEncoder, Usem3SentenceEncoder
@@ -178,6 +180,7 @@ class NluService:
         self._data: TrainingData | None = None
         self._crisis: CrisisRules | None = None
         self._crisis_model: CrisisModel | None = None
+        self._crisis_vetter: CrisisVetter | None = None
         self._decisions: dict[tuple[str, str | None, float], CrisisDecision] = {}
         """The crisis layer's decisions on recent short texts (see ``_crisis_decision``)."""
         self._decisions_lock = threading.Lock()
@@ -220,6 +223,15 @@ class NluService:
             )
             if self._crisis_model is not None:
                 self._crisis_model.classifier.share_words(model.classifier)
+            self._crisis_vetter = load_or_train_vetter(
+                self.models_dir,
+                self.intents_dir,
+                self.encoder,
+                config=self.config,
+                save=self._save,
+            )
+            if self._crisis_vetter is not None:
+                self._crisis_vetter.classifier.share_words(model.classifier)
             self._data = data
             self._model = model
             # warm up the encoder, jieba and OpenCC before the first resident waits
@@ -277,6 +289,13 @@ class NluService:
             self.start()
         assert self._crisis is not None
         return self._crisis
+
+    @property
+    def crisis_vetter(self) -> CrisisVetter | None:
+        """The vetting model (None without contrast pairs), loaded with the model."""
+        if self._model is None:
+            self.start()
+        return self._crisis_vetter
 
     @property
     def classifier(self) -> IntentClassifier:
@@ -406,21 +425,31 @@ class NluService:
             return ParseResult(text, FALLBACK, best.confidence, ranking, entities, None, backend)
         return ParseResult(text, best.name, best.confidence, ranking, entities, None, backend)
 
+    def crisis_decision(self, text: str, scan: str | None = None) -> CrisisDecision:
+        """What the crisis layer makes of ``text`` (``parse`` reads it the same way): the
+        crisis, what the rules alone found, and what the vetting model took back."""
+        self.start()
+        return self._crisis_decision(text, scan, self.thresholds.emergency)
+
     def _crisis_decision(self, text: str, scan: str | None, threshold: float) -> CrisisDecision:
         """``crisis_decision`` of ``text`` (and ``scan``), remembered for short texts: a pure
         function of the text for the rules and the model this process loaded once (neither
         is ever replaced: ``start`` sets them under its lock, once), so a repeated message (a
         burst of one question after a notice) gets the decision it would get computed again,
         without the ≈ 300 rules and the look-alike checks running again."""
-        rules, model = self.crisis, self._crisis_model
+        rules, model, vetter = self.crisis, self._crisis_model, self._crisis_vetter
         whole = scan if scan is not None else text
         if len(whole) > DECISION_MEMO_CHARS:
-            return crisis_decision(rules, model, text, threshold=threshold, scan=scan)
+            return crisis_decision(
+                rules, model, text, threshold=threshold, scan=scan, vetter=vetter
+            )
         key = (text, scan, threshold)
         found = self._decisions.get(key)
         if found is not None:
             return found
-        decision = crisis_decision(rules, model, text, threshold=threshold, scan=scan)
+        decision = crisis_decision(
+            rules, model, text, threshold=threshold, scan=scan, vetter=vetter
+        )
         with self._decisions_lock:
             if len(self._decisions) >= DECISION_MEMO_SIZE:
                 self._decisions.clear()

@@ -1,0 +1,127 @@
+"""The vetting model (``CrisisVetter``): is someone in danger now? It may take back a crisis
+the rules or the classifier found in a look-alike (a scare told and settled, a past event, a
+story), never one with a sign of self-harm, and never a danger happening now."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.nlu import EmergencyCategory, EmergencyHit, NluService
+from bot.nlu.crisis_model import (
+    CALM,
+    URGENT,
+    CrisisVetter,
+    crisis_decision,
+    vettable,
+    vetting_set,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+INTENTS = ROOT / "intents"
+CRISIS = ROOT / "tests" / "data" / "crisis"
+
+
+def _vetter(nlu: NluService) -> CrisisVetter:
+    nlu.start()
+    assert nlu.crisis_vetter is not None
+    return nlu.crisis_vetter
+
+
+def test_the_vetting_model_learns_from_every_writers_contrast_pairs() -> None:
+    texts, labels = vetting_set(INTENTS)
+    assert set(labels) == {URGENT, CALM}
+    assert len(texts) == len(set(texts))
+    pairs = dict(zip(texts, labels, strict=True))
+    # the eleventh writer's set is no classifier example, but it is a contrast pair here
+    for split in ("tune", "tune11", "tune12"):
+        for half, label in (("urgent", URGENT), ("lookalike", CALM)):
+            rows = (CRISIS / f"{half}_{split}.jsonl").read_text("utf-8").splitlines()
+            assert all(pairs.get(json.loads(r)["text"]) == label for r in rows if r.strip())
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["我家孩子放学半天没回来，急得我到处找，结果在同学家写作业，找到了找到了，谢谢大家"],
+)
+def test_a_settled_scare_in_a_new_phrasing_gets_its_normal_route(
+    nlu: NluService, text: str
+) -> None:
+    """The rules (tuned writer by writer) still read these as a crisis; the vetting model,
+    trained on every writer's contrast pairs, takes them back."""
+    decision = crisis_decision(nlu.crisis, None, text, threshold=nlu.thresholds.emergency)
+    assert decision.hit is not None  # the rules alone would alarm
+    result = nlu.parse(text)
+    assert not result.is_emergency
+    assert result.intent != "report_emergency"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        (
+            "上个月着过火的那栋楼，现在又冒黑烟了，火苗从四楼窗户窜出来，里面还有人在喊",
+            EmergencyCategory.FIRE,
+        ),
+        (
+            "以前我们楼也漏过煤气，这次更厉害，整个楼道都是味道，隔壁老太太敲不开门",
+            EmergencyCategory.GAS,
+        ),
+    ],
+)
+def test_an_urgent_message_with_a_past_opening_still_escalates(
+    nlu: NluService, text: str, category: EmergencyCategory
+) -> None:
+    result = nlu.parse(text)
+    assert result.is_emergency
+    assert result.emergency is not None
+    assert category in result.emergency.categories
+    decision = nlu.crisis_decision(text)
+    assert decision.vetoed is None
+    assert decision.p_now is not None
+    assert decision.p_now >= 0.5
+
+
+def test_self_harm_is_never_taken_back(nlu: NluService) -> None:
+    """Even a vetting model that would take back every crisis (veto above 1) leaves a
+    self-harm message, and a danger with a sign of self-harm, a crisis."""
+    vetter = _vetter(nlu)
+    th = nlu.thresholds.emergency
+    for text in (
+        "我真的不想活了，这几天把药一点点攒起来了，今晚就吃掉，对不起我爸妈",
+        "隔壁那个小伙子好像在屋里烧炭了，门缝里都是烟，敲了半天也敲不开门",
+    ):
+        decision = crisis_decision(nlu.crisis, None, text, threshold=th, vetter=vetter, veto=1.01)
+        assert decision.hit is not None, text
+        assert decision.vetoed is None
+        assert EmergencyCategory.SELF_HARM in decision.hit.categories, text
+    gas = crisis_decision(
+        nlu.crisis,
+        None,
+        "厨房里煤气味好重，越来越浓，我头有点晕，家里还有两个小孩在睡觉，怎么办啊快来人",
+        threshold=th,
+        vetter=vetter,
+        veto=1.01,
+    )
+    assert gas.hit is None
+    assert gas.vetoed is not None
+    assert gas.vetoed.category is EmergencyCategory.GAS
+
+
+def test_a_sign_of_self_harm_or_a_short_message_is_not_vetted() -> None:
+    text = "楼下阿伯刚刚在小区花园里晕倒了，叫他也不答应，旁边地上有一个空药瓶，快来人帮忙"
+    overdose = EmergencyHit(EmergencyCategory.MEDICAL, "晕倒", 0, 2, "rules", self_harm_cue=True)
+    assert not vettable(overdose, text)
+    assert not vettable(EmergencyHit(EmergencyCategory.SELF_HARM, "", 0, 0, "classifier"), text)
+    fainted = EmergencyHit(EmergencyCategory.MEDICAL, "晕倒", 0, 2, "rules")
+    assert vettable(fainted, text)
+    assert not vettable(fainted, "楼下阿伯晕倒了")
+
+
+def test_short_crises_are_never_taken_back(nlu: NluService) -> None:
+    """A few characters tell no settled scare or past event: however low the vetting
+    model's reading, the crisis stands."""
+    for text in ("楼里发生爆炸", "邻居大爷心梗了", "有人持刀闹事"):
+        assert nlu.parse(text).is_emergency, text
