@@ -163,6 +163,7 @@ ALLOWED: dict[str, set[str]] = {
         "storage",
         "nlu",
         "retrieval",
+        "encoders",  # ``linli serve`` pins the worker's BLAS threads before building the app
         "accounts",
         "app",
         "kb_admin",
