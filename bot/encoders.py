@@ -9,6 +9,7 @@ serve both the FAQ index and the intent classifier.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import hashlib
 import importlib
@@ -99,7 +100,27 @@ class TextEncoder(Protocol):
     def encode(self, texts: Sequence[str]) -> Vectors: ...
 
 
-class MemoEncoder:
+class _Wrapper(abc.ABC):
+    """An encoder around another (``inner``): the same ``name`` and ``dim``, so the same
+    vectors as far as indexes and caches can tell."""
+
+    inner: TextEncoder
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dim(self) -> int:
+        if isinstance(self.inner, Encoder):
+            return self.inner.dim
+        return int(self.encode(["。"]).shape[1])
+
+    @abc.abstractmethod
+    def encode(self, texts: Sequence[str]) -> Vectors: ...
+
+
+class MemoEncoder(_Wrapper):
     """An encoder that remembers its last ``size`` texts. One instance wraps the model for
     every reader of a message: the intent classifier, the crisis classifier and the FAQ
     search read the same text (the NLU's and retrieval's normal forms agree for ordinary
@@ -117,16 +138,6 @@ class MemoEncoder:
     def over(cls, encoder: TextEncoder) -> MemoEncoder:
         """``encoder`` itself if it already is one, else a memo around it."""
         return encoder if isinstance(encoder, MemoEncoder) else cls(encoder)
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def dim(self) -> int:
-        if isinstance(self.inner, Encoder):
-            return self.inner.dim
-        return int(self.encode(["。"]).shape[1])
 
     def encode(self, texts: Sequence[str]) -> Vectors:
         with self._lock:
@@ -149,7 +160,7 @@ class MemoEncoder:
         return np.stack([known[t] for t in texts])
 
 
-class BatchingEncoder:
+class BatchingEncoder(_Wrapper):
     """Encodes the texts of concurrent callers together, on one dedicated thread.
 
     A message's encoding is asked for from the executor thread that reads it; under load
@@ -176,16 +187,6 @@ class BatchingEncoder:
         self.batches = 0
         self.texts = 0
         """Batches encoded by the thread and the texts in them (for benchmarks)."""
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def dim(self) -> int:
-        if isinstance(self.inner, Encoder):
-            return self.inner.dim
-        return int(self.encode(["。"]).shape[1])
 
     def waiting(self) -> int:
         """Calls queued for the next batch."""

@@ -142,7 +142,6 @@ def test_behind_the_memo_a_repeated_text_is_not_encoded_again(encoder: Encoder) 
     assert (batching.batches, batching.texts) == (1, 1)
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX-only")
 def test_a_forked_worker_encodes_with_its_own_thread(encoder: Encoder) -> None:
     """``linli serve`` may fork workers from a process that already encoded: the parent's
     batching thread does not exist in the child, which must start its own."""
