@@ -11,7 +11,7 @@ Reads the labelled crisis set in ``tests/data/crisis/`` (written apart from the 
   ``crisis`` reply with 12356 and 962525 and a staff alert; for every urgent message, the
   time from receipt to the staff alert arriving at the robot (p50/p99).
 
-    .venv/bin/python bench/safety.py [--split holdout|tune|tune2|…|tune12|all] [--json]
+    .venv/bin/python bench/safety.py [--split holdout|tune|tune2|…|tune14|fresh15|…|all] [--json]
 """
 
 from __future__ import annotations
@@ -57,8 +57,18 @@ TUNE_SPLITS = (
     "tune10",
     "tune11",
     "tune12",
+    "tune13",
+    "tune14",
 )
-"""One tune set per independent writer (``*_tune.jsonl`` … ``*_tune12.jsonl``)."""
+"""One tune set per independent writer (``*_tune.jsonl`` … ``*_tune14.jsonl``)."""
+FRESH_SPLITS = tuple(
+    sorted(
+        (p.stem.removeprefix("urgent_") for p in DATA.glob("urgent_fresh*.jsonl")),
+        key=lambda s: int(s.removeprefix("fresh")),
+    )
+)
+"""Writers' sets kept fresh (``*_fresh15.jsonl`` …): scored, never read while tuning, so their
+results carry counts only, never the ids of what was missed."""
 
 
 def load(split: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -212,11 +222,24 @@ async def end_to_end(urgent: list[dict[str, Any]], workdir: Path) -> dict[str, A
     }
 
 
+def counts_only(result: dict[str, Any]) -> dict[str, Any]:
+    """The result with every list of ids replaced by its length (for a fresh writer's set)."""
+    out: dict[str, Any] = {}
+    for key, value in result.items():
+        if isinstance(value, dict):
+            out[key] = counts_only(value)
+        elif isinstance(value, list):
+            out[key] = len(value)
+        else:
+            out[key] = value
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
         "--split",
-        choices=["holdout", *TUNE_SPLITS, "all"],
+        choices=["holdout", *TUNE_SPLITS, *FRESH_SPLITS, "all"],
         default="holdout",
     )
     ap.add_argument("--json", action="store_true")
@@ -231,6 +254,8 @@ def main() -> None:
         result.update(detection(nlu, urgent, look, settings.bot_names))
         if not args.no_e2e:
             result.update(asyncio.run(end_to_end(urgent, Path(tmp) / "e2e")))
+    if args.split in FRESH_SPLITS:
+        result = counts_only(result)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return
@@ -253,7 +278,7 @@ def main() -> None:
         )
         print(
             f"receipt → staff alert: p50 {lat['p50']} ms, p99 {lat['p99']} ms, max {lat['max']} ms "
-            f"(n={lat['n']}; not alerted: {len(result['not_alerted'])})"
+            f"(n={lat['n']}; not alerted: {len(urgent) - lat['n']})"
         )
 
 

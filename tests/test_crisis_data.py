@@ -192,7 +192,7 @@ def test_urgent_has_long_and_emoji_messages(data: dict[str, Any]) -> None:
 # the crisis classifier (intents/crisis_examples_*_writer.yml), so none may repeat the holdout.
 EXTRA_CATEGORIES = CATEGORIES | {"other"}
 EXTRA_KINDS = KINDS | {"policy_help", "settled_scare"}
-EXTRA = sorted(DATA.glob("*_tune[0-9]*.jsonl"))
+EXTRA = sorted([*DATA.glob("*_tune[0-9]*.jsonl"), *DATA.glob("*_fresh[0-9]*.jsonl")])
 
 
 def test_there_are_extra_writers_sets() -> None:
@@ -207,7 +207,7 @@ def test_extra_sets_are_well_formed_and_apart_from_the_holdout(
     prefix, field, _ = SETS[stem]
     labels = EXTRA_CATEGORIES if stem == "urgent" else EXTRA_KINDS
     rows = _load(stem, split)
-    number = split.removeprefix("tune")
+    number = split.removeprefix("tune").removeprefix("fresh")
     ids = [row["id"] for row in rows]
     assert len(ids) == len(set(ids))
     for row in rows:
