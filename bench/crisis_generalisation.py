@@ -13,7 +13,8 @@ Printed per writer: recall on urgent and false alarms on look-alikes for
 - ``detector``: both and the vetting model (``CrisisVetter``, trained without that writer's
   examples and contrast files), combined exactly as the service combines them
   (``crisis_decision``): a crisis the vetting model may judge (``vettable``) is taken back
-  below ``VETO``.
+  below ``VETO``, and a crisis only the rules found when the classifier is below ``DOUBT``
+  and the vetting model below ``DOUBT_NOW``.
 
 Then a threshold sweep of the combined detector over all writers (micro-averaged), with the
 false alarms of the full classifier (every writer) on ordinary text: ``shared/eval``
@@ -50,6 +51,9 @@ from bot.dialogue.mentions import Mentions
 from bot.encoders import Usem3Encoder
 from bot.nlu.crisis import CrisisRules
 from bot.nlu.crisis_model import (
+    DOUBT,
+    DOUBT_NOW,
+    SELF_HARM_SURE,
     VETO,
     CrisisModel,
     CrisisVetter,
@@ -90,6 +94,10 @@ WRITERS = (
     ("eleventh", "tune11", "crisis_examples_eleventh_writer.yml"),
     # (twelfth: out-of-scope lines at 0.7 rose 25 → 26 of 5,069; eleventh: 25 → 29.)
     ("twelfth", "tune12", "crisis_examples_twelfth_writer.yml"),
+    # The thirteenth and fourteenth writers' sets were kept fresh until round 12; their rows are
+    # contrast pairs for the vetting model only (no classifier examples file).
+    ("thirteenth", "tune13", "crisis_examples_thirteenth_writer.yml"),
+    ("fourteenth", "tune14", "crisis_examples_fourteenth_writer.yml"),
 )
 SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
@@ -117,7 +125,9 @@ class CachedEncoder:
 class Scored:
     """One message: whether the rules fired, the classifier's p(urgent), the calm gate; the
     vetting model's p(danger now), whether it may judge the crisis found, and whether that
-    crisis reads as self-harm or carries a sign of it."""
+    crisis reads as self-harm or carries a sign of it; the classifier's p(self-harm), whether
+    the rules named self-harm, and the classifier's p(urgent) on the whole message (what a
+    doubt of a crisis only the rules found reads)."""
 
     rules: bool
     p: float
@@ -125,13 +135,19 @@ class Scored:
     p_now: float = 1.0
     vettable: bool = False
     self_harm: bool = False
+    p_self_harm: float = 0.0
+    rules_self_harm: bool = False
+    p_whole: float = 1.0
 
     def found(self, threshold: float) -> bool:
         """Rules and classifier alone (before the vetting model)."""
-        return self.rules or (self.p >= threshold and not self.calm)
+        return self.rules or (
+            self.p >= threshold and (not self.calm or self.p_self_harm >= SELF_HARM_SURE)
+        )
 
     def detected(self, threshold: float, veto: float = VETO) -> bool:
-        return self.found(threshold) and not (self.vettable and self.p_now < veto)
+        doubted = self.rules and self.p_whole < DOUBT and self.p_now < DOUBT_NOW
+        return self.found(threshold) and not (self.vettable and self.p_now < veto) and not doubted
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -163,6 +179,9 @@ def score(
                 hit is not None and vettable(hit, clean),
                 hit is not None
                 and (EmergencyCategory.SELF_HARM in hit.categories or hit.self_harm_cue),
+                model.guess(clean[:500]).p_self_harm,
+                d.rules_hit is not None and EmergencyCategory.SELF_HARM in d.rules_hit.categories,
+                model.guess(clean[:500]).p_urgent,
             )
         )
     return out
@@ -191,7 +210,9 @@ def rate(items: Sequence[Scored], threshold: float, what: str = "detector") -> f
     if what == "rules":
         hits = sum(s.rules for s in items)
     elif what == "classifier":
-        hits = sum(s.p >= threshold and not s.calm for s in items)
+        hits = sum(
+            s.p >= threshold and (not s.calm or s.p_self_harm >= SELF_HARM_SURE) for s in items
+        )
     elif what == "unvetted":
         hits = sum(s.found(threshold) for s in items)
     else:

@@ -12,8 +12,10 @@ classifier found: is someone in danger *now*? Trained only on contrast pairs —
 messages and the look-alikes of every writer's examples (``crisis_examples*.yml`` and
 ``crisis_contrast*.yml``) — it tells a live danger from the same words in a settled scare, a
 past event, a story or an everyday question, where rules by kind stopped carrying to writers
-they were not tuned on. It may only take a crisis back (``veto``), never one with a sign of
-self-harm; saved under ``<models_dir>/crisis_vet/``.
+they were not tuned on. It may only take a crisis back: below ``VETO`` one it may judge
+(``vettable``: never one with a sign of self-harm), and below ``DOUBT_NOW`` a crisis only
+the rules found that the classifier also reads as calm (``DOUBT``); saved under
+``<models_dir>/crisis_vet/``.
 """
 
 from __future__ import annotations
@@ -147,6 +149,12 @@ otherwise (19 of 21 at 0.4) against the other urgent messages it would wrongly a
 to (2 of about 1,600)."""
 
 
+SELF_HARM_SURE = 0.8
+"""A classifier probability of self-harm at which the calm gate no longer holds the
+classifier back: a farewell reads like a settled scare to the look-alike rules ("不用来了",
+"人已经回家了", "谢谢居委会…"), and a self-harm message missed is the worst error there is."""
+
+
 SELF_HARM_CUE = 0.15
 """A lower classifier probability of self-harm at which a crisis named as another danger is
 answered with the hotlines as well (``EmergencyHit.self_harm_cue``), though not as self-harm:
@@ -161,6 +169,16 @@ the tenth, eleventh and twelfth writers were tuned on, it takes back 27 of their
 alarms and none of their 943 crises found; on today's detector (whose rules were tuned on
 every writer) 4 of 41 false alarms and none of 3,224 crises. At 0.1: 31 of 66, and 1 crisis
 of 3,224 lost."""
+
+DOUBT = 0.05
+DOUBT_NOW = 0.1
+"""A crisis the rules alone found (any category, any length) is taken back when the crisis
+classifier's probability of a crisis is below ``DOUBT`` and the vetting model's of a danger
+now below ``DOUBT_NOW``: two models, each trained apart from the rules, both read it as calm
+("救命 我把钥匙锁在家里了", "周末想在楼顶烧炭烤肉", "九几年这边有个煤气站爆炸过").
+Leave one writer out (round 12, fourteen writers): 9 of 77 false alarms taken back, none of
+3,886 urgent messages lost (none of 651 self-harm messages the rules found); at 0.1/0.1,
+14 taken back and 1 self-harm message lost."""
 
 VET_MIN_CHARS = 30
 """The vetting model judges only messages of at least this many characters: it tells a live
@@ -201,8 +219,9 @@ def crisis_decision(
 ) -> CrisisDecision:
     """``_decide``, then the vetting model on the crisis it found (when it may judge it:
     ``vettable``): below ``veto``, read on the whole message and on it from the danger the
-    rules matched on, the crisis is taken back. ``always_score``: ask both models
-    whatever the rules found (benchmarks)."""
+    rules matched on, the crisis is taken back; so is a crisis only the rules found, of any
+    kind, when the classifier reads the message below ``DOUBT`` and the vetting model below
+    ``DOUBT_NOW``. ``always_score``: ask both models whatever the rules found (benchmarks)."""
     decision = _decide(
         rules, model, text, threshold=threshold, sure=sure, scan=scan, always_score=always_score
     )
@@ -211,13 +230,20 @@ def crisis_decision(
     hit = decision.hit
     whole = scan or text  # what the rules read: a crisis found in it is judged in it
     judged = hit is not None and vettable(hit, whole)
-    if not judged and not always_score:
+    # a crisis only the rules saw, which the classifier finds calm: both models may doubt it
+    doubted = (
+        hit is not None
+        and model is not None
+        and decision.rules_hit is not None
+        and model.guess(text).p_urgent < DOUBT
+    )
+    if not (judged or doubted) and not always_score:
         return decision
     p_now = vetter.p_now(whole)
-    if hit is not None and hit.start > 0 and p_now < veto:
+    if hit is not None and hit.start > 0 and p_now < max(veto, DOUBT_NOW):
         # also from the danger on: an unrelated question before a crisis does not calm it
         p_now = max(p_now, vetter.p_now(whole[hit.start :]))
-    if hit is not None and judged and p_now < veto:
+    if hit is not None and ((judged and p_now < veto) or (doubted and p_now < DOUBT_NOW)):
         return replace(decision, hit=None, p_now=p_now, vetoed=hit)
     return replace(decision, p_now=p_now)
 
@@ -249,7 +275,8 @@ def _decide(
 ) -> CrisisDecision:
     """The rules and the classifier together. The rules read the whole message (``scan``,
     else ``text``); when they find nothing, a classifier probability of at least
-    ``threshold`` on ``text`` is a crisis unless the message reads like a look-alike. At
+    ``threshold`` on ``text`` is a crisis unless the message reads like a look-alike (and
+    its probability of self-harm is below ``SELF_HARM_SURE``). At
     ``sure`` or more, a past, hypothetical or story marker or a look-alike phrase somewhere in
     the message no longer calms it (a resolved scare and letters to officials still do). A
     letter to officials is judged by the lower of its whole wording and its clauses that say
@@ -277,7 +304,7 @@ def _decide(
     if found is not None:
         hit = _cued(rules, _with_self_harm(rules, found, guess, scan or text), guess, scan or text)
         return CrisisDecision(hit, found, guess.p_urgent, calm)
-    if guess.p_urgent >= threshold and not calm:
+    if guess.p_urgent >= threshold and (not calm or guess.p_self_harm >= SELF_HARM_SURE):
         hit = _with_self_harm(
             rules, EmergencyHit(guess.category, "", 0, 0, "classifier"), guess, text
         )
