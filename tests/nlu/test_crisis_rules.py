@@ -608,6 +608,7 @@ def test_round_ten_look_alikes_stay_calm(text: str) -> None:
         "楼下飘上来一股炭火味，门窗都关着",
         "他拎着一根绳子往地下室去了",
         "上次他说过不想活了，今天又晕倒在家里",
+        "隔壁阿婆一个礼拜没吃饭了，今天还跟我讲别救她",
     ],
 )
 def test_a_sign_of_self_harm_is_noticed_in_a_message_urgent_for_another_reason(
@@ -627,3 +628,34 @@ def test_a_sign_of_self_harm_is_noticed_in_a_message_urgent_for_another_reason(
 )
 def test_an_ordinary_emergency_carries_no_self_harm_sign(text: str) -> None:
     assert not RULES.has_self_harm_cue(text), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # typed one line at a time: a gap in a rule crosses the line breaks
+        "我外婆这几天不吃饭\n也不吃药\n一直说等死",
+        # pinyin typed without converting
+        "wo chi le hao duo yao, dui bu qi",
+        "zhen de huo bu xia qu le",
+        # the object named before what was done with it
+        "他在卧室门框上系了一根皮带，不让我进去",
+        "爷爷又把输液管拔了，说不要再受罪了",
+    ],
+)
+def test_round_twelve_self_harm_is_found(text: str) -> None:
+    hit = RULES.detect(text)
+    assert hit is not None, text
+    assert EmergencyCategory.SELF_HARM in hit.categories, text
+
+
+def test_a_message_typed_line_by_line_is_read_as_one() -> None:
+    one_line = "我外婆这几天不吃饭也不吃药一直说等死"
+    assert RULES.detect(one_line) is not None
+    assert RULES.detect(one_line.replace("饭", "饭\n").replace("药", "药\n")) is not None
+
+
+@pytest.mark.parametrize("text", ["要不要给爷爷换个输液管", "晾衣架上挂的绳子断了谁来修"])
+def test_round_twelve_look_alikes_stay_calm(text: str) -> None:
+    hit = RULES.detect(text)
+    assert hit is None or EmergencyCategory.SELF_HARM not in hit.categories, text
