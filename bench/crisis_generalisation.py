@@ -13,8 +13,8 @@ Printed per writer: recall on urgent and false alarms on look-alikes for
 - ``detector``: both and the vetting model (``CrisisVetter``, trained without that writer's
   examples and contrast files), combined exactly as the service combines them
   (``crisis_decision``): a crisis the vetting model may judge (``vettable``) is taken back
-  below ``VETO``, and a crisis only the rules found when the classifier is below ``DOUBT``
-  and the vetting model below ``DOUBT_NOW``.
+  below ``VETO``, and a crisis only the rules found (in ``DOUBT_MIN_CHARS`` or more) when the
+  classifier is below ``DOUBT`` and the vetting model below ``DOUBT_NOW``.
 
 Then a threshold sweep of the combined detector over all writers (micro-averaged), with the
 false alarms of the full classifier (every writer) on ordinary text: ``shared/eval``
@@ -52,6 +52,7 @@ from bot.encoders import Usem3Encoder
 from bot.nlu.crisis import CrisisRules
 from bot.nlu.crisis_model import (
     DOUBT,
+    DOUBT_MIN_CHARS,
     DOUBT_NOW,
     SELF_HARM_SURE,
     VETO,
@@ -99,6 +100,8 @@ WRITERS = (
     # 166, letters 0 of 247; without: 27, 4, 0).
     ("thirteenth", "tune13", "crisis_examples_thirteenth_writer.yml"),
     ("fourteenth", "tune14", "crisis_examples_fourteenth_writer.yml"),
+    # The fifteenth writer's set was kept fresh and scored once in round 12, then copied in.
+    ("fifteenth", "tune15", "crisis_examples_fifteenth_writer.yml"),
 )
 SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
@@ -127,8 +130,8 @@ class Scored:
     """One message: whether the rules fired, the classifier's p(urgent), the calm gate; the
     vetting model's p(danger now), whether it may judge the crisis found, and whether that
     crisis reads as self-harm or carries a sign of it; the classifier's p(self-harm), whether
-    the rules named self-harm, and the classifier's p(urgent) on the whole message (what a
-    doubt of a crisis only the rules found reads)."""
+    the rules named self-harm, the classifier's p(urgent) on the whole message and its length
+    (what a doubt of a crisis only the rules found reads)."""
 
     rules: bool
     p: float
@@ -139,6 +142,7 @@ class Scored:
     p_self_harm: float = 0.0
     rules_self_harm: bool = False
     p_whole: float = 1.0
+    chars: int = 0
 
     def found(self, threshold: float) -> bool:
         """Rules and classifier alone (before the vetting model)."""
@@ -147,7 +151,12 @@ class Scored:
         )
 
     def detected(self, threshold: float, veto: float = VETO) -> bool:
-        doubted = self.rules and self.p_whole < DOUBT and self.p_now < DOUBT_NOW
+        doubted = (
+            self.rules
+            and self.chars >= DOUBT_MIN_CHARS
+            and self.p_whole < DOUBT
+            and self.p_now < DOUBT_NOW
+        )
         return self.found(threshold) and not (self.vettable and self.p_now < veto) and not doubted
 
 
@@ -183,6 +192,7 @@ def score(
                 model.guess(clean[:500]).p_self_harm,
                 d.rules_hit is not None and EmergencyCategory.SELF_HARM in d.rules_hit.categories,
                 model.guess(clean[:500]).p_urgent,
+                len(clean.strip()),
             )
         )
     return out

@@ -1,6 +1,8 @@
 """The vetting model (``CrisisVetter``): is someone in danger now? It may take back a crisis
 the rules or the classifier found in a look-alike (a scare told and settled, a past event, a
-story), never one with a sign of self-harm, and never a danger happening now."""
+story), never one with a sign of self-harm the classifier also reads as urgent, and never a
+danger happening now. And the classifier, sure of self-harm, is not held back by a farewell
+that reads like a settled scare."""
 
 from __future__ import annotations
 
@@ -85,8 +87,8 @@ def test_an_urgent_message_with_a_past_opening_still_escalates(
 
 
 def test_self_harm_is_never_taken_back(nlu: NluService) -> None:
-    """Even a vetting model that would take back every crisis (veto above 1) leaves a
-    self-harm message, and a danger with a sign of self-harm, a crisis."""
+    """Even a vetting model that would take back every crisis it may judge (veto above 1)
+    leaves a self-harm message, and a danger with a sign of self-harm, a crisis."""
     vetter = _vetter(nlu)
     th = nlu.thresholds.emergency
     for text in (
@@ -123,5 +125,44 @@ def test_a_sign_of_self_harm_or_a_short_message_is_not_vetted() -> None:
 def test_short_crises_are_never_taken_back(nlu: NluService) -> None:
     """A few characters tell no settled scare or past event: however low the vetting
     model's reading, the crisis stands."""
-    for text in ("楼里发生爆炸", "邻居大爷心梗了", "有人持刀闹事"):
+    for text in ("楼里发生爆炸", "邻居大爷心梗了", "有人持刀闹事", "救救我们", "快来救人"):
         assert nlu.parse(text).is_emergency, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "救命 我家钥匙锁在屋里了 开锁师傅的电话谁有",
+        "周末想在天台上烧炭烤串 物业允许吗",
+        "我舅舅说八几年这边有个煤气站爆炸过 现在那块地是什么",
+        "太难了我真的想死 这个志愿者报名表要填好多东西",
+    ],
+)
+def test_a_crisis_only_the_rules_saw_is_taken_back_when_both_models_read_it_calm(
+    nlu: NluService, text: str
+) -> None:
+    assert nlu.crisis.detect(text) is not None  # the rules alone would alarm
+    decision = nlu.crisis_decision(text)
+    assert decision.hit is None
+    assert decision.vetoed is not None
+    assert not nlu.parse(text).is_emergency
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我把药都吃下去了 跟你们说一声 人已经躺好了 不用来了",
+        "药吃完了 不用来了 谢谢你们",
+    ],
+)
+def test_a_farewell_that_reads_like_a_settled_scare_is_still_self_harm(
+    nlu: NluService, text: str
+) -> None:
+    """ "不用来了" closes a scare told and settled; here it is a goodbye. The classifier,
+    sure of self-harm, is not held back by the look-alike reading."""
+    decision = nlu.crisis_decision(text)
+    assert decision.calm  # the look-alike rules read it as settled
+    assert decision.hit is not None
+    assert EmergencyCategory.SELF_HARM in decision.hit.categories
+    result = nlu.parse(text)
+    assert result.is_emergency
