@@ -641,6 +641,12 @@ def test_an_ordinary_emergency_carries_no_self_harm_sign(text: str) -> None:
         # the object named before what was done with it
         "他在卧室门框上系了一根皮带，不让我进去",
         "爷爷又把输液管拔了，说不要再受罪了",
+        # English mixed in, about someone else
+        "my dad says he wants to die / 他一个人在家",
+        "she took all her sleeping pills 叫不醒",
+        # nothing needed tomorrow; gone next week
+        "电饭煲小冰箱都送给你们吧 明天我就用不到了",
+        "报修就算了 反正下礼拜我也不在了",
     ],
 )
 def test_round_twelve_self_harm_is_found(text: str) -> None:
@@ -655,7 +661,16 @@ def test_a_message_typed_line_by_line_is_read_as_one() -> None:
     assert RULES.detect(one_line.replace("饭", "饭\n").replace("药", "药\n")) is not None
 
 
-@pytest.mark.parametrize("text", ["要不要给爷爷换个输液管", "晾衣架上挂的绳子断了谁来修"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "要不要给爷爷换个输液管",
+        "晾衣架上挂的绳子断了谁来修",
+        "刚刚在阳台上吊了几个灯笼 好看伐",
+        "I cut myself cooking, 要打破伤风吗",
+        "这张旧沙发明天就用不到了，谁要拿走",
+    ],
+)
 def test_round_twelve_look_alikes_stay_calm(text: str) -> None:
     hit = RULES.detect(text)
     assert hit is None or EmergencyCategory.SELF_HARM not in hit.categories, text
