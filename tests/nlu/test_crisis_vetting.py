@@ -14,6 +14,7 @@ import pytest
 from bot.nlu import EmergencyCategory, EmergencyHit, NluService
 from bot.nlu.crisis_model import (
     CALM,
+    DOUBT_MIN_CHARS,
     URGENT,
     CrisisVetter,
     crisis_decision,
@@ -132,15 +133,15 @@ def test_short_crises_are_never_taken_back(nlu: NluService) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "救命 我家钥匙锁在屋里了 开锁师傅的电话谁有",
-        "周末想在天台上烧炭烤串 物业允许吗",
-        "我舅舅说八几年这边有个煤气站爆炸过 现在那块地是什么",
+        "周末我们几个租客想在天台上烧炭烤串 物业允许吗",
         "太难了我真的想死 这个志愿者报名表要填好多东西",
+        "老板说上吊也要喘口气 结果让我们连上了十二天班 这合法吗 去哪投诉",
     ],
 )
 def test_a_crisis_only_the_rules_saw_is_taken_back_when_both_models_read_it_calm(
     nlu: NluService, text: str
 ) -> None:
+    assert len(text) >= DOUBT_MIN_CHARS
     assert nlu.crisis.detect(text) is not None  # the rules alone would alarm
     decision = nlu.crisis_decision(text)
     assert decision.hit is None
