@@ -172,7 +172,7 @@ of 3,224 lost."""
 
 DOUBT = 0.05
 DOUBT_NOW = 0.1
-"""A crisis the rules alone found (any category, any length) is taken back when the crisis
+"""A crisis the rules alone found (any category) is taken back when the crisis
 classifier's probability of a crisis is below ``DOUBT`` and the vetting model's of a danger
 now below ``DOUBT_NOW``: two models, each trained apart from the rules, both read it as calm
 ("救命 我把钥匙锁在家里了", "周末想在楼顶烧炭烤肉", "九几年这边有个煤气站爆炸过").
