@@ -180,6 +180,7 @@ def score(
             rules, model, clean[:500], scan=clean, threshold=0.0, always_score=True, vetter=vetter
         )
         hit = d.hit or d.vetoed
+        guess = model.guess(clean[:500])  # remembered: the reading crisis_decision made
         out.append(
             Scored(
                 d.rules_hit is not None,
@@ -189,9 +190,9 @@ def score(
                 hit is not None and vettable(hit, clean),
                 hit is not None
                 and (EmergencyCategory.SELF_HARM in hit.categories or hit.self_harm_cue),
-                model.guess(clean[:500]).p_self_harm,
+                guess.p_self_harm,
                 d.rules_hit is not None and EmergencyCategory.SELF_HARM in d.rules_hit.categories,
-                model.guess(clean[:500]).p_urgent,
+                guess.p_urgent,
                 len(clean.strip()),
             )
         )
