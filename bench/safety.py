@@ -11,7 +11,7 @@ Reads the labelled crisis set in ``tests/data/crisis/`` (written apart from the 
   ``crisis`` reply with 12356 and 962525 and a staff alert; for every urgent message, the
   time from receipt to the staff alert arriving at the robot (p50/p99).
 
-    .venv/bin/python bench/safety.py [--split holdout|tune|tune2|…|tune15|fresh16|…|all] [--json]
+    .venv/bin/python bench/safety.py [--split holdout|tune|tune2|…|tune22|fresh23|…|all] [--json]
 """
 
 from __future__ import annotations
@@ -60,15 +60,22 @@ TUNE_SPLITS = (
     "tune13",
     "tune14",
     "tune15",
+    "tune16",
+    "tune17",
+    "tune18",
+    "tune19",
+    "tune20",
+    "tune21",
+    "tune22",
 )
-"""One tune set per independent writer (``*_tune.jsonl`` … ``*_tune15.jsonl``)."""
+"""One tune set per independent writer (``*_tune.jsonl`` … ``*_tune22.jsonl``)."""
 FRESH_SPLITS = tuple(
     sorted(
         (p.stem.removeprefix("urgent_") for p in DATA.glob("urgent_fresh*.jsonl")),
         key=lambda s: int(s.removeprefix("fresh")),
     )
 )
-"""Writers' sets kept fresh (``*_fresh16.jsonl`` …): scored, never read while tuning, so their
+"""Writers' sets kept fresh (``*_fresh23.jsonl`` …): scored, never read while tuning, so their
 results carry counts only, never the ids of what was missed."""
 
 
