@@ -84,6 +84,7 @@ class CrisisRules:
     unsettled: re.Pattern[str] | None = None
     calm_sure: re.Pattern[str] | None = None
     self_harm_cue: re.Pattern[str] | None = None
+    denied: re.Pattern[str] | None = None
     source: Path | None = None
 
     @classmethod
@@ -168,6 +169,7 @@ class CrisisRules:
                 if body.get("self_harm_cue")
                 else None
             ),
+            denied=(_compile(body["denied"], where, "denied") if body.get("denied") else None),
             **_letter(body.get("letter"), where),
         )
 
@@ -219,7 +221,8 @@ class CrisisRules:
 
     def calm_context(self, text: str, *, markers: bool = True, words: bool = True) -> bool:
         """Whether ``text`` reads like a look-alike (a scare told and resolved, a letter to
-        officials with no live clause, a ``calm_sure`` phrase such as nobody in the lift; with
+        officials with no live clause, a ``calm_sure`` phrase such as nobody in the lift, an
+        intent to die denied after low mood (``denies_self_harm``); with
         ``words`` also a look-alike phrase anywhere in it: hyperbole, a routine question; with
         ``markers`` also a story or a past or hypothetical event anywhere in it) — the
         classifier alone may not call it a crisis."""
@@ -228,6 +231,8 @@ class CrisisRules:
             return True
         if self.calm_sure is not None and self.calm_sure.search(body):
             return True  # nobody in the lift, a wait for one: calm however sure the classifier
+        if self.denies_self_harm(text):
+            return True  # low mood told, then "但我不会做傻事的"
         settled = self._settled_at(body)
         if settled and not any(c.rule.search(body, settled) for c in self.categories):
             return True  # a scare told and then resolved, with nothing alarming after it
@@ -236,6 +241,32 @@ class CrisisRules:
         if not markers or self.urgent.search(body):
             return False
         return bool(self.fiction.search(body) or self.not_live.search(body))
+
+    def denies_self_harm(self, text: str) -> bool:
+        """Whether the writer of ``text`` (its first window) denies any intent to die after
+        telling of low mood ("有时候觉得活着挺累的，但我不会做傻事的"), with no means named and no
+        self-harm phrase after the denial: the classifier's reading of self-harm no longer
+        overrides the look-alike gate then (``SELF_HARM_SURE``)."""
+        body = _view(text[:WINDOW]).text.translate(self.dialect)
+        denied = self._denied_at(body)
+        return denied > 0 and not any(
+            c.rule.search(body, denied)
+            for c in self.categories
+            if c.category is EmergencyCategory.SELF_HARM
+        )
+
+    def _denied_at(self, body: str) -> int:
+        """Where the last ``denied`` phrase of ``body`` ends, or 0 when there is none or a
+        means of self-harm is named anywhere (``self_harm_cue``: pills counted, a rope, a
+        ledge): a denial beside the means is not believed."""
+        if self.denied is None or (
+            self.self_harm_cue is not None and self.self_harm_cue.search(body)
+        ):
+            return 0
+        last = None
+        for found in self.denied.finditer(body):
+            last = found
+        return 0 if last is None else last.end()
 
     def letter_live_part(self, text: str) -> str:
         """For a letter to officials, each clause that says something is happening now (the
@@ -331,6 +362,7 @@ class CrisisRules:
         body = norm.text.translate(self.dialect)
         calm = [m.span() for m in self.calm.finditer(body)]
         settled = self._settled_at(body)
+        denied = self._denied_at(body)
         urgent = bool(self.urgent.search(body))
         if not urgent and self.fiction.search(body):
             return
@@ -338,12 +370,24 @@ class CrisisRules:
             for m in cat.rule.finditer(body):
                 if m.end() <= m.start() or self._dropped(body, m, calm, cat.category):
                     continue
-                if m.end() <= settled:
+                if m.end() <= settled and not self._own_self_harm(chunk, norm, m, cat.category):
                     continue  # told, then resolved: "刚才冒烟的是…烧烤 不是着火"
+                if m.end() <= denied and cat.category is EmergencyCategory.SELF_HARM:
+                    continue  # low mood, then "但我不会做傻事的"
                 if letter and not self._live_in_letter(_span_around(body, *m.span(), _CLAUSE_END)):
                     continue  # a petition recounting a wrong, not a danger now
                 yield cat.category, norm.to_original(m.start(), m.end())
                 break
+
+    def _own_self_harm(
+        self, chunk: str, norm: NormalizedText, m: re.Match[str], category: EmergencyCategory
+    ) -> bool:
+        """Whether ``m`` is a self-harm phrase of the writer's own (or of nobody named): a
+        "没事了" or "还以为…" after it minimises, it does not settle ("刚吃了一整瓶安眠药 没事了");
+        about another person it may ("楼上邻居说不想活了…她妈妈接她回老家了")."""
+        if category is not EmergencyCategory.SELF_HARM:
+            return False
+        return self.who_is_at_risk(chunk, norm.to_original(m.start(), m.end())[0]) is not True
 
     def _dropped(
         self,

@@ -674,3 +674,108 @@ def test_a_message_typed_line_by_line_is_read_as_one() -> None:
 def test_round_twelve_look_alikes_stay_calm(text: str) -> None:
     hit = RULES.detect(text)
     assert hit is None or EmergencyCategory.SELF_HARM not in hit.categories, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a farewell said to the committee
+        "打扰了这么久 今天跟你们道个别",
+        "没别的事，就是来告个别",
+        # going to join the dead
+        "我想快点去陪我老伴了，她走了快一年",
+        "爸爸去世以后我每天都想，要早点去找他",
+        # one's own funeral or death certificate, soon
+        "骨灰盒要去哪里买？给我自己的，这几天就要",
+        # dying at home and how long until found; seconds from a high floor; a roof door
+        "我要是死在屋里，几天才会有人发现",
+        "从二十楼跳下去会不会死",
+        "请问哪栋楼的天台门是开着的",
+        # a farewell to the bot by its name
+        "再见了邻里",
+    ],
+)
+def test_round_thirteen_self_harm_is_found(text: str) -> None:
+    hit = RULES.detect(text)
+    assert hit is not None, text
+    assert EmergencyCategory.SELF_HARM in hit.categories, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a farewell before a move, a retirement or going home
+        "下个月搬家了，跟大家道个别，谢谢这些年的照顾",
+        "我下周退休了，跟各位告个别",
+        # the person sought is alive
+        "我要去找我女儿了，她在医院生孩子",
+        # funeral business for someone else
+        "我妈的骨灰什么时候可以去寄存",
+    ],
+)
+def test_round_thirteen_look_alikes_stay_calm(text: str) -> None:
+    hit = RULES.detect(text)
+    assert hit is None or EmergencyCategory.SELF_HARM not in hit.categories, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "闻到一股焦味，我还以为着火了，是对面在熏香肠",
+        "刚才我爸不接电话急死我了，后来他回电话了",
+        "广场上有个阿姨晕倒了，现在人已经醒过来了，家里人陪着",
+        "早上那个摔倒的老伯伯，谢谢大家帮忙叫了救护车",
+        "那个说找不到的租客，房东联系上了，他出差去了",
+        # "来得挺快" is praise, not a cry for speed after the resolution
+        "困在电梯里的人已经放出来了，物业来得挺快",
+    ],
+)
+def test_round_thirteen_resolutions_are_settled(text: str) -> None:
+    assert RULES.detect(text) is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # "没事" after the writer's own self-harm minimises it, it does not settle it
+        "刚才吞了一整瓶安眠药 没事",
+        "我真的不想活了 没事了 你们别管",
+        # a question is not a resolution: "休息一下就好了？"
+        "我老公突然晕倒了 叫不醒 是不是躺一会儿就好了？",
+        # "来得挺快" is not a resolution's urgency either way; the danger after it counts
+        "楼下着火了，消防车来得挺快，三楼还有人没出来",
+    ],
+)
+def test_round_thirteen_minimising_or_asking_keeps_the_danger(text: str) -> None:
+    assert RULES.detect(text) is not None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "有时候觉得活着挺累的，但我不会做傻事的，社区有心理咨询吗",
+        "老伴走后常觉活着没意思，然尚无轻生之念，想报名老年心理关爱",
+        "我妈最近总说活着没意思，不过她也没说要干啥，想请心理老师上门聊聊",
+    ],
+)
+def test_low_mood_with_the_intent_denied_is_not_a_crisis(text: str) -> None:
+    assert RULES.detect(text) is None, text
+    assert RULES.denies_self_harm(text), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # worry is not a denial
+        "我哥说活着没意思，我怕他做傻事",
+        # a denial beside the means is not believed
+        "活着没意思，安眠药我都攒好了，放心我不会做傻事的",
+        # a self-harm phrase after the denial stands
+        "我不会做傻事的，就是以后不用来看我了",
+    ],
+)
+def test_a_denial_does_not_hide_worry_means_or_a_farewell(text: str) -> None:
+    hit = RULES.detect(text)
+    assert hit is not None, text
+    assert EmergencyCategory.SELF_HARM in hit.categories, text
+    assert not RULES.denies_self_harm(text), text
