@@ -14,7 +14,8 @@ Printed per writer: recall on urgent and false alarms on look-alikes for
   examples and contrast files), combined exactly as the service combines them
   (``crisis_decision``): a crisis the vetting model may judge (``vettable``) is taken back
   below ``VETO``, and a crisis only the rules found (in ``DOUBT_MIN_CHARS`` or more) when the
-  classifier is below ``DOUBT`` and the vetting model below ``DOUBT_NOW``.
+  classifier is below ``DOUBT`` and the vetting model below ``DOUBT_NOW``, or (no self-harm
+  and no sign of it) the classifier below ``DOUBT_CALM``.
 
 Then a threshold sweep of the combined detector over all writers (micro-averaged), with the
 false alarms of the full classifier (every writer) on ordinary text: ``shared/eval``
@@ -52,6 +53,7 @@ from bot.encoders import Usem3Encoder
 from bot.nlu.crisis import CrisisRules
 from bot.nlu.crisis_model import (
     DOUBT,
+    DOUBT_CALM,
     DOUBT_MIN_CHARS,
     DOUBT_NOW,
     SELF_HARM_SURE,
@@ -102,6 +104,15 @@ WRITERS = (
     ("fourteenth", "tune14", "crisis_examples_fourteenth_writer.yml"),
     # The fifteenth writer's set was kept fresh and scored once in round 12, then copied in.
     ("fifteenth", "tune15", "crisis_examples_fifteenth_writer.yml"),
+    # The sixteenth to twenty-second writers' sets were kept fresh and scored until round 13,
+    # then copied in.
+    ("sixteenth", "tune16", "crisis_examples_sixteenth_writer.yml"),
+    ("seventeenth", "tune17", "crisis_examples_seventeenth_writer.yml"),
+    ("eighteenth", "tune18", "crisis_examples_eighteenth_writer.yml"),
+    ("nineteenth", "tune19", "crisis_examples_nineteenth_writer.yml"),
+    ("twentieth", "tune20", "crisis_examples_twentieth_writer.yml"),
+    ("twenty_first", "tune21", "crisis_examples_twenty_first_writer.yml"),
+    ("twenty_second", "tune22", "crisis_examples_twenty_second_writer.yml"),
 )
 SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
@@ -131,7 +142,8 @@ class Scored:
     vetting model's p(danger now), whether it may judge the crisis found, and whether that
     crisis reads as self-harm or carries a sign of it; the classifier's p(self-harm), whether
     the rules named self-harm, the classifier's p(urgent) on the whole message and its length
-    (what a doubt of a crisis only the rules found reads)."""
+    (what a doubt of a crisis only the rules found reads), and whether the writer denies any
+    intent to die (``CrisisRules.denies_self_harm``)."""
 
     rules: bool
     p: float
@@ -143,21 +155,23 @@ class Scored:
     rules_self_harm: bool = False
     p_whole: float = 1.0
     chars: int = 0
+    denied: bool = False
+
+    def classifier(self, threshold: float) -> bool:
+        """The classifier alone, behind the calm gate (``_decide``)."""
+        sure = self.p_self_harm >= SELF_HARM_SURE and not self.denied
+        return self.p >= threshold and (not self.calm or sure)
 
     def found(self, threshold: float) -> bool:
         """Rules and classifier alone (before the vetting model)."""
-        return self.rules or (
-            self.p >= threshold and (not self.calm or self.p_self_harm >= SELF_HARM_SURE)
-        )
+        return self.rules or self.classifier(threshold)
 
     def detected(self, threshold: float, veto: float = VETO) -> bool:
-        doubted = (
-            self.rules
-            and self.chars >= DOUBT_MIN_CHARS
-            and self.p_whole < DOUBT
-            and self.p_now < DOUBT_NOW
-        )
-        return self.found(threshold) and not (self.vettable and self.p_now < veto) and not doubted
+        read = self.rules and self.chars >= DOUBT_MIN_CHARS
+        doubted = read and self.p_whole < DOUBT and self.p_now < DOUBT_NOW
+        calm = read and self.p_whole < DOUBT_CALM and not self.self_harm
+        vetoed = self.vettable and self.p_now < veto
+        return self.found(threshold) and not (vetoed or doubted or calm)
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -194,6 +208,7 @@ def score(
                 d.rules_hit is not None and EmergencyCategory.SELF_HARM in d.rules_hit.categories,
                 guess.p_urgent,
                 len(clean.strip()),
+                rules.denies_self_harm(clean),
             )
         )
     return out
@@ -222,9 +237,7 @@ def rate(items: Sequence[Scored], threshold: float, what: str = "detector") -> f
     if what == "rules":
         hits = sum(s.rules for s in items)
     elif what == "classifier":
-        hits = sum(
-            s.p >= threshold and (not s.calm or s.p_self_harm >= SELF_HARM_SURE) for s in items
-        )
+        hits = sum(s.classifier(threshold) for s in items)
     elif what == "unvetted":
         hits = sum(s.found(threshold) for s in items)
     else:

@@ -167,3 +167,50 @@ def test_a_farewell_that_reads_like_a_settled_scare_is_still_self_harm(
     assert EmergencyCategory.SELF_HARM in decision.hit.categories
     result = nlu.parse(text)
     assert result.is_emergency
+
+
+def test_a_danger_only_the_rules_saw_is_taken_back_when_the_classifier_reads_it_calm(
+    nlu: NluService,
+) -> None:
+    """A planned lift shutdown asked about: the rules see "老人被困", the classifier (which
+    has read twenty-odd writers' look-alikes) reads it as calm, and the crisis is taken back
+    without asking the vetting model."""
+    text = "物业通知说明天上午停电检修电梯，老人被困在楼上下不来怎么办，能不能提前安排"
+    assert len(text) >= DOUBT_MIN_CHARS
+    assert nlu.crisis.detect(text) is not None  # the rules alone would alarm
+    decision = nlu.crisis_decision(text)
+    assert decision.hit is None
+    assert decision.vetoed is not None
+    assert decision.p_now is None  # the vetting model was not needed
+    assert not nlu.parse(text).is_emergency
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "活着真没意思，但我不会做傻事的，就想找个人聊聊，社区有心理老师吗",
+        "老伴走了以后我夜里老是睡不着，不过我会好好活着的，想报名社区的合唱团",
+    ],
+)
+def test_low_mood_with_the_intent_denied_gets_its_normal_route(nlu: NluService, text: str) -> None:
+    """The writer says they will not harm themselves: the classifier's reading of self-harm
+    does not override the look-alike gate, and no crisis is raised."""
+    decision = nlu.crisis_decision(text)
+    assert decision.calm
+    assert decision.hit is None
+    assert not nlu.parse(text).is_emergency
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "下个月的体检我不去了，帮我取消一下",
+        "这个快递我不要了，帮我退回去",
+        "我们家下个月搬去嘉定了，这个群我就退了，谢谢大家照顾",
+        "算了算了 不弄了 明天再说",
+    ],
+)
+def test_everyday_declines_are_no_farewell(nlu: NluService, text: str) -> None:
+    """Indirect farewells ("以后不用给我送饭了 我用不上了") taught the classifier that "not
+    needed anymore" can mean self-harm; an ordinary decline, cancellation or move is calm."""
+    assert not nlu.parse(text).is_emergency, text
