@@ -32,8 +32,13 @@ typecheck: install
 # Redis database); PYTEST_WORKERS=0 runs everything in one process.
 PYTEST_WORKERS ?= 2
 
+# The NLU models are trained once before the run (tests/pretrain.py), not inside a test's
+# timeout; a folder that matches intents/ is reused.
+TEST_MODELS ?= $(CURDIR)/var/test-models
+
 pytest: install system-deps
-	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python tests/pretrain.py $(TEST_MODELS)
+	LINLI_TEST_MODELS=$(TEST_MODELS) OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 test: lint typecheck pytest
 

@@ -128,13 +128,16 @@ def shared_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
     """NLU models and FAQ indexes shared by every app of the test run (trained/built once;
     each app still loads them through the real code path). Under pytest-xdist the workers
     share the run's directory: the first to need a model trains it while the others wait
-    (``bot.nlu.model.training_lock``), then they load it."""
+    (``bot.nlu.model.training_lock``), then they load it. ``make pytest`` trains the NLU
+    models before the run (``tests/pretrain.py``) and names their folder in
+    ``LINLI_TEST_MODELS``: training then counts against no test's timeout."""
+    pretrained = os.environ.get("LINLI_TEST_MODELS", "")
     if XDIST_WORKER:  # basetemp is <run>/popen-gwN: its parent is the run's, shared
         root = tmp_path_factory.getbasetemp().parent / "shared-models"
         root.mkdir(exist_ok=True)
     else:
         root = tmp_path_factory.mktemp("shared-models")
-    return root / "models", root / "index"
+    return (Path(pretrained) if pretrained else root / "models"), root / "index"
 
 
 @pytest.fixture

@@ -242,7 +242,8 @@ def crisis_decision(
     ``vettable``): below ``veto``, read on the whole message and on it from the danger the
     rules matched on, the crisis is taken back; so is a crisis only the rules found, in a
     message of ``DOUBT_MIN_CHARS`` or more, when the classifier reads it below ``DOUBT_CALM``
-    (any danger but self-harm, with no sign of it), or below ``DOUBT`` and the vetting model
+    (any danger but self-harm, with no sign of it, in a message the classifier read whole:
+    not a danger buried past its first 500 characters), or below ``DOUBT`` and the vetting model
     below ``DOUBT_NOW`` (any crisis). ``always_score``: ask both models whatever the rules
     found, and take back only what the vetting model does (benchmarks, which apply
     ``DOUBT_CALM`` to the scores themselves)."""
@@ -267,6 +268,7 @@ def crisis_decision(
         hit is not None
         and p_only_rules is not None
         and p_only_rules < DOUBT_CALM
+        and len(whole) <= len(text)  # the classifier read all of it, the danger too
         and EmergencyCategory.SELF_HARM not in hit.categories
         and not hit.self_harm_cue
         and not always_score

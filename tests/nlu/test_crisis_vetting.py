@@ -159,10 +159,11 @@ def test_a_crisis_only_the_rules_saw_is_taken_back_when_both_models_read_it_calm
 def test_a_farewell_that_reads_like_a_settled_scare_is_still_self_harm(
     nlu: NluService, text: str
 ) -> None:
-    """ "不用来了" closes a scare told and settled; here it is a goodbye. The classifier,
-    sure of self-harm, is not held back by the look-alike reading."""
+    """ "不用来了" closes a scare told and settled; here it is a goodbye: the writer's own
+    self-harm is never settled, and the classifier, sure of self-harm, is not held back by
+    the look-alike reading."""
     decision = nlu.crisis_decision(text)
-    assert decision.calm  # the look-alike rules read it as settled
+    assert nlu.crisis.calm_context(text, markers=False)  # "不用来了" reads as settled
     assert decision.hit is not None
     assert EmergencyCategory.SELF_HARM in decision.hit.categories
     result = nlu.parse(text)
