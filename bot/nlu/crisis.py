@@ -231,7 +231,7 @@ class CrisisRules:
             return True
         if self.calm_sure is not None and self.calm_sure.search(body):
             return True  # nobody in the lift, a wait for one: calm however sure the classifier
-        if self.denies_self_harm(text):
+        if self._denies(body):
             return True  # low mood told, then "但我不会做傻事的"
         settled = self._settled_at(body)
         if settled and not any(c.rule.search(body, settled) for c in self.categories):
@@ -247,7 +247,10 @@ class CrisisRules:
         telling of low mood ("有时候觉得活着挺累的，但我不会做傻事的"), with no means named and no
         self-harm phrase after the denial: the classifier's reading of self-harm no longer
         overrides the look-alike gate then (``SELF_HARM_SURE``)."""
-        body = _view(text[:WINDOW]).text.translate(self.dialect)
+        return self._denies(_view(text[:WINDOW]).text.translate(self.dialect))
+
+    def _denies(self, body: str) -> bool:
+        """``denies_self_harm`` of a normalised ``body``."""
         denied = self._denied_at(body)
         return denied > 0 and not any(
             c.rule.search(body, denied)
@@ -259,14 +262,12 @@ class CrisisRules:
         """Where the last ``denied`` phrase of ``body`` ends, or 0 when there is none or a
         means of self-harm is named anywhere (``self_harm_cue``: pills counted, a rope, a
         ledge): a denial beside the means is not believed."""
-        if self.denied is None or (
-            self.self_harm_cue is not None and self.self_harm_cue.search(body)
-        ):
-            return 0
         last = None
-        for found in self.denied.finditer(body):
+        for found in self.denied.finditer(body) if self.denied is not None else ():
             last = found
-        return 0 if last is None else last.end()
+        if last is None or (self.self_harm_cue is not None and self.self_harm_cue.search(body)):
+            return 0
+        return last.end()
 
     def letter_live_part(self, text: str) -> str:
         """For a letter to officials, each clause that says something is happening now (the

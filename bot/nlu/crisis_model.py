@@ -343,10 +343,10 @@ def _decide(
     if found is not None:
         hit = _cued(rules, _with_self_harm(rules, found, guess, scan or text), guess, scan or text)
         return CrisisDecision(hit, found, guess.p_urgent, calm)
-    sure_of_self_harm = guess.p_self_harm >= SELF_HARM_SURE and not rules.denies_self_harm(
-        scan or text
-    )
-    if guess.p_urgent >= threshold and (not calm or sure_of_self_harm):
+    if guess.p_urgent >= threshold and (
+        not calm
+        or (guess.p_self_harm >= SELF_HARM_SURE and not rules.denies_self_harm(scan or text))
+    ):
         hit = _with_self_harm(
             rules, EmergencyHit(guess.category, "", 0, 0, "classifier"), guess, text
         )
