@@ -33,8 +33,9 @@ typecheck: install
 PYTEST_WORKERS ?= 2
 
 # The NLU models are trained once before the run (tests/pretrain.py), not inside a test's
-# timeout; a folder that matches intents/ is reused.
-TEST_MODELS ?= $(CURDIR)/var/test-models
+# timeout; a folder that matches intents/ is reused. It is named models/: apps given its
+# parent as their data folder (tests/nlu/test_nlu_cli.py) find it there.
+TEST_MODELS ?= $(CURDIR)/var/test/models
 
 pytest: install system-deps
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python tests/pretrain.py $(TEST_MODELS)

@@ -7,7 +7,7 @@ count against that test's timeout. Trained here once, outside any test, every ap
 still loads them through the real code path, and a folder whose models match ``intents/``
 (the data hash) is reused as it is.
 
-    .venv/bin/python tests/pretrain.py var/test-models
+    .venv/bin/python tests/pretrain.py var/test/models
 """
 
 from __future__ import annotations

@@ -201,6 +201,11 @@ found, past one at 0.02, was 0.25: a fire in a distribution box after a parcel-l
 question; at 0.3 it and a welfare worry in Cantonese were lost). Self-harm is left to the
 two-model doubt: a missed one is the worst error there is."""
 
+DOUBT_CALM_MAX_CHARS = 500
+"""``DOUBT_CALM`` judges only a message the classifier reads whole: the service gives it the
+first 500 characters (``parse(text[:500], scan=...)``); a danger past them ("请问居住证…" ×200,
+then "我家着火了") is never taken back by a reading that did not see it."""
+
 VET_MIN_CHARS = 30
 """The vetting model judges only messages of at least this many characters: it tells a live
 danger from a settled, past or told one by the words around the danger, and a short message
@@ -242,8 +247,8 @@ def crisis_decision(
     ``vettable``): below ``veto``, read on the whole message and on it from the danger the
     rules matched on, the crisis is taken back; so is a crisis only the rules found, in a
     message of ``DOUBT_MIN_CHARS`` or more, when the classifier reads it below ``DOUBT_CALM``
-    (any danger but self-harm, with no sign of it, in a message the classifier read whole:
-    not a danger buried past its first 500 characters), or below ``DOUBT`` and the vetting model
+    (any danger but self-harm, with no sign of it, in a message of at most
+    ``DOUBT_CALM_MAX_CHARS``), or below ``DOUBT`` and the vetting model
     below ``DOUBT_NOW`` (any crisis). ``always_score``: ask both models whatever the rules
     found, and take back only what the vetting model does (benchmarks, which apply
     ``DOUBT_CALM`` to the scores themselves)."""
@@ -268,7 +273,8 @@ def crisis_decision(
         hit is not None
         and p_only_rules is not None
         and p_only_rules < DOUBT_CALM
-        and len(whole) <= len(text)  # the classifier read all of it, the danger too
+        and whole == text  # the classifier read all the rules read, the danger too
+        and len(text) <= DOUBT_CALM_MAX_CHARS
         and EmergencyCategory.SELF_HARM not in hit.categories
         and not hit.self_harm_cue
         and not always_score
