@@ -54,6 +54,7 @@ from bot.nlu.crisis import CrisisRules
 from bot.nlu.crisis_model import (
     DOUBT,
     DOUBT_CALM,
+    DOUBT_CALM_MAX_CHARS,
     DOUBT_MIN_CHARS,
     DOUBT_NOW,
     SELF_HARM_SURE,
@@ -169,7 +170,8 @@ class Scored:
     def detected(self, threshold: float, veto: float = VETO) -> bool:
         read = self.rules and self.chars >= DOUBT_MIN_CHARS
         doubted = read and self.p_whole < DOUBT and self.p_now < DOUBT_NOW
-        calm = read and self.p_whole < DOUBT_CALM and not self.self_harm
+        whole = self.chars <= DOUBT_CALM_MAX_CHARS
+        calm = read and whole and self.p_whole < DOUBT_CALM and not self.self_harm
         vetoed = self.vettable and self.p_now < veto
         return self.found(threshold) and not (vetoed or doubted or calm)
 
