@@ -779,3 +779,13 @@ def test_a_denial_does_not_hide_worry_means_or_a_farewell(text: str) -> None:
     assert hit is not None, text
     assert EmergencyCategory.SELF_HARM in hit.categories, text
     assert not RULES.denies_self_harm(text), text
+
+
+@pytest.mark.parametrize(
+    "text", ["普雄馨苑20号楼1202", "燕宁苑4幢301", "普陀一村3号楼502室", "20号楼1202"]
+)
+def test_a_bare_address_keeps_even_a_sure_classifier_calm(text: str) -> None:
+    """Given when binding a household or answering "where?": the classifier, having read
+    many fires told with their address, may not call the address alone a crisis."""
+    assert RULES.detect(text) is None
+    assert RULES.calm_context(text, markers=False, words=False)
