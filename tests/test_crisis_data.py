@@ -225,3 +225,41 @@ def test_extra_sets_are_well_formed_and_apart_from_the_holdout(
         a = _bigrams(row["text"])
         close += [(row["id"], i) for i, b in holdout if len(a & b) / len(a | b) > NEAR_DUPLICATE]
     assert not close, close
+
+
+# Every text that trains a crisis model (intents/crisis_examples*.yml, crisis_contrast*.yml) must
+# be as far from the holdout as the tune sets are: a training line near a holdout line makes the
+# holdout measure memory, not generalisation.
+INTENTS = Path(__file__).resolve().parent.parent / "intents"
+
+
+def _texts(node: Any) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [t for value in node.values() for t in _texts(value)]
+    if isinstance(node, list):
+        return [t for value in node for t in _texts(value)]
+    return []
+
+
+def test_crisis_training_examples_are_apart_from_the_holdout(data: dict[str, Any]) -> None:
+    import yaml
+
+    holdout = [(r["id"], _bigrams(r["text"])) for s in SETS for r in data[s]["holdout"]]
+    index: dict[str, list[int]] = {}
+    for i, (_, grams) in enumerate(holdout):
+        for gram in grams:
+            index.setdefault(gram, []).append(i)
+    paths = sorted([*INTENTS.glob("crisis_examples*.yml"), *INTENTS.glob("crisis_contrast*.yml")])
+    assert len(paths) > 20
+    close = []
+    for path in paths:
+        body = yaml.safe_load(path.read_text("utf-8"))
+        for text in _texts(body.get("crisis_examples") or body.get("crisis_contrast")):
+            a = _bigrams(text)
+            shared = Counter(i for gram in a for i in index.get(gram, ()))
+            for i, n in shared.items():
+                if n / (len(a) + len(holdout[i][1]) - n) > NEAR_DUPLICATE:
+                    close.append((path.name, holdout[i][0]))
+    assert not close, close
