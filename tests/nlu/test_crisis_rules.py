@@ -789,3 +789,76 @@ def test_a_bare_address_keeps_even_a_sure_classifier_calm(text: str) -> None:
     many fires told with their address, may not call the address alone a crisis."""
     assert RULES.detect(text) is None
     assert RULES.calm_context(text, markers=False, words=False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # living as a waste
+        "我这种人活着就是浪费粮食",
+        "阿拉娘讲伊活着就是拖累阿拉",
+        # pills and drink laid out together
+        "白酒买好了，安眠药也攒好了",
+        "一把药，一杯老酒，今朝就这样",
+        # a high floor's window open and a goodbye
+        "二十楼窗户开着 再见了",
+        # not wanting to wake again, in dialect too
+        "吃好夜饭困了 勿想再醒",
+        "我爸说睡下去就不要醒了",
+        # the last New Year; no next year; lived enough
+        "今年是我最后一个春节了",
+        "报纸明年不用订了，没有明年了",
+        "活到今朝也够了",
+    ],
+)
+def test_round_fourteen_self_harm_is_found(text: str) -> None:
+    hit = RULES.detect(text)
+    assert hit is not None, text
+    assert EmergencyCategory.SELF_HARM in hit.categories, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # sleepy, in the same words
+        "困死了 想一直睡下去 周末谁都别叫我",
+        "夜班回来困下去勿醒 闹钟也听勿见",
+        "明天不想再醒这么早了，孩子放假",
+        # the last of something that is not a life
+        "这是今年最后一个工作日了",
+        "活动经费今年没有了，明年再说",
+        # pills and drink in a health question
+        "吃了头孢能喝酒吗",
+    ],
+)
+def test_round_fourteen_look_alikes_stay_calm(text: str) -> None:
+    hit = RULES.detect(text)
+    assert hit is None or EmergencyCategory.SELF_HARM not in hit.categories, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "9号楼三天没看到的老伯伯 找到了 在他儿子家过节",
+        "电梯里喊救命的是小孩子在玩，家长已经带走了",
+        "昨天广场上倒地的阿姨抢救过来了，谢谢大家",
+        "楼道里那股煤气味没了 好了",
+        "早上电话一直不接 / 刚回了 说在跳广场舞",
+        "那个拿刀的是卖西瓜的 误会 大家别转了",
+    ],
+)
+def test_round_fourteen_resolutions_are_settled(text: str) -> None:
+    assert RULES.detect(text) is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a thing found, the person not
+        "我孙子出去骑车到现在没回来，自行车在门口找到了，人不见了",
+        # found, and in danger now
+        "找到了 他在天台上 坐在栏杆外面 快来",
+    ],
+)
+def test_round_fourteen_a_finding_that_is_not_the_end_keeps_the_danger(text: str) -> None:
+    assert RULES.detect(text) is not None, text
