@@ -12,6 +12,7 @@ Reads the labelled crisis set in ``tests/data/crisis/`` (written apart from the 
   time from receipt to the staff alert arriving at the robot (p50/p99).
 
     .venv/bin/python bench/safety.py [--split holdout|tune|tune2|…|tune22|fresh23|…|all] [--json]
+        [--models DIR]
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ def detection(
     }
 
 
-async def end_to_end(urgent: list[dict[str, Any]], workdir: Path) -> dict[str, Any]:
+async def end_to_end(urgent: list[dict[str, Any]], workdir: Path, models: Path) -> dict[str, Any]:
     arrivals: list[tuple[float, str]] = []
 
     async def robot(request: web.Request) -> web.Response:
@@ -167,6 +168,7 @@ async def end_to_end(urgent: list[dict[str, Any]], workdir: Path) -> dict[str, A
     settings = load_settings(
         None,
         data_dir=workdir,
+        models_dir=models,
         knowledge_dir=ROOT / "knowledge",
         intents_dir=ROOT / "intents",
         log_json=False,
@@ -252,16 +254,23 @@ def main() -> None:
     )
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-e2e", action="store_true", help="detection only")
+    ap.add_argument(
+        "--models",
+        type=Path,
+        help="a models folder to load (trained there when it does not match intents/; "
+        "default: a temporary one, trained for this run)",
+    )
     args = ap.parse_args()
     urgent, look = load(args.split)
     with threadpool_limits(1), tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(None, data_dir=Path(tmp), intents_dir=ROOT / "intents")
-        nlu = NluService(None, Path(tmp) / "models", intents_dir=ROOT / "intents")
+        models = args.models or Path(tmp) / "models"
+        nlu = NluService(None, models, intents_dir=ROOT / "intents")
         nlu.start()
         result: dict[str, Any] = {"split": args.split}
         result.update(detection(nlu, urgent, look, settings.bot_names))
         if not args.no_e2e:
-            result.update(asyncio.run(end_to_end(urgent, Path(tmp) / "e2e")))
+            result.update(asyncio.run(end_to_end(urgent, Path(tmp) / "e2e", models)))
     if args.split in FRESH_SPLITS:
         result = counts_only(result)
     if args.json:
