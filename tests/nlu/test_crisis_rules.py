@@ -845,6 +845,14 @@ def test_round_fourteen_look_alikes_stay_calm(text: str) -> None:
         "楼道里那股煤气味没了 好了",
         "早上电话一直不接 / 刚回了 说在跳广场舞",
         "那个拿刀的是卖西瓜的 误会 大家别转了",
+        "我家孩子放学半天没回来，急得我到处找，结果在同学家写作业，找到了找到了，谢谢大家",
+        "孩子放学两个小时没到家，一家人到处找，最后在图书室看书，虚惊，谢谢大家",
+        "女儿放学没到家 电话手表也不接 满小区找 后来她自己从舞蹈班走回来了",
+        "楼道里一股煤气味，挨家敲门，查到最后是三楼的汤扑出来浇灭了火，大家回去睡吧",
+        "电梯停在两层中间，老太太按了警铃，维保很快到了，人已经扶回家",
+        "阿婆三天没见人，民警开门一看她在里屋睡觉，助听器没戴",
+        "楼下冒黑烟，物业查了是垃圾桶里的纸烧着了，已经浇灭",
+        "我妈说胸口闷，含了两粒速效救心丸，坐了十分钟脸色就回来了",
     ],
 )
 def test_round_fourteen_resolutions_are_settled(text: str) -> None:
@@ -858,6 +866,8 @@ def test_round_fourteen_resolutions_are_settled(text: str) -> None:
         "我孙子出去骑车到现在没回来，自行车在门口找到了，人不见了",
         # found, and in danger now
         "找到了 他在天台上 坐在栏杆外面 快来",
+        # came back, and hurt
+        "孩子放学没回来 后来他自己跑回来了 可是满身是血 快叫120",
     ],
 )
 def test_round_fourteen_a_finding_that_is_not_the_end_keeps_the_danger(text: str) -> None:

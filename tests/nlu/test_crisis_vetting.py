@@ -47,7 +47,8 @@ def test_the_vetting_model_learns_from_every_writers_contrast_pairs() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["我家孩子放学半天没回来，急得我到处找，结果在同学家写作业，找到了找到了，谢谢大家"],
+    # (with "找到了找到了" at its end the rules settle it themselves since round 14)
+    ["我家孩子放学半天没回来，急得我到处找，结果在同学家写作业，谢谢大家"],
 )
 def test_a_settled_scare_in_a_new_phrasing_gets_its_normal_route(
     nlu: NluService, text: str
