@@ -12,7 +12,7 @@ Reads the labelled crisis set in ``tests/data/crisis/`` (written apart from the 
   time from receipt to the staff alert arriving at the robot (p50/p99).
 
     .venv/bin/python bench/safety.py [--split holdout|tune|tune2|…|tune22|fresh23|…|all] [--json]
-        [--models DIR]
+        [--models DIR] [--pairs]
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from threadpoolctl import threadpool_limits
 from bot.app import build_app
 from bot.dialogue.mentions import Mentions
 from bot.nlu import NluService
+from bot.nlu.types import EmergencyCategory
 from bot.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,6 +154,29 @@ def detection(
     }
 
 
+def pairs(nlu: NluService, names: list[str]) -> dict[str, Any]:
+    """Detection on the contrast pairs in ``pairs/`` (a self-harm message and a calm one of
+    the same surface): self-harm missed or answered as another danger, calm ones alarmed."""
+    mentions = Mentions(names)
+    out: dict[str, Any] = {}
+    for path in sorted((DATA / "pairs").glob("*.jsonl")):
+        c: Counter[str] = Counter()
+        for line in path.read_text("utf-8").splitlines():
+            row = json.loads(line)
+            clean, _ = mentions.strip(row["text"])
+            parse = nlu.parse(clean[:500], scan=clean)
+            hit = parse.emergency if parse.is_emergency else None
+            c[row["label"]] += 1
+            if row["label"] == "calm":
+                c["calm_alarmed"] += hit is not None
+            elif hit is None:
+                c["self_harm_missed"] += 1
+            elif EmergencyCategory.SELF_HARM not in hit.categories:
+                c["self_harm_as_another_danger"] += 1
+        out[path.stem] = dict(c)
+    return out
+
+
 async def end_to_end(urgent: list[dict[str, Any]], workdir: Path, models: Path) -> dict[str, Any]:
     arrivals: list[tuple[float, str]] = []
 
@@ -254,6 +278,7 @@ def main() -> None:
     )
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-e2e", action="store_true", help="detection only")
+    ap.add_argument("--pairs", action="store_true", help="only the contrast pairs in pairs/")
     ap.add_argument(
         "--models",
         type=Path,
@@ -267,6 +292,9 @@ def main() -> None:
         models = args.models or Path(tmp) / "models"
         nlu = NluService(None, models, intents_dir=ROOT / "intents")
         nlu.start()
+        if args.pairs:
+            print(json.dumps(pairs(nlu, settings.bot_names), ensure_ascii=False, indent=2))
+            return
         result: dict[str, Any] = {"split": args.split}
         result.update(detection(nlu, urgent, look, settings.bot_names))
         if not args.no_e2e:

@@ -263,3 +263,24 @@ def test_crisis_training_examples_are_apart_from_the_holdout(data: dict[str, Any
                 if n / (len(a) + len(holdout[i][1]) - n) > NEAR_DUPLICATE:
                     close.append((path.name, holdout[i][0]))
     assert not close, close
+
+
+# Contrast pairs kept apart from training (tests/data/crisis/pairs/, see the README): each pair
+# is one self-harm message and one calm message of the same surface.
+PAIRS = sorted((DATA / "pairs").glob("*.jsonl"))
+
+
+@pytest.mark.parametrize("path", PAIRS, ids=lambda p: p.name)
+def test_contrast_pairs_are_well_formed(path: Path) -> None:
+    labels: dict[int, list[str]] = {}
+    for lineno, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+        row = json.loads(line)
+        where = f"{path.name}:{lineno}"
+        assert set(row) == {"pair", "label", "text", "chat", "about"}, where
+        assert row["text"], where
+        assert row["text"] == row["text"].strip(), where
+        assert row["chat"] in {"private", "group"}, where
+        assert row["about"] in {"self", "other"}, where
+        labels.setdefault(row["pair"], []).append(row["label"])
+    assert len(labels) >= 100
+    assert all(sorted(pair) == ["calm", "self_harm"] for pair in labels.values()), path.name
