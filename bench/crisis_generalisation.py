@@ -19,8 +19,9 @@ Printed per writer: recall on urgent and false alarms on look-alikes for
 
 Then a threshold sweep of the combined detector over all writers (micro-averaged), with the
 false alarms of the full classifier (every writer) on ordinary text: ``shared/eval``
-out-of-scope lines and resident questions, and citizens' letters (detection only; the real
-route is measured by ``bench/letters.py``).
+out-of-scope lines and resident questions, citizens' letters (detection only; the real
+route is measured by ``bench/letters.py``), and everyday repair reports kept apart from the
+classifier's examples (``tests/data/everyday_repairs_heldout.jsonl``).
 
     .venv/bin/python bench/crisis_generalisation.py [--json] [--writers first,second]
 """
@@ -224,6 +225,9 @@ def ordinary() -> dict[str, list[str]]:
     res = EVAL / "resident_dev.jsonl"
     if res.exists():
         sets["resident_dev"] = [r["text"] for r in _jsonl(res)]
+    repairs = ROOT / "tests" / "data" / "everyday_repairs_heldout.jsonl"
+    if repairs.exists():
+        sets["repairs"] = [r["text"] for r in _jsonl(repairs)]
     letters = EVAL / "citizen_messages.csv"
     if letters.exists():
         with letters.open(encoding="utf-8-sig", newline="") as f:
