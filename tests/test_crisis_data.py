@@ -228,8 +228,9 @@ def test_extra_sets_are_well_formed_and_apart_from_the_holdout(
 
 
 # Every text that trains a crisis model (intents/crisis_examples*.yml, crisis_contrast*.yml) must
-# be as far from the holdout as the tune sets are: a training line near a holdout line makes the
-# holdout measure memory, not generalisation.
+# be as far from every set kept for measuring (the holdout, the fresh writers' sets, the everyday
+# repair reports kept apart) as the tune sets are from the holdout: a training line near a
+# measured line makes the measure one of memory, not of generalisation.
 INTENTS = Path(__file__).resolve().parent.parent / "intents"
 
 
@@ -243,10 +244,17 @@ def _texts(node: Any) -> list[str]:
     return []
 
 
-def test_crisis_training_examples_are_apart_from_the_holdout(data: dict[str, Any]) -> None:
+def test_crisis_training_examples_are_apart_from_every_measured_set(
+    data: dict[str, Any],
+) -> None:
     import yaml
 
     holdout = [(r["id"], _bigrams(r["text"])) for s in SETS for r in data[s]["holdout"]]
+    for path in sorted(DATA.glob("*_fresh[0-9]*.jsonl")):
+        holdout += [(r["id"], _bigrams(r["text"])) for r in _load(*path.stem.split("_", 1))]
+    repairs = DATA.parent / "everyday_repairs_heldout.jsonl"
+    lines = repairs.read_text("utf-8").splitlines()
+    holdout += [(f"repairs:{i}", _bigrams(json.loads(x)["text"])) for i, x in enumerate(lines, 1)]
     index: dict[str, list[int]] = {}
     for i, (_, grams) in enumerate(holdout):
         for gram in grams:

@@ -7,6 +7,7 @@ that reads like a settled scare."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,28 @@ def _vetter(nlu: NluService) -> CrisisVetter:
     return nlu.crisis_vetter
 
 
+def _bigrams(text: str) -> set[str]:
+    t = re.sub(r"[\W_]", "", text)
+    return {t[i : i + 2] for i in range(len(t) - 1)} or {t}
+
+
+def _near_a_measured_row(text: str) -> bool:
+    """Within tests/test_crisis_data.py's near-duplicate bound of a fresh writer's row or an
+    everyday repair report kept apart: such rows were dropped from the training files (those
+    sets measure generalisation)."""
+    a = _bigrams(text)
+    kept_apart = [
+        *CRISIS.glob("*_fresh[0-9]*.jsonl"),
+        CRISIS.parent / "everyday_repairs_heldout.jsonl",
+    ]
+    for path in kept_apart:
+        for line in path.read_text("utf-8").splitlines():
+            b = _bigrams(json.loads(line)["text"])
+            if len(a & b) / len(a | b) > 0.5:
+                return True
+    return False
+
+
 def test_the_vetting_model_learns_from_every_writers_contrast_pairs() -> None:
     texts, labels = vetting_set(INTENTS)
     assert set(labels) == {URGENT, CALM}
@@ -42,7 +65,10 @@ def test_the_vetting_model_learns_from_every_writers_contrast_pairs() -> None:
     for split in ("tune", "tune11", "tune12"):
         for half, label in (("urgent", URGENT), ("lookalike", CALM)):
             rows = (CRISIS / f"{half}_{split}.jsonl").read_text("utf-8").splitlines()
-            assert all(pairs.get(json.loads(r)["text"]) == label for r in rows if r.strip())
+            texts_of = [json.loads(r)["text"] for r in rows if r.strip()]
+            missing = [t for t in texts_of if pairs.get(t) != label]
+            assert len(missing) < len(texts_of) / 20, split
+            assert all(_near_a_measured_row(t) for t in missing), missing
 
 
 @pytest.mark.parametrize(
