@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from crisis_sets import NEAR_DUPLICATE, bigrams, near
 
 DATA = Path(__file__).parent / "data" / "crisis"
 
@@ -51,9 +52,6 @@ MIN_PER_CATEGORY_HIGH = {"self_harm": 45, "welfare": 45}
 MIN_PER_KIND = 20
 MIN_TOTAL = 300
 SPLITS = ("tune", "holdout")
-# Character-bigram Jaccard similarity above this between a tune and a holdout text counts as a
-# near-duplicate (the halves must use different phrasings, or the holdout measures nothing).
-NEAR_DUPLICATE = 0.5
 EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf]")
 
 # (file stem, id prefix, label field, allowed labels)
@@ -80,11 +78,6 @@ def _load(stem: str, split: str) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def data() -> dict[str, dict[str, list[dict[str, Any]]]]:
     return {stem: {split: _load(stem, split) for split in SPLITS} for stem in SETS}
-
-
-def _bigrams(text: str) -> set[str]:
-    t = re.sub(r"[\W_]", "", text)
-    return {t[i : i + 2] for i in range(len(t) - 1)} or {t}
 
 
 @pytest.mark.parametrize("stem", list(SETS))
@@ -133,12 +126,12 @@ def test_no_text_in_both_halves(data: dict[str, Any], stem: str) -> None:
 
 @pytest.mark.parametrize("stem", list(SETS))
 def test_no_near_duplicates_across_halves(data: dict[str, Any], stem: str) -> None:
-    holdout = [(row["id"], _bigrams(row["text"])) for row in data[stem]["holdout"]]
+    holdout = [(row["id"], bigrams(row["text"])) for row in data[stem]["holdout"]]
     close = []
     for row in data[stem]["tune"]:
-        a = _bigrams(row["text"])
+        a = bigrams(row["text"])
         for other, b in holdout:
-            if len(a & b) / len(a | b) > NEAR_DUPLICATE:
+            if near(a, b):
                 close.append((row["id"], other))
     assert not close, close
 
@@ -219,11 +212,11 @@ def test_extra_sets_are_well_formed_and_apart_from_the_holdout(
         assert row[field] in labels, f"{where}: unknown {field} {row[field]!r}"
         assert row["chat"] in {"private", "group"}, where
     # Only ids are printed: the holdout's texts must not be read while tuning.
-    holdout = [(r["id"], _bigrams(r["text"])) for s in SETS for r in data[s]["holdout"]]
+    holdout = [(r["id"], bigrams(r["text"])) for s in SETS for r in data[s]["holdout"]]
     close = []
     for row in rows:
-        a = _bigrams(row["text"])
-        close += [(row["id"], i) for i, b in holdout if len(a & b) / len(a | b) > NEAR_DUPLICATE]
+        a = bigrams(row["text"])
+        close += [(row["id"], i) for i, b in holdout if near(a, b)]
     assert not close, close
 
 
@@ -249,12 +242,12 @@ def test_crisis_training_examples_are_apart_from_every_measured_set(
 ) -> None:
     import yaml
 
-    holdout = [(r["id"], _bigrams(r["text"])) for s in SETS for r in data[s]["holdout"]]
+    holdout = [(r["id"], bigrams(r["text"])) for s in SETS for r in data[s]["holdout"]]
     for path in sorted(DATA.glob("*_fresh[0-9]*.jsonl")):
-        holdout += [(r["id"], _bigrams(r["text"])) for r in _load(*path.stem.split("_", 1))]
+        holdout += [(r["id"], bigrams(r["text"])) for r in _load(*path.stem.split("_", 1))]
     repairs = DATA.parent / "everyday_repairs_heldout.jsonl"
     lines = repairs.read_text("utf-8").splitlines()
-    holdout += [(f"repairs:{i}", _bigrams(json.loads(x)["text"])) for i, x in enumerate(lines, 1)]
+    holdout += [(f"repairs:{i}", bigrams(json.loads(x)["text"])) for i, x in enumerate(lines, 1)]
     index: dict[str, list[int]] = {}
     for i, (_, grams) in enumerate(holdout):
         for gram in grams:
@@ -265,7 +258,7 @@ def test_crisis_training_examples_are_apart_from_every_measured_set(
     for path in paths:
         body = yaml.safe_load(path.read_text("utf-8"))
         for text in _texts(body.get("crisis_examples") or body.get("crisis_contrast")):
-            a = _bigrams(text)
+            a = bigrams(text)
             shared = Counter(i for gram in a for i in index.get(gram, ()))
             for i, n in shared.items():
                 if n / (len(a) + len(holdout[i][1]) - n) > NEAR_DUPLICATE:

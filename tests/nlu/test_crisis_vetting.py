@@ -7,10 +7,10 @@ that reads like a settled scare."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
+from crisis_sets import bigrams, near
 
 from bot.nlu import EmergencyCategory, EmergencyHit, NluService
 from bot.nlu.crisis_model import (
@@ -34,24 +34,18 @@ def _vetter(nlu: NluService) -> CrisisVetter:
     return nlu.crisis_vetter
 
 
-def _bigrams(text: str) -> set[str]:
-    t = re.sub(r"[\W_]", "", text)
-    return {t[i : i + 2] for i in range(len(t) - 1)} or {t}
-
-
 def _near_a_measured_row(text: str) -> bool:
     """Within tests/test_crisis_data.py's near-duplicate bound of a fresh writer's row or an
     everyday repair report kept apart: such rows were dropped from the training files (those
     sets measure generalisation)."""
-    a = _bigrams(text)
+    a = bigrams(text)
     kept_apart = [
         *CRISIS.glob("*_fresh[0-9]*.jsonl"),
         CRISIS.parent / "everyday_repairs_heldout.jsonl",
     ]
     for path in kept_apart:
         for line in path.read_text("utf-8").splitlines():
-            b = _bigrams(json.loads(line)["text"])
-            if len(a & b) / len(a | b) > 0.5:
+            if near(a, bigrams(json.loads(line)["text"])):
                 return True
     return False
 
