@@ -48,9 +48,16 @@ def _throughput_bench() -> object:
 
 
 @pytest.mark.timeout(900)
-async def test_the_throughput_bench_drives_a_real_server(tmp_path: Path) -> None:
+async def test_the_throughput_bench_drives_a_real_server(
+    tmp_path: Path, shared_models: tuple[Path, Path]
+) -> None:
     """A short run against one real ``linli serve`` on the embedded default: every kind of
-    message is answered in Chinese and the figures are there (never judged as timings)."""
+    message is answered in Chinese and the figures are there (never judged as timings). The
+    bench's model cache is the run's shared models folder: this tests the harness, and
+    training inside it (≈ 9 min on a loaded machine) outlasted the harness's health wait."""
+    (tmp_path / "cache" / "A").mkdir(parents=True)
+    (tmp_path / "cache" / "A" / "models").symlink_to(shared_models[0], target_is_directory=True)
+    shared_models[0].mkdir(parents=True, exist_ok=True)
     module: Any = _throughput_bench()
     result = await module.main(
         [

@@ -27,10 +27,12 @@ def _free_port() -> int:
         return port
 
 
-def _serve(data_dir: Path, log: Path) -> subprocess.Popen[bytes]:
+def _serve(data_dir: Path, log: Path, models: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINLI_")}
     env.update(
         LINLI_DATA_DIR=str(data_dir),
+        # the run's shared models: a server killed with -9 leaves no training child behind
+        LINLI_MODELS_DIR=str(models),
         LINLI_KNOWLEDGE_DIR=str(ROOT / "knowledge"),
         LINLI_INTENTS_DIR=str(ROOT / "intents"),
         LINLI_PORT=str(_free_port()),
@@ -57,12 +59,14 @@ def _wait_for(path: Path, text: str, proc: subprocess.Popen[bytes], timeout_s: f
     raise AssertionError(f"{text!r} not seen in {path}")
 
 
-def test_a_second_server_on_the_same_sqlite_file_refuses_to_start(tmp_path: Path) -> None:
+def test_a_second_server_on_the_same_sqlite_file_refuses_to_start(
+    tmp_path: Path, shared_models: tuple[Path, Path]
+) -> None:
     data = tmp_path / "var"
-    first = _serve(data, tmp_path / "first.log")
+    first = _serve(data, tmp_path / "first.log", shared_models[0])
     try:
         _wait_for(tmp_path / "first.log", "Linli is starting", first, 60)
-        second = _serve(data, tmp_path / "second.log")
+        second = _serve(data, tmp_path / "second.log", shared_models[0])
         assert second.wait(60) == 3
         said = (tmp_path / "second.log").read_text(encoding="utf-8")
         assert "already serving from the SQLite database" in said
