@@ -242,14 +242,14 @@ def test_crisis_training_examples_are_apart_from_every_measured_set(
 ) -> None:
     import yaml
 
-    holdout = [(r["id"], bigrams(r["text"])) for s in SETS for r in data[s]["holdout"]]
+    measured = [(r["id"], bigrams(r["text"])) for s in SETS for r in data[s]["holdout"]]
     for path in sorted(DATA.glob("*_fresh[0-9]*.jsonl")):
-        holdout += [(r["id"], bigrams(r["text"])) for r in _load(*path.stem.split("_", 1))]
+        measured += [(r["id"], bigrams(r["text"])) for r in _load(*path.stem.split("_", 1))]
     repairs = DATA.parent / "everyday_repairs_heldout.jsonl"
     lines = repairs.read_text("utf-8").splitlines()
-    holdout += [(f"repairs:{i}", bigrams(json.loads(x)["text"])) for i, x in enumerate(lines, 1)]
+    measured += [(f"repairs:{i}", bigrams(json.loads(x)["text"])) for i, x in enumerate(lines, 1)]
     index: dict[str, list[int]] = {}
-    for i, (_, grams) in enumerate(holdout):
+    for i, (_, grams) in enumerate(measured):
         for gram in grams:
             index.setdefault(gram, []).append(i)
     paths = sorted([*INTENTS.glob("crisis_examples*.yml"), *INTENTS.glob("crisis_contrast*.yml")])
@@ -259,10 +259,12 @@ def test_crisis_training_examples_are_apart_from_every_measured_set(
         body = yaml.safe_load(path.read_text("utf-8"))
         for text in _texts(body.get("crisis_examples") or body.get("crisis_contrast")):
             a = bigrams(text)
+            # the bigrams shared with each measured row, counted through the index: Jaccard
+            # similarity from the counts, as crisis_sets.near computes it from the sets
             shared = Counter(i for gram in a for i in index.get(gram, ()))
             for i, n in shared.items():
-                if n / (len(a) + len(holdout[i][1]) - n) > NEAR_DUPLICATE:
-                    close.append((path.name, holdout[i][0]))
+                if n / (len(a) + len(measured[i][1]) - n) > NEAR_DUPLICATE:
+                    close.append((path.name, measured[i][0]))
     assert not close, close
 
 
