@@ -20,8 +20,9 @@ Printed per writer: recall on urgent and false alarms on look-alikes for
 Then a threshold sweep of the combined detector over all writers (micro-averaged), with the
 false alarms of the full classifier (every writer) on ordinary text: ``shared/eval``
 out-of-scope lines and resident questions, citizens' letters (detection only; the real
-route is measured by ``bench/letters.py``), and everyday repair reports kept apart from the
-classifier's examples (``tests/data/everyday_repairs_heldout.jsonl``).
+route is measured by ``bench/letters.py``), and everyday messages kept apart from the
+classifier's examples (``tests/data/everyday_*_heldout.jsonl``: repair reports; complaints,
+answers to the bot's questions and chatter).
 
     .venv/bin/python bench/crisis_generalisation.py [--json] [--writers first,second]
 """
@@ -115,6 +116,14 @@ WRITERS = (
     ("twentieth", "tune20", "crisis_examples_twentieth_writer.yml"),
     ("twenty_first", "tune21", "crisis_examples_twenty_first_writer.yml"),
     ("twenty_second", "tune22", "crisis_examples_twenty_second_writer.yml"),
+    # The twenty-third to twenty-eighth writers' sets were kept fresh and scored in rounds 13
+    # and 14, then copied in.
+    ("twenty_third", "tune23", "crisis_examples_twenty_third_writer.yml"),
+    ("twenty_fourth", "tune24", "crisis_examples_twenty_fourth_writer.yml"),
+    ("twenty_fifth", "tune25", "crisis_examples_twenty_fifth_writer.yml"),
+    ("twenty_sixth", "tune26", "crisis_examples_twenty_sixth_writer.yml"),
+    ("twenty_seventh", "tune27", "crisis_examples_twenty_seventh_writer.yml"),
+    ("twenty_eighth", "tune28", "crisis_examples_twenty_eighth_writer.yml"),
 )
 SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
@@ -225,9 +234,11 @@ def ordinary() -> dict[str, list[str]]:
     res = EVAL / "resident_dev.jsonl"
     if res.exists():
         sets["resident_dev"] = [r["text"] for r in _jsonl(res)]
-    repairs = ROOT / "tests" / "data" / "everyday_repairs_heldout.jsonl"
-    if repairs.exists():
-        sets["repairs"] = [r["text"] for r in _jsonl(repairs)]
+    # everyday messages kept apart from the classifier's examples: repair reports (round 14),
+    # complaints, answers to the bot's questions and chatter (round 15)
+    for path in sorted((ROOT / "tests" / "data").glob("everyday_*_heldout.jsonl")):
+        name = path.stem.removeprefix("everyday_").removesuffix("_heldout")
+        sets[name] = [r["text"] for r in _jsonl(path)]
     letters = EVAL / "citizen_messages.csv"
     if letters.exists():
         with letters.open(encoding="utf-8-sig", newline="") as f:

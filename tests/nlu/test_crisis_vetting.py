@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from crisis_sets import bigrams, near
+from crisis_sets import bigrams, measured_rows, near
 
 from bot.nlu import EmergencyCategory, EmergencyHit, NluService
 from bot.nlu.crisis_model import (
@@ -26,6 +26,7 @@ from bot.nlu.crisis_model import (
 ROOT = Path(__file__).resolve().parents[2]
 INTENTS = ROOT / "intents"
 CRISIS = ROOT / "tests" / "data" / "crisis"
+MEASURED = measured_rows(ROOT)
 
 
 def _vetter(nlu: NluService) -> CrisisVetter:
@@ -35,19 +36,11 @@ def _vetter(nlu: NluService) -> CrisisVetter:
 
 
 def _near_a_measured_row(text: str) -> bool:
-    """Within tests/test_crisis_data.py's near-duplicate bound of a fresh writer's row or an
-    everyday repair report kept apart: such rows were dropped from the training files (those
+    """Within tests/test_crisis_data.py's near-duplicate bound of a row kept for measuring
+    (``crisis_sets.measured_rows``): such rows were dropped from the training files (those
     sets measure generalisation)."""
     a = bigrams(text)
-    kept_apart = [
-        *CRISIS.glob("*_fresh[0-9]*.jsonl"),
-        CRISIS.parent / "everyday_repairs_heldout.jsonl",
-    ]
-    for path in kept_apart:
-        for line in path.read_text("utf-8").splitlines():
-            if near(a, bigrams(json.loads(line)["text"])):
-                return True
-    return False
+    return any(near(a, bigrams(row)) for _, row in MEASURED)
 
 
 def test_the_vetting_model_learns_from_every_writers_contrast_pairs() -> None:
