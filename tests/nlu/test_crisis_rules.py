@@ -872,3 +872,93 @@ def test_round_fourteen_resolutions_are_settled(text: str) -> None:
 )
 def test_round_fourteen_a_finding_that_is_not_the_end_keeps_the_danger(text: str) -> None:
     assert RULES.detect(text) is not None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a joke that is not all a joke, beside a high place
+        "我在顶楼吹风 开玩笑的 也不全是玩笑",
+        # a trip with no return; a last good night
+        "我去很远的地方旅行了 不会回来的那种",
+        "这回是真的晚安了各位",
+        "睡了 别等我醒",
+        # slang
+        "想紫砂了 太累了",
+        # one's own after-death arrangements, needed in days
+        "想问问后事怎么安排 我一个人 没有家属 这几天就要用",
+        # gas left on with the windows shut
+        "燃气我开着 窗户都关好了",
+        # climbing out; bars taken off; not a move
+        "楼上阿姨在窗台上往外爬",
+        "阳台护栏我锯掉了 不是装修",
+        "我没搬家 是要走了",
+        # asked for someone else, then owned
+        "问一下割腕疼不疼 不是我 帮朋友问的 算了 其实是我",
+        # pills bought for once
+        "安眠药我攒了几盒 够一次吃的",
+    ],
+)
+def test_round_fifteen_self_harm_is_found(text: str) -> None:
+    hit = RULES.detect(text)
+    assert hit is not None, text
+    assert EmergencyCategory.SELF_HARM in hit.categories, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "排个号排得我想死",
+        "昨晚吃了一片安眠药睡得很沉，门铃都没听见",
+        "紫砂壶掉地上碎了 心疼",
+        "电梯门开着 里面没人 停在一楼",
+    ],
+)
+def test_round_fifteen_look_alikes_stay_calm(text: str) -> None:
+    hit = RULES.detect(text)
+    assert hit is None or EmergencyCategory.SELF_HARM not in hit.categories, text
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("电梯门开着 轿厢不在 下面黑洞洞的", EmergencyCategory.LIFT),
+        ("有个小孩差点掉进电梯井 门还开着", EmergencyCategory.LIFT),
+    ],
+)
+def test_an_open_lift_shaft_is_a_lift_danger(text: str, category: EmergencyCategory) -> None:
+    hit = RULES.detect(text)
+    assert hit is not None, text
+    assert category in hit.categories, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "刚才说的煤气味 物业看过了 是楼下在熬中药 不是煤气",
+        "早上说对门老伯没动静 他刚刚回来了 去菜场了",
+        "刚才群里说有人打架拿刀 我们下去看了 是两个卖甘蔗的在削甘蔗 大家别传了",
+        "孩子吃饭噎住了 拍背吐出来了",
+        "电梯困了一会儿 维保来了很快就出来了",
+        "楼道里的味道 物业查了 是垃圾房没清 老太太好好的",
+    ],
+)
+def test_round_fifteen_resolutions_are_settled(text: str) -> None:
+    assert RULES.detect(text) is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the step taken, the danger on
+        "煤气味很重 阀门已经关了 可是味道还是很冲 我爸头晕",
+        # awake, and confused
+        "我爸在卫生间摔倒了 头上流血 现在醒了 但是讲话语无伦次",
+        # "I thought…, it was not"
+        "孩子被一个女人领走了 我以为是她外婆来接的 结果不是",
+        # a resolution only doubted
+        "对门独居的阿婆敲门没人应 里面好像有哼哼声 我不确定是不是听错了",
+    ],
+)
+def test_round_fifteen_a_resolution_doubted_or_undone_keeps_the_danger(text: str) -> None:
+    assert RULES.detect(text) is not None, text
