@@ -962,3 +962,21 @@ def test_round_fifteen_resolutions_are_settled(text: str) -> None:
 )
 def test_round_fifteen_a_resolution_doubted_or_undone_keeps_the_danger(text: str) -> None:
     assert RULES.detect(text) is not None, text
+
+
+@pytest.mark.parametrize(
+    ("text", "someone_else"),
+    [
+        # a floor, not the neighbour downstairs or upstairs: the writer is at risk
+        ("哈 我研究了一下 从我们家18楼下去大概三秒钟 开玩笑的 也不全是开玩笑", False),
+        ("工作也没了 我在想从楼上跳下去算了", False),
+        ("没事哈，就是想问问你们，从十八楼下去要几秒", False),
+        # the neighbour is still someone else
+        ("楼下阿姨说不想活了", True),
+    ],
+)
+def test_a_floor_is_not_a_neighbour(text: str, someone_else: bool) -> None:
+    hit = RULES.detect(text)
+    assert hit is not None, text
+    assert EmergencyCategory.SELF_HARM in hit.categories, text
+    assert hit.someone_else is someone_else, text
