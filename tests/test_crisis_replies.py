@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.dialogue.routes.emergency import (
+    ADVICE,
     GROUP_SELF_HARM,
     GROUP_SELF_HARM_OTHER,
     HOTLINES,
@@ -18,7 +19,7 @@ from bot.dialogue.routes.emergency import (
     self_harm_follow_up,
     self_harm_text,
 )
-from bot.nlu import CrisisRules
+from bot.nlu import CrisisRules, EmergencyCategory
 
 RULES = CrisisRules.load(Path(__file__).resolve().parents[1] / "intents")
 NUMBERS = ("12356", "962525", "110", "120")
@@ -90,3 +91,13 @@ def test_a_sign_of_self_harm_beside_another_danger_adds_the_hotlines_without_pre
         assert line.startswith("如")  # "if": the message was not read as self-harm
         assert "担心你" not in line
     assert len(SELF_HARM_CUE_LINE) < 120
+
+
+def test_an_open_lift_shaft_gets_advice_to_keep_away() -> None:
+    hit = RULES.detect("@邻里 5号楼电梯门开着 但是轿厢不在 有个小孩差点掉下去")
+    assert hit is not None
+    assert hit.category is EmergencyCategory.LIFT
+    advice = ADVICE[EmergencyCategory.LIFT]
+    assert "看不到轿厢" in advice
+    assert "不要靠近" in advice
+    assert "110" in advice
