@@ -980,3 +980,26 @@ def test_a_floor_is_not_a_neighbour(text: str, someone_else: bool) -> None:
     assert hit is not None, text
     assert EmergencyCategory.SELF_HARM in hit.categories, text
     assert hit.someone_else is someone_else, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # charcoal for skewers, an animal's carcass, a TV war drama, childhood, a spark once
+        "周末想在阳台上烧炭烤串 物业管不管",
+        "草坪上有只鸽子的尸体 谁来收一下",
+        "我爸天天看抗日神剧 拿刀砍鬼子的声音开得老大",
+        "记得小时候那边发大水 现在还会淹吗",
+        "去年插座冒过一次火星 要不要换个新的",
+        # a carer at the end of their strength asking for a service; intent denied
+        "照顾我爸好几年了 真的快撑不住了 想申请喘息服务",
+        "最近心里闷 不是想寻短见 就是想找人说说话",
+        # cannot smell gas: asking for an alarm
+        "我鼻子不灵 闻不出煤气味 想装个报警器",
+        # checked, and fine now
+        "电梯警铃响了半天 物业来看 是小孩按着玩的 里面没人",
+        "孩子吃饭噎住了 拍了几下背吐出来了 现在好好的",
+    ],
+)
+def test_round_fifteen_everyday_alarm_words_stay_calm(text: str) -> None:
+    assert RULES.detect(text) is None, text
