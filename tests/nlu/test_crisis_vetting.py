@@ -147,7 +147,7 @@ def test_short_crises_are_never_taken_back(nlu: NluService) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "周末我们几个租客想在天台上烧炭烤串 物业允许吗",
+        "冬天屋里冷 想买个木炭盆取暖 安全吗 会不会中毒",
         "太难了我真的想死 这个志愿者报名表要填好多东西",
         "老板说上吊也要喘口气 结果让我们连上了十二天班 这合法吗 去哪投诉",
     ],
