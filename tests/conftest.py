@@ -41,9 +41,8 @@ def _redis_url(base: str, worker: str) -> str:
     return f"{head}/{db}"
 
 
-REDIS_URL = _redis_url(
-    os.environ.get("LINLI_TEST_REDIS", "redis://127.0.0.1:6379/15"), XDIST_WORKER
-)
+REDIS_BASE = os.environ.get("LINLI_TEST_REDIS", "redis://127.0.0.1:6379/15")
+REDIS_URL = _redis_url(REDIS_BASE, XDIST_WORKER)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -104,6 +103,15 @@ async def redis_url() -> AsyncIterator[str]:
     finally:
         await client.aclose()
     return REDIS_URL
+
+
+@pytest.fixture
+def spare_redis_url() -> str:
+    """A Redis database on the same server that no test worker uses (the workers take the
+    base's number and those below it): for a test that needs a second database, which must
+    not be a neighbouring worker's (its subscribers would hear what the test publishes)."""
+    head, _, number = REDIS_BASE.rpartition("/")
+    return f"{head}/{(int(number) + 1) % 16}"
 
 
 @pytest.fixture(params=["embedded", "services"])
