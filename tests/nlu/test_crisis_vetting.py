@@ -6,6 +6,7 @@ that reads like a settled scare."""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -26,7 +27,6 @@ from bot.nlu.crisis_model import (
 ROOT = Path(__file__).resolve().parents[2]
 INTENTS = ROOT / "intents"
 CRISIS = ROOT / "tests" / "data" / "crisis"
-MEASURED = measured_rows(ROOT)
 
 
 def _vetter(nlu: NluService) -> CrisisVetter:
@@ -40,7 +40,13 @@ def _near_a_measured_row(text: str) -> bool:
     (``crisis_sets.measured_rows``): such rows were dropped from the training files (those
     sets measure generalisation)."""
     a = bigrams(text)
-    return any(near(a, bigrams(row)) for _, row in MEASURED)
+    return any(near(a, b) for b in _measured_bigrams())
+
+
+@functools.cache
+def _measured_bigrams() -> tuple[set[str], ...]:
+    """The bigrams of every measured row, read and computed once, when first asked for."""
+    return tuple(bigrams(text) for _, text in measured_rows(ROOT))
 
 
 def test_the_vetting_model_learns_from_every_writers_contrast_pairs() -> None:
