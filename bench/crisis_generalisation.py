@@ -124,6 +124,11 @@ WRITERS = (
     ("twenty_sixth", "tune26", "crisis_examples_twenty_sixth_writer.yml"),
     ("twenty_seventh", "tune27", "crisis_examples_twenty_seventh_writer.yml"),
     ("twenty_eighth", "tune28", "crisis_examples_twenty_eighth_writer.yml"),
+    # The twenty-ninth to thirty-first writers' sets were kept fresh and scored in round 15,
+    # then copied in.
+    ("twenty_ninth", "tune29", "crisis_examples_twenty_ninth_writer.yml"),
+    ("thirtieth", "tune30", "crisis_examples_thirtieth_writer.yml"),
+    ("thirty_first", "tune31", "crisis_examples_thirty_first_writer.yml"),
 )
 SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
