@@ -1003,3 +1003,108 @@ def test_a_floor_is_not_a_neighbour(text: str, someone_else: bool) -> None:
 )
 def test_round_fifteen_everyday_alarm_words_stay_calm(text: str) -> None:
     assert RULES.detect(text) is None, text
+
+
+# Round 16: kinds read from the twenty-ninth to thirty-first writers' misses and alarms, each
+# shown here in wording of our own.
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the visit refused, the decision made
+        "你们别来了 我都想好了",
+        # no more bills paid for someone who will not need them
+        "我爸电话里讲 不要再帮我充话费了 用不着了",
+        # a new mother in despair handing the baby over
+        "我老婆产后抑郁好几个月了 刚才把孩子托付给她妈 人就出门了",
+        # one's own death certificate
+        "开死亡证明要什么材料 是我自己的 先问好",
+        # pesticide to be drunk; a blade turned on oneself; half a bottle of pills
+        "隔壁阿伯手里拿着敌敌畏 讲要喝掉",
+        "我妹拿着水果刀要划自己 我拉不住",
+        "刚吞了半瓶安眠药 有点晕",
+        # water and food refused "to go"
+        "我爷爷三天饭都不吃了 讲想自己走",
+        # standing at a roof's edge
+        "天台上蹲着个人 就在最边上 好久了",
+    ],
+)
+def test_round_sixteen_self_harm_is_found(text: str) -> None:
+    hit = RULES.detect(text)
+    assert hit is not None, text
+    assert EmergencyCategory.SELF_HARM in hit.categories, text
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # the flat full of gas on opening the door; a hob still giving gas
+        ("下班回家一开门全是煤气 我妈躺在沙发上", EmergencyCategory.GAS),
+        ("灶头点不着 还在出气 煤气味很冲", EmergencyCategory.GAS),
+        # the valve shut and the smell still there; "not quite waking"
+        ("煤气味好大 阀门关了 但是厨房里还是很呛", EmergencyCategory.GAS),
+        # trapped again, after "I thought"
+        ("以为今天没事了 结果电梯又把我们困住了", EmergencyCategory.LIFT),
+        # a parent without custody taking the child
+        ("前夫没有抚养权 刚刚把儿子从学校带走了 说要回老家", EmergencyCategory.MISSING_CHILD),
+        # a bad smell from a lone person's flat
+        ("一个人住的老伯家门口好臭 好几天没见他了", EmergencyCategory.WELFARE),
+    ],
+)
+def test_round_sixteen_crises_are_found(text: str, category: EmergencyCategory) -> None:
+    hit = RULES.detect(text)
+    assert hit is not None, text
+    assert category in hit.categories, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # admin help asked with 救救我; a flat tyre; poultry at a stall; wind blowing in
+        "救救我 医保卡密码输错三次被锁了 去哪里解",
+        "谁家有打气筒 电瓶车胎没气了",
+        "菜场门口天天杀鸡 血水流一地 太脏了",
+        "走廊窗户坏了 冷风一直往屋里灌",
+        # rubbish or incense burnt, a smell once noticed, a fire feared one day
+        "对面天天烧垃圾 烟很大 能不能管管",
+        "楼下总在门口烧香 不着火也呛死人",
+        "楼道里有人给电瓶车充电 我闻到过焦味 你们去说说",
+        "阳台上堆满纸板 我怕哪天要着火",
+        # an alarm blinking with no smell; a game; a sketch; a podcast; "no one trapped"
+        "燃气报警器一直闪 但是屋里没有煤气味 是不是坏了",
+        "打游戏队友一直在喊救命 笑死",
+        "春晚小品里那句我不活了 笑得我肚子疼",
+        "the lift has been broken for days, no one trapped, when will it be fixed",
+    ],
+)
+def test_round_sixteen_look_alikes_stay_calm(text: str) -> None:
+    assert RULES.detect(text) is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "昨天说我爸联系不上 原来他去我哥家住了",
+        "原来那个怪味是楼下垃圾桶的 敲门以后阿婆就来开门了 精神很好",
+        "以为我妈中风了 去医院检查说是面瘫 不是中风",
+        "刚才小区门口晕倒的阿姨 救护车已经接走了 家属也到了 大家散了吧",
+        "电梯关了二十分钟 维保来了 放出来了",
+        "说孩子不见的是我 他躲在床底下睡着了",
+    ],
+)
+def test_round_sixteen_resolutions_are_settled(text: str) -> None:
+    assert RULES.detect(text) is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a knock not answered is no door opened
+        "对门独居老伯昨晚咚的一声 后来没声音了 今天敲门不开 他电视开了一夜",
+        # smoke too thick to see the stairs is no rubbish burning
+        "楼道里有人在烧垃圾 烟很大 看不见楼梯了 楼上的人下不来",
+        # a fight at a poultry stall is no poultry killed
+        "杀鸡的摊主和顾客打起来了 拿刀砍人 地上都是血",
+    ],
+)
+def test_round_sixteen_look_alike_rules_leave_the_danger(text: str) -> None:
+    assert RULES.detect(text) is not None, text
