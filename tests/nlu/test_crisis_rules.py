@@ -1108,3 +1108,21 @@ def test_round_sixteen_resolutions_are_settled(text: str) -> None:
 )
 def test_round_sixteen_look_alike_rules_leave_the_danger(text: str) -> None:
     assert RULES.detect(text) is not None, text
+
+
+@pytest.mark.parametrize(
+    ("text", "crisis"),
+    [
+        # the writer's own earlier words taken back, with a reassurance
+        ("我刚才说的想死了是在吐槽加班 不是真的 别担心", False),
+        ("昨天我讲不想活了 是一句气话 今天已经好了", False),
+        # but not with a "but … now" after it, nor someone else's words thought angry
+        ("刚才我说的不想活了是气话 别担心 但是我现在站在阳台上", True),
+        ("我老公昨天说不想活了 我以为是气话 今天人找不到了", True),
+    ],
+)
+def test_an_earlier_message_taken_back_is_believed_only_with_nothing_after(
+    text: str, crisis: bool
+) -> None:
+    hit = RULES.detect(text)
+    assert (hit is not None) is crisis, text
