@@ -1126,3 +1126,10 @@ def test_an_earlier_message_taken_back_is_believed_only_with_nothing_after(
 ) -> None:
     hit = RULES.detect(text)
     assert (hit is not None) is crisis, text
+
+
+def test_a_fixture_come_down_is_a_repair_unless_someone_is_hit() -> None:
+    assert RULES.calm_context("卫生间的毛巾架又掉下来了 谁来修一下")
+    assert not RULES.calm_context("吊灯掉下来了 砸到我妈 头在流血")
+    hit = RULES.detect("晾衣架掉下来砸到孩子头了")
+    assert hit is not None
