@@ -49,6 +49,7 @@ from bot.dialogue.etiquette import Etiquette, FaqDecider
 from bot.dialogue.events import LiveEvents
 from bot.dialogue.handoff import Handoff, HandoffRoute
 from bot.dialogue.middleware import bounded, timed
+from bot.dialogue.routes.care import CareRoute
 from bot.dialogue.routes.consultation import ConsultationRoute
 from bot.dialogue.routes.emergency import EmergencyResponder
 from bot.dialogue.routes.faq import (
@@ -285,6 +286,8 @@ async def build_app(
         HandoffRoute(handoff),
         FollowUpRoute(faq),  # "伊拉礼拜天开伐" right after an answer: read against it
         StatusRoute(tickets.queries),
+        # words of dying judged calm: a caring line, never a goodbye or the menu
+        CareRoute(faq, lambda text: nlu.crisis.mentions_dying(text)),
         SmallTalkRoute(),
         faq,
     ]

@@ -51,6 +51,10 @@ class ReplyKind(enum.StrEnum):
     EMERGENCY = "emergency"
     CRISIS = "crisis"
     """A self-harm reply: a caring word, the hotlines, and a person to follow up."""
+    CARE = "care"
+    """Words of dying the crisis layer judged calm (a joke, an earlier message taken back): a
+    caring line with the hotlines instead of a goodbye, a chit-chat line or the menu; no
+    alert, no ticket, and no claim that anyone was told."""
     HANDOFF = "handoff"
     LETTER = "letter"
     """A long complaint, suggestion or petition heard: what it is, whose matter, where it goes."""

@@ -43,7 +43,7 @@ from bot.storage.messages import DeliveryCount, MessageLog, OutcomeCount
 from bot.tickets import TicketQueries
 from bot.tickets.dashboard import Dashboard, DayCount, Ratio
 
-ANSWERED = frozenset({"faq", "status", "ticket", "slot", "feedback", "smalltalk", "letter"})
+ANSWERED = frozenset({"faq", "status", "ticket", "slot", "feedback", "smalltalk", "care", "letter"})
 HANDED_OVER = frozenset({"handoff", "emergency", "crisis"})
 UNANSWERED = frozenset({"fallback", "clarify", "media"})
 NOT_TO_BOT = frozenset({"", "none", "human"})

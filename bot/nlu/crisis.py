@@ -219,6 +219,12 @@ class CrisisRules:
             for m in c.rule.finditer(body)
         )
 
+    def mentions_dying(self, text: str) -> bool:
+        """Whether ``text`` (its first window) carries a self-harm phrase, even one the
+        look-alike rules calm ("刚才我发的不想活了 是在吐槽老板 不是真的", "排队排得我想死"):
+        the dialogue then never answers it with a goodbye, a chit-chat line or the menu."""
+        return bool(self._self_harm_starts(text))
+
     def calm_context(self, text: str, *, markers: bool = True, words: bool = True) -> bool:
         """Whether ``text`` reads like a look-alike (a scare told and resolved, a letter to
         officials with no live clause, a ``calm_sure`` phrase such as nobody in the lift, an

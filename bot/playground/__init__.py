@@ -41,6 +41,7 @@ KIND_LABELS: dict[ReplyKind, str] = {
     ReplyKind.STATUS: "工单进度",
     ReplyKind.EMERGENCY: "紧急求助",
     ReplyKind.CRISIS: "关怀与求助热线",
+    ReplyKind.CARE: "关心与求助热线",
     ReplyKind.HANDOFF: "转接社工",
     ReplyKind.LETTER: "来信受理",
     ReplyKind.HUMAN: "社工回复",

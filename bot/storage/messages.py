@@ -43,6 +43,7 @@ PRECEDENCE: tuple[ReplyKind, ...] = (
     ReplyKind.FEEDBACK,
     ReplyKind.SLOT,
     ReplyKind.CLARIFY,
+    ReplyKind.CARE,
     ReplyKind.SMALLTALK,
     ReplyKind.WELCOME,
     ReplyKind.MEDIA,
