@@ -45,6 +45,12 @@ WHO_LOOKBACK = 80
 """Characters before a self-harm phrase read for who is at risk (``about_someone_else``)."""
 WHO_INSIDE = 3
 """Characters of the phrase itself where its subject may still be named ("楼顶有人要跳")."""
+WHO_INSIDE_PLACE = 12
+"""The same for a phrase that opens with a place and someone there ("天台上蹲着个人 就在最边上",
+"楼顶好像站了个人"): who is there is named after the place."""
+_PLACE_FIRST = re.compile(
+    r"(?:楼顶|天台|屋顶|顶楼|窗台|阳台|桥上|河边|江边)[^。！？!?，,]{0,6}?(?:站|坐|蹲|躺|趴|挂)(?:了|着)"
+)
 WHO_AHEAD = 16
 """Characters after the phrase's start read as context only ("老伴走了以后" is a loss, not a
 subject)."""
@@ -301,14 +307,16 @@ class CrisisRules:
         """True when the self-harm phrase starting at ``at`` names another person at risk,
         False when it names the writer, None when it names nobody. The subject is the one
         named nearest before the phrase (or in its first ``WHO_INSIDE`` characters: "楼顶有人
-        要跳"), quoted speech not read, ``WHO_LOOKBACK`` characters back: in the phrase's own
-        clause the last ``someone_else`` or ``first_person`` subject, else, in the nearest
-        earlier clause naming one, its first (the clause's subject, not an object: "我写了封
-        信给我女儿 今晚吃完那瓶药")."""
+        要跳"; ``WHO_INSIDE_PLACE`` when it opens with a place and someone there), quoted
+        speech not read, ``WHO_LOOKBACK`` characters back: in the phrase's own clause the last
+        ``someone_else`` or ``first_person`` subject, else, in the nearest earlier clause
+        naming one, its first (the clause's subject, not an object: "我写了封信给我女儿 今晚吃
+        完那瓶药")."""
         start = max(0, at - WHO_LOOKBACK)
         norm = _view(text[start : at + WHO_AHEAD])
         body = _unquoted(norm.text.translate(self.dialect))
-        limit = sum(1 for a, _ in norm.spans if a < at - start + WHO_INSIDE)
+        inside = WHO_INSIDE_PLACE if _PLACE_FIRST.match(text, at) else WHO_INSIDE
+        limit = sum(1 for a, _ in norm.spans if a < at - start + inside)
         named = [(m.start(), False) for m in self.someone_else.finditer(body) if m.start() < limit]
         if self.first_person is not None:
             named += [

@@ -1133,3 +1133,21 @@ def test_a_fixture_come_down_is_a_repair_unless_someone_is_hit() -> None:
     assert not RULES.calm_context("吊灯掉下来了 砸到我妈 头在流血")
     hit = RULES.detect("晾衣架掉下来砸到孩子头了")
     assert hit is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "someone_else"),
+    [
+        # a place, then who is there
+        ("天台上蹲着个人 就在最边上 好久了", True),
+        ("楼顶好像站了个小伙子 一直站在边上不动", True),
+        # the writer there, or a place with nobody named after it
+        ("窗台上坐了一个钟头了 我不想活了", False),
+        ("我在想要不要从窗台跳下去，工作丢了、女朋友也走了", False),
+    ],
+)
+def test_who_is_at_a_high_place_is_named_after_it(text: str, someone_else: bool) -> None:
+    hit = RULES.detect(text)
+    assert hit is not None, text
+    assert EmergencyCategory.SELF_HARM in hit.categories, text
+    assert hit.someone_else is someone_else, text
