@@ -315,8 +315,8 @@ class CrisisRules:
         start = max(0, at - WHO_LOOKBACK)
         norm = _view(text[start : at + WHO_AHEAD])
         body = _unquoted(norm.text.translate(self.dialect))
-        inside = WHO_INSIDE_PLACE if _PLACE_FIRST.match(text, at) else WHO_INSIDE
-        limit = sum(1 for a, _ in norm.spans if a < at - start + inside)
+        within = WHO_INSIDE_PLACE if _PLACE_FIRST.match(text, at) else WHO_INSIDE
+        limit = sum(1 for a, _ in norm.spans if a < at - start + within)
         named = [(m.start(), False) for m in self.someone_else.finditer(body) if m.start() < limit]
         if self.first_person is not None:
             named += [
