@@ -129,6 +129,11 @@ WRITERS = (
     ("twenty_ninth", "tune29", "crisis_examples_twenty_ninth_writer.yml"),
     ("thirtieth", "tune30", "crisis_examples_thirtieth_writer.yml"),
     ("thirty_first", "tune31", "crisis_examples_thirty_first_writer.yml"),
+    # The thirty-second to thirty-fourth writers' sets were kept fresh and scored in round 16,
+    # then copied in.
+    ("thirty_second", "tune32", "crisis_examples_thirty_second_writer.yml"),
+    ("thirty_third", "tune33", "crisis_examples_thirty_third_writer.yml"),
+    ("thirty_fourth", "tune34", "crisis_examples_thirty_fourth_writer.yml"),
 )
 SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
