@@ -1151,3 +1151,53 @@ def test_who_is_at_a_high_place_is_named_after_it(text: str, someone_else: bool)
     assert hit is not None, text
     assert EmergencyCategory.SELF_HARM in hit.categories, text
     assert hit.someone_else is someone_else, text
+
+
+# Round 17: kinds read from the thirty-second to thirty-fourth writers' misses, each fixed where
+# a look-alike rule reached past what it is for.
+@pytest.mark.parametrize(
+    ("text", "calm"),
+    [
+        # a bare address is calm, a danger word before it is not
+        ("普陀一村 12号楼 301", True),
+        ("燕宁苑5号楼1102室", True),
+        ("火 火 5号楼", False),
+        ("救命 8号楼", False),
+    ],
+)
+def test_a_danger_word_before_an_address_is_no_bare_address(text: str, calm: bool) -> None:
+    assert RULES.calm_context(text) is calm, text
+
+
+def test_fire_come_out_is_no_person_come_out() -> None:
+    assert RULES.calm_context("电梯关了十分钟 后来他自己出来了", markers=False, words=False)
+    assert not RULES.calm_context("阳台的纸箱烧着了 火已经出来了 烟好大")
+    assert RULES.detect("阳台的纸箱烧着了 火已经出来了 烟好大") is not None
+
+
+def test_a_joke_denied_is_no_joke() -> None:
+    assert RULES.calm_context("哈哈 今天又被老板骂了 笑死")
+    assert not RULES.calm_context("哈哈 我真的要去死了 不是开玩笑 我认真的")
+
+
+@pytest.mark.parametrize(
+    ("text", "calm"),
+    [
+        ("煤气热水器点不着火 找谁修", True),
+        ("社区能免费测血糖吗", True),
+        # someone fainted by it: no routine question
+        ("燃气热水器开着 我爸洗澡晕倒在浴室了", False),
+        ("我奶奶低血糖晕过去了 叫不醒", False),
+    ],
+)
+def test_a_routine_word_does_not_calm_a_faint(text: str, calm: bool) -> None:
+    assert RULES.calm_context(text) is calm, text
+
+
+def test_eaten_or_rested_and_fine_is_settled_but_pills_are_not() -> None:
+    assert RULES.calm_context(
+        "刚才邻居阿姨头晕 坐了一会儿就好了 已经送她回家了", markers=False, words=False
+    )
+    hit = RULES.detect("不治了 今晚把药全吃了就好了 谢谢你们")
+    assert hit is not None
+    assert EmergencyCategory.SELF_HARM in hit.categories
