@@ -13,9 +13,10 @@ Printed per writer: recall on urgent and false alarms on look-alikes for
 - ``detector``: both and the vetting model (``CrisisVetter``, trained without that writer's
   examples and contrast files), combined exactly as the service combines them
   (``crisis_decision``): a crisis the vetting model may judge (``vettable``) is taken back
-  below ``VETO``, and a crisis only the rules found (in ``DOUBT_MIN_CHARS`` or more) when the
-  classifier is below ``DOUBT`` and the vetting model below ``DOUBT_NOW``, or (no self-harm
-  and no sign of it) the classifier below ``DOUBT_CALM``.
+  below ``VETO``, and a crisis only the rules found when the classifier is below ``DOUBT``
+  and the vetting model below ``DOUBT_NOW`` (in ``DOUBT_MIN_CHARS`` or more), or (no
+  self-harm and no sign of it, in ``DOUBT_CALM_MIN_CHARS`` or more) the classifier below
+  ``DOUBT_CALM``.
 
 Then a threshold sweep of the combined detector over all writers (micro-averaged), with the
 false alarms of the full classifier (every writer) on ordinary text: ``shared/eval``
@@ -57,6 +58,7 @@ from bot.nlu.crisis_model import (
     DOUBT,
     DOUBT_CALM,
     DOUBT_CALM_MAX_CHARS,
+    DOUBT_CALM_MIN_CHARS,
     DOUBT_MIN_CHARS,
     DOUBT_NOW,
     SELF_HARM_SURE,
@@ -190,8 +192,8 @@ class Scored:
     def detected(self, threshold: float, veto: float = VETO) -> bool:
         read = self.rules and self.chars >= DOUBT_MIN_CHARS
         doubted = read and self.p_whole < DOUBT and self.p_now < DOUBT_NOW
-        whole = self.chars <= DOUBT_CALM_MAX_CHARS
-        calm = read and whole and self.p_whole < DOUBT_CALM and not self.self_harm
+        within = DOUBT_CALM_MIN_CHARS <= self.chars <= DOUBT_CALM_MAX_CHARS
+        calm = self.rules and within and self.p_whole < DOUBT_CALM and not self.self_harm
         vetoed = self.vettable and self.p_now < veto
         return self.found(threshold) and not (vetoed or doubted or calm)
 

@@ -16,6 +16,7 @@ from crisis_sets import bigrams, measured_rows, near
 from bot.nlu import EmergencyCategory, EmergencyHit, NluService
 from bot.nlu.crisis_model import (
     CALM,
+    DOUBT_CALM_MIN_CHARS,
     DOUBT_MIN_CHARS,
     URGENT,
     CrisisVetter,
@@ -204,6 +205,30 @@ def test_a_danger_only_the_rules_saw_is_taken_back_when_the_classifier_reads_it_
     assert decision.vetoed is not None
     assert decision.p_now is None  # the vetting model was not needed
     assert not nlu.parse(text).is_emergency
+
+
+@pytest.mark.parametrize(
+    ("text", "crisis"),
+    [
+        # short look-alikes the rules alarm on and the classifier reads as calm
+        ("燃气报警器一炒菜就叫 能调吗", False),
+        ("外卖电瓶车没电了 救命啊", False),
+        ("头疼死了 明天还要加班 救命", False),
+        # short crises of the same length stand
+        ("救命 水管爆了 总阀在哪", True),
+        ("打起来了 有刀 3号楼下面", True),
+        ("小孩跑丢了 往大马路那边去了", True),
+    ],
+)
+def test_a_short_message_the_rules_alarm_on_is_judged_by_the_classifier(
+    nlu: NluService, text: str, crisis: bool
+) -> None:
+    """From ``DOUBT_CALM_MIN_CHARS`` characters on (below ``DOUBT_MIN_CHARS``), a danger only
+    the rules saw that the classifier reads as calm is taken back; a cry shorter than that
+    stands whatever the classifier reads (``test_short_crises_are_never_taken_back``)."""
+    assert DOUBT_CALM_MIN_CHARS <= len(text) < DOUBT_MIN_CHARS
+    assert nlu.crisis.detect(text) is not None  # the rules alone would alarm
+    assert nlu.parse(text).is_emergency is crisis
 
 
 @pytest.mark.parametrize(
