@@ -260,3 +260,23 @@ def test_everyday_declines_are_no_farewell(nlu: NluService, text: str) -> None:
     """Indirect farewells ("以后不用给我送饭了 我用不上了") taught the classifier that "not
     needed anymore" can mean self-harm; an ordinary decline, cancellation or move is calm."""
     assert not nlu.parse(text).is_emergency, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "想问一下小区停车月卡怎么办理，要带什么材料，物业说要先交押金，这个合理吗。"
+        "现在楼下车库冒烟了，好大的味道！",
+        "物业太不负责了，楼道灯坏了一个月都没人修，垃圾也堆着，希望居委会管一管。"
+        "刚才楼上有人拿刀砍人，满地是血！",
+    ],
+)
+def test_a_danger_told_as_now_after_a_complaint_is_not_calmed_by_it(
+    nlu: NluService, text: str
+) -> None:
+    """The classifier reads the whole message as calm (the complaint is most of it), but the
+    danger's clause says it is happening now: read from there, it is a crisis (``TOLD_NOW``)."""
+    decision = nlu.crisis_decision(text)
+    assert decision.rules_hit is not None
+    assert decision.hit is not None, text
+    assert nlu.parse(text).is_emergency
