@@ -1201,3 +1201,19 @@ def test_eaten_or_rested_and_fine_is_settled_but_pills_are_not() -> None:
     hit = RULES.detect("不治了 今晚把药全吃了就好了 谢谢你们")
     assert hit is not None
     assert EmergencyCategory.SELF_HARM in hit.categories
+
+
+@pytest.mark.parametrize(
+    ("text", "self_harm"),
+    [
+        ("我要去死了", True),
+        ("哈哈 我真的要去死了 不是开玩笑 我认真的", True),
+        # hyperbole: a cause before it, or a laugh right after
+        ("热得我要去死了", False),
+        ("我要去死了哈哈哈 这破电脑又蓝屏", False),
+    ],
+)
+def test_going_to_die_said_of_oneself_is_self_harm(text: str, self_harm: bool) -> None:
+    hit = RULES.detect(text)
+    found = hit is not None and EmergencyCategory.SELF_HARM in hit.categories
+    assert found is self_harm, text
