@@ -68,6 +68,7 @@ from bot.nlu.crisis_model import (
     crisis_decision,
     load_or_train,
     load_or_train_vetter,
+    rules_only_reading,
     vettable,
 )
 from bot.nlu.data import load_training_data
@@ -164,8 +165,9 @@ class Scored:
     """One message: whether the rules fired, the classifier's p(urgent), the calm gate; the
     vetting model's p(danger now), whether it may judge the crisis found, and whether that
     crisis reads as self-harm or carries a sign of it; the classifier's p(self-harm), whether
-    the rules named self-harm, the classifier's p(urgent) on the whole message and its length
-    (what a doubt of a crisis only the rules found reads), and whether the writer denies any
+    the rules named self-harm, the classifier's p(urgent) on the whole message (and on it from
+    a clause telling the danger as now: ``rules_only_reading``) and its length (what a doubt
+    of a crisis only the rules found reads), and whether the writer denies any
     intent to die (``CrisisRules.denies_self_harm``)."""
 
     rules: bool
@@ -230,7 +232,7 @@ def score(
                 and (EmergencyCategory.SELF_HARM in hit.categories or hit.self_harm_cue),
                 guess.p_self_harm,
                 d.rules_hit is not None and EmergencyCategory.SELF_HARM in d.rules_hit.categories,
-                guess.p_urgent,
+                rules_only_reading(model, clean[:500], clean, d.rules_hit),
                 len(clean.strip()),
                 rules.denies_self_harm(clean),
             )

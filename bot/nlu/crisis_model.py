@@ -289,19 +289,13 @@ def crisis_decision(
     # the classifier's reading of a crisis only the rules saw, in a message long enough to read
     chars = len(whole.strip())
     p_only_rules = (
-        model.guess(text).p_urgent
+        rules_only_reading(model, text, whole, decision.rules_hit)
         if hit is not None
         and model is not None
         and decision.rules_hit is not None
         and chars >= min(DOUBT_MIN_CHARS, DOUBT_CALM_MIN_CHARS)
         else None
     )
-    if p_only_rules is not None and p_only_rules < DOUBT_CALM and model is not None:
-        told = _told_now_from(whole, decision.rules_hit)
-        if told:
-            p_only_rules = max(
-                p_only_rules, model.guess(whole[told:][:DOUBT_CALM_MAX_CHARS]).p_urgent
-            )
     if (
         hit is not None
         and p_only_rules is not None
@@ -325,6 +319,21 @@ def crisis_decision(
     if hit is not None and ((judged and p_now < veto) or (doubted and p_now < DOUBT_NOW)):
         return replace(decision, hit=None, p_now=p_now, vetoed=hit)
     return replace(decision, p_now=p_now)
+
+
+def rules_only_reading(
+    model: CrisisModel, text: str, whole: str, rules_hit: EmergencyHit | None
+) -> float:
+    """The classifier's probability of a crisis for one the rules found in ``whole`` (the
+    classifier reads ``text``, its first part): of the message whole, and when that reads calm
+    (below ``DOUBT_CALM``) also of it from the clause that tells the danger as happening now
+    (``TOLD_NOW``), the higher. What ``DOUBT_CALM`` and ``DOUBT`` judge."""
+    p = model.guess(text).p_urgent
+    if p < DOUBT_CALM:
+        told = _told_now_from(whole, rules_hit)
+        if told:
+            p = max(p, model.guess(whole[told:][:DOUBT_CALM_MAX_CHARS]).p_urgent)
+    return p
 
 
 def _told_now_from(text: str, hit: EmergencyHit | None) -> int:
