@@ -356,6 +356,7 @@ async def build_app(
         tasks,
         lease_s=settings.processing_lease_s,
         dedup_ttl_s=settings.dedup_ttl_s,
+        late_send_lease_s=settings.late_send_lease_s,
         max_attempts=settings.recovery_max_attempts,
     )
     app[appkeys.INGRESS] = ingress

@@ -297,6 +297,17 @@ class Settings(BaseSettings):
     recovery_interval_s: float = Field(default=2.0, gt=0)
     """How often each worker looks for stored messages left unanswered with their lease run
     out, and takes them up again."""
+    late_send_lease_s: float = Field(default=20.0, gt=0)
+    """A late answer (one that missed the passive reply) is stored as pending before it is
+    sent; its sender renews that claim every third of this while the platform's API takes
+    its time, and an answer still pending this long after its last renewal (its worker died
+    before the platform took it) is sent again by any worker's recovery loop. One send is
+    one API call with ``outbound_retries`` (3) retries and exponential backoff from
+    ``outbound_backoff_s`` (0.5 + 1 + 2 s of waiting), each attempt cut at 10 s: a send
+    whose platform answers, however it answers, is done in about 4 s, one attempt that
+    hangs to its timeout included in under 15 s; 20 s covers that even without a renewal,
+    and a send slower still keeps its claim by renewing it. A resident whose worker died
+    waits this plus ``recovery_interval_s`` for the answer, not minutes."""
     recovery_max_attempts: int = Field(default=5, ge=1)
     """Times a message is taken up before it is given up with an apology (a message that
     keeps failing must not loop forever)."""

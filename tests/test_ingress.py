@@ -22,6 +22,7 @@ from bot.domain import (
     Sender,
     StoreUnavailable,
 )
+from bot.domain.once import Delivery, DeliveryReport
 from bot.settings import Settings, load_settings
 from bot.storage import keys
 from bot.storage.messages import Intake
@@ -54,16 +55,26 @@ class Rig:
     handler: Handler
     late: list[tuple[str, list[str]]]
 
-    def ingress(self, lease_s: float = 5) -> Ingress:
+    def ingress(
+        self,
+        lease_s: float = 5,
+        *,
+        late_send_lease_s: float = 20,
+        log: SqlMessageLog | None = None,
+        tasks: BackgroundTasks | None = None,
+    ) -> Ingress:
+        """A worker on the rig's stores (``log``: its own connection to the same database;
+        ``tasks``: its own background work, to kill it)."""
         ingress = Ingress(
             self.handler,
             self.state,
-            self.log,
-            self.tasks,
+            self.log if log is None else log,
+            self.tasks if tasks is None else tasks,
             lease_s=lease_s,
             dedup_ttl_s=60,
             late_retry_attempts=2,
             late_retry_delay_s=0.01,
+            late_send_lease_s=late_send_lease_s,
         )
         ingress.register_late("wechat_mp", lambda msg, reply_to: self.deliver)
         return ingress
@@ -89,8 +100,9 @@ class Rig:
             await asyncio.sleep(0.01)
         raise AssertionError("background work still running after 5 s")
 
-    async def deliver(self, msg: IncomingMessage, replies: list[Reply]) -> None:
+    async def deliver(self, msg: IncomingMessage, replies: list[Reply]) -> DeliveryReport:
         self.late.append((msg.message_id, [r.text for r in replies]))
+        return DeliveryReport(Delivery.ACTIVE)
 
 
 @pytest.fixture
@@ -357,3 +369,117 @@ async def test_the_reply_budget_counts_from_the_requests_arrival(rig: Rig) -> No
     assert result.pending
     await rig.settle()
     assert rig.late == [("m1", ["收到：你好"])]
+
+
+# --- late answers whose sender died ------------------------------------------------------------
+
+
+@dataclass
+class Stuck:
+    """A late sender whose call never gets through (its worker is killed before the platform
+    takes the answer)."""
+
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def __call__(self, msg: IncomingMessage, replies: list[Reply]) -> DeliveryReport:
+        self.started.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def _dies_while_sending_late(rig: Rig, *mids: str, lease_s: float) -> None:
+    """A worker answers each message late, and is killed while its late sends are under way:
+    stored, acknowledged, never received by the platform."""
+    rig.handler.delay = 0.2
+    tasks = BackgroundTasks()
+    stuck = Stuck()
+    worker = rig.ingress(late_send_lease_s=lease_s, tasks=tasks)
+    worker.register_late("wechat_mp", lambda msg, reply_to: stuck)
+    for mid in mids:
+        stuck.started.clear()
+        result = await worker.receive(msg(mid), budget_s=0.05, late=stuck)
+        assert result.pending
+        await asyncio.wait_for(stuck.started.wait(), 5)
+    await tasks.drain(0)  # killed: none of its sends completes
+    rig.handler.delay = 0.0
+
+
+async def test_a_late_answer_whose_worker_died_before_sending_it_reaches_the_resident(
+    rig: Rig,
+) -> None:
+    """The answer was stored with the message as it went out late, and the worker died
+    before the platform took it. It is not recorded as sent: another worker's recovery sends
+    it once its sender's claim has run out, once, and then records it as sent."""
+    await _dies_while_sending_late(rig, "m1", lease_s=0.5)
+    logged = await rig.log.conversation(msg().conversation_key)
+    assert [(m.direction, m.delivery) for m in logged] == [("in", ""), ("out", "pending")]
+    other = rig.ingress(late_send_lease_s=0.5)
+    await asyncio.sleep(0.6)
+    assert await other.recover() == 1
+    await rig.settle()
+    assert rig.late == [("m1", ["收到：你好"])]
+    await asyncio.sleep(0.6)
+    assert await other.recover() == 0
+    assert rig.late == [("m1", ["收到：你好"])]
+    logged = await rig.log.conversation(msg().conversation_key)
+    assert [(m.direction, m.delivery) for m in logged] == [("in", ""), ("out", "active")]
+    assert rig.handler.calls == ["m1"]  # sent again, not answered again
+
+
+async def test_two_recovering_workers_send_each_pending_answer_once(rig: Rig) -> None:
+    """Two live workers (each with its own database connection) recover at the same moment:
+    each pending answer goes out once; and one that a worker is still sending (slowly, its
+    claim renewed) is not taken by the other."""
+    await _dies_while_sending_late(rig, "m1", "m2", "m3", lease_s=0.3)
+    second = Database.connect(rig.settings.effective_database_url)
+    try:
+        one = rig.ingress(late_send_lease_s=0.3)
+        two = rig.ingress(late_send_lease_s=0.3, log=SqlMessageLog(second))
+        await asyncio.sleep(0.4)
+        taken = await asyncio.gather(one.recover(), two.recover())
+        assert sum(taken) == 3
+        await rig.settle()
+        assert sorted(rig.late) == [(m, ["收到：你好"]) for m in ("m1", "m2", "m3")]
+
+        slow_started = asyncio.Event()
+
+        async def slow(message: IncomingMessage, replies: list[Reply]) -> DeliveryReport:
+            slow_started.set()
+            await asyncio.sleep(1.0)  # more than three leases: its claim is renewed
+            return await rig.deliver(message, replies)
+
+        await _dies_while_sending_late(rig, "m4", lease_s=0.3)
+        one.register_late("wechat_mp", lambda msg, reply_to: slow)
+        await asyncio.sleep(0.4)
+        assert await one.recover() == 1
+        await asyncio.wait_for(slow_started.wait(), 5)
+        for _ in range(8):
+            assert await two.recover() == 0
+            await asyncio.sleep(0.1)
+        await rig.settle()
+        assert [m for m, _ in rig.late].count("m4") == 1
+    finally:
+        await second.close()
+
+
+async def test_a_retry_while_the_late_answer_is_pending_gets_no_second_answer(rig: Rig) -> None:
+    """WeChat retries a message whose late answer is still pending (its worker died): the
+    retry is acknowledged without the answer, which recovery sends; the resident gets it
+    once, not twice and not never."""
+    await _dies_while_sending_late(rig, "m1", lease_s=0.5)
+    other = rig.ingress(late_send_lease_s=0.5)
+    retry = await other.receive(msg(), budget_s=0.5, late=rig.deliver)
+    assert retry.duplicate
+    assert retry.replies == []
+    await rig.lose_state()  # the retry is recognised by the log as well
+    other = rig.ingress(late_send_lease_s=0.5)
+    retry = await other.receive(msg(), budget_s=0.5, late=rig.deliver)
+    assert retry.duplicate
+    assert retry.replies == []
+    await asyncio.sleep(0.6)
+    assert await other.recover() == 1
+    await rig.settle()
+    again = await other.receive(msg(), budget_s=0.5, late=rig.deliver)
+    assert again.replies == []
+    assert rig.late == [("m1", ["收到：你好"])]
+    assert rig.handler.calls == ["m1"]

@@ -252,7 +252,8 @@ class LoggedMessage(Out):
     text: str
     kind: str
     delivery: str
-    """Outbound messages: passive, active (sent), pull, failed, undeliverable, sending."""
+    """Outbound messages: passive, active (sent), pull, failed, undeliverable, sending (a
+    caseworker's retry under way), pending (a late reply being sent)."""
     error_code: int | None = None
     """A failed send: the platform's error code."""
     error: str = ""

@@ -16,11 +16,16 @@ out. When the state store lost its keys, the log's unique inbound key still reco
 retry and answers it from the log. A message is acknowledged only once it is stored: a
 stored message without an answer whose lease ran out (its worker died, or gave it back) is
 taken up again by ``recover``, on any worker, and answered through the channel's late
-sender (``register_late``). A store that is down raises ``StoreUnavailable`` before
-anything is acknowledged, so the channel answers 503 and the platform retries. A message
-processed again because its answer was never stored (its worker died, or the store failed
-after the pipeline saved the turn) is answered by the pipeline's turn journal, the other half
-of the mechanism, instead of being applied to the conversation twice.
+sender (``register_late``). A late answer is stored as pending (``Delivery.PENDING``) with
+its turn, before it is sent, and its real outcome once the platform answered; its sender
+renews its claim meanwhile, and a pending answer whose claim ran out (its worker died before
+the platform took it) is sent again by ``recover``: at least once, never lost, and a retry
+of the message gets nothing while it is pending. A store that is down raises
+``StoreUnavailable`` before anything is acknowledged, so the channel answers 503 and the
+platform retries. A message processed again because its answer was never stored (its worker
+died, or the store failed after the pipeline saved the turn) is answered by the pipeline's
+turn journal, the other half of the mechanism, instead of being applied to the conversation
+twice.
 """
 
 from __future__ import annotations
@@ -123,6 +128,7 @@ class Ingress:
         dedup_ttl_s: float,
         late_retry_attempts: int = 5,
         late_retry_delay_s: float = 1.0,
+        late_send_lease_s: float = 20.0,
         max_attempts: int = 5,
         recovery_batch: int = 50,
         poll_s: float = 0.05,
@@ -135,6 +141,7 @@ class Ingress:
         self._dedup_ttl_s = dedup_ttl_s
         self._late_attempts = late_retry_attempts
         self._late_delay_s = late_retry_delay_s
+        self._late_lease_s = late_send_lease_s
         self._max_attempts = max_attempts
         self._batch = recovery_batch
         self._poll_s = poll_s
@@ -172,8 +179,10 @@ class Ingress:
 
     async def recover(self) -> int:
         """Take up stored messages whose lease ran out unanswered (a worker died or gave them
-        back) and answer them through their channel's late sender. Returns how many were
-        taken up; each is processed in the background."""
+        back) and answer them through their channel's late sender, and send again late
+        answers left pending longer than ``late_send_lease_s`` (their sender died before
+        the platform took them). Returns how many were taken up; each is processed in the
+        background."""
         taken = 0
         for item in await self._log.unfinished(self._batch):
             msg = item.message
@@ -199,6 +208,16 @@ class Ingress:
                 work = self._finish_late(msg, key, token, late)
             self._tasks.spawn(work, name=f"recover {key}")
             log.info("message taken up again", extra={"key": key, "attempt": item.attempts + 1})
+            taken += 1
+        # Each pending answer is claimed by one worker (``take_late``): never sent by two.
+        for pending in await self._log.take_late(self._late_lease_s, self._batch):
+            msg = pending.message
+            key = keys.dedup(msg.dedup_key)
+            late = self._late_for(msg, pending.reply_to)
+            self._tasks.spawn(
+                self._send_late(msg, key, pending.replies, late), name=f"resend {key}"
+            )
+            log.warning("late answer left pending by its sender; sending it", extra={"key": key})
             taken += 1
         return taken
 
@@ -370,8 +389,8 @@ class Ingress:
                 "message answered",
                 extra={"key": key, "replies": len(stored.replies), "ms": _ms(started)},
             )
-        elif late is not None and stored.delivery is Delivery.ACTIVE:
-            await late(msg, stored.replies)
+        elif stored.delivery is Delivery.PENDING:
+            await self._send_late(msg, key, stored.replies, late)
             log.info("message answered late", extra={"key": key, "ms": _ms(started)})
         elif stored.replies:
             log.warning("late reply has no active channel", extra={"key": key})
@@ -397,9 +416,9 @@ class Ingress:
         replies: list[Reply],
         late: LateDelivery | None,
     ) -> bool:
-        """Store replies that go out actively, then send them (once: a message whose answer
-        was stored is never answered again, so a crash in between loses the send rather than
-        doubling it). False when nothing was sent (refused, or left for recovery)."""
+        """Store replies that go out actively as pending, then send them (``_send_late``: a
+        crash in between leaves them pending, and recovery sends them). False when nothing
+        was sent (refused, or left for recovery)."""
         delivery = _late_delivery(replies, late)
         result = Answer(replies, delivery).dump()
         attempt = 0
@@ -422,16 +441,57 @@ class Ingress:
             log.warning("answer refused: message taken over", extra={"key": key})
             return False
         await _quietly(self._state.finish(key, result, self._dedup_ttl_s))
-        if late is not None and replies:
-            report = await late(msg, replies)
-            if report.status is not Delivery.ACTIVE:
-                try:
-                    await self._log.record_late_delivery(msg, report)
-                except StoreUnavailable:
-                    log.warning("late delivery status not recorded", extra={"key": key})
+        if delivery is Delivery.PENDING:
+            await self._send_late(msg, key, replies, late)
         elif replies:
             log.warning("late reply has no active channel", extra={"key": key})
         return True
+
+    async def _send_late(
+        self, msg: IncomingMessage, key: str, replies: list[Reply], late: LateDelivery | None
+    ) -> DeliveryReport:
+        """Send the pending late answer to ``msg``, renewing its claim while the platform
+        takes its time, and record how it went. At least once: a worker that dies after the
+        platform accepted the send but before the outcome is recorded leaves it pending, and
+        recovery sends it a second time; one that dies before loses nothing."""
+        if late is None:
+            log.warning("late reply has no active channel", extra={"key": key})
+            report = DeliveryReport(Delivery.UNDELIVERABLE)
+        else:
+            keeper = asyncio.create_task(self._keep_late_claim(msg, key), name=f"late {key}")
+            try:
+                report = await late(msg, replies)
+            except Exception:
+                # Not a platform's answer (those come back as a report): recorded as failed,
+                # not left pending to be sent again and again.
+                log.exception("late sender failed", extra={"key": key})
+                report = DeliveryReport(Delivery.FAILED, error="发送出错")
+            finally:
+                keeper.cancel()
+                await asyncio.gather(keeper, return_exceptions=True)
+        attempt = 0
+        while True:
+            try:
+                await self._log.record_late_delivery(msg, report)
+                return report
+            except StoreUnavailable:
+                attempt += 1
+                if attempt >= self._late_attempts:
+                    # Left pending: recovery sends it again (the resident may get it twice).
+                    log.error("late delivery status not recorded", extra={"key": key})
+                    return report
+                await asyncio.sleep(self._late_delay_s * attempt)
+
+    async def _keep_late_claim(self, msg: IncomingMessage, key: str) -> None:
+        """Renew the claim on a pending late answer while this worker sends it, so that no
+        other worker's recovery sends it too."""
+        while True:
+            await asyncio.sleep(self._late_lease_s / 3)
+            try:
+                if not await self._log.renew_late(msg):
+                    return
+            except StoreUnavailable:
+                log.warning("could not renew a late answer's claim", extra={"key": key})
 
     async def _run_handler(
         self,
@@ -492,7 +552,15 @@ class Ingress:
         while True:
             await asyncio.sleep(self._lease_s / 3)
             if flight.stored is not None:
-                return  # answered: no lease left to renew
+                if flight.stored.delivery is not Delivery.PENDING:
+                    return  # answered: no lease left to renew
+                # Answered late, not sent yet (the pipeline still finishes its turn): keep
+                # the answer's claim, so that no other worker sends it meanwhile.
+                try:
+                    await self._log.renew_late(msg)
+                except StoreUnavailable:
+                    log.warning("could not renew a late answer's claim", extra={"key": key})
+                continue
             try:
                 if not await self._log.renew_inbound(msg, token, self._lease_s):
                     log.warning("message lease lost to another worker", extra={"key": key})
@@ -592,10 +660,11 @@ async def _wait_while_waiting(task: asyncio.Task[Any], flight: _Flight, deadline
 
 
 def _late_delivery(replies: list[Reply], late: LateDelivery | None) -> Delivery:
-    """How replies that miss the response go out."""
+    """How replies that miss the response are stored: pending until the late sender has
+    sent them (then their real outcome replaces it), undeliverable without one."""
     if not replies:
         return Delivery.PASSIVE
-    return Delivery.ACTIVE if late is not None else Delivery.UNDELIVERABLE
+    return Delivery.PENDING if late is not None else Delivery.UNDELIVERABLE
 
 
 def _resend(stored: str) -> IngressResult:

@@ -354,7 +354,7 @@ DELIVERY_COLUMNS = (
     ("undeliverable", "无法送达"),
 )
 """The delivery table's columns (``pull``, the /try page's, counts as sent; a retry under
-way as failed)."""
+way, and a late reply still being sent, as failed: neither has reached the resident yet)."""
 CHANNEL_NAMES = {
     "wechat_mp": "微信公众号",
     "wecom_bot": "企业微信",
@@ -369,7 +369,9 @@ def delivery_rows(f: Figures) -> list[dict[str, Any]]:
     for d in f.deliveries:
         counts = dict(d.counts)
         counts["active"] = counts.get("active", 0) + counts.pop("pull", 0)
-        counts["failed"] = counts.get("failed", 0) + counts.pop("sending", 0)
+        counts["failed"] = (
+            counts.get("failed", 0) + counts.pop("sending", 0) + counts.pop("pending", 0)
+        )
         rows.append(
             {
                 "day": d.day.isoformat(),

@@ -81,6 +81,7 @@ DELIVERY_LABELS = {
     Delivery.FAILED.value: "发送失败",
     Delivery.UNDELIVERABLE.value: "无法送达",
     Delivery.SENDING.value: "正在重发",
+    Delivery.PENDING.value: "正在发送",
 }
 """How each outbound message went out, as the conversation shows it next to the message."""
 RETRY_NOTICES = {

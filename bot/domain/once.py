@@ -58,6 +58,11 @@ class Delivery(enum.StrEnum):
     """The channel cannot send it: no active sender, or its push window is closed."""
     SENDING = "sending"
     """A caseworker's retry of a failed message is under way (held for ``RETRY_HOLD_S``)."""
+    PENDING = "pending"
+    """A late reply stored with its turn and not yet accepted by the platform: the late
+    sender is sending it, and renews its claim while it does. Still pending after
+    ``late_send_lease_s`` (its worker died), it is sent again by any worker's recovery; its
+    real outcome (``active``, ``failed``, ``undeliverable``) replaces it once known."""
 
 
 RETRY_HOLD_S = 300.0
@@ -100,10 +105,11 @@ class Answer:
         return cls([Reply.from_dict(r) for r in data["replies"]], Delivery(data["delivery"]))
 
     def for_retry(self) -> list[Reply]:
-        """What a retry of the message gets: replies that already went out actively must not
-        be sent a second time; ones sent passively (the response may have been lost) or that
-        could not be delivered are offered again."""
-        if self.delivery is Delivery.ACTIVE:
+        """What a retry of the message gets: replies that go out actively (sent, or still
+        pending: the late sender or recovery sends them) must not be sent a second time;
+        ones sent passively (the response may have been lost) or that could not be
+        delivered are offered again."""
+        if self.delivery in (Delivery.ACTIVE, Delivery.PENDING):
             return []
         return list(self.replies)
 

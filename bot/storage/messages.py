@@ -130,6 +130,17 @@ class Unfinished:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingLate:
+    """A late reply stored as pending (``Delivery.PENDING``) whose sender stopped renewing
+    its claim: what is needed to send it again."""
+
+    message: IncomingMessage
+    replies: list[Reply]
+    """The replies as stored with the message's answer (every field, for the channel)."""
+    reply_to: str
+
+
+@dataclass(frozen=True, slots=True)
 class InboundRecord:
     """A resident's message with what the bot did with it."""
 
@@ -243,9 +254,11 @@ class MessageLog(abc.ABC):
         result: str | None = None,
     ) -> bool:
         """Store the bot's replies to ``msg`` and how they went out (``Delivery``: passive,
-        active, undeliverable), and set the outcome of ``msg`` (``outcome_of``;
+        pending, undeliverable), and set the outcome of ``msg`` (``outcome_of``;
         with no replies, ``none`` unless an outcome such as ``human`` is already set). This
-        ends the message's lease and keeps ``result`` (the answer for a retry).
+        ends the message's lease and keeps ``result`` (the answer for a retry). Pending
+        replies are claimed as of now (``take_late``), and the message keeps its
+        ``reply_to`` until their outcome is recorded (``record_late_delivery``).
 
         With ``fence``: only while that token holds the message unanswered; otherwise
         nothing is stored and False is returned (a newer holder answers it, or did)."""
@@ -289,8 +302,20 @@ class MessageLog(abc.ABC):
 
     @abc.abstractmethod
     async def record_late_delivery(self, msg: IncomingMessage, report: DeliveryReport) -> int:
-        """How the replies to ``msg`` that were stored as going out actively really went
-        (the channel's late sender answered); returns how many rows changed."""
+        """How the replies to ``msg`` stored as pending (``Delivery.PENDING``) really went
+        (the channel's late sender answered), and forget the message's ``reply_to``;
+        returns how many rows changed (0: another sender recorded it first)."""
+
+    @abc.abstractmethod
+    async def renew_late(self, msg: IncomingMessage) -> bool:
+        """Claim the pending replies to ``msg`` as of now again (their sender is still at
+        it); False when none is pending any more."""
+
+    @abc.abstractmethod
+    async def take_late(self, lease_s: float, limit: int = 50) -> list[PendingLate]:
+        """Pending late replies whose claim is older than ``lease_s`` (their sender died),
+        each claimed as of now, atomically: of several workers asking at once, exactly one
+        gets a message's replies. Oldest claim first; at most ``limit`` messages."""
 
     @abc.abstractmethod
     async def message(self, message_id: int) -> LoggedMessage | None:

@@ -283,3 +283,69 @@ async def test_a_reply_ready_after_wechat_hung_up_goes_out_through_the_api_once(
     await asyncio.sleep(0.3)
     assert len(platform.of(SEND)) == 1
     assert await _count(bot, MessageRow, MessageRow.direction == "out") == 1
+
+
+async def test_a_late_answer_whose_worker_died_mid_send_reaches_the_resident_once(
+    start: Callable[..., Any], backend: dict[str, str], platform: Platform
+) -> None:
+    """A worker answered a message after WeChat's budget (WeChat got "success") and died
+    while its customer-service send was on the way (the WeChat API it reached never
+    answered). The log must not say the answer was sent: another worker on the same stores
+    sends it once the dead sender's claim ran out, once, and records it as sent."""
+    hung: list[asyncio.StreamWriter] = []
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        hung.append(writer)  # reads nothing back: the call hangs until the worker dies
+
+    blackhole = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = blackhole.sockets[0].getsockname()[1]
+    try:
+        dying = await start(
+            {
+                **_config(platform, **backend),
+                "wechat_api_base": f"http://127.0.0.1:{port}",
+                "reply_budget_s": 0.01,
+                "late_send_lease_s": 1.0,
+                "drain_timeout_s": 0.1,
+            }
+        )
+        resp = await dying.post(
+            "/wechat/mp/plain", params=plain_query(), data=mp_text("你好", msg_id="8001").encode()
+        )
+        assert resp.status == 200
+        assert (await resp.text()).strip() in {"", "success"}  # acknowledged, answer late
+        for _ in range(500):  # until its send is on the way
+            if hung:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the late answer was never sent")
+        await dying.close()  # killed mid-send: the platform never got the answer
+    finally:
+        for writer in hung:
+            writer.close()
+        blackhole.close()
+        await blackhole.wait_closed()
+    assert platform.of(SEND) == []
+    survivor = await start(
+        {
+            **_config(platform, **backend),
+            "recovery_interval_s": 0.05,
+            "late_send_lease_s": 1.0,
+        }
+    )
+    await platform.wait_for(SEND)
+    await asyncio.sleep(1.5)  # more than a lease of recovery rounds: nothing more is sent
+    [(_, pushed)] = platform.of(SEND)
+    assert pushed["touser"] == OPENID
+    assert pushed["text"]["content"].strip()
+    async with survivor.app[appkeys.DATABASE].session() as s:
+        deliveries = (
+            await s.scalars(select(MessageRow.delivery).where(MessageRow.direction == "out"))
+        ).all()
+    assert deliveries == ["active"]
+    retry = await survivor.post(
+        "/wechat/mp/plain", params=plain_query(), data=mp_text("你好", msg_id="8001").encode()
+    )
+    assert (await retry.text()).strip() in {"", "success"}
+    assert len(platform.of(SEND)) == 1

@@ -910,15 +910,18 @@ async def _fetch(dsn: str) -> tuple[list[Any], list[Any], list[Any]]:
 
 
 async def unsettled(stack: Stack, client: LoadClient) -> int:
-    """Acknowledged messages without an outcome yet (0: everything was processed)."""
-    inbound, _, _ = await _fetch(stack.dsn)
+    """Acknowledged messages without an outcome yet, and late replies still pending (their
+    sender is at it, or died and recovery will send them); 0: everything was processed and
+    every late reply's send has come back."""
+    inbound, outbound, _ = await _fetch(stack.dsn)
     outcome = {r["external_id"]: r["outcome"] for r in inbound}
-    return sum(1 for s in client.sent if s.acked and not outcome.get(s.msg_id))
+    pending = sum(1 for r in outbound if r["delivery"] == "pending")
+    return pending + sum(1 for s in client.sent if s.acked and not outcome.get(s.msg_id))
 
 
 async def settle(stack: Stack, client: LoadClient, grace_s: float) -> None:
-    """Wait until every acknowledged message has an outcome (or ``grace_s`` ran out), then a
-    little longer for late replies and alerts to arrive."""
+    """Wait until every acknowledged message has an outcome and no late reply is pending (or
+    ``grace_s`` ran out), then a little longer for alerts to arrive."""
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
         try:

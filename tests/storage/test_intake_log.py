@@ -9,11 +9,14 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import select
 
 from bot.domain import Chat, ChatType, IncomingMessage, MessageType, Reply, ReplyKind, Sender
+from bot.domain.once import Answer, Delivery, DeliveryReport
 from bot.storage.conversations import Conversation
 from bot.storage.messages import Intake
 from bot.storage.sql import Database, SqlConversationStore, SqlMessageLog
+from bot.storage.sql.models import MessageRow
 from bot.storage.state import Fenced
 
 
@@ -176,3 +179,70 @@ async def test_two_holders_creating_one_conversation_at_once_leave_one(db: Datab
     assert kept is not None
     assert kept.version == 1
     assert kept.state in ({"step": "first"}, {"step": "second"})
+
+
+async def _reply_to(db: Database, msg: IncomingMessage) -> str | None:
+    async with db.session() as s:
+        return await s.scalar(
+            select(MessageRow.reply_to).where(
+                MessageRow.direction == "in", MessageRow.external_id == msg.message_id
+            )
+        )
+
+
+async def test_a_pending_late_answer_is_taken_up_by_one_worker_once_its_claim_ran_out(
+    db: Database, backend: dict[str, str]
+) -> None:
+    """A late answer stored as pending is its sender's while the claim is fresh or renewed;
+    once it ran out (the sender died), of two workers asking at once exactly one gets each
+    message's replies, whole, with where they go; once its outcome is recorded it is no
+    longer pending, and where it went is forgotten."""
+    log = SqlMessageLog(db)
+    second = Database.connect(backend["database_url"])
+    other = SqlMessageLog(second)
+    answers = {}
+    try:
+        for n in range(6):
+            m = _msg(f"late-{n}")
+            assert (
+                await log.claim_inbound(m, fence=n + 1, lease_s=60, reply_to=f"https://r/{n}")
+            ).held
+            answer = [
+                Reply(f"答复{n}", ReplyKind.FAQ),
+                Reply("只给您看", ReplyKind.TICKET, private=True),
+            ]
+            answers[m.message_id] = answer
+            result = Answer(answer, Delivery.PENDING).dump()
+            assert await log.record_outbound(m, answer, "pending", fence=n + 1, result=result)
+        sent = _msg("sent")
+        assert await log.record_inbound(sent)
+        assert await log.record_outbound(sent, [Reply("好的", ReplyKind.FAQ)], "passive")
+        assert await log.take_late(1.0) == []  # every sender's claim is fresh
+        assert await _reply_to(db, _msg("late-2")) == "https://r/2"  # kept while pending
+        await asyncio.sleep(0.7)
+        assert await log.renew_late(_msg("late-0"))  # its sender is still at it
+        await asyncio.sleep(0.5)
+        one, two = await asyncio.gather(log.take_late(1.0), other.take_late(1.0))
+        taken = {p.message.message_id: p for p in [*one, *two]}
+        assert len(taken) == len(one) + len(two)  # nothing taken twice
+        assert sorted(taken) == [f"late-{n}" for n in range(1, 6)]
+        three = taken["late-3"]
+        assert (three.replies, three.reply_to) == (answers["late-3"], "https://r/3")
+        assert three.message.text == _msg("late-3").text
+        assert await log.take_late(1.0) == []  # claimed just now
+
+        await log.record_late_delivery(_msg("late-3"), DeliveryReport(Delivery.ACTIVE))
+        refused = DeliveryReport(Delivery.FAILED, 40003, "invalid openid")
+        assert await log.record_late_delivery(_msg("late-4"), refused) == 2
+        assert await log.record_late_delivery(_msg("late-4"), refused) == 0
+        assert not await log.renew_late(_msg("late-3"))
+        assert await _reply_to(db, _msg("late-3")) is None
+        await asyncio.sleep(1.1)
+        again = {p.message.message_id for p in await other.take_late(1.0)}
+        assert again == {"late-0", "late-1", "late-2", "late-5"}
+        history = await log.conversation(_msg().conversation_key)
+        out = {(m.text, m.delivery, m.delivery_code) for m in history if m.direction == "out"}
+        assert {("答复3", "active", None), ("答复4", "failed", 40003)} <= out
+        assert ("好的", "passive", None) in out
+    finally:
+        await second.close()

@@ -187,3 +187,42 @@ async def test_a_silent_turn_keeps_the_outcome_set_during_it(db: Database) -> No
         )
         inbound, texts = await _inbound_and_replies(db, msg)
         assert (inbound.outcome, texts, inbound.claimed_until) == (expected, [], None)
+
+
+async def test_a_late_answer_stored_with_a_later_turn_is_pending_until_sent(
+    db: Database,
+) -> None:
+    """A late answer stored with its turn (a stored conversation: on PostgreSQL the one
+    statement) is recorded as pending, not as sent, and keeps where it goes; the recovery
+    of a worker finds it once its sender's claim ran out."""
+    log = SqlMessageLog(db)
+    first, second = _msg("m1"), _msg("m2", "我要报修")
+    assert (await log.claim_inbound(first, fence=10, lease_s=5)).held
+    conv = _turn(_conversation(first), first)
+    assert await log.record_answer(
+        first, ANSWER, "passive", fence=10, result="答", conversation=conv, conversation_fence=3
+    )
+    claimed = await log.claim_inbound(
+        second, fence=11, lease_s=5, reply_to="https://r/9", read_conversation=True
+    )
+    assert claimed.held
+    assert claimed.conversation is not None
+    conv = _turn(claimed.conversation, second)
+    result = once.Answer(ANSWER, once.Delivery.PENDING).dump()
+    assert await log.record_answer(
+        second, ANSWER, "pending", fence=11, result=result, conversation=conv, conversation_fence=4
+    )
+    inbound, texts = await _inbound_and_replies(db, second)
+    assert (texts, inbound.claimed_until, inbound.reply_to) == (
+        [ANSWER[0].text],
+        None,
+        "https://r/9",
+    )
+    logged = await log.conversation(second.conversation_key)
+    assert [m.delivery for m in logged if m.direction == "out"] == ["passive", "pending"]
+    (pending,) = await log.take_late(0.0)
+    assert (pending.message.message_id, pending.replies, pending.reply_to) == (
+        "m2",
+        ANSWER,
+        "https://r/9",
+    )

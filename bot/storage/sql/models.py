@@ -76,6 +76,13 @@ class MessageRow(Base):
             postgresql_where=text("claimed_until IS NOT NULL"),
             sqlite_where=text("claimed_until IS NOT NULL"),
         ),
+        # Only late replies still being sent are pending: recovery's index stays small too.
+        Index(
+            "ix_messages_pending",
+            "delivery_at",
+            postgresql_where=text("delivery = 'pending'"),
+            sqlite_where=text("delivery = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -103,7 +110,8 @@ class MessageRow(Base):
     event_key: Mapped[str | None] = mapped_column(Text, nullable=True)
     reply_to: Mapped[str | None] = mapped_column(Text, nullable=True)
     """Inbound rows: where a late answer goes when the channel needs more than the message
-    (a WeCom AI bot's ``response_url``); cleared once the message is answered."""
+    (a WeCom AI bot's ``response_url``); cleared once the message is answered, or, when the
+    answer goes out late, once the platform answered its send."""
     claimed_until: Mapped[datetime | None] = mapped_column(nullable=True)
     """Inbound rows: the processing lease. Set while the message is unfinished (a worker holds
     it until then, or it is free to be taken up again after it); NULL once answered."""
@@ -121,7 +129,8 @@ class MessageRow(Base):
     delivery_error: Mapped[str] = mapped_column(String(300), default="", server_default="")
     """Outbound rows whose send failed: what went wrong (shown to caseworkers)."""
     delivery_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    """Outbound rows: when ``delivery`` last changed after the message was stored (a retry)."""
+    """Outbound rows: when ``delivery`` last changed after the message was stored (a retry);
+    a pending late reply's: when its sender last claimed it (``late_send_lease_s``)."""
 
 
 class FaqRow(Base):

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 import asyncpg
-from sqlalchemy import ColumnElement, Table, bindparam, case, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.dml import Insert, Update
 
-from bot.domain import Chat, ChatType, IncomingMessage, MessageType, Reply, Sender
+from bot.domain import Chat, ChatType, IncomingMessage, MessageType, Reply, ReplyKind, Sender
 from bot.domain.clock import UTC_OFFSET, ZONE_NAME, day_bounds
-from bot.domain.once import RETRY_HOLD_S, Delivery, DeliveryReport
+from bot.domain.once import RETRY_HOLD_S, Answer, Delivery, DeliveryReport
 from bot.logs import mask_personal
 from bot.storage.conversations import Conversation
 from bot.storage.faqs import (
@@ -37,6 +47,7 @@ from bot.storage.messages import (
     LoggedMessage,
     MessageLog,
     OutcomeCount,
+    PendingLate,
     Unfinished,
     outcome_of,
 )
@@ -71,28 +82,39 @@ _HELD_ROW = (*_INBOUND_ROW, _M.fence == bindparam("b_fence"), _M.claimed_until.i
 _OUTBOUND = insert(_MESSAGES)
 
 
-def _answer_statement(fenced: bool, silent: bool) -> Update:
+def _answer_statement(fenced: bool, silent: bool, pending: bool) -> Update:
     # A silent turn keeps an outcome set during it (``human``).
     outcome: Any = (
         case((_M.outcome == "", NOT_FOR_BOT), else_=_M.outcome)
         if silent
         else bindparam("b_outcome", type_=_M.outcome.type)
     )
+    values: dict[str, Any] = {
+        "outcome": outcome,
+        "result": bindparam("b_result", type_=_M.result.type),
+        "claimed_until": None,
+    }
+    if not pending:
+        # A pending late reply may have to be sent again: it keeps where it goes.
+        values["reply_to"] = None
     return (
         update(_MESSAGES)
         .where(*(_HELD_ROW if fenced else _INBOUND_ROW))
-        .values(
-            outcome=outcome,
-            result=bindparam("b_result", type_=_M.result.type),
-            claimed_until=None,
-            reply_to=None,
-        )
+        .values(**values)
         .returning(_M.id)
     )
 
 
-_ANSWER = {(f, q): _answer_statement(f, q) for f in (False, True) for q in (False, True)}
-"""Answer an inbound row: by (held under a fence, silent)."""
+_ANSWER = {
+    (f, q, p): _answer_statement(f, q, p)
+    for f in (False, True)
+    for q in (False, True)
+    for p in (False, True)
+}
+"""Answer an inbound row: by (held under a fence, silent, late reply pending)."""
+_PENDING: ColumnElement[str] = literal_column(f"'{Delivery.PENDING.value}'")
+"""``Delivery.PENDING`` as a literal: the partial index ``ix_messages_pending`` is used only
+when the query names the very value it was built on."""
 
 
 def _row_params(msg: IncomingMessage) -> dict[str, Any]:
@@ -373,21 +395,88 @@ class SqlMessageLog(MessageLog):
             return row.id
 
     async def record_late_delivery(self, msg: IncomingMessage, report: DeliveryReport) -> int:
-        inbound = select(MessageRow.id).where(*_inbound_row(msg)).scalar_subquery()
         async with self._db.session() as s:
+            # The inbound row first (it is locked before its replies by every writer of
+            # pending replies, so two of them never wait for each other).
+            inbound = await s.scalar(
+                update(MessageRow)
+                .where(*_inbound_row(msg))
+                .values(reply_to=None)
+                .returning(MessageRow.id)
+            )
+            if inbound is None:
+                return 0
             result = await s.execute(
                 update(MessageRow)
-                .where(
-                    # The conversation index, from the message on: a handful of rows.
-                    MessageRow.conversation_key == msg.conversation_key,
-                    MessageRow.id > inbound,
-                    MessageRow.reply_of == inbound,
-                    MessageRow.direction == "out",
-                    MessageRow.delivery == Delivery.ACTIVE.value,
-                )
+                .where(*_pending_replies(msg.conversation_key, inbound))
                 .values(**_delivery_values(report))
             )
         return int(getattr(result, "rowcount", 0) or 0)
+
+    async def renew_late(self, msg: IncomingMessage) -> bool:
+        async with self._db.session() as s:
+            inbound = await s.scalar(
+                select(MessageRow.id).where(*_inbound_row(msg)).with_for_update()
+            )
+            if inbound is None:
+                return False
+            result = await s.execute(
+                update(MessageRow)
+                .where(*_pending_replies(msg.conversation_key, inbound))
+                .values(delivery_at=utcnow())
+            )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def take_late(self, lease_s: float, limit: int = 50) -> list[PendingLate]:
+        stale = utcnow() - timedelta(seconds=lease_s)
+        due = (
+            select(MessageRow.reply_of)
+            .where(
+                MessageRow.delivery == _PENDING,
+                MessageRow.delivery_at <= stale,
+                MessageRow.direction == "out",
+            )
+            .order_by(MessageRow.delivery_at)
+            .limit(limit * 4)  # a message's replies are several rows
+        )
+        async with self._db.session() as s:
+            found = (await s.scalars(due)).all()
+        taken: list[PendingLate] = []
+        for inbound_id in dict.fromkeys(i for i in found if i is not None):
+            if len(taken) >= limit:
+                break
+            item = await self._take_late_one(inbound_id, stale)
+            if item is not None:
+                taken.append(item)
+        return taken
+
+    async def _take_late_one(self, inbound_id: int, stale: datetime) -> PendingLate | None:
+        """Claim the pending replies to one message if their claim is still older than
+        ``stale``: the inbound row is locked first (PostgreSQL; SQLite's write lock is taken
+        at BEGIN), so a second worker waits, then finds them claimed and takes nothing."""
+        async with self._db.session() as s:
+            inbound = await s.get(MessageRow, inbound_id, with_for_update=True)
+            if inbound is None:
+                return None
+            claimed = (
+                await s.execute(
+                    update(MessageRow)
+                    .where(
+                        *_pending_replies(inbound.conversation_key, inbound_id),
+                        MessageRow.delivery_at <= stale,
+                    )
+                    .values(delivery_at=utcnow())
+                    .returning(MessageRow.id, MessageRow.text, MessageRow.kind)
+                    .execution_options(synchronize_session=False)
+                )
+            ).all()
+            if not claimed:
+                return None
+            replies = [Reply(text, ReplyKind(kind)) for _, text, kind in sorted(claimed)]
+            if inbound.result:
+                # The stored answer keeps every field of the replies (``private``, a ticket).
+                replies = Answer.load(inbound.result).replies
+            return PendingLate(_incoming(inbound), replies, inbound.reply_to or "")
 
     async def message(self, message_id: int) -> LoggedMessage | None:
         async with self._db.session() as s:
@@ -647,9 +736,10 @@ async def _answer(
         params["b_outcome"] = outcome_of(replies)
     if fence is not None:
         params["b_fence"] = fence
+    pending = delivery == Delivery.PENDING.value
     # The update comes first: it locks the inbound row, so of two workers answering the same
     # message only the holder of its latest claim writes anything.
-    answered = await conn.execute(_ANSWER[fence is not None, not replies], params)
+    answered = await conn.execute(_ANSWER[fence is not None, not replies, pending], params)
     inbound_id = answered.scalar_one_or_none()
     if fence is not None and inbound_id is None:
         return False
@@ -672,6 +762,8 @@ async def _answer(
                 "delivery": delivery,
                 "created_at": now,
                 "reply_of": inbound_id,
+                # A pending late reply is claimed by its sender as of now (``take_late``).
+                "delivery_at": now if pending else None,
             }
             for r in replies
         ]
@@ -719,14 +811,16 @@ _PG_ANSWER = (
     # The inbound row first, as in ``_answer``: only the holder of the latest claim writes.
     f"WITH answered AS (UPDATE {_MESSAGES.name} "  # noqa: S608 - the schema's names, $n only
     "SET outcome = CASE WHEN $7::boolean AND outcome <> '' THEN outcome ELSE $1 END, "
-    "result = $2, claimed_until = NULL, reply_to = NULL "
+    "result = $2, claimed_until = NULL, "
+    f"reply_to = CASE WHEN $12::text = '{Delivery.PENDING.value}' THEN reply_to END "
     "WHERE direction = 'in' AND channel = $3 AND account = $4 AND external_id = $5 "
     "AND fence = $6 AND claimed_until IS NOT NULL RETURNING id), "
     f"replies AS (INSERT INTO {_MESSAGES.name} (committee, conversation_key, channel, account, "
     "chat_id, chat_type, sender_id, sender_name, direction, msg_type, text, kind, external_id, "
-    "delivery, created_at, reply_of) "
+    "delivery, created_at, reply_of, delivery_at) "
     "SELECT $8::text, $9::text, $3::text, $4::text, $10::text, $11::text, 'linli', '邻里', "
-    "'out', 'text', r.text, r.kind, NULL, $12::text, $13::timestamptz, answered.id FROM answered "
+    "'out', 'text', r.text, r.kind, NULL, $12::text, $13::timestamptz, answered.id, "
+    f"CASE WHEN $12::text = '{Delivery.PENDING.value}' THEN $13::timestamptz END FROM answered "
     "CROSS JOIN unnest($14::text[], $15::text[]) WITH ORDINALITY AS r(text, kind, n) "
     "ORDER BY r.n), "
     f"saved AS ({save_fenced_sql(16, only_if='EXISTS (SELECT 1 FROM answered)')}) "
@@ -802,6 +896,18 @@ def _inbound_row(msg: IncomingMessage) -> tuple[ColumnElement[bool], ...]:
         MessageRow.channel == msg.channel,
         MessageRow.account == msg.account,
         MessageRow.external_id == msg.message_id,
+    )
+
+
+def _pending_replies(conversation_key: str, inbound: int) -> tuple[ColumnElement[bool], ...]:
+    """The pending late replies to inbound row ``inbound``."""
+    return (
+        # The conversation index, from the message on: a handful of rows.
+        MessageRow.conversation_key == conversation_key,
+        MessageRow.id > inbound,
+        MessageRow.reply_of == inbound,
+        MessageRow.direction == "out",
+        MessageRow.delivery == _PENDING,
     )
 
 
