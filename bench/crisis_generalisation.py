@@ -137,6 +137,11 @@ WRITERS = (
     ("thirty_second", "tune32", "crisis_examples_thirty_second_writer.yml"),
     ("thirty_third", "tune33", "crisis_examples_thirty_third_writer.yml"),
     ("thirty_fourth", "tune34", "crisis_examples_thirty_fourth_writer.yml"),
+    # The thirty-fifth to thirty-seventh writers' sets were kept fresh and scored in round 17,
+    # then copied in.
+    ("thirty_fifth", "tune35", "crisis_examples_thirty_fifth_writer.yml"),
+    ("thirty_sixth", "tune36", "crisis_examples_thirty_sixth_writer.yml"),
+    ("thirty_seventh", "tune37", "crisis_examples_thirty_seventh_writer.yml"),
 )
 SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
