@@ -8,7 +8,8 @@ set; the hidden sets are written by other people, so this is the honest proxy fo
 
 Printed per writer: recall on urgent and false alarms on look-alikes for
 - ``rules``: ``intents/crisis.yml`` alone (tuned on every tune set, so optimistic here);
-- ``classifier``: the left-out classifier alone, at the service threshold, behind the calm gate;
+- ``classifier``: the left-out classifier alone, at the service threshold (or at ``AGREE`` with
+  the vetting model at ``AGREE_NOW``), behind the calm gate;
 - ``unvetted``: both, combined as the service combined them before round 11;
 - ``detector``: both and the vetting model (``CrisisVetter``, trained without that writer's
   examples and contrast files), combined exactly as the service combines them
@@ -55,6 +56,8 @@ from bot.dialogue.mentions import Mentions
 from bot.encoders import Usem3Encoder
 from bot.nlu.crisis import CrisisRules
 from bot.nlu.crisis_model import (
+    AGREE,
+    AGREE_NOW,
     DOUBT,
     DOUBT_CALM,
     DOUBT_CALM_MAX_CHARS,
@@ -188,9 +191,11 @@ class Scored:
     denied: bool = False
 
     def classifier(self, threshold: float) -> bool:
-        """The classifier alone, behind the calm gate (``_decide``)."""
+        """The classifier alone (or at ``AGREE`` with the vetting model at ``AGREE_NOW``),
+        behind the calm gate (``_decide``)."""
         sure = self.p_self_harm >= SELF_HARM_SURE and not self.denied
-        return self.p >= threshold and (not self.calm or sure)
+        agreed = AGREE <= self.p < threshold and self.p_now >= AGREE_NOW
+        return (self.p >= threshold or agreed) and (not self.calm or sure)
 
     def found(self, threshold: float) -> bool:
         """Rules and classifier alone (before the vetting model)."""

@@ -183,9 +183,13 @@ now below ``DOUBT_NOW``: two models, each trained apart from the rules, both rea
 ("救命 我把钥匙锁在家里了", "周末想在楼顶烧炭烤肉", "九几年这边有个煤气站爆炸过").
 Leave one writer out (round 12, fourteen writers): 9 of 77 false alarms taken back, none of
 3,886 urgent messages lost (none of 651 self-harm messages the rules found); at 0.1/0.1,
-14 taken back and 1 self-harm message lost. Only for a message of ``DOUBT_MIN_CHARS`` or
-more: a bare cry gives the models nothing to read ("救救我们": crisis classifier 0.01), and
-the nine false alarms had 23 characters or more."""
+14 taken back and 1 self-harm message lost. Round 18, replayed from the scores of models
+that had never read the writers scored: at 0.3, 3–5 look-alike alarms fewer per view of
+about 1,200 (most of them self-harm words used lightly) and no urgent message lost in three
+views, but in the fourth (the new fresh writers, scored by this round's models) one
+self-harm message the rules found, read at 0.27 and 0.08, was lost: not worth it. Only for
+a message of ``DOUBT_MIN_CHARS`` or more: a bare cry gives the models nothing to read
+("救救我们": crisis classifier 0.01), and the nine false alarms had 23 characters or more."""
 DOUBT_MIN_CHARS = 20
 
 DOUBT_CALM = 0.15
@@ -231,6 +235,22 @@ writer's long complaints about fire hazards read a fire told after an estate com
 danger on for every message, 9 of 56 false alarms came back on three writers the models had
 never read, for 1 urgent message found; from a clause that says "now", nothing changed on
 them, on round 17's fresh writers, the ordinary text or the kept-apart pairs."""
+
+AGREE = 0.6
+AGREE_NOW = 0.9
+"""A crisis only the classifier sees, below the service threshold (0.7) but at ``AGREE`` or
+more, is one when the vetting model reads a danger now at ``AGREE_NOW`` or more: two models,
+each trained apart from the rules, agree ("隔壁阿爷倒咗喺门口": 0.63 and 0.91; "我婆婆糊涂了，半夜
+跑出去…光着脚": 0.60 and 0.99). The calm gate holds as at the threshold. Round 18, replayed
+from the scores of models that had never read the writers scored — round 16's data on the
+thirty-second to thirty-fourth writers and on the thirty-fifth to thirty-seventh, round 17's
+on the thirty-fifth to thirty-seventh (where it was chosen), and round 18's on the thirty-
+eighth to fortieth (kept fresh; after the choice): 0, 1, 5 and 1 urgent messages found more
+of about 1,200 a view (a man astride a roof parapet, a confused grandmother walking barefoot
+towards the railway at 3 a.m.), 1, 2, 0 and 0 look-alike alarms more, and 2, 2, 1 and 2 of
+about 6,400 ordinary lines ("窗户把手断了 窗开不了 闷得很"). At 0.55, 0, 1, 5 and 2 urgent for
+4, 4, 1 and 4 ordinary; with a vetting bar of 0.8, 2, 4, 8 and 1 urgent for 9, 9, 8 and 8
+ordinary and 1, 4, 0 and 0 look-alikes."""
 
 VET_MIN_CHARS = 30
 """The vetting model judges only messages of at least this many characters: it tells a live
@@ -279,7 +299,14 @@ def crisis_decision(
     found, and take back only what the vetting model does (benchmarks, which apply
     ``DOUBT_CALM`` to the scores themselves)."""
     decision = _decide(
-        rules, model, text, threshold=threshold, sure=sure, scan=scan, always_score=always_score
+        rules,
+        model,
+        text,
+        threshold=threshold,
+        sure=sure,
+        scan=scan,
+        always_score=always_score,
+        vetter=vetter,
     )
     if vetter is None:
         return decision
@@ -370,10 +397,12 @@ def _decide(
     sure: float = SURE,
     scan: str | None = None,
     always_score: bool = False,
+    vetter: CrisisVetter | None = None,
 ) -> CrisisDecision:
     """The rules and the classifier together. The rules read the whole message (``scan``,
     else ``text``); when they find nothing, a classifier probability of at least
-    ``threshold`` on ``text`` is a crisis unless the message reads like a look-alike (and
+    ``threshold`` on ``text`` (or of ``AGREE`` when the vetting model reads a danger now at
+    ``AGREE_NOW`` or more) is a crisis unless the message reads like a look-alike (and
     its probability of self-harm is below ``SELF_HARM_SURE``). At
     ``sure`` or more, a past, hypothetical or story marker or a look-alike phrase somewhere in
     the message no longer calms it (a resolved scare and letters to officials still do). A
@@ -402,15 +431,21 @@ def _decide(
     if found is not None:
         hit = _cued(rules, _with_self_harm(rules, found, guess, scan or text), guess, scan or text)
         return CrisisDecision(hit, found, guess.p_urgent, calm)
-    if guess.p_urgent >= threshold and (
-        not calm
-        or (guess.p_self_harm >= SELF_HARM_SURE and not rules.denies_self_harm(scan or text))
-    ):
+    gate = not calm or (
+        guess.p_self_harm >= SELF_HARM_SURE and not rules.denies_self_harm(scan or text)
+    )
+    p_now = (
+        vetter.p_now(scan or text)
+        if vetter is not None and gate and AGREE <= guess.p_urgent < threshold
+        else None
+    )
+    if gate and (guess.p_urgent >= threshold or (p_now is not None and p_now >= AGREE_NOW)):
         hit = _with_self_harm(
             rules, EmergencyHit(guess.category, "", 0, 0, "classifier"), guess, text
         )
-        return CrisisDecision(_cued(rules, hit, guess, scan or text), None, guess.p_urgent, calm)
-    return CrisisDecision(None, None, guess.p_urgent, calm)
+        hit = _cued(rules, hit, guess, scan or text)
+        return CrisisDecision(hit, None, guess.p_urgent, calm, p_now)
+    return CrisisDecision(None, None, guess.p_urgent, calm, p_now)
 
 
 def _cued(

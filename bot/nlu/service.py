@@ -291,6 +291,13 @@ class NluService:
         return self._crisis
 
     @property
+    def crisis_model(self) -> CrisisModel | None:
+        """The crisis classifier (None without crisis examples), loaded with the model."""
+        if self._model is None:
+            self.start()
+        return self._crisis_model
+
+    @property
     def crisis_vetter(self) -> CrisisVetter | None:
         """The vetting model (None without contrast pairs), loaded with the model."""
         if self._model is None:

@@ -15,6 +15,8 @@ from crisis_sets import bigrams, measured_rows, near
 
 from bot.nlu import EmergencyCategory, EmergencyHit, NluService
 from bot.nlu.crisis_model import (
+    AGREE,
+    AGREE_NOW,
     CALM,
     DOUBT_CALM_MIN_CHARS,
     DOUBT_MIN_CHARS,
@@ -280,3 +282,25 @@ def test_a_danger_told_as_now_after_a_complaint_is_not_calmed_by_it(
     assert decision.rules_hit is not None
     assert decision.hit is not None, text
     assert nlu.parse(text).is_emergency
+
+
+def test_two_models_agreeing_find_a_crisis_the_classifier_alone_would_not(nlu: NluService) -> None:
+    """Below the threshold, a classifier reading of ``AGREE`` or more is a crisis when the
+    vetting model reads a danger now at ``AGREE_NOW`` or more. With a threshold no reading
+    reaches, only that agreement can find one: a wandering grandfather lost now is found,
+    an everyday question is not, and without the vetting model neither is."""
+    model, vetter = nlu.crisis_model, _vetter(nlu)
+    assert model is not None
+    lost = "我外公在公园里走着走着就不认识路了，现在人找不到了"
+    calm = "明天社区有没有量血压的活动"
+    assert nlu.crisis.detect(lost) is None  # the classifier's alone
+    assert model.guess(lost).p_urgent >= AGREE
+    assert vetter.p_now(lost) >= AGREE_NOW
+    found = crisis_decision(nlu.crisis, model, lost, threshold=1.01, vetter=vetter)
+    assert found.hit is not None
+    assert found.hit.source == "classifier"
+    assert found.p_now is not None
+    assert found.p_now >= AGREE_NOW
+    alone = crisis_decision(nlu.crisis, model, lost, threshold=1.01)
+    assert alone.hit is None
+    assert crisis_decision(nlu.crisis, model, calm, threshold=1.01, vetter=vetter).hit is None
