@@ -43,6 +43,7 @@ from bot.storage.messages import (
     LoggedMessage,
     MessageLog,
     OutcomeCount,
+    PendingLate,
     Unfinished,
 )
 from bot.storage.state_memory import MemoryStateStore
@@ -123,6 +124,12 @@ class ListLog(MessageLog):
 
     async def record_late_delivery(self, msg: IncomingMessage, report: DeliveryReport) -> int:
         return 0
+
+    async def renew_late(self, msg: IncomingMessage) -> bool:
+        return False
+
+    async def take_late(self, lease_s: float, limit: int = 50) -> list[PendingLate]:
+        return []
 
     async def since(self, conversation_key: str, after_id: int) -> list[LoggedMessage]:
         return []
