@@ -101,3 +101,15 @@ def test_an_open_lift_shaft_gets_advice_to_keep_away() -> None:
     assert "看不到轿厢" in advice
     assert "不要靠近" in advice
     assert "110" in advice
+
+
+def test_someone_lost_gets_advice_that_fits_a_child_and_a_confused_elder() -> None:
+    """The classifier files a grandfather who wandered off ("我外公在公园里走着走着就不认识路
+    了，现在人找不到了") under the same danger as a lost child: the advice speaks of the person
+    lost, not of a child's age."""
+    advice = ADVICE[EmergencyCategory.MISSING_CHILD]
+    assert "110" in advice
+    assert "24 小时" in advice
+    assert "孩子" not in advice
+    assert "走失的人" in advice
+    assert "老人" in advice

@@ -68,8 +68,10 @@ ADVICE: dict[EmergencyCategory, str] = {
         "立即拨打 110 报警，有人受伤请拨打 120。遭受家庭暴力也可以拨打妇女维权热线 12338。"
     ),
     EmergencyCategory.MISSING_CHILD: (
-        "【孩子走失】请立即拨打 110 报警，不需要等 24 小时；说清孩子的年龄、长相、衣着和最后"
-        "出现的地点、时间。请身边的人分头寻找，同时留一个人在家或原地等，手机保持畅通。"
+        # A child or a confused elder who wandered off: the same first steps.
+        "【有人走失】请立即拨打 110 报警，不需要等 24 小时；说清走失的人的年龄、长相、衣着和"
+        "最后出现的地点、时间，老人糊涂、有认知障碍的也请说明。请身边的人分头寻找，"
+        "同时留一个人在家或原地等，手机保持畅通。"
     ),
     EmergencyCategory.OTHER: (
         "【紧急情况】如有危险请立即拨打 110（报警）、119（火警）、120（急救）。"
@@ -99,7 +101,7 @@ LABEL: dict[EmergencyCategory, str] = {
     EmergencyCategory.MEDICAL: "有人需要急救",
     EmergencyCategory.WELFARE: "独居/失联需上门查看",
     EmergencyCategory.VIOLENCE: "暴力/人身安全",
-    EmergencyCategory.MISSING_CHILD: "孩子走失",
+    EmergencyCategory.MISSING_CHILD: "有人走失",
     EmergencyCategory.OTHER: "紧急情况",
 }
 
