@@ -9,7 +9,8 @@ set; the hidden sets are written by other people, so this is the honest proxy fo
 Printed per writer: recall on urgent and false alarms on look-alikes for
 - ``rules``: ``intents/crisis.yml`` alone (tuned on every tune set, so optimistic here);
 - ``classifier``: the left-out classifier alone, at the service threshold (or at ``AGREE`` with
-  the vetting model at ``AGREE_NOW``), behind the calm gate;
+  the vetting model at ``AGREE_NOW``), behind the calm gate (passed when both models are
+  sure: ``SURE``, ``SURE_NOW``);
 - ``unvetted``: both, combined as the service combined them before round 11;
 - ``detector``: both and the vetting model (``CrisisVetter``, trained without that writer's
   examples and contrast files), combined exactly as the service combines them
@@ -65,6 +66,8 @@ from bot.nlu.crisis_model import (
     DOUBT_MIN_CHARS,
     DOUBT_NOW,
     SELF_HARM_SURE,
+    SURE,
+    SURE_NOW,
     VETO,
     CrisisModel,
     CrisisVetter,
@@ -192,10 +195,12 @@ class Scored:
 
     def classifier(self, threshold: float) -> bool:
         """The classifier alone (or at ``AGREE`` with the vetting model at ``AGREE_NOW``),
-        behind the calm gate (``_decide``)."""
+        behind the calm gate, which both models sure (``SURE``, ``SURE_NOW``) pass
+        (``_decide``)."""
         sure = self.p_self_harm >= SELF_HARM_SURE and not self.denied
+        both_sure = self.p >= SURE and self.p_now >= SURE_NOW
         agreed = AGREE <= self.p < threshold and self.p_now >= AGREE_NOW
-        return (self.p >= threshold or agreed) and (not self.calm or sure)
+        return (self.p >= threshold or agreed) and (not self.calm or sure or both_sure)
 
     def found(self, threshold: float) -> bool:
         """Rules and classifier alone (before the vetting model)."""

@@ -252,6 +252,20 @@ about 6,400 ordinary lines ("窗户把手断了 窗开不了 闷得很"). At 0.5
 4, 4, 1 and 4 ordinary; with a vetting bar of 0.8, 2, 4, 8 and 1 urgent for 9, 9, 8 and 8
 ordinary and 1, 4, 0 and 0 look-alikes."""
 
+SURE_NOW = 0.95
+"""A crisis only the classifier sees, at ``SURE`` or more, in a message the look-alike gate
+calms (``CrisisRules.calm_context``: a "nobody in the lift" phrase, a scare told as settled, a
+letter, a denial), is one all the same when the vetting model reads a danger now at
+``SURE_NOW`` or more: two models, each trained apart from the rules, are sure. "电梯门开着，
+里面是空的，电梯箱不在这一层，我孙子差一点走进去" is an empty car to the rules' calm phrase and
+an open shaft to both models (1.00 and 1.00); "隔壁门缝里有味道 不是煤气 是臭 我怀疑人已经没了"
+(0.95 and 0.99). Round 19, replayed from round 18's models on the thirty-eighth to fortieth
+writers (before they were trained on): 3 urgent messages found more of 1,240, no look-alike of
+1,111 and no ordinary line of 6,414 alarmed more, 1 kept-apart self-harm pair line found more
+("你放心 我不会做傻事的 我只是把我该交代的都交代了") and no calm one. With the classifier at 0.8
+and the vetting model at 0.85, an address typed as an answer ("普雄馨苑11号楼203室": 0.90, 0.93)
+and a calm pair line came too."""
+
 VET_MIN_CHARS = 30
 """The vetting model judges only messages of at least this many characters: it tells a live
 danger from a settled, past or told one by the words around the danger, and a short message
@@ -405,7 +419,8 @@ def _decide(
     ``AGREE_NOW`` or more) is a crisis unless the message reads like a look-alike (and
     its probability of self-harm is below ``SELF_HARM_SURE``). At
     ``sure`` or more, a past, hypothetical or story marker or a look-alike phrase somewhere in
-    the message no longer calms it (a resolved scare and letters to officials still do). A
+    the message no longer calms it (a resolved scare and letters to officials still do, unless
+    the vetting model reads a danger now at ``SURE_NOW``). A
     letter to officials is judged by the lower of its whole wording and its clauses that say
     something is happening now.
     ``always_score``: ask the classifier even when the rules found a crisis (benchmarks)."""
@@ -434,11 +449,13 @@ def _decide(
     gate = not calm or (
         guess.p_self_harm >= SELF_HARM_SURE and not rules.denies_self_harm(scan or text)
     )
-    p_now = (
-        vetter.p_now(scan or text)
-        if vetter is not None and gate and AGREE <= guess.p_urgent < threshold
-        else None
-    )
+    p_now: float | None = None
+    if vetter is not None and gate and AGREE <= guess.p_urgent < threshold:
+        p_now = vetter.p_now(scan or text)
+    elif vetter is not None and not gate and not unsure:
+        # both models sure of a danger now: a look-alike phrase no longer calms it
+        p_now = vetter.p_now(scan or text)
+        gate = p_now >= SURE_NOW
     if gate and (guess.p_urgent >= threshold or (p_now is not None and p_now >= AGREE_NOW)):
         hit = _with_self_harm(
             rules, EmergencyHit(guess.category, "", 0, 0, "classifier"), guess, text

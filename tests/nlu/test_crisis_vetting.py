@@ -20,6 +20,8 @@ from bot.nlu.crisis_model import (
     CALM,
     DOUBT_CALM_MIN_CHARS,
     DOUBT_MIN_CHARS,
+    SURE,
+    SURE_NOW,
     URGENT,
     CrisisVetter,
     crisis_decision,
@@ -304,3 +306,29 @@ def test_two_models_agreeing_find_a_crisis_the_classifier_alone_would_not(nlu: N
     alone = crisis_decision(nlu.crisis, model, lost, threshold=1.01)
     assert alone.hit is None
     assert crisis_decision(nlu.crisis, model, calm, threshold=1.01, vetter=vetter).hit is None
+
+
+def test_both_models_sure_pass_the_look_alike_gate(nlu: NluService) -> None:
+    """An open lift door with no car behind it reads as "the lift is empty" to the rules'
+    look-alike phrase; the classifier sure of a crisis (``SURE``) and the vetting model sure
+    of a danger now (``SURE_NOW``) make it one. Without the vetting model the look-alike gate
+    holds it, and an empty lift that is only stuck stays calm."""
+    model, vetter = nlu.crisis_model, _vetter(nlu)
+    assert model is not None
+    shaft = (
+        "电梯门开了，里面是空的，轿厢不在这一层，下面黑洞洞的，我儿子差点一脚踩空，现在门还关不上"
+    )
+    stuck = "电梯里面是空的，没人被困，就是一直停在5楼不动"
+    assert nlu.crisis.detect(shaft) is None  # the classifier's alone
+    assert nlu.crisis.calm_context(shaft)
+    assert model.guess(shaft).p_urgent >= SURE
+    found = crisis_decision(nlu.crisis, model, shaft, threshold=0.7, vetter=vetter)
+    assert found.hit is not None
+    assert found.hit.categories == (EmergencyCategory.LIFT,)
+    assert found.p_now is not None
+    assert found.p_now >= SURE_NOW
+    assert crisis_decision(nlu.crisis, model, shaft, threshold=0.7).hit is None
+    assert nlu.crisis.calm_context(stuck)
+    assert crisis_decision(nlu.crisis, model, stuck, threshold=0.7, vetter=vetter).hit is None
+    assert nlu.parse(shaft).is_emergency
+    assert not nlu.parse(stuck).is_emergency
