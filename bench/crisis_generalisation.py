@@ -148,6 +148,11 @@ WRITERS = (
     ("thirty_fifth", "tune35", "crisis_examples_thirty_fifth_writer.yml"),
     ("thirty_sixth", "tune36", "crisis_examples_thirty_sixth_writer.yml"),
     ("thirty_seventh", "tune37", "crisis_examples_thirty_seventh_writer.yml"),
+    # The thirty-eighth to fortieth writers' sets were kept fresh and scored in round 18, then
+    # copied in.
+    ("thirty_eighth", "tune38", "crisis_examples_thirty_eighth_writer.yml"),
+    ("thirty_ninth", "tune39", "crisis_examples_thirty_ninth_writer.yml"),
+    ("fortieth", "tune40", "crisis_examples_fortieth_writer.yml"),
 )
 SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
