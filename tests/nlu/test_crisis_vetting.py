@@ -332,3 +332,20 @@ def test_both_models_sure_pass_the_look_alike_gate(nlu: NluService) -> None:
     assert crisis_decision(nlu.crisis, model, stuck, threshold=0.7, vetter=vetter).hit is None
     assert nlu.parse(shaft).is_emergency
     assert not nlu.parse(stuck).is_emergency
+
+
+@pytest.mark.parametrize(
+    "text", ["多谢你们了！！！", "多谢你了!!!", "麻烦你们了！！！", "谢谢居委会🙏🙏"]
+)
+def test_thanks_alone_is_no_crisis_whatever_the_classifier_reads(
+    nlu: NluService, text: str
+) -> None:
+    """A message of thanks alone reads as a look-alike (``calm``): the classifier, taught short
+    understated farewells, may read "多谢你们了！！！" above the threshold, and nobody may be
+    alerted for it. A farewell that says more than thanks is still one."""
+    assert nlu.crisis.calm_context(text)
+    assert nlu.crisis_decision(text).hit is None
+    assert not nlu.parse(text).is_emergency
+    farewell = "谢谢大家这些年的照顾 以后不麻烦了"
+    assert not nlu.crisis.calm_context(farewell)
+    assert nlu.parse(farewell).is_emergency
