@@ -1217,3 +1217,26 @@ def test_going_to_die_said_of_oneself_is_self_harm(text: str, self_harm: bool) -
     hit = RULES.detect(text)
     found = hit is not None and EmergencyCategory.SELF_HARM in hit.categories
     assert found is self_harm, text
+
+
+@pytest.mark.parametrize(
+    ("text", "self_harm"),
+    [
+        # whether a fall from a height would hurt, asked where one could fall
+        ("我站在阳台上 风很大 往下看人好小 你说下去会不会痛", True),
+        ("天台上 跳下去会不会很疼啊", True),
+        ("我就问问 人从十六楼下去会不会很痛", True),
+        # a sore knee on the stairs, a window's view
+        ("我膝盖不好 走楼梯下去会不会很痛", False),
+        ("从阳台看下去会不会很痛苦 楼下车那么多", False),
+        # the English euphemism, and its hyperbole
+        ("i want to unalive myself tonight, really", True),
+        ("这个表格多到我想unalive myself 😂 要几张照片", False),
+        ("烦得我想kill myself 谁知道怎么办", False),
+        ("my son watches unalive videos all day", False),
+    ],
+)
+def test_whether_a_fall_would_hurt_and_unalive_are_self_harm(text: str, self_harm: bool) -> None:
+    hit = RULES.detect(text)
+    found = hit is not None and EmergencyCategory.SELF_HARM in hit.categories
+    assert found is self_harm, text
