@@ -1240,3 +1240,19 @@ def test_whether_a_fall_would_hurt_and_unalive_are_self_harm(text: str, self_har
     hit = RULES.detect(text)
     found = hit is not None and EmergencyCategory.SELF_HARM in hit.categories
     assert found is self_harm, text
+
+
+@pytest.mark.parametrize(
+    ("text", "calm"),
+    [
+        # a deadline ahead, a former home, kindness all along: no event told as past
+        ("我以后养不了它了 明天之前帮我找个人把猫领走", False),
+        ("阿爷要回老早的屋里去 一个人跑出去了 寻不着", False),
+        ("侬老早对我介好 我记得的 以后我勿麻烦侬了", False),
+        # past events still calm the classifier
+        ("老早就修好了 就是上次着火那家", True),
+        ("三天之前楼道里冒过烟", True),
+    ],
+)
+def test_a_deadline_or_a_former_home_is_no_past_event(text: str, calm: bool) -> None:
+    assert RULES.calm_context(text) is calm, text
