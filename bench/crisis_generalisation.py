@@ -193,8 +193,9 @@ class Scored:
     crisis reads as self-harm or carries a sign of it; the classifier's p(self-harm), whether
     the rules named self-harm, the classifier's p(urgent) on the whole message (and on it from
     a clause telling the danger as now: ``rules_only_reading``) and its length (what a doubt
-    of a crisis only the rules found reads), and whether the writer denies any
-    intent to die (``CrisisRules.denies_self_harm``)."""
+    of a crisis only the rules found reads), whether the writer denies any
+    intent to die (``CrisisRules.denies_self_harm``), and whether the message is nothing but
+    courtesy (``CrisisRules.courtesy_only``)."""
 
     rules: bool
     p: float
@@ -207,11 +208,14 @@ class Scored:
     p_whole: float = 1.0
     chars: int = 0
     denied: bool = False
+    courtesy: bool = False
 
     def classifier(self, threshold: float) -> bool:
         """The classifier alone (or at ``AGREE`` with the vetting model at ``AGREE_NOW``),
         behind the calm gate, which both models sure (``SURE``, ``SURE_NOW``) pass
         (``_decide``)."""
+        if self.courtesy:
+            return False  # nothing but courtesy: never the classifier's crisis
         sure = self.p_self_harm >= SELF_HARM_SURE and not self.denied
         both_sure = self.p >= SURE and self.p_now >= SURE_NOW
         agreed = AGREE <= self.p < threshold and self.p_now >= AGREE_NOW
@@ -265,6 +269,7 @@ def score(
                 rules_only_reading(model, clean[:500], clean, d.rules_hit),
                 len(clean.strip()),
                 rules.denies_self_harm(clean),
+                rules.courtesy_only(clean),
             )
         )
     return out

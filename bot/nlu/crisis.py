@@ -91,6 +91,7 @@ class CrisisRules:
     calm_sure: re.Pattern[str] | None = None
     self_harm_cue: re.Pattern[str] | None = None
     denied: re.Pattern[str] | None = None
+    courtesy: re.Pattern[str] | None = None
     source: Path | None = None
 
     @classmethod
@@ -176,6 +177,9 @@ class CrisisRules:
                 else None
             ),
             denied=(_compile(body["denied"], where, "denied") if body.get("denied") else None),
+            courtesy=(
+                _compile(body["courtesy"], where, "courtesy") if body.get("courtesy") else None
+            ),
             **_letter(body.get("letter"), where),
         )
 
@@ -241,6 +245,8 @@ class CrisisRules:
         body = _view(text[:WINDOW]).text.translate(self.dialect)
         if words and self.calm.search(body):
             return True
+        if self.courtesy is not None and self.courtesy.search(body):
+            return True  # thanks alone
         if self.calm_sure is not None and self.calm_sure.search(body):
             return True  # nobody in the lift, a wait for one: calm however sure the classifier
         if self._denies(body):
@@ -253,6 +259,14 @@ class CrisisRules:
         if not markers or self.urgent.search(body):
             return False
         return bool(self.fiction.search(body) or self.not_live.search(body))
+
+    def courtesy_only(self, text: str) -> bool:
+        """Whether ``text`` is nothing but courtesy (``courtesy``: thanks alone,
+        "多谢你们了！！！"): the classifier alone never calls it a crisis, however sure; the
+        rules still judge it."""
+        if self.courtesy is None:
+            return False
+        return bool(self.courtesy.search(_view(text[:WINDOW]).text.translate(self.dialect)))
 
     def denies_self_harm(self, text: str) -> bool:
         """Whether the writer of ``text`` (its first window) denies any intent to die after

@@ -340,12 +340,17 @@ def test_both_models_sure_pass_the_look_alike_gate(nlu: NluService) -> None:
 def test_thanks_alone_is_no_crisis_whatever_the_classifier_reads(
     nlu: NluService, text: str
 ) -> None:
-    """A message of thanks alone reads as a look-alike (``calm``): the classifier, taught short
-    understated farewells, may read "多谢你们了！！！" above the threshold, and nobody may be
-    alerted for it. A farewell that says more than thanks is still one."""
+    """A message of thanks alone is nothing but courtesy (``courtesy``): the classifier, taught
+    short understated farewells, may read "多谢你们了！！！" as self-harm, above the threshold
+    and above ``SELF_HARM_SURE`` (round 20's at 0.81 and 0.91), and nobody may be alerted for it
+    at any threshold. A farewell that says more than thanks is still one."""
+    assert nlu.crisis.courtesy_only(text)
     assert nlu.crisis.calm_context(text)
     assert nlu.crisis_decision(text).hit is None
+    model, vetter = nlu.crisis_model, _vetter(nlu)
+    assert crisis_decision(nlu.crisis, model, text, threshold=0.0, vetter=vetter).hit is None
     assert not nlu.parse(text).is_emergency
     farewell = "谢谢大家这些年的照顾 以后不麻烦了"
+    assert not nlu.crisis.courtesy_only(farewell)
     assert not nlu.crisis.calm_context(farewell)
     assert nlu.parse(farewell).is_emergency
