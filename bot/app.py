@@ -287,7 +287,7 @@ async def build_app(
         FollowUpRoute(faq),  # "伊拉礼拜天开伐" right after an answer: read against it
         StatusRoute(tickets.queries),
         # words of dying judged calm: a caring line, never a goodbye or the menu
-        CareRoute(faq, lambda text: nlu.crisis.mentions_dying(text)),
+        CareRoute(faq, lambda text: nlu.crisis.needs_care(text)),
         SmallTalkRoute(),
         faq,
     ]

@@ -92,6 +92,7 @@ class CrisisRules:
     self_harm_cue: re.Pattern[str] | None = None
     denied: re.Pattern[str] | None = None
     courtesy: re.Pattern[str] | None = None
+    distress: re.Pattern[str] | None = None
     source: Path | None = None
 
     @classmethod
@@ -180,6 +181,9 @@ class CrisisRules:
             courtesy=(
                 _compile(body["courtesy"], where, "courtesy") if body.get("courtesy") else None
             ),
+            distress=(
+                _compile(body["distress"], where, "distress") if body.get("distress") else None
+            ),
             **_letter(body.get("letter"), where),
         )
 
@@ -228,6 +232,16 @@ class CrisisRules:
             if c.category is EmergencyCategory.SELF_HARM
             for m in c.rule.finditer(body)
         )
+
+    def needs_care(self, text: str) -> bool:
+        """Whether ``text``, judged calm by the crisis layer, still gets a caring line rather
+        than small talk or the menu: it carries words of dying (``mentions_dying``) or is
+        nothing but distress (``distress``: "撑不住了", "真的熬不下去了")."""
+        if self.mentions_dying(text):
+            return True
+        if self.distress is None:
+            return False
+        return bool(self.distress.search(_view(text[:WINDOW]).text.translate(self.dialect)))
 
     def mentions_dying(self, text: str) -> bool:
         """Whether ``text`` (its first window) carries a self-harm phrase, even one the

@@ -1,8 +1,8 @@
 """Words of dying in a message the crisis layer judges calm (an earlier message taken back, a
-joke, a line quoted from a sketch) through the real HTTP server on both store back-ends: one
-caring line with the hotlines, never a goodbye, a chit-chat line or the menu; no alert, no
-ticket, and no claim that anyone was told. A question asked in the same words keeps its
-answer."""
+joke, a line quoted from a sketch), or nothing but distress ("撑不住了"), through the real
+HTTP server on both store back-ends: one caring line with the hotlines, never a goodbye, a
+chit-chat line or the menu; no alert, no ticket, and no claim that anyone was told. A
+question asked in the same words keeps its answer."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ HOTLINES = ("12356", "962525")
         "刚才我发的不想活了 是在吐槽老板 不是真的 别担心",
         "昨天我讲不想活了 是一句气话 今天已经好了",
         "春晚小品里那句我不活了 笑得我肚子疼",
+        # nothing but distress, no words of dying
+        "撑不住了",
     ],
 )
 async def test_words_of_dying_judged_calm_get_a_caring_line_not_a_menu(

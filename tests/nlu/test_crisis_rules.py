@@ -1256,3 +1256,19 @@ def test_whether_a_fall_would_hurt_and_unalive_are_self_harm(text: str, self_har
 )
 def test_a_deadline_or_a_former_home_is_no_past_event(text: str, calm: bool) -> None:
     assert RULES.calm_context(text) is calm, text
+
+
+@pytest.mark.parametrize(
+    ("text", "care"),
+    [
+        ("撑不住了", True),
+        ("真的熬不下去了😭", True),
+        ("我崩溃了啊!!", True),
+        # distress with something else to answer, or everyday tiredness
+        ("今天好累", False),
+        ("好累", False),
+        ("快撑不住了 这个表到底去哪里交", False),
+    ],
+)
+def test_nothing_but_distress_needs_care(text: str, care: bool) -> None:
+    assert RULES.needs_care(text) is care, text

@@ -1,5 +1,6 @@
 """Words of dying in a message the crisis layer judged calm: "刚才我发的不想活了 是在吐槽老板
-不是真的 别担心", "想死 开玩笑的", "春晚小品里那句我不活了". Such a message never gets a goodbye
+不是真的 别担心", "想死 开玩笑的", "春晚小品里那句我不活了" — or a message of nothing but
+distress ("撑不住了", ``CrisisRules.needs_care``). Such a message never gets a goodbye
 ("好的，再见！祝您生活愉快"), a chit-chat line or the fallback menu: it gets one caring line
 with the hotlines and the offer of a caseworker. Nobody is alerted and no ticket is opened
 (the crisis layer judged it calm), so the line never says anyone was told. A question asked
@@ -25,18 +26,18 @@ CARE = (
 
 class CareRoute:
     """Runs after the routes that act on a message (tickets, handoff, status) and before
-    small talk: a self-harm phrase the crisis layer judged calm gets ``CARE`` unless the FAQ
-    has one clear answer to the message."""
+    small talk: a self-harm phrase (or bare distress) the crisis layer judged calm gets
+    ``CARE`` unless the FAQ has one clear answer to the message."""
 
     name = "care"
     capability = None
 
-    def __init__(self, faq: FaqRoute, mentions_dying: Callable[[str], bool]) -> None:
+    def __init__(self, faq: FaqRoute, needs_care: Callable[[str], bool]) -> None:
         self._faq = faq
-        self._mentions_dying = mentions_dying
+        self._needs_care = needs_care
 
     async def __call__(self, turn: Turn) -> list[Reply] | None:
-        if not self._mentions_dying(turn.text):
+        if not self._needs_care(turn.text):
             return None
         if turn.parse.intent not in SMALLTALK_INTENTS:
             outcome = await self._faq.search(turn)
