@@ -217,13 +217,17 @@ class CrisisRules:
             other = True in who and False not in who
         return EmergencyHit(first, text[start:end], start, end, "rules", tuple(order[1:]), other)
 
+    def _body(self, text: str) -> str:
+        """``text``'s first window as every rule reads it: normalised, dialect words mapped."""
+        return _view(text[:WINDOW]).text.translate(self.dialect)
+
     def has_self_harm_cue(self, text: str) -> bool:
         """Whether ``text`` (its first window) carries a sign of self-harm: a self-harm
         phrase, even one the look-alike rules would calm ("上次说过不想活了"), or a
         ``self_harm_cue`` phrase (a whole bottle swallowed, a person on a ledge, charcoal, a
         rope). Asked only of a message already judged urgent for another danger: its reply
         then also gives the hotlines."""
-        body = _view(text[:WINDOW]).text.translate(self.dialect)
+        body = self._body(text)
         if self.self_harm_cue is not None and self.self_harm_cue.search(body):
             return True
         return any(
@@ -241,7 +245,7 @@ class CrisisRules:
             return True
         if self.distress is None:
             return False
-        return bool(self.distress.search(_view(text[:WINDOW]).text.translate(self.dialect)))
+        return bool(self.distress.search(self._body(text)))
 
     def mentions_dying(self, text: str) -> bool:
         """Whether ``text`` (its first window) carries a self-harm phrase, even one the
@@ -256,7 +260,7 @@ class CrisisRules:
         ``words`` also a look-alike phrase anywhere in it: hyperbole, a routine question; with
         ``markers`` also a story or a past or hypothetical event anywhere in it) — the
         classifier alone may not call it a crisis."""
-        body = _view(text[:WINDOW]).text.translate(self.dialect)
+        body = self._body(text)
         if words and self.calm.search(body):
             return True
         if self.courtesy is not None and self.courtesy.search(body):
@@ -280,14 +284,14 @@ class CrisisRules:
         rules still judge it."""
         if self.courtesy is None:
             return False
-        return bool(self.courtesy.search(_view(text[:WINDOW]).text.translate(self.dialect)))
+        return bool(self.courtesy.search(self._body(text)))
 
     def denies_self_harm(self, text: str) -> bool:
         """Whether the writer of ``text`` (its first window) denies any intent to die after
         telling of low mood ("有时候觉得活着挺累的，但我不会做傻事的"), with no means named and no
         self-harm phrase after the denial: the classifier's reading of self-harm no longer
         overrides the look-alike gate then (``SELF_HARM_SURE``)."""
-        return self._denies(_view(text[:WINDOW]).text.translate(self.dialect))
+        return self._denies(self._body(text))
 
     def _denies(self, body: str) -> bool:
         """``denies_self_harm`` of a normalised ``body``."""
@@ -317,7 +321,7 @@ class CrisisRules:
         is not a danger, whatever its whole wording sounds like."""
         if not self._reads_like_a_letter(text):
             return ""
-        body = _view(text[:WINDOW]).text.translate(self.dialect)
+        body = self._body(text)
         clauses = [c for c in _CLAUSE_SPLIT.split(body) if c.strip()]
         live = [
             "".join(clauses[i : i + 2])
