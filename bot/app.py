@@ -10,6 +10,8 @@ import gc
 import hashlib
 import hmac
 import logging
+import signal
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -80,6 +82,7 @@ from bot.notices import Notices
 from bot.operations import add_operations_routes, count_requests
 from bot.periodic import every, periodic_work, push_to_resident
 from bot.playground import add_try_routes
+from bot.readiness import Readiness
 from bot.retrieval import RetrievalService, load_encoder
 from bot.retrieval.calibration import Calibration, CalibrationError, load_for
 from bot.segmenter import share_dictionary
@@ -148,6 +151,7 @@ async def build_app(
     extra_api_routes: Iterable[web.AbstractRouteDef] = (),
     encoder: Encoder | None = None,
     load_models: bool = True,
+    listen_while_loading: bool = False,
     clock: Callable[[], datetime] | None = None,
 ) -> web.Application:
     """The whole bot as an aiohttp application (``linli serve`` runs it).
@@ -160,6 +164,9 @@ async def build_app(
     model and the FAQ indexes, for a console and API that serve no resident (tests): the NLU
     then loads on the first message (whose answer will likely miss the passive reply budget),
     and a committee answers FAQs only once a change to its corpus has built its index.
+    ``listen_while_loading`` (``linli serve``): the models and indexes load in the background
+    while the application already serves (``bot.readiness``): messages are taken and stored
+    at once and answered once they are loaded; the heap is settled after (``settle_heap``).
     ``clock``: the time the ticket service and the handoff read (office hours, deadlines); the
     system clock unless a test sets it."""
     now = clock or (lambda: datetime.now(UTC))
@@ -349,8 +356,12 @@ async def build_app(
     app[appkeys.NOTICES] = notices
     app[appkeys.CONSULTATIONS] = consultations
 
+    readiness = Readiness()
+    app[appkeys.READINESS] = readiness
+    if not load_models:
+        readiness.set_ready()  # the NLU loads on the first message
     ingress = Ingress(
-        pipeline.handle,
+        readiness.gate(pipeline.handle),
         state,
         message_log,
         tasks,
@@ -374,7 +385,7 @@ async def build_app(
     app.cleanup_ctx.append(_stores)
     app.cleanup_ctx.append(_http_client)
     if load_models:
-        app.cleanup_ctx.append(_models)
+        app.cleanup_ctx.append(_models_in_background if listen_while_loading else _models)
     app.cleanup_ctx.append(periodic_work)
     app.middlewares.append(body_deadline(settings.request_body_timeout_s))
     app.middlewares.append(count_requests)
@@ -436,6 +447,40 @@ def _encoder(settings: Settings, given: Encoder | None) -> Encoder:
 
 async def _models(app: web.Application) -> AsyncIterator[None]:
     """Load (or train/build) the NLU model and every committee's FAQ index before serving."""
+    await _load_models(app)
+    app[appkeys.READINESS].set_ready()
+    async with _heap_trimming():
+        yield
+
+
+async def _models_in_background(app: web.Application) -> AsyncIterator[None]:
+    """Load them while the application serves (``bot.readiness``), then settle the heap. A
+    failed load shuts the process down (``linli serve`` then exits 1): it would otherwise
+    hold the messages it took for ever."""
+    readiness = app[appkeys.READINESS]
+
+    async def load() -> None:
+        started = time.monotonic()
+        try:
+            await _load_models(app)
+        except Exception as exc:
+            readiness.failure = f"{type(exc).__name__}: {exc}"
+            log.exception("loading the models failed; shutting down")
+            signal.raise_signal(signal.SIGTERM)
+            return
+        await settle_heap(app)
+        readiness.set_ready()
+        log.info("ready", extra={"ms": round((time.monotonic() - started) * 1000)})
+
+    loading = asyncio.create_task(load(), name="load models")
+    async with _heap_trimming():
+        yield
+    loading.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await loading
+
+
+async def _load_models(app: web.Application) -> None:
     settings = app[appkeys.SETTINGS]
     await app[appkeys.NLU].astart()
     faqs = app[appkeys.FAQS]
@@ -450,14 +495,20 @@ async def _models(app: web.Application) -> AsyncIterator[None]:
             )
         faqs.remember(committee.id, revision)
     release_free_memory()
+
+
+@contextlib.asynccontextmanager
+async def _heap_trimming() -> AsyncIterator[None]:
     loop = asyncio.get_running_loop()
     trim = asyncio.create_task(
         every(HEAP_TRIM_S, lambda: loop.run_in_executor(None, release_free_memory))
     )
-    yield
-    trim.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await trim
+    try:
+        yield
+    finally:
+        trim.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await trim
 
 
 HEAP_TRIM_S = 60.0
@@ -472,14 +523,14 @@ more frequent ones would, for a fraction of the passes."""
 
 
 async def settle_heap(app: web.Application) -> None:
-    """After start-up (appended to ``on_startup`` by ``linli serve``, after the models are
-    loaded): collect once, then move everything start-up left (modules, the models, the FAQ
-    index: millions of objects that live as long as the process) out of the cyclic
-    collector's sight (``gc.freeze``), so its full collections scan only what serving
-    allocates, and raise the young generation's threshold. Frozen objects are still freed
-    by reference counting; only garbage cycles among them would stay. Not done for the
-    applications tests build (one process, many applications, each of whose cycles must
-    still be collected)."""
+    """Once the models are loaded in a serving process (``listen_while_loading``): collect
+    once, then move everything start-up left (modules, the models, the FAQ index: millions
+    of objects that live as long as the process) out of the cyclic collector's sight
+    (``gc.freeze``), so its full collections scan only what serving allocates, and raise
+    the young generation's threshold. Frozen objects are still freed by reference
+    counting; only garbage cycles among them would stay. Not done for the applications
+    tests build (one process, many applications, each of whose cycles must still be
+    collected)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)

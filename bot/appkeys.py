@@ -23,6 +23,7 @@ from bot.insights.stats import DashboardFigures
 from bot.metrics import Metrics
 from bot.nlu import NluService
 from bot.notices import Notices
+from bot.readiness import Readiness
 from bot.retrieval import RetrievalService
 from bot.settings import Settings
 from bot.storage.conversations import ConversationStore
@@ -52,6 +53,7 @@ CHANNELS = web.AppKey("channels", ChannelRegistry)
 TICKETS = web.AppKey("tickets", Tickets)
 RETRIEVAL = web.AppKey("retrieval", RetrievalService)
 NLU = web.AppKey("nlu", NluService)
+READINESS = web.AppKey("readiness", Readiness)
 HANDOFF = web.AppKey("handoff", Handoff)
 UNANSWERED = web.AppKey("unanswered", UnansweredQuestions)
 DASHBOARD = web.AppKey("dashboard", DashboardFigures)

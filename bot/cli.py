@@ -25,8 +25,8 @@ def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from bot import logs
-    from bot.app import build_app, settle_heap
+    from bot import appkeys, logs
+    from bot.app import build_app
     from bot.domain import StoreUnavailable
     from bot.edge import server_options
     from bot.storage.sql.guard import DatabaseInUse, hold_sqlite_file
@@ -61,9 +61,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     pin_blas_threads()  # one BLAS thread per worker, set once for all its models
 
+    built: list[web.Application] = []
+
     async def serving_app() -> web.Application:
-        app = await build_app(settings)
-        app.on_startup.append(settle_heap)  # after the models (cleanup contexts start first)
+        # Listening at once: a restarted worker takes messages while its models load.
+        app = await build_app(settings, listen_while_loading=True)
+        built.append(app)
         return app
 
     try:
@@ -88,6 +91,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         if guard is not None:
             guard.close()
+    failure = built[0][appkeys.READINESS].failure if built else None
+    if failure is not None:
+        print(f"linli: stopped: the models could not be loaded: {failure}", file=sys.stderr)
+        return 1
     return 0
 
 

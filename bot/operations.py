@@ -1,6 +1,7 @@
-"""What operators and their tools read from a running bot: ``GET /healthz`` (the stores, and
-each committee's staff alert channel), ``GET /metrics`` (Prometheus, behind the metrics
-token) and the middleware that counts every HTTP request by route and status."""
+"""What operators and their tools read from a running bot: ``GET /healthz`` (the stores, the
+models (``bot.readiness``) and each committee's staff alert channel), ``GET /metrics``
+(Prometheus, behind the metrics token) and the middleware that counts every HTTP request by
+route and status."""
 
 from __future__ import annotations
 
@@ -56,9 +57,20 @@ async def healthz(request: web.Request) -> web.Response:
                 alerts[committee.id] = await app[appkeys.ALERTS].channel_state(committee.id)
             except StoreUnavailable:
                 alerts[committee.id] = "unknown"
+    # A worker still loading its models takes messages (they wait for the models) but is
+    # not yet ready for new traffic: "starting", 503, until they are in.
+    readiness = app[appkeys.READINESS]
+    models = (
+        "ok"
+        if readiness.ready
+        else f"failed: {readiness.failure}"
+        if readiness.failure
+        else "loading"
+    )
+    status = "degraded" if not ok else "ok" if readiness.ready else "starting"
     return web.json_response(
-        {"status": "ok" if ok else "degraded", **checks, "alerts": alerts},
-        status=200 if ok else 503,
+        {"status": status, **checks, "models": models, "alerts": alerts},
+        status=200 if status == "ok" else 503,
     )
 
 

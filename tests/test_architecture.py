@@ -22,6 +22,8 @@ ALLOWED: dict[str, set[str]] = {
     "settings": set(),
     "metrics": set(),
     "background": set(),
+    # Whether a serving process has loaded its models; holds the intake's pipeline till then.
+    "readiness": {"domain"},
     "encoders": {"domain"},
     "heap": set(),
     "segmenter": {"heap"},
@@ -68,6 +70,7 @@ ALLOWED: dict[str, set[str]] = {
     # The typed keys of what the composition root puts on the application.
     "appkeys": {
         "domain",
+        "readiness",
         "settings",
         "metrics",
         "background",
@@ -144,6 +147,7 @@ ALLOWED: dict[str, set[str]] = {
         "faqs",
         "playground",
         "appkeys",
+        "readiness",
         "periodic",
         "operations",
         "api",
@@ -166,6 +170,7 @@ ALLOWED: dict[str, set[str]] = {
         "encoders",  # ``linli serve`` pins the worker's BLAS threads before building the app
         "accounts",
         "app",
+        "appkeys",  # ``linli serve`` exits 1 when the app's models failed to load
         "kb_admin",
         "households",
     },

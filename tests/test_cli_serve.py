@@ -81,3 +81,32 @@ def test_serve_with_its_store_down_says_so_plainly_and_exits(tmp_path: Path) -> 
     assert done.returncode == 4, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
     assert "linli: refusing to start: redis unavailable" in done.stderr
+
+
+def test_serve_exits_with_an_error_when_its_models_cannot_load(tmp_path: Path) -> None:
+    """``linli serve`` listens while its models load; when they cannot load (a broken
+    ``crisis.yml`` here) it must not keep taking messages it will never answer: it stops,
+    says why and exits 1, so its supervisor sees the failure."""
+    intents = tmp_path / "intents"
+    intents.mkdir()
+    for path in (ROOT / "intents").glob("*.yml"):
+        (intents / path.name).write_bytes(path.read_bytes())
+    (intents / "crisis.yml").write_text("categories: [unclosed\n", encoding="utf-8")
+    env = {
+        **os.environ,
+        "LINLI_DATA_DIR": str(tmp_path / "var"),
+        "LINLI_INTENTS_DIR": str(intents),
+        "LINLI_PORT": str(free_port()),
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(ROOT),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", START, "serve"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "the models could not be loaded" in done.stderr, done.stderr[-2000:]

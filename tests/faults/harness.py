@@ -422,6 +422,22 @@ class Worker:
                 await asyncio.sleep(0.25)
         raise HarnessError(f"worker {self.name} not healthy after {timeout_s} s")
 
+    async def first_health(self, timeout_s: float = 60.0) -> tuple[int, dict[str, Any]]:
+        """The first ``/healthz`` answer once the worker listens (status and body), polled
+        every 50 ms."""
+        deadline = time.monotonic() + timeout_s
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < deadline:
+                if self.proc is None or self.proc.poll() is not None:
+                    raise HarnessError(f"worker {self.name} exited:\n" + self.log_tail())
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    async with session.get(
+                        f"{self.url}/healthz", timeout=aiohttp.ClientTimeout(total=2)
+                    ) as resp:
+                        return resp.status, await resp.json()
+                await asyncio.sleep(0.05)
+        raise HarnessError(f"worker {self.name} not listening after {timeout_s} s")
+
     def log_tail(self, lines: int = 25) -> str:
         try:
             text = self.log_path.read_text(encoding="utf-8", errors="replace")

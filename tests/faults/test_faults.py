@@ -20,7 +20,16 @@ from pathlib import Path
 
 import pytest
 
-from faults.harness import FaultEnv, HarnessError, Plan, Report, run_scenario
+from faults.harness import (
+    FaultEnv,
+    HarnessError,
+    LoadClient,
+    Plan,
+    Report,
+    count,
+    run_scenario,
+    settle,
+)
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
 
@@ -96,3 +105,28 @@ async def test_postgres_outage_of_15_s_mid_load(scenario: Run) -> None:
 
 async def test_replay_of_every_answered_msgid_after_a_redis_flush(scenario: Run) -> None:
     check(await scenario("replay_after_flush"))
+
+
+async def test_a_restarted_worker_takes_messages_while_its_models_load(env: FaultEnv) -> None:
+    """A worker listens before its models are loaded: a message sent to it meanwhile is
+    acknowledged on its first attempt (not refused for as long as the models take, while the
+    platform's retries run out) and answered once they are in; ``/healthz`` says "starting"
+    until then, so a load balancer sends new traffic elsewhere."""
+    async with env.stack("loading") as stack, LoadClient(stack, next(_numbers)) as client:
+        worker = stack.workers[1]
+        worker.stop()
+        worker.start()
+        status, health = await worker.first_health()
+        assert (status, health["status"], health["models"]) == (503, "starting", "loading")
+        sent = await client.say(client.resident_id(0), "居委会几点上班", "faq", 1, "load")
+        assert [a.status for a in sent.attempts] == [200], sent.attempts
+        await worker.wait_healthy()
+        await settle(stack, client, 25.0)
+        report = await count(stack, client, Report("loading"))
+        detail = json.dumps(report.summary(), ensure_ascii=False)
+        assert (report.lost, report.undelivered, report.duplicated_replies) == (0, 0, 0), detail
+        answers = [sent.passive] if sent.passive else [p.text for p in stack.standin.pushes]
+        assert len(answers) == 1, answers
+        assert "办公时间" in answers[0], answers
+        status, health = await worker.first_health()
+        assert (status, health["status"], health["models"]) == (200, "ok", "ok")
