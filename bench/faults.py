@@ -5,7 +5,8 @@ mid-load), ``postgres_outage`` (database stopped for 15 s mid-load) and
 from the database, the WeChat stand-in's log and the HTTP responses (see
 ``tests/faults/harness.py``, shared with the fault tests).
 
-Run: ``.venv/bin/python bench/faults.py [--json] [--messages 520] [--scenario kill9 …]``
+Run: ``.venv/bin/python bench/faults.py [--json] [--messages 520] [--scenario kill9 …]
+[--ref COMMIT] [--models DIR]``
 Needs ``redis-server`` and PostgreSQL's ``initdb``/``pg_ctl`` (run as the ``postgres`` user
 when started as root); never touches the shared servers.
 """
@@ -45,6 +46,12 @@ async def main() -> int:
     parser.add_argument(
         "--ref", help="run the workers on this git commit (exported), not the working tree"
     )
+    parser.add_argument(
+        "--models",
+        type=Path,
+        help="a models folder the workers share (e.g. one tests/pretrain.py filled); by "
+        "default the first worker trains its own",
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="linli-faults-"))
@@ -56,7 +63,7 @@ async def main() -> int:
             ["git", "-C", str(ROOT), "archive", args.ref], capture_output=True, check=True
         ).stdout
         subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
-    env = FaultEnv(workdir, source)
+    env = FaultEnv(workdir, source, (args.models, workdir / "index") if args.models else None)
     results: dict[str, dict[str, object]] = {}
     try:
         env.start()
