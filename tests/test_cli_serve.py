@@ -59,18 +59,17 @@ def test_serve_prints_the_console_and_how_to_make_the_first_account(tmp_path: Pa
     assert ".venv/bin/linli user add admin --role admin --committee puxiong" in out, out
 
 
-def test_serve_with_its_store_down_says_so_plainly_and_exits(tmp_path: Path) -> None:
-    """Redis (or PostgreSQL) unreachable at start: one line naming the store, a non-zero
-    exit, no traceback."""
+def serve_until_it_exits(tmp_path: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+    """Run ``linli serve`` with ``settings`` (``LINLI_*`` variables) until it exits by itself."""
     env = {
         **os.environ,
         "LINLI_DATA_DIR": str(tmp_path / "var"),
         "LINLI_PORT": str(free_port()),
-        "LINLI_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
         "OMP_NUM_THREADS": "1",
         "PYTHONPATH": str(ROOT),
+        **settings,
     }
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", START, "serve"],
         cwd=ROOT,
         env=env,
@@ -78,6 +77,13 @@ def test_serve_with_its_store_down_says_so_plainly_and_exits(tmp_path: Path) -> 
         text=True,
         timeout=120,
     )
+
+
+def test_serve_with_its_store_down_says_so_plainly_and_exits(tmp_path: Path) -> None:
+    """Redis (or PostgreSQL) unreachable at start: one line naming the store, a non-zero
+    exit, no traceback."""
+    # nothing listens on that Redis port
+    done = serve_until_it_exits(tmp_path, LINLI_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     assert done.returncode == 4, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
     assert "linli: refusing to start: redis unavailable" in done.stderr
@@ -92,21 +98,6 @@ def test_serve_exits_with_an_error_when_its_models_cannot_load(tmp_path: Path) -
     for path in (ROOT / "intents").glob("*.yml"):
         (intents / path.name).write_bytes(path.read_bytes())
     (intents / "crisis.yml").write_text("categories: [unclosed\n", encoding="utf-8")
-    env = {
-        **os.environ,
-        "LINLI_DATA_DIR": str(tmp_path / "var"),
-        "LINLI_INTENTS_DIR": str(intents),
-        "LINLI_PORT": str(free_port()),
-        "OMP_NUM_THREADS": "1",
-        "PYTHONPATH": str(ROOT),
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", START, "serve"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = serve_until_it_exits(tmp_path, LINLI_INTENTS_DIR=str(intents))
     assert done.returncode == 1, done.stderr[-2000:]
     assert "the models could not be loaded" in done.stderr, done.stderr[-2000:]
