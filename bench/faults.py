@@ -18,7 +18,6 @@ import asyncio
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -29,7 +28,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from faults.harness import SCENARIOS, FaultEnv, Plan, run_scenario  # noqa: E402
+from faults.harness import SCENARIOS, FaultEnv, Plan, export_commit, run_scenario  # noqa: E402
 
 
 async def main() -> int:
@@ -55,14 +54,7 @@ async def main() -> int:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="linli-faults-"))
-    source = ROOT
-    if args.ref:
-        source = workdir / "source"
-        source.mkdir()
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", args.ref], capture_output=True, check=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+    source = export_commit(args.ref, workdir / "source") if args.ref else ROOT
     env = FaultEnv(workdir, source, (args.models, workdir / "index") if args.models else None)
     results: dict[str, dict[str, object]] = {}
     try:

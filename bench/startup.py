@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,13 +26,10 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from faults.harness import export_commit, free_port  # noqa: E402
 
 
 def one_start(source: Path, models: Path, workdir: Path) -> tuple[float, float]:
@@ -89,14 +85,7 @@ def main() -> int:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="linli-startup-"))
     try:
-        source = ROOT
-        if args.ref:
-            source = tmp / "source"
-            source.mkdir()
-            archive = subprocess.run(
-                ["git", "-C", str(ROOT), "archive", args.ref], capture_output=True, check=True
-            ).stdout
-            subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+        source = export_commit(args.ref, tmp / "source") if args.ref else ROOT
         # The first start migrates the database and builds the FAQ indexes: not counted.
         one_start(source, args.models.resolve(), tmp)
         runs = [one_start(source, args.models.resolve(), tmp) for _ in range(args.runs)]

@@ -88,6 +88,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def export_commit(ref: str, into: Path) -> Path:
+    """The tree of git commit ``ref`` of this repository, written to ``into`` (``git
+    archive``): workers run from it to compare with an older commit."""
+    into.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
 def _wait_port(port: int, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
