@@ -163,6 +163,11 @@ WRITERS = (
     ("forty_fourth", "tune44", "crisis_examples_forty_fourth_writer.yml"),
     ("forty_fifth", "tune45", "crisis_examples_forty_fifth_writer.yml"),
     ("forty_sixth", "tune46", "crisis_examples_forty_sixth_writer.yml"),
+    # The forty-seventh to forty-ninth writers' sets were kept fresh and scored once in round 20,
+    # then copied in in round 22.
+    ("forty_seventh", "tune47", "crisis_examples_forty_seventh_writer.yml"),
+    ("forty_eighth", "tune48", "crisis_examples_forty_eighth_writer.yml"),
+    ("forty_ninth", "tune49", "crisis_examples_forty_ninth_writer.yml"),
 )
 SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
