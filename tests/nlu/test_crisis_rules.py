@@ -1272,3 +1272,49 @@ def test_a_deadline_or_a_former_home_is_no_past_event(text: str, calm: bool) -> 
 )
 def test_nothing_but_distress_needs_care(text: str, care: bool) -> None:
     assert RULES.needs_care(text) is care, text
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # treatment stopped in order to die, and the same words of a course finished
+        ("胰岛素我不打了 随它去吧 活了八十岁够本了", "self_harm"),
+        ("一把年纪了拖着干嘛 吸氧机我关掉了", "self_harm"),
+        ("医生说化疗可以停了 早点结束疗程真好", None),
+        # not being there, tablets by the dozen, a car's exhaust, a burn, the means made ready
+        ("下个月的体检帮我取消掉吧 我人不会在了", "self_harm"),
+        ("刚刚一口气吃了三十多粒安定", "self_harm"),
+        ("这瓶钙片60粒 我吃了二十多粒了 还剩一半", None),
+        ("我把自己锁在车库里 车子一直发动着", "self_harm"),
+        ("车子锁在车库里了 钥匙还开着门禁卡 在你那吗", None),
+        ("尾气用管子接进车里了", "self_harm"),
+        ("拿烟头烫了自己好几下", "self_harm"),
+        ("做饭被油烫到自己了 有烫伤膏吗", None),
+        ("药片全进我肚子了 困得很", "self_harm"),
+        ("不想再熬了 药都攒好了", "self_harm"),
+        ("在天台了 再见", "self_harm"),
+        ("我在楼顶了 晒完被子就下来", None),
+        ("要是有人问起我 就说我去很远的地方了", "self_harm"),
+        ("领导问起我 就说我去医院复查了", None),
+        # an alarm button's call unanswered, a phone ringing inside, a week of silence, a
+        # bedridden person nobody has fed
+        ("她手机在屋里头一直响 敲门没人开", "welfare"),
+        ("我舅舅一个多星期没回微信了 他一个人住", "welfare"),
+        ("视频打过去都无人应答 她平时都接的", "welfare"),
+        ("我爷爷卧床 保姆回老家了 两天没人送饭", "welfare"),
+        # a confused elder gone out, and the worry or the story of it
+        ("我外婆有点老年痴呆 刚才一个人出门了 还拖着鞋", "missing_child"),
+        ("我爸有点糊涂 容易走丢 有防走失手环吗", None),
+        ("我奶奶痴呆 上个月走丢过一次", None),
+        ("老爸糊涂了 自己出门了 后来邻居送回来了", None),
+        # 电梯 typed 点梯
+        ("点梯困人了 快", "lift"),
+    ],
+)
+def test_round_22_kinds_of_failure(text: str, category: str | None) -> None:
+    hit = RULES.detect(text)
+    if category is None:
+        assert hit is None, (text, hit)
+    else:
+        assert hit is not None, text
+        assert category in {c.value for c in hit.categories}, (text, hit)

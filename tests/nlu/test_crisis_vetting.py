@@ -293,7 +293,7 @@ def test_two_models_agreeing_find_a_crisis_the_classifier_alone_would_not(nlu: N
     an everyday question is not, and without the vetting model neither is."""
     model, vetter = nlu.crisis_model, _vetter(nlu)
     assert model is not None
-    lost = "我外公在公园里走着走着就不认识路了，现在人找不到了"
+    lost = "我外公在公园里走着走着就迷路了，现在人找不到了"
     calm = "明天社区有没有量血压的活动"
     assert nlu.crisis.detect(lost) is None  # the classifier's alone
     assert model.guess(lost).p_urgent >= AGREE
