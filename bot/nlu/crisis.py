@@ -62,7 +62,6 @@ _CLAUSE_SPLIT = re.compile(r"(?<=[。！？!?；;\n，,、…~～\s])")
 @dataclass(frozen=True, slots=True)
 class _Category:
     category: EmergencyCategory
-    label: str
     rule: re.Pattern[str]
 
 
@@ -135,11 +134,7 @@ class CrisisRules:
             if not isinstance(spec, Mapping):
                 raise TrainingDataError(f"category {name!r}: expected label and patterns", where)
             compiled.append(
-                _Category(
-                    category,
-                    str(spec.get("label") or name),
-                    _compile(spec.get("patterns"), where, f"categories.{name}"),
-                )
+                _Category(category, _compile(spec.get("patterns"), where, f"categories.{name}"))
             )
         return cls(
             categories=tuple(compiled),
@@ -186,12 +181,6 @@ class CrisisRules:
             ),
             **_letter(body.get("letter"), where),
         )
-
-    def label(self, category: EmergencyCategory) -> str:
-        for c in self.categories:
-            if c.category is category:
-                return c.label
-        return "紧急情况"
 
     def detect(self, text: str) -> EmergencyHit | None:
         """The crisis ``text`` describes, or None. The first category (in the file's order)
