@@ -168,6 +168,11 @@ WRITERS = (
     ("forty_seventh", "tune47", "crisis_examples_forty_seventh_writer.yml"),
     ("forty_eighth", "tune48", "crisis_examples_forty_eighth_writer.yml"),
     ("forty_ninth", "tune49", "crisis_examples_forty_ninth_writer.yml"),
+    # The fiftieth to fifty-second writers' sets were kept fresh and scored in rounds 21–22, then
+    # copied in in round 23.
+    ("fiftieth", "tune50", "crisis_examples_fiftieth_writer.yml"),
+    ("fifty_first", "tune51", "crisis_examples_fifty_first_writer.yml"),
+    ("fifty_second", "tune52", "crisis_examples_fifty_second_writer.yml"),
 )
 SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 

@@ -11,7 +11,7 @@ Reads the labelled crisis set in ``tests/data/crisis/`` (written apart from the 
   ``crisis`` reply with 12356 and 962525 and a staff alert; for every urgent message, the
   time from receipt to the staff alert arriving at the robot (p50/p99).
 
-    .venv/bin/python bench/safety.py [--split holdout|tune|tune2|…|tune49|fresh50|…|all] [--json]
+    .venv/bin/python bench/safety.py [--split holdout|tune|tune2|…|tune52|fresh53|…|all] [--json]
         [--models DIR] [--pairs]
 """
 
@@ -96,15 +96,18 @@ TUNE_SPLITS = (
     "tune47",
     "tune48",
     "tune49",
+    "tune50",
+    "tune51",
+    "tune52",
 )
-"""One tune set per independent writer (``*_tune.jsonl`` … ``*_tune49.jsonl``)."""
+"""One tune set per independent writer (``*_tune.jsonl`` … ``*_tune52.jsonl``)."""
 FRESH_SPLITS = tuple(
     sorted(
         (p.stem.removeprefix("urgent_") for p in DATA.glob("urgent_fresh*.jsonl")),
         key=lambda s: int(s.removeprefix("fresh")),
     )
 )
-"""Writers' sets kept fresh (``*_fresh50.jsonl`` …): scored, never read while tuning, so their
+"""Writers' sets kept fresh (``*_fresh53.jsonl`` …): scored, never read while tuning, so their
 results carry counts only, never the ids of what was missed."""
 
 
