@@ -1318,3 +1318,64 @@ def test_round_22_kinds_of_failure(text: str, category: str | None) -> None:
     else:
         assert hit is not None, text
         assert category in {c.value for c in hit.categories}, (text, hit)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # treatment refused or stopped with the affairs settled, and a course the doctor ended
+        ("我妈不肯再去透析了 说早点走不拖累人", "self_harm"),
+        ("胰岛素以后不打了，该交代的都交代了", "self_harm"),
+        ("透析改到周三了 医生都交代好了", None),
+        # an ending set for tonight, said alone; and an event that ends tonight
+        ("欠了一屁股债 今晚就结束", "self_harm"),
+        ("团购今晚结束", None),
+        # a high place, a blade in the bath, the last cigarette, starving oneself
+        ("我想从楼顶往下跳", "self_harm"),
+        ("孙子想从沙发上跳绳", None),
+        ("躺在浴缸里 手边放着刀片", "self_harm"),
+        ("天台上抽完最后一根烟就走", "self_harm"),
+        ("我爸在绝食 说要饿死自己", "self_harm"),
+        ("老太说明天的太阳不想看了", "self_harm"),
+        # asking what a handful of tablets would do; razor blades taken out; morphine tonight
+        ("请问安眠药一下子吃几十片会怎么样", "self_harm"),
+        ("把刮胡刀的刀片拆下来了", "self_harm"),
+        ("刀片拆下来换了新的 好用多了", None),
+        ("准备今晚把止痛药全部吃掉", "self_harm"),
+        ("医生说再这样心跳会停 我就想让它停", "self_harm"),
+        ("钥匙在门口地垫下面 我的狗帮我养着", "self_harm"),
+        ("钥匙在门口地垫下面 狗帮我养几天 我出差", None),
+        # welfare: a child alone crying for hours, knocking and no voice, a carer gone, no
+        # cooking smell for days
+        ("对门小朋友一个人在家 哭了好几个小时了", "welfare"),
+        ("楼下老伯一直敲管子 像是叫不出声", "welfare"),
+        ("我外公卧床 护工昨天不干了 现在一个人在家", "welfare"),
+        ("三天没闻到对门炒菜了 阿婆一个人住的", "welfare"),
+        ("去年中风过的张伯 这几天门口的报纸都堆满了", "welfare"),
+        # a confused elder out or looking for home; a lift trap called 困梯
+        ("有个痴呆的老伯在门口转 说在找家", "missing_child"),
+        ("3号楼困梯了 快叫人", "lift"),
+        ("下周搞困梯演练 请大家配合", None),
+        # water brimming over now, and wiped up; a finger crushed
+        ("厨房水漫出来了 还在流", "flood"),
+        ("浴缸水满出来了 已经拖干了", None),
+        ("孩子手被门夹住了 手指都发紫了", "medical"),
+        ("楼下小朋友在玩的时候摔下来了 头在流血", "medical"),
+        # look-alikes: a pet's jump, a play's heroine, pain said as wanting to die, a
+        # certificate, the fitter's all-clear, a plaster, a child found
+        ("我家猫咪跳楼了 还好只是一楼", None),
+        ("那个剧女主最后跳楼了 好惨", None),
+        ("腰疼得想死 推拿哪里挂号", None),
+        ("我拿到急救证了", None),
+        ("一股煤气味 燃气公司的人来看了说没事", None),
+        ("切菜划了一下 出了点血 贴了创可贴就好了", None),
+        ("刚才说走丢的小孩 他奶奶已经找到他了", None),
+    ],
+)
+def test_round_23_kinds_of_failure(text: str, category: str | None) -> None:
+    hit = RULES.detect(text)
+    if category is None:
+        assert hit is None, (text, hit)
+    else:
+        assert hit is not None, text
+        assert category in {c.value for c in hit.categories}, (text, hit)
