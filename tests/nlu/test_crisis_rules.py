@@ -1274,105 +1274,99 @@ def test_nothing_but_distress_needs_care(text: str, care: bool) -> None:
     assert RULES.needs_care(text) is care, text
 
 
-@pytest.mark.parametrize(
-    ("text", "category"),
-    [
-        # treatment stopped in order to die, and the same words of a course finished
-        ("胰岛素我不打了 随它去吧 活了八十岁够本了", "self_harm"),
-        ("一把年纪了拖着干嘛 吸氧机我关掉了", "self_harm"),
-        ("医生说化疗可以停了 早点结束疗程真好", None),
-        # not being there, tablets by the dozen, a car's exhaust, a burn, the means made ready
-        ("下个月的体检帮我取消掉吧 我人不会在了", "self_harm"),
-        ("刚刚一口气吃了三十多粒安定", "self_harm"),
-        ("这瓶钙片60粒 我吃了二十多粒了 还剩一半", None),
-        ("我把自己锁在车库里 车子一直发动着", "self_harm"),
-        ("车子锁在车库里了 钥匙还开着门禁卡 在你那吗", None),
-        ("尾气用管子接进车里了", "self_harm"),
-        ("拿烟头烫了自己好几下", "self_harm"),
-        ("做饭被油烫到自己了 有烫伤膏吗", None),
-        ("药片全进我肚子了 困得很", "self_harm"),
-        ("不想再熬了 药都攒好了", "self_harm"),
-        ("在天台了 再见", "self_harm"),
-        ("我在楼顶了 晒完被子就下来", None),
-        ("要是有人问起我 就说我去很远的地方了", "self_harm"),
-        ("领导问起我 就说我去医院复查了", None),
-        # an alarm button's call unanswered, a phone ringing inside, a week of silence, a
-        # bedridden person nobody has fed
-        ("她手机在屋里头一直响 敲门没人开", "welfare"),
-        ("我舅舅一个多星期没回微信了 他一个人住", "welfare"),
-        ("视频打过去都无人应答 她平时都接的", "welfare"),
-        ("我爷爷卧床 保姆回老家了 两天没人送饭", "welfare"),
-        # a confused elder gone out, and the worry or the story of it
-        ("我外婆有点老年痴呆 刚才一个人出门了 还拖着鞋", "missing_child"),
-        ("我爸有点糊涂 容易走丢 有防走失手环吗", None),
-        ("我奶奶痴呆 上个月走丢过一次", None),
-        ("老爸糊涂了 自己出门了 后来邻居送回来了", None),
-        # 电梯 typed 点梯
-        ("点梯困人了 快", "lift"),
-    ],
-)
-def test_round_22_kinds_of_failure(text: str, category: str | None) -> None:
-    hit = RULES.detect(text)
-    if category is None:
-        assert hit is None, (text, hit)
-    else:
-        assert hit is not None, text
-        assert category in {c.value for c in hit.categories}, (text, hit)
+# Round 22: kinds of failure read in the forty-seventh to forty-ninth writers' misses (my own
+# words), each beside a look-alike of the same surface.
+ROUND_22: list[tuple[str, str | None]] = [
+    # treatment stopped in order to die, and the same words of a course finished
+    ("胰岛素我不打了 随它去吧 活了八十岁够本了", "self_harm"),
+    ("一把年纪了拖着干嘛 吸氧机我关掉了", "self_harm"),
+    ("医生说化疗可以停了 早点结束疗程真好", None),
+    # not being there, tablets by the dozen, a car's exhaust, a burn, the means made ready
+    ("下个月的体检帮我取消掉吧 我人不会在了", "self_harm"),
+    ("刚刚一口气吃了三十多粒安定", "self_harm"),
+    ("这瓶钙片60粒 我吃了二十多粒了 还剩一半", None),
+    ("我把自己锁在车库里 车子一直发动着", "self_harm"),
+    ("车子锁在车库里了 钥匙还开着门禁卡 在你那吗", None),
+    ("尾气用管子接进车里了", "self_harm"),
+    ("拿烟头烫了自己好几下", "self_harm"),
+    ("做饭被油烫到自己了 有烫伤膏吗", None),
+    ("药片全进我肚子了 困得很", "self_harm"),
+    ("不想再熬了 药都攒好了", "self_harm"),
+    ("在天台了 再见", "self_harm"),
+    ("我在楼顶了 晒完被子就下来", None),
+    ("要是有人问起我 就说我去很远的地方了", "self_harm"),
+    ("领导问起我 就说我去医院复查了", None),
+    # an alarm button's call unanswered, a phone ringing inside, a week of silence, a
+    # bedridden person nobody has fed
+    ("她手机在屋里头一直响 敲门没人开", "welfare"),
+    ("我舅舅一个多星期没回微信了 他一个人住", "welfare"),
+    ("视频打过去都无人应答 她平时都接的", "welfare"),
+    ("我爷爷卧床 保姆回老家了 两天没人送饭", "welfare"),
+    # a confused elder gone out, and the worry or the story of it
+    ("我外婆有点老年痴呆 刚才一个人出门了 还拖着鞋", "missing_child"),
+    ("我爸有点糊涂 容易走丢 有防走失手环吗", None),
+    ("我奶奶痴呆 上个月走丢过一次", None),
+    ("老爸糊涂了 自己出门了 后来邻居送回来了", None),
+    # 电梯 typed 点梯
+    ("点梯困人了 快", "lift"),
+]
 
 
-@pytest.mark.parametrize(
-    ("text", "category"),
-    [
-        # treatment refused or stopped with the affairs settled, and a course the doctor ended
-        ("我妈不肯再去透析了 说早点走不拖累人", "self_harm"),
-        ("胰岛素以后不打了，该交代的都交代了", "self_harm"),
-        ("透析改到周三了 医生都交代好了", None),
-        # an ending set for tonight, said alone; and an event that ends tonight
-        ("欠了一屁股债 今晚就结束", "self_harm"),
-        ("团购今晚结束", None),
-        # a high place, a blade in the bath, the last cigarette, starving oneself
-        ("我想从楼顶往下跳", "self_harm"),
-        ("孙子想从沙发上跳绳", None),
-        ("躺在浴缸里 手边放着刀片", "self_harm"),
-        ("天台上抽完最后一根烟就走", "self_harm"),
-        ("我爸在绝食 说要饿死自己", "self_harm"),
-        ("老太说明天的太阳不想看了", "self_harm"),
-        # asking what a handful of tablets would do; razor blades taken out; morphine tonight
-        ("请问安眠药一下子吃几十片会怎么样", "self_harm"),
-        ("把刮胡刀的刀片拆下来了", "self_harm"),
-        ("刀片拆下来换了新的 好用多了", None),
-        ("准备今晚把止痛药全部吃掉", "self_harm"),
-        ("医生说再这样心跳会停 我就想让它停", "self_harm"),
-        ("钥匙在门口地垫下面 我的狗帮我养着", "self_harm"),
-        ("钥匙在门口地垫下面 狗帮我养几天 我出差", None),
-        # welfare: a child alone crying for hours, knocking and no voice, a carer gone, no
-        # cooking smell for days
-        ("对门小朋友一个人在家 哭了好几个小时了", "welfare"),
-        ("楼下老伯一直敲管子 像是叫不出声", "welfare"),
-        ("我外公卧床 护工昨天不干了 现在一个人在家", "welfare"),
-        ("三天没闻到对门炒菜了 阿婆一个人住的", "welfare"),
-        ("去年中风过的张伯 这几天门口的报纸都堆满了", "welfare"),
-        # a confused elder out or looking for home; a lift trap called 困梯
-        ("有个痴呆的老伯在门口转 说在找家", "missing_child"),
-        ("3号楼困梯了 快叫人", "lift"),
-        ("下周搞困梯演练 请大家配合", None),
-        # water brimming over now, and wiped up; a finger crushed
-        ("厨房水漫出来了 还在流", "flood"),
-        ("浴缸水满出来了 已经拖干了", None),
-        ("孩子手被门夹住了 手指都发紫了", "medical"),
-        ("楼下小朋友在玩的时候摔下来了 头在流血", "medical"),
-        # look-alikes: a pet's jump, a play's heroine, pain said as wanting to die, a
-        # certificate, the fitter's all-clear, a plaster, a child found
-        ("我家猫咪跳楼了 还好只是一楼", None),
-        ("那个剧女主最后跳楼了 好惨", None),
-        ("腰疼得想死 推拿哪里挂号", None),
-        ("我拿到急救证了", None),
-        ("一股煤气味 燃气公司的人来看了说没事", None),
-        ("切菜划了一下 出了点血 贴了创可贴就好了", None),
-        ("刚才说走丢的小孩 他奶奶已经找到他了", None),
-    ],
-)
-def test_round_23_kinds_of_failure(text: str, category: str | None) -> None:
+# Round 23: kinds of failure read in the fiftieth to fifty-second writers' misses and false
+# alarms (my own words), each beside a look-alike of the same surface.
+ROUND_23: list[tuple[str, str | None]] = [
+    # treatment refused or stopped with the affairs settled, and a course the doctor ended
+    ("我妈不肯再去透析了 说早点走不拖累人", "self_harm"),
+    ("胰岛素以后不打了，该交代的都交代了", "self_harm"),
+    ("透析改到周三了 医生都交代好了", None),
+    # an ending set for tonight, said alone; and an event that ends tonight
+    ("欠了一屁股债 今晚就结束", "self_harm"),
+    ("团购今晚结束", None),
+    # a high place, a blade in the bath, the last cigarette, starving oneself
+    ("我想从楼顶往下跳", "self_harm"),
+    ("孙子想从沙发上跳绳", None),
+    ("躺在浴缸里 手边放着刀片", "self_harm"),
+    ("天台上抽完最后一根烟就走", "self_harm"),
+    ("我爸在绝食 说要饿死自己", "self_harm"),
+    ("老太说明天的太阳不想看了", "self_harm"),
+    # asking what a handful of tablets would do; razor blades taken out; morphine tonight
+    ("请问安眠药一下子吃几十片会怎么样", "self_harm"),
+    ("把刮胡刀的刀片拆下来了", "self_harm"),
+    ("刀片拆下来换了新的 好用多了", None),
+    ("准备今晚把止痛药全部吃掉", "self_harm"),
+    ("医生说再这样心跳会停 我就想让它停", "self_harm"),
+    ("钥匙在门口地垫下面 我的狗帮我养着", "self_harm"),
+    ("钥匙在门口地垫下面 狗帮我养几天 我出差", None),
+    # welfare: a child alone crying for hours, knocking and no voice, a carer gone, no
+    # cooking smell for days
+    ("对门小朋友一个人在家 哭了好几个小时了", "welfare"),
+    ("楼下老伯一直敲管子 像是叫不出声", "welfare"),
+    ("我外公卧床 护工昨天不干了 现在一个人在家", "welfare"),
+    ("三天没闻到对门炒菜了 阿婆一个人住的", "welfare"),
+    ("去年中风过的张伯 这几天门口的报纸都堆满了", "welfare"),
+    # a confused elder out or looking for home; a lift trap called 困梯
+    ("有个痴呆的老伯在门口转 说在找家", "missing_child"),
+    ("3号楼困梯了 快叫人", "lift"),
+    ("下周搞困梯演练 请大家配合", None),
+    # water brimming over now, and wiped up; a finger crushed
+    ("厨房水漫出来了 还在流", "flood"),
+    ("浴缸水满出来了 已经拖干了", None),
+    ("孩子手被门夹住了 手指都发紫了", "medical"),
+    ("楼下小朋友在玩的时候摔下来了 头在流血", "medical"),
+    # look-alikes: a pet's jump, a play's heroine, pain said as wanting to die, a
+    # certificate, the fitter's all-clear, a plaster, a child found
+    ("我家猫咪跳楼了 还好只是一楼", None),
+    ("那个剧女主最后跳楼了 好惨", None),
+    ("腰疼得想死 推拿哪里挂号", None),
+    ("我拿到急救证了", None),
+    ("一股煤气味 燃气公司的人来看了说没事", None),
+    ("切菜划了一下 出了点血 贴了创可贴就好了", None),
+    ("刚才说走丢的小孩 他奶奶已经找到他了", None),
+]
+
+
+@pytest.mark.parametrize(("text", "category"), [*ROUND_22, *ROUND_23])
+def test_kinds_of_failure_read_in_rounds_22_and_23(text: str, category: str | None) -> None:
     hit = RULES.detect(text)
     if category is None:
         assert hit is None, (text, hit)
