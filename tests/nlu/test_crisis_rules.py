@@ -1357,6 +1357,8 @@ ROUND_23: list[tuple[str, str | None]] = [
     # certificate, the fitter's all-clear, a plaster, a child found
     ("我家猫咪跳楼了 还好只是一楼", None),
     ("那个剧女主最后跳楼了 好惨", None),
+    ("听到一个剧烈的响声 隔壁着火了", "fire"),
+    ("妇女主任说楼下有人在打架 拿着刀", "violence"),
     ("腰疼得想死 推拿哪里挂号", None),
     ("我拿到急救证了", None),
     ("一股煤气味 燃气公司的人来看了说没事", None),
