@@ -173,6 +173,11 @@ WRITERS = (
     ("fiftieth", "tune50", "crisis_examples_fiftieth_writer.yml"),
     ("fifty_first", "tune51", "crisis_examples_fifty_first_writer.yml"),
     ("fifty_second", "tune52", "crisis_examples_fifty_second_writer.yml"),
+    # The fifty-third to fifty-fifth writers' sets were kept fresh and scored in rounds 22–23,
+    # then copied in in round 24.
+    ("fifty_third", "tune53", "crisis_examples_fifty_third_writer.yml"),
+    ("fifty_fourth", "tune54", "crisis_examples_fifty_fourth_writer.yml"),
+    ("fifty_fifth", "tune55", "crisis_examples_fifty_fifth_writer.yml"),
 )
 SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 

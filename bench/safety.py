@@ -11,7 +11,7 @@ Reads the labelled crisis set in ``tests/data/crisis/`` (written apart from the 
   ``crisis`` reply with 12356 and 962525 and a staff alert; for every urgent message, the
   time from receipt to the staff alert arriving at the robot (p50/p99).
 
-    .venv/bin/python bench/safety.py [--split holdout|tune|tune2|…|tune52|fresh53|…|all] [--json]
+    .venv/bin/python bench/safety.py [--split holdout|tune|tune2|…|tuneN|freshN|all] [--json]
         [--models DIR] [--pairs]
 """
 
@@ -46,68 +46,21 @@ from bot.settings import load_settings
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "crisis"
 HOTLINES = ("12356", "962525")
-TUNE_SPLITS = (
-    "tune",
-    "tune2",
-    "tune3",
-    "tune4",
-    "tune5",
-    "tune6",
-    "tune7",
-    "tune8",
-    "tune9",
-    "tune10",
-    "tune11",
-    "tune12",
-    "tune13",
-    "tune14",
-    "tune15",
-    "tune16",
-    "tune17",
-    "tune18",
-    "tune19",
-    "tune20",
-    "tune21",
-    "tune22",
-    "tune23",
-    "tune24",
-    "tune25",
-    "tune26",
-    "tune27",
-    "tune28",
-    "tune29",
-    "tune30",
-    "tune31",
-    "tune32",
-    "tune33",
-    "tune34",
-    "tune35",
-    "tune36",
-    "tune37",
-    "tune38",
-    "tune39",
-    "tune40",
-    "tune41",
-    "tune42",
-    "tune43",
-    "tune44",
-    "tune45",
-    "tune46",
-    "tune47",
-    "tune48",
-    "tune49",
-    "tune50",
-    "tune51",
-    "tune52",
+TUNE_SPLITS = tuple(
+    sorted(
+        (p.stem.removeprefix("urgent_") for p in DATA.glob("urgent_tune*.jsonl")),
+        key=lambda s: int(s.removeprefix("tune") or 1),
+    )
 )
-"""One tune set per independent writer (``*_tune.jsonl`` … ``*_tune52.jsonl``)."""
+"""One tune set per independent writer (``*_tune.jsonl``, ``*_tune2.jsonl`` …), from the file
+names, in the writers' order."""
 FRESH_SPLITS = tuple(
     sorted(
         (p.stem.removeprefix("urgent_") for p in DATA.glob("urgent_fresh*.jsonl")),
         key=lambda s: int(s.removeprefix("fresh")),
     )
 )
-"""Writers' sets kept fresh (``*_fresh53.jsonl`` …): scored, never read while tuning, so their
+"""Writers' sets kept fresh (``*_freshN.jsonl``): scored, never read while tuning, so their
 results carry counts only, never the ids of what was missed."""
 
 
