@@ -1367,8 +1367,62 @@ ROUND_23: list[tuple[str, str | None]] = [
 ]
 
 
-@pytest.mark.parametrize(("text", "category"), [*ROUND_22, *ROUND_23])
-def test_kinds_of_failure_read_in_rounds_22_and_23(text: str, category: str | None) -> None:
+# Round 24: kinds of failure read in the fifty-third to fifty-fifth writers' misses and false
+# alarms, and in an everyday writer's false alarms (my own words), each beside a look-alike.
+ROUND_24: list[tuple[str, str | None]] = [
+    # how to cut without pain; ending it oneself; a donation done and then going; a taped car;
+    # whether a fall kills; the gas on unlit; a place with no debts; the roof now
+    ("到底怎么割才不会痛", "self_harm"),
+    ("这些事我自己了结 不用你们管了", "self_harm"),
+    ("眼角膜捐献登记好了 我就可以安心走了", "self_harm"),
+    ("车窗都用胶带封着 里面坐着个人 发动机一直响", "self_harm"),
+    ("车窗贴膜用的胶带哪里买", None),
+    ("从六楼摔下去能不能死掉", "self_harm"),
+    ("他把燃气灶打开了没点火 坐在旁边不走", "self_harm"),
+    ("我要去一个不用还债的地方了", "self_harm"),
+    ("算了都不重要了 我现在就上天台", "self_harm"),
+    ("我现在去天台收被子", None),
+    # welfare: a daily message stopped, clothes not taken in, a smell and no key, a phone off,
+    # a small child crying alone all afternoon
+    ("隔壁阿婆每天都在群里发早安 已经4天没发了", "welfare"),
+    ("对面独居老伯家阳台衣服晾了一个多星期没收", "welfare"),
+    ("楼上老太太家门口有股臭味 保安说没钥匙进不去", "welfare"),
+    ("那户电话一直关机 是个独居的老先生", "welfare"),
+    ("物业电话关机 打了好几次", None),
+    ("对门小孩一个人在家哭了一下午了", "welfare"),
+    ("楼上小囡一个人在家哭了两个钟头", "welfare"),
+    # a confused elder not back, an old person asking where this is, a child not home after
+    # school, forwarded with a plea; a forwarded news story stays calm
+    ("我外公有点糊涂 说去买早饭到现在还没回来", "missing_child"),
+    ("有个老太太在路口一直问这是哪里", "missing_child"),
+    ("儿子放学后还没到家 电话手表打不通", "missing_child"),
+    ("转发：小区家长群 二年级的朵朵放学没回家 谁看到过她", "missing_child"),
+    ("转发：某小区电瓶车起火 提醒大家不要在楼道充电", None),
+    # a cardiac arrest named, a peanut breathed in, a lift that shut someone in
+    ("篮球场有人心脏骤停了 正在按压", "medical"),
+    ("宝宝把一颗花生吸进气管了 喘不上气", "medical"),
+    ("电梯把我妈关在里面了", "lift"),
+    # everyday: a lift card, an ambulance's cost, a sprinkler, an awning's corner, rubbish
+    # poured, a barbecue's smoke, a broken fridge, a chat reply, thanks for forwarding, back
+    # home, came round
+    ("电梯卡在哪儿补办", None),
+    ("打120要付钱吗", None),
+    ("救护车费用能报销吗", None),
+    ("喷淋头坏了一直在喷水", None),
+    ("车棚塌了一角 没人受伤", None),
+    ("阳台塌了一块 我爸掉下去了", "other"),
+    ("有人把建筑垃圾倒在楼道里", None),
+    ("楼下烧烤摊烟好大 衣服都是味", None),
+    ("冰箱坏了 菜都臭了", None),
+    ("是啊 好久没看到了", None),
+    ("我家孩子走丢那次多亏大家帮忙转发 以后我会给他买个手环", None),
+    ("刚才我爸电话不接 后来他就回来了", None),
+    ("有人晕倒了 喝了点糖水就缓过来了", None),
+]
+
+
+@pytest.mark.parametrize(("text", "category"), [*ROUND_22, *ROUND_23, *ROUND_24])
+def test_kinds_of_failure_read_in_recent_rounds(text: str, category: str | None) -> None:
     hit = RULES.detect(text)
     if category is None:
         assert hit is None, (text, hit)
