@@ -1382,9 +1382,12 @@ ROUND_24: list[tuple[str, str | None]] = [
     ("我要去一个不用还债的地方了", "self_harm"),
     ("算了都不重要了 我现在就上天台", "self_harm"),
     ("我现在去天台收被子", None),
+    ("这里栏杆太低 摔下去能死人的", None),
+    ("吓得我心跳都没了", None),
     # welfare: a daily message stopped, clothes not taken in, a smell and no key, a phone off,
     # a small child crying alone all afternoon
     ("隔壁阿婆每天都在群里发早安 已经4天没发了", "welfare"),
+    ("每天都要打卡 我3天没打了", None),
     ("对面独居老伯家阳台衣服晾了一个多星期没收", "welfare"),
     ("楼上老太太家门口有股臭味 保安说没钥匙进不去", "welfare"),
     ("那户电话一直关机 是个独居的老先生", "welfare"),
@@ -1395,6 +1398,7 @@ ROUND_24: list[tuple[str, str | None]] = [
     # school, forwarded with a plea; a forwarded news story stays calm
     ("我外公有点糊涂 说去买早饭到现在还没回来", "missing_child"),
     ("有个老太太在路口一直问这是哪里", "missing_child"),
+    ("老人在问这是哪里的快递", None),
     ("儿子放学后还没到家 电话手表打不通", "missing_child"),
     ("转发：小区家长群 二年级的朵朵放学没回家 谁看到过她", "missing_child"),
     ("转发：某小区电瓶车起火 提醒大家不要在楼道充电", None),
