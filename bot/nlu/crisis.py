@@ -230,8 +230,12 @@ class CrisisRules:
         """Whether ``text``, judged calm by the crisis layer, still gets a caring line rather
         than small talk or the menu: it carries words of dying (``mentions_dying``) or is
         nothing but distress (``distress``: "撑不住了", "真的熬不下去了")."""
-        if self.mentions_dying(text):
-            return True
+        return self.mentions_dying(text) or self.distress_only(text)
+
+    def distress_only(self, text: str) -> bool:
+        """Whether ``text`` is nothing but distress (``distress``: "撑不住了"): the classifier
+        alone never calls it a crisis (it gets the caring line with the hotlines); the rules
+        still judge it."""
         if self.distress is None:
             return False
         return bool(self.distress.search(self._body(text)))

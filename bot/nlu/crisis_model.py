@@ -423,7 +423,8 @@ def _decide(
     the vetting model reads a danger now at ``SURE_NOW``). A
     letter to officials is judged by the lower of its whole wording and its clauses that say
     something is happening now. A message of nothing but courtesy (``CrisisRules.courtesy_only``:
-    thanks alone) is never the classifier's crisis.
+    thanks alone) or of nothing but distress (``CrisisRules.distress_only``: "撑不住了", which
+    gets the caring line with the hotlines) is never the classifier's crisis.
     ``always_score``: ask the classifier even when the rules found a crisis (benchmarks)."""
     found = rules.detect(scan or text)
     if model is None:
@@ -447,8 +448,9 @@ def _decide(
     if found is not None:
         hit = _cued(rules, _with_self_harm(rules, found, guess, scan or text), guess, scan or text)
         return CrisisDecision(hit, found, guess.p_urgent, calm)
-    if rules.courtesy_only(scan or text):
-        return CrisisDecision(None, None, guess.p_urgent, True)  # nothing but courtesy
+    if rules.courtesy_only(scan or text) or rules.distress_only(scan or text):
+        # nothing but courtesy, or nothing but distress (the caring line answers it)
+        return CrisisDecision(None, None, guess.p_urgent, True)
     gate = not calm or (
         guess.p_self_harm >= SELF_HARM_SURE and not rules.denies_self_harm(scan or text)
     )
