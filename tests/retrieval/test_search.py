@@ -101,6 +101,26 @@ def test_three_outcomes(sample_service: RetrievalService) -> None:
     assert none.answer is None
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a card to top up is the card the resident names: the lift's is not the gas meter's
+        ("电梯卡没钱了到哪里去充", "lifts-card"),
+        ("梯控卡丢了找谁补", "lifts-card"),
+        ("煤气卡没气了到哪充值", "referral-gas-ic-card"),
+        # what an ambulance costs is a question with an answer, not a gap
+        ("叫一趟救护车要付多少钞票", "medical-ambulance-cost"),
+        ("没钱能叫120吗", "medical-ambulance-cost"),
+    ],
+)
+def test_everyday_questions_near_an_emergency_get_their_own_answer(
+    sample_service: RetrievalService, text: str, expected: str
+) -> None:
+    result = sample_service.search(COMMITTEE, text, None, TODAY)
+    assert result.kind == "answer", (text, [h.entry.id for h in result.choices])
+    assert result.choices[0].entry.id == expected
+
+
 HOSTILE = [
     "",
     "   \n\t ",
