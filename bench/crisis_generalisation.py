@@ -178,6 +178,11 @@ WRITERS = (
     ("fifty_third", "tune53", "crisis_examples_fifty_third_writer.yml"),
     ("fifty_fourth", "tune54", "crisis_examples_fifty_fourth_writer.yml"),
     ("fifty_fifth", "tune55", "crisis_examples_fifty_fifth_writer.yml"),
+    # The fifty-sixth to fifty-eighth writers' sets were kept fresh and scored in rounds 23–24,
+    # then copied in in round 25.
+    ("fifty_sixth", "tune56", "crisis_examples_fifty_sixth_writer.yml"),
+    ("fifty_seventh", "tune57", "crisis_examples_fifty_seventh_writer.yml"),
+    ("fifty_eighth", "tune58", "crisis_examples_fifty_eighth_writer.yml"),
 )
 SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
