@@ -1425,7 +1425,53 @@ ROUND_24: list[tuple[str, str | None]] = [
 ]
 
 
-@pytest.mark.parametrize(("text", "category"), [*ROUND_22, *ROUND_23, *ROUND_24])
+ROUND_25: list[tuple[str, str | None]] = [
+    # a search for how to die; out on the air-conditioner bracket; a place with no exams; pills
+    # and the drowsiness welcomed; "我想不开了"; the road; pills by the handful or poured in
+    ("我在我弟电脑上看到他搜了怎么自杀最快 人现在不在家", "self_harm"),
+    ("我现在站在窗台外面的空调外机上 你们别劝了", "self_harm"),
+    ("已经坐在16楼窗户外头的空调架上了 风好大", "self_harm"),
+    ("孩子留了张纸条说要去一个没有考试的地方 书包没拿人不见了", "self_harm"),
+    ("药吃下去有一会了 眼睛睁不开了 也好", "self_harm"),
+    ("说实话 我想不开了", "self_harm"),
+    ("有个老伯坐在马路当中 说让车子撞死他算了", "self_harm"),
+    ("她一口气吞了十几片安眠药 现在叫不醒", "self_harm"),
+    ("楼下有个小伙子拿着药瓶一直往嘴里倒", "self_harm"),
+    # a person alone not heard walking for days; a lift running with its doors open; a door
+    # being prised; a scald blistered over a whole arm
+    ("楼上阿公一个人住 这三天都没听到他走路的声音 敲门也没人应", "welfare"),
+    ("电梯门开着就往上走了 人一半在外面", "lift"),
+    ("我们单元电梯在乱跑 里面有人在喊", "lift"),
+    ("有人在撬我家门锁 我躲在卫生间", "violence"),
+    ("我儿子被热油烫了 整条胳膊都是大水泡", "medical"),
+    # look-alikes: a recipe searched; a fitter on the bracket; a trip; incense smoke; fire
+    # worries and lessons; a call button; a sensor; a pet; a cough; paperwork; rent; a child
+    # lost long ago; a trap, a faint, a smell and a fire over; a call explained; quick help
+    ("我老公也在搜怎么做红烧肉 搜了半天", None),
+    ("空调师傅已经在窗户外面的空调外机上装支架了", None),
+    ("想带孩子去一个没有雾霾的地方旅游几天", None),
+    ("邻居家烧香的烟好大 熏得我眼睛疼", None),
+    ("万一楼道里着火了 会不会烧起来 有没有灭火器", None),
+    ("消防课上讲了怎么从着火的房子里跑出来", None),
+    ("社区讲座说闻到燃气味要先开窗 不要开灯", None),
+    ("一键呼叫器按下去 是打到你们那里还是打120", None),
+    ("独居老人那个感应器 多久没动静就会报警", None),
+    ("救命 我家狗子把沙发啃烂了", None),
+    ("宝宝刚才吃饼干呛到了 咳出来了 现在活蹦乱跳的", None),
+    ("新房子燃气怎么开户 要带什么", None),
+    ("办继承公证要哪些材料 跑了三趟了", None),
+    ("房租又涨了 日子快过不下去了 能申请公租房吗", None),
+    ("我女儿三岁的时候在公园走丢过一次 现在想起来还怕", None),
+    ("昨天我在电梯里被关了十来分钟 后来物业把我放出来了 投诉一下", None),
+    ("路上有人晕倒 我打了120 救护车已经把他接走了", None),
+    ("刚才厨房有点煤气味 开窗以后现在没味道了", None),
+    ("打我奶奶电话一直没人接 后来她说在洗澡没听到", None),
+    ("垃圾桶冒烟 保安已经用灭火器灭掉了", None),
+    ("物业很快就来了 电梯现在已经停用了 贴了告示", None),
+]
+
+
+@pytest.mark.parametrize(("text", "category"), [*ROUND_22, *ROUND_23, *ROUND_24, *ROUND_25])
 def test_kinds_of_failure_read_in_recent_rounds(text: str, category: str | None) -> None:
     hit = RULES.detect(text)
     if category is None:
