@@ -1468,6 +1468,12 @@ ROUND_25: list[tuple[str, str | None]] = [
     ("打我奶奶电话一直没人接 后来她说在洗澡没听到", None),
     ("垃圾桶冒烟 保安已经用灭火器灭掉了", None),
     ("物业很快就来了 电梯现在已经停用了 贴了告示", None),
+    # reviewed before CI: a lift tested by a fitter, a lift that skips floors, sweets by the
+    # handful are calm; a person in a lift that runs by itself is not
+    ("电梯门开着在上下 检修师傅说在调试", None),
+    ("电梯又乱跑了 按5楼停到3楼 报修一下", None),
+    ("我儿子一口气吃了好几颗糖 牙疼", None),
+    ("我被关在电梯里 这个电梯自己在乱跑", "lift"),
 ]
 
 
