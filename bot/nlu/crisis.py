@@ -93,6 +93,9 @@ class CrisisRules:
     courtesy: re.Pattern[str] | None = None
     distress: re.Pattern[str] | None = None
     source: Path | None = None
+    calm_each: tuple[re.Pattern[str], ...] = ()
+    """``calm``'s patterns one by one: the spans of all of them, overlapping or starting at
+    the same place (the alternation finds one per place), are what a danger is judged by."""
 
     @classmethod
     def load(cls, path: Path | str) -> CrisisRules:
@@ -139,6 +142,9 @@ class CrisisRules:
         return cls(
             categories=tuple(compiled),
             calm=_compile(body.get("calm"), where, "calm"),
+            calm_each=tuple(
+                _compile(p, where, f"calm[{i}]") for i, p in enumerate(_items(body.get("calm")))
+            ),
             not_live=_compile(body.get("not_live"), where, "not_live"),
             urgent=_compile(body.get("urgent"), where, "urgent"),
             negated=_compile(body.get("negated"), where, "negated"),
@@ -279,6 +285,12 @@ class CrisisRules:
             return False
         return bool(self.courtesy.search(self._body(text)))
 
+    def courtesy_or_distress_only(self, text: str) -> bool:
+        """``courtesy_only`` or ``distress_only``, the message normalised once (what the
+        crisis layer asks of every message the rules found nothing in)."""
+        body = self._body(text)
+        return any(p is not None and p.search(body) for p in (self.courtesy, self.distress))
+
     def denies_self_harm(self, text: str) -> bool:
         """Whether the writer of ``text`` (its first window) denies any intent to die after
         telling of low mood ("有时候觉得活着挺累的，但我不会做傻事的"), with no means named and no
@@ -400,7 +412,7 @@ class CrisisRules:
     ) -> Iterator[tuple[EmergencyCategory, tuple[int, int]]]:
         norm = _view(chunk)
         body = norm.text.translate(self.dialect)
-        calm = [m.span() for m in self.calm.finditer(body)]
+        calm: list[tuple[int, int]] | None = None  # read once a danger is matched
         settled = self._settled_at(body)
         denied = self._denied_at(body)
         urgent = bool(self.urgent.search(body))
@@ -408,7 +420,11 @@ class CrisisRules:
             return
         for cat in self.categories:
             for m in cat.rule.finditer(body):
-                if m.end() <= m.start() or self._dropped(body, m, calm, cat.category):
+                if m.end() <= m.start():
+                    continue
+                if calm is None:
+                    calm = self._calm_spans(body)
+                if self._dropped(body, m, calm, cat.category):
                     continue
                 if m.end() <= settled and not self._own_self_harm(chunk, norm, m, cat.category):
                     continue  # told, then resolved: "刚才冒烟的是…烧烤 不是着火"
@@ -418,6 +434,14 @@ class CrisisRules:
                     continue  # a petition recounting a wrong, not a danger now
                 yield cat.category, norm.to_original(m.start(), m.end())
                 break
+
+    def _calm_spans(self, body: str) -> list[tuple[int, int]]:
+        """Where each look-alike phrase (``calm``) matches in ``body``: every pattern's own
+        matches, so one phrase never hides another that starts where it does ("烧香" and
+        "烧香…烟雾")."""
+        if not self.calm.search(body):
+            return []
+        return [m.span() for rule in self.calm_each for m in rule.finditer(body)]
 
     def _own_self_harm(
         self, chunk: str, norm: NormalizedText, m: re.Match[str], category: EmergencyCategory
@@ -534,13 +558,21 @@ def _span_around(body: str, start: int, end: int, boundary: re.Pattern[str]) -> 
     return body[left : after.end() if after else len(body)]
 
 
-def _compile(patterns: object, where: Path, name: str) -> re.Pattern[str]:
+def _items(patterns: object) -> list[str]:
+    """The patterns of a rule written as one pattern or a list (none when it is neither)."""
     if isinstance(patterns, str):
-        items = [patterns]
-    elif isinstance(patterns, Iterable) and not isinstance(patterns, Mapping):
-        items = [str(p) for p in patterns]
-    else:
+        return [patterns]
+    if isinstance(patterns, Iterable) and not isinstance(patterns, Mapping):
+        return [str(p) for p in patterns]
+    return []
+
+
+def _compile(patterns: object, where: Path, name: str) -> re.Pattern[str]:
+    if not isinstance(patterns, str) and (
+        not isinstance(patterns, Iterable) or isinstance(patterns, Mapping)
+    ):
         raise TrainingDataError(f"{name}: expected a pattern or a list of patterns", where)
+    items = _items(patterns)
     if not items:
         raise TrainingDataError(f"{name}: no patterns", where)
     for i, p in enumerate(items):

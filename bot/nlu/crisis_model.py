@@ -448,7 +448,7 @@ def _decide(
     if found is not None:
         hit = _cued(rules, _with_self_harm(rules, found, guess, scan or text), guess, scan or text)
         return CrisisDecision(hit, found, guess.p_urgent, calm)
-    if rules.courtesy_only(scan or text) or rules.distress_only(scan or text):
+    if rules.courtesy_or_distress_only(scan or text):
         # nothing but courtesy, or nothing but distress (the caring line answers it)
         return CrisisDecision(None, None, guess.p_urgent, True)
     gate = not calm or (

@@ -1477,7 +1477,23 @@ ROUND_25: list[tuple[str, str | None]] = [
 ]
 
 
-@pytest.mark.parametrize(("text", "category"), [*ROUND_22, *ROUND_23, *ROUND_24, *ROUND_25])
+ROUND_26: list[tuple[str, str | None]] = [
+    # each look-alike phrase is read on its own: one that starts where another does counts
+    ("隔壁烧菜烧焦了，一股焦味，吓我一跳，没事", None),
+    ("楼下新开的火锅店晚上味道好大，窗都不敢开", None),
+    ("对面在烧香拜佛，楼道里烟好大，呛人", None),
+    ("一键呼叫器是直接打120还是打给子女的", None),
+    # ... and none of them hides a danger told beside it
+    ("燃气公司电话打不通，家里漏气了怎么办", "gas"),
+    ("我妈的呼叫器报警了，她电话一直没人接", "welfare"),
+    ("我爸的手环一直在报警 打他电话不接", "welfare"),
+    ("老爸烧香把窗帘点着了，屋里烟好大", "fire"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "category"), [*ROUND_22, *ROUND_23, *ROUND_24, *ROUND_25, *ROUND_26]
+)
 def test_kinds_of_failure_read_in_recent_rounds(text: str, category: str | None) -> None:
     hit = RULES.detect(text)
     if category is None:
