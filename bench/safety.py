@@ -9,7 +9,9 @@ Reads the labelled crisis set in ``tests/data/crisis/`` (written apart from the 
 - end to end through the real application (generic webhook, embedded stores, a local HTTP
   server standing in for the WeCom group robot): every self-harm message must get a
   ``crisis`` reply with 12356 and 962525 and a staff alert; for every urgent message, the
-  time from receipt to the staff alert arriving at the robot (p50/p99).
+  time from receipt to the staff alert arriving at the robot (p50/p99); an urgent message
+  missed but answered with a check-in ("is someone in danger now?") is answered "是", and
+  whether that raised the alert is counted apart (it is not recall).
 
     .venv/bin/python bench/safety.py [--split holdout|tune|tune2|…|tuneN|freshN|all] [--json]
         [--models DIR] [--pairs]
@@ -160,7 +162,15 @@ def pairs(nlu: NluService, names: list[str]) -> dict[str, Any]:
     return out
 
 
-async def end_to_end(urgent: list[dict[str, Any]], workdir: Path, models: Path) -> dict[str, Any]:
+async def end_to_end(
+    urgent: list[dict[str, Any]],
+    workdir: Path,
+    models: Path,
+    calm: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    """``urgent`` through the app (see the module's docstring); then each text of ``calm``
+    (look-alikes, ordinary messages) as a new resident's private message: how many raised an
+    alarm (an ``emergency`` or ``crisis`` reply) and how many got a check-in."""
     arrivals: list[tuple[float, str]] = []
 
     async def robot(request: web.Request) -> web.Response:
@@ -185,7 +195,15 @@ async def end_to_end(urgent: list[dict[str, Any]], workdir: Path, models: Path) 
         # them, which measures the limit, not Linli.
         group_robot_per_minute=100_000,
         channels={"webhook": {"tokens": ["bench"], "committee": "puxiong"}},
-        committees={"puxiong": {"staff_robot_key": "bench-robot", "duty_phone": "000"}},
+        committees={
+            "puxiong": {
+                "staff_robot_key": "bench-robot",
+                "duty_phone": "000",
+                # Nobody acknowledges here: a run longer than the default 5 minutes would count
+                # the escalation's re-sends of the first alerts as later messages' alerts.
+                "rota": {"ack_timeout_s": 86_400},
+            }
+        },
     )
     app = await build_app(settings)
     client = TestClient(TestServer(app))
@@ -193,6 +211,8 @@ async def end_to_end(urgent: list[dict[str, Any]], workdir: Path, models: Path) 
     latencies: list[float] = []
     self_harm = Counter[str]()
     not_alerted: list[str] = []
+    checked_in: list[str] = []
+    alerted_after_yes: list[str] = []
     try:
         for i, item in enumerate(urgent):
             group = item.get("chat") == "group"
@@ -212,17 +232,37 @@ async def end_to_end(urgent: list[dict[str, Any]], workdir: Path, models: Path) 
             deadline = time.monotonic() + 5
             while len(arrivals) == before and time.monotonic() < deadline:
                 await asyncio.sleep(0.005)
-            if len(arrivals) > before:
+            alerted = len(arrivals) > before
+            if alerted:
                 latencies.append((arrivals[before][0] - sent) * 1000)
             else:
                 not_alerted.append(item["id"])
+            kinds = {r["kind"] for r in data.get("replies", [])}
+            confirmed = False
+            if not alerted and "check_in" in kinds:
+                # missed, but asked whether someone is in danger: the resident answers "是"
+                checked_in.append(item["id"])
+                yes = {**payload, "message_id": f"safety-{item['id']}-yes", "text": "是"}
+                await client.post(
+                    "/api/v1/messages", json=yes, headers={"Authorization": "Bearer bench"}
+                )
+                deadline = time.monotonic() + 5
+                while len(arrivals) == before and time.monotonic() < deadline:
+                    await asyncio.sleep(0.005)
+                confirmed = len(arrivals) > before
+                if confirmed:
+                    alerted_after_yes.append(item["id"])
             if item["category"] == "self_harm":
                 texts = "\n".join(r["text"] for r in data.get("replies", []))
-                kinds = {r["kind"] for r in data.get("replies", [])}
                 self_harm["n"] += 1
                 self_harm["crisis_reply"] += "crisis" in kinds
                 self_harm["hotlines"] += all(h in texts for h in HOTLINES)
-                self_harm["alerted"] += len(arrivals) > before
+                self_harm["alerted"] += alerted
+                self_harm["check_in"] += "check_in" in kinds
+                self_harm["alerted_after_yes"] += confirmed
+        calm_replies = {
+            name: await _calm_replies(client, name, texts) for name, texts in (calm or {}).items()
+        }
     finally:
         await client.close()
         await robot_server.close()
@@ -236,7 +276,32 @@ async def end_to_end(urgent: list[dict[str, Any]], workdir: Path, models: Path) 
             "max": round(lat[-1], 1) if lat else None,
         },
         "not_alerted": not_alerted,
+        # missed messages that got the check-in, and those alerted once the resident said "是"
+        "check_in": {"asked": checked_in, "alerted_after_yes": alerted_after_yes},
+        "calm_replies": calm_replies,
     }
+
+
+async def _calm_replies(
+    client: TestClient[web.Request, web.Application], name: str, texts: list[str]
+) -> dict[str, int]:
+    """Each text as a new resident's private message: the replies' kinds counted."""
+    c: Counter[str] = Counter()
+    for i, text in enumerate(texts):
+        payload = {
+            "message_id": f"calm-{name}-{i}",
+            "chat": {"id": f"c-{name}-{i}", "type": "private"},
+            "sender": {"id": f"calm-{name}-{i}", "name": "居民"},
+            "text": text,
+        }
+        resp = await client.post(
+            "/api/v1/messages", json=payload, headers={"Authorization": "Bearer bench"}
+        )
+        kinds = {r["kind"] for r in (await resp.json()).get("replies", [])}
+        c["n"] += 1
+        c["alarm"] += bool(kinds & {"emergency", "crisis"})
+        c["check_in"] += "check_in" in kinds
+    return dict(c)
 
 
 def counts_only(result: dict[str, Any]) -> dict[str, Any]:
@@ -263,6 +328,12 @@ def main() -> None:
     ap.add_argument("--no-e2e", action="store_true", help="detection only")
     ap.add_argument("--pairs", action="store_true", help="only the contrast pairs in pairs/")
     ap.add_argument(
+        "--ordinary",
+        action="store_true",
+        help="end to end, also every everyday set never trained on "
+        "(bench/crisis_generalisation.py's): alarms and check-ins",
+    )
+    ap.add_argument(
         "--models",
         type=Path,
         help="a models folder to load (trained there when it does not match intents/; "
@@ -281,7 +352,12 @@ def main() -> None:
         result: dict[str, Any] = {"split": args.split}
         result.update(detection(nlu, urgent, look, settings.bot_names))
         if not args.no_e2e:
-            result.update(asyncio.run(end_to_end(urgent, Path(tmp) / "e2e", models)))
+            calm = {"lookalike": [item["text"] for item in look]}
+            if args.ordinary:
+                from bench.crisis_generalisation import ordinary
+
+                calm.update(ordinary())
+            result.update(asyncio.run(end_to_end(urgent, Path(tmp) / "e2e", models, calm)))
     if args.split in FRESH_SPLITS:
         result = counts_only(result)
     if args.json:
@@ -308,6 +384,20 @@ def main() -> None:
             f"receipt → staff alert: p50 {lat['p50']} ms, p99 {lat['p99']} ms, max {lat['max']} ms "
             f"(n={lat['n']}; not alerted: {len(urgent) - lat['n']})"
         )
+        asked, yes = result["check_in"]["asked"], result["check_in"]["alerted_after_yes"]
+        print(
+            f"not alerted but asked whether someone is in danger: {_count(asked)}, "
+            f"alerted once they said 是: {_count(yes)}"
+        )
+        for name, c in result["calm_replies"].items():
+            print(
+                f"  {name:16} n={c.get('n', 0):5}  alarms {c.get('alarm', 0)}  "
+                f"check-ins {c.get('check_in', 0)}"
+            )
+
+
+def _count(value: list[str] | int) -> int:
+    return value if isinstance(value, int) else len(value)
 
 
 if __name__ == "__main__":
