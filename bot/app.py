@@ -51,7 +51,7 @@ from bot.dialogue.etiquette import Etiquette, FaqDecider
 from bot.dialogue.events import LiveEvents
 from bot.dialogue.handoff import Handoff, HandoffRoute
 from bot.dialogue.middleware import bounded, timed
-from bot.dialogue.routes.care import CareRoute
+from bot.dialogue.routes.care import CareRoute, CheckInRoute
 from bot.dialogue.routes.consultation import ConsultationRoute
 from bot.dialogue.routes.emergency import EmergencyResponder
 from bot.dialogue.routes.faq import (
@@ -295,6 +295,8 @@ async def build_app(
         StatusRoute(tickets.queries),
         # words of dying judged calm: a caring line, never a goodbye or the menu
         CareRoute(faq, lambda text: nlu.crisis.needs_care(text)),
+        # possibly urgent, below the crisis threshold: "is someone in danger now?"
+        CheckInRoute(faq, settings.crisis_check_in),
         SmallTalkRoute(),
         faq,
     ]

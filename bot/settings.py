@@ -351,6 +351,12 @@ class Settings(BaseSettings):
     rasa_url: str = ""
     rasa_timeout_s: float = 2.0
 
+    crisis_check_in: float = Field(default=0.5, ge=0.0, le=1.0)
+    """A message the crisis classifier reads at this probability of a crisis or more (below
+    the threshold that makes it one, and not like a look-alike) gets a check-in in place of a
+    goodbye, small talk, the out-of-scope line or the menu: is someone in danger now? (1: no
+    check-ins.)"""
+
     handoff_wait_s: float = 600.0
     """A conversation handed over that no caseworker takes within this gets a ticket."""
     handoff_around_the_clock: bool = False

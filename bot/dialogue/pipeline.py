@@ -19,9 +19,11 @@ A message goes through the steps of ``Pipeline.steps`` in order; the first step 
 7. ``conversation``: under the conversation lock, the ``turn_steps`` in order —
    ``journal`` (a message whose turn was applied already gets the same answer,
    ``bot.domain.once``), ``human_gate`` (a caseworker has the conversation: silent, the
-   message passed on), ``address`` (the address asked for after an emergency fills in the
-   urgent ticket), ``routes`` (each route in turn, the first that answers wins), ``fallback``
-   (repeated fallbacks hand over to a caseworker); the turn is saved with its journal entry.
+   message passed on), ``check_in`` (the answer to "is someone in danger now?": "是" makes
+   the message asked about an emergency), ``address`` (the address asked for after an
+   emergency fills in the urgent ticket), ``routes`` (each route in turn, the first that
+   answers wins), ``fallback`` (repeated fallbacks hand over to a caseworker); the turn is
+   saved with its journal entry.
 
 Routes are added by capabilities; the pipeline does not change for them. Middleware
 (``bot.dialogue.middleware``: metrics, bounded concurrency) wraps ``handle``.
@@ -34,7 +36,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -44,6 +46,14 @@ from bot.dialogue.etiquette import Etiquette, privately
 from bot.dialogue.letters import read_letter, split_questions
 from bot.dialogue.mentions import Mentions, restated
 from bot.dialogue.middleware import Handler, Middleware
+from bot.dialogue.routes.care import (
+    CHECK_IN,
+    CHECK_IN_DECLINED_AT,
+    CHECK_IN_SAFE,
+    CHECK_IN_TTL,
+    check_in_answer,
+    confirmed,
+)
 from bot.dialogue.routes.emergency import CrisisOutcome
 from bot.dialogue.turn import HandOver, Route, Turn, Understanding
 from bot.domain import (
@@ -58,7 +68,7 @@ from bot.domain import (
     StoreUnavailable,
     once,
 )
-from bot.nlu.types import EmergencyCategory, ParseResult
+from bot.nlu.types import EMERGENCY, EmergencyCategory, ParseResult
 from bot.storage import keys
 from bot.storage.conversations import Conversation, ConversationStore, Mode
 from bot.storage.messages import ANSWER_WITH_TURN
@@ -222,6 +232,7 @@ class Pipeline:
         self.turn_steps: tuple[TurnStep, ...] = (
             TurnStep("journal", self._journal, applies=False),
             TurnStep("human_gate", self._human_gate, applies=False),
+            TurnStep("check_in", self._check_in),
             TurnStep("address", self._address),
             TurnStep("routes", self._routes_step),
             TurnStep("fallback", self._fallback),
@@ -404,6 +415,38 @@ class Pipeline:
             replies.append(Reply(texts.STILL_WAITING, ReplyKind.HANDOFF))
         return replies
 
+    async def _check_in(self, inbound: Inbound, turn: Turn) -> list[Reply] | None:
+        """The answer to a check-in (``bot.dialogue.routes.care``): "是" makes the message it
+        asked about an emergency (the urgent ticket, the staff alert and the safety reply, as
+        when the crisis layer finds one); "没事" ends it; anything else is answered as it is."""
+        pending = turn.state.pop(CHECK_IN, None)
+        if not isinstance(pending, dict):
+            return None
+        try:
+            asked = datetime.fromisoformat(str(pending.get("at")))
+        except ValueError:
+            return None
+        if datetime.now(UTC) - asked > CHECK_IN_TTL:
+            return None
+        answer = check_in_answer(turn.text)
+        if answer is None:
+            return None
+        if not answer:
+            turn.state[CHECK_IN_DECLINED_AT] = datetime.now(UTC).isoformat()
+            return [Reply(CHECK_IN_SAFE, ReplyKind.CARE)]
+        if self._emergency is None:
+            return None
+        asked_text = str(pending.get("text") or "")
+        told = f"{asked_text}（问是否有人有危险，居民回复：{turn.text}）"
+        original = await self._nlu.aparse(asked_text, committee=turn.committee.id)
+        hit = confirmed(pending)
+        msg = replace(inbound.msg, text=told)
+        parse = replace(original, text=told, intent=EMERGENCY, emergency=hit)
+        outcome = await self._emergency(msg, turn.committee, turn.compound, parse)
+        _note_crisis(turn.conversation, msg, turn.compound, outcome)
+        log.info("check-in confirmed", extra={"category": outcome.category.value})
+        return outcome.replies
+
     async def _address(self, inbound: Inbound, turn: Turn) -> list[Reply] | None:
         """The address asked for after an emergency: the answer when the message is only
         that address; otherwise said before the answer to the rest of the message."""
@@ -525,24 +568,7 @@ class Pipeline:
             conv = await self._conversations.get(msg.conversation_key) or Conversation.of(msg)
             conv.sender_name = msg.sender.name or conv.sender_name
             conv.last_message_at = datetime.now(UTC)
-            if compound is not None and not conv.compound:
-                conv.compound = compound.id
-            if outcome.ticket:
-                conv.ticket_number = outcome.ticket
-            if outcome.category is EmergencyCategory.SELF_HARM and conv.mode is Mode.BOT:
-                conv.mode = Mode.WAITING
-                conv.handoff_reason = CRISIS_REASON
-                conv.handoff_at = datetime.now(UTC)
-            if outcome.follow_up:
-                conv.state[CRISIS_FOLLOW_UP] = outcome.follow_up
-            elif outcome.category is EmergencyCategory.SELF_HARM:
-                conv.state.pop(CRISIS_FOLLOW_UP, None)
-            if outcome.location_asked:
-                conv.state[PENDING_LOCATION] = {
-                    "ticket": outcome.ticket,
-                    "source_key": msg.dedup_key,
-                    "staff_told": outcome.staff_told,
-                }
+            _note_crisis(conv, msg, compound, outcome)
             await self._conversations.save(conv, fence=lease.token)
 
     def _parts(self, turn: Turn) -> list[str]:
@@ -677,6 +703,33 @@ def _placeholder(msg: IncomingMessage) -> str:
         MessageType.VOICE: "[语音]",
         MessageType.OTHER: "[其他消息]",
     }.get(msg.type, "[空消息]")
+
+
+def _note_crisis(
+    conv: Conversation, msg: IncomingMessage, compound: Compound | None, outcome: CrisisOutcome
+) -> None:
+    """What a crisis answered changes in its conversation: the compound and the urgent ticket;
+    self-harm puts it with a person (and keeps it there); an address asked for is awaited; a
+    check-in is answered by the crisis itself."""
+    if compound is not None and not conv.compound:
+        conv.compound = compound.id
+    if outcome.ticket:
+        conv.ticket_number = outcome.ticket
+    if outcome.category is EmergencyCategory.SELF_HARM and conv.mode is Mode.BOT:
+        conv.mode = Mode.WAITING
+        conv.handoff_reason = CRISIS_REASON
+        conv.handoff_at = datetime.now(UTC)
+    if outcome.follow_up:
+        conv.state[CRISIS_FOLLOW_UP] = outcome.follow_up
+    elif outcome.category is EmergencyCategory.SELF_HARM:
+        conv.state.pop(CRISIS_FOLLOW_UP, None)
+    if outcome.location_asked:
+        conv.state[PENDING_LOCATION] = {
+            "ticket": outcome.ticket,
+            "source_key": msg.dedup_key,
+            "staff_told": outcome.staff_told,
+        }
+    conv.state.pop(CHECK_IN, None)
 
 
 def _only_an_address(turn: Turn) -> bool:

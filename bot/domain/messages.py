@@ -55,6 +55,10 @@ class ReplyKind(enum.StrEnum):
     """Words of dying the crisis layer judged calm (a joke, an earlier message taken back): a
     caring line with the hotlines instead of a goodbye, a chit-chat line or the menu; no
     alert, no ticket, and no claim that anyone was told."""
+    CHECK_IN = "check_in"
+    """A message the crisis classifier read as possibly urgent, below its threshold: is someone
+    in danger now? The hotlines and 110/119/120; "是" makes it an emergency, "没事" ends it. No
+    alert and no ticket until the resident says so."""
     HANDOFF = "handoff"
     LETTER = "letter"
     """A long complaint, suggestion or petition heard: what it is, whose matter, where it goes."""

@@ -11,8 +11,9 @@ follow are not messages):
   ``none`` (not addressed), ``human`` (a caseworker had it) and ``""`` (not handled yet).
 * ``answered``: of ``to_bot``, those Linli dealt with itself: an FAQ answer, a ticket status,
   a ticket registered or a step of registering one, a satisfaction reply, small talk, a
-  letter heard and sent where it goes (outcomes ``faq``, ``status``, ``ticket``, ``slot``,
-  ``feedback``, ``smalltalk``, ``letter``).
+  letter heard and sent where it goes, a caring line or a check-in below the crisis threshold
+  (outcomes ``faq``, ``status``, ``ticket``, ``slot``, ``feedback``, ``smalltalk``, ``care``,
+  ``check_in``, ``letter``).
 * ``handed_over``: of ``to_bot``, those that brought in a person: a handoff to a caseworker
   (asked for, not understood twice, an angry complaint) or an emergency alert to the duty
   caseworker (outcomes ``handoff``, ``emergency``).
@@ -43,7 +44,9 @@ from bot.storage.messages import DeliveryCount, MessageLog, OutcomeCount
 from bot.tickets import TicketQueries
 from bot.tickets.dashboard import Dashboard, DayCount, Ratio
 
-ANSWERED = frozenset({"faq", "status", "ticket", "slot", "feedback", "smalltalk", "care", "letter"})
+ANSWERED = frozenset(
+    {"faq", "status", "ticket", "slot", "feedback", "smalltalk", "care", "check_in", "letter"}
+)
 HANDED_OVER = frozenset({"handoff", "emergency", "crisis"})
 UNANSWERED = frozenset({"fallback", "clarify", "media"})
 NOT_TO_BOT = frozenset({"", "none", "human"})

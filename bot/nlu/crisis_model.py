@@ -281,7 +281,8 @@ class CrisisDecision:
     a crisis (0.0 when it was not asked); ``calm`` whether the message reads like a
     look-alike (the classifier alone may then not call it a crisis); ``p_now`` the vetting
     model's probability of a danger now (None when it was not asked) and ``vetoed`` the
-    crisis it took back."""
+    crisis it took back; ``guess`` the classifier's whole reading when it was asked and
+    nothing was found (what a check-in below the threshold reads: ``bot.dialogue.routes.care``)."""
 
     hit: EmergencyHit | None
     rules_hit: EmergencyHit | None
@@ -289,6 +290,7 @@ class CrisisDecision:
     calm: bool = False
     p_now: float | None = None
     vetoed: EmergencyHit | None = None
+    guess: CrisisGuess | None = None
 
 
 def crisis_decision(
@@ -467,7 +469,7 @@ def _decide(
         )
         hit = _cued(rules, hit, guess, scan or text)
         return CrisisDecision(hit, None, guess.p_urgent, calm, p_now)
-    return CrisisDecision(None, None, guess.p_urgent, calm, p_now)
+    return CrisisDecision(None, None, guess.p_urgent, calm, p_now, guess=guess)
 
 
 def _cued(

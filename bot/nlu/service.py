@@ -428,9 +428,11 @@ class NluService:
         others = [r for r in ranking if r.name != EMERGENCY]
         best = others[0] if others else IntentScore(FALLBACK, 0.0)
         needed = th.action if best.name in ACTION_INTENTS else th.other
-        if best.name != FALLBACK and best.confidence < needed:
-            return ParseResult(text, FALLBACK, best.confidence, ranking, entities, None, backend)
-        return ParseResult(text, best.name, best.confidence, ranking, entities, None, backend)
+        intent = best.name
+        if intent != FALLBACK and best.confidence < needed:
+            intent = FALLBACK
+        extra = _crisis_reading(decision)
+        return ParseResult(text, intent, best.confidence, ranking, entities, None, backend, extra)
 
     def crisis_decision(self, text: str, scan: str | None = None) -> CrisisDecision:
         """What the crisis layer makes of ``text`` (``parse`` reads it the same way): the
@@ -471,6 +473,28 @@ class NluService:
             "model": str(m.path) if m.path else None,
             **{k: m.manifest.get(k) for k in ("created", "intents", "n_examples", "encoder")},
         }
+
+
+CRISIS_READING = "crisis_reading"
+"""``ParseResult.extra`` key: the crisis classifier's reading of a message in which nothing was
+found and that does not read like a look-alike (``_crisis_reading``)."""
+
+
+def _crisis_reading(decision: CrisisDecision) -> dict[str, Any]:
+    """What the crisis classifier made of a message in which neither it nor the rules found a
+    crisis, when the message does not read like a look-alike: ``p_urgent`` (below the
+    threshold), its top ``category`` and ``p_self_harm``. A check-in asks about a message
+    read high enough (``bot.dialogue.routes.care.CheckInRoute``). Empty otherwise."""
+    guess = decision.guess
+    if guess is None or decision.calm or decision.hit is not None:
+        return {}
+    return {
+        CRISIS_READING: {
+            "p_urgent": round(guess.p_urgent, 4),
+            "category": guess.category.value,
+            "p_self_harm": round(guess.p_self_harm, 4),
+        }
+    }
 
 
 def train_models(models_dir: str, intents_dir: str, encoder_spec: str, config: str) -> None:

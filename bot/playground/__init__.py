@@ -42,6 +42,7 @@ KIND_LABELS: dict[ReplyKind, str] = {
     ReplyKind.EMERGENCY: "紧急求助",
     ReplyKind.CRISIS: "关怀与求助热线",
     ReplyKind.CARE: "关心与求助热线",
+    ReplyKind.CHECK_IN: "确认是否有危险",
     ReplyKind.HANDOFF: "转接社工",
     ReplyKind.LETTER: "来信受理",
     ReplyKind.HUMAN: "社工回复",

@@ -7,7 +7,8 @@ Each resident (inbound) message also carries its *outcome*, what the bot did wit
   FAQ), ``clarify`` (a "did you mean" with choices — low confidence), ``fallback`` (no
   answer), ``handoff`` (handed to a caseworker), ``emergency``, ``ticket``, ``slot`` (a
   question asked back, e.g. the compound before a per-compound answer), ``status``,
-  ``feedback``, ``smalltalk``, ``media``, ``welcome``, ``notice``;
+  ``feedback``, ``smalltalk``, ``care`` (a caring line with the hotlines), ``check_in`` (is
+  someone in danger now?), ``media``, ``welcome``, ``notice``;
 * ``human`` — the bot stayed silent because a caseworker has (or is about to take) the
   conversation;
 * ``none`` — no reply because the message was not for the bot (group chatter without @).

@@ -13,9 +13,9 @@ from bot.storage.conversations import Mode
 
 
 def test_the_steps_read_like_the_readme(bot: Any) -> None:
-    """emergency → mention gate → group etiquette → human gate → routes → fallback (messages
-    without text are answered before the NLU reads anything; the turn journal answers a
-    message applied already before anything else under the lock)."""
+    """emergency → mention gate → group etiquette → human gate → check-in answer → address →
+    routes → fallback (messages without text are answered before the NLU reads anything; the
+    turn journal answers a message applied already before anything else under the lock)."""
     pipeline = bot.app[appkeys.PIPELINE]
     assert [s.name for s in pipeline.steps] == [
         "events",
@@ -29,6 +29,7 @@ def test_the_steps_read_like_the_readme(bot: Any) -> None:
     assert [s.name for s in pipeline.turn_steps] == [
         "journal",
         "human_gate",
+        "check_in",
         "address",
         "routes",
         "fallback",
