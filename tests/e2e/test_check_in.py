@@ -62,7 +62,7 @@ async def test_a_possible_danger_is_asked_about_and_yes_raises_the_alarm(
     assert yes["ticket"]["priority"] == "urgent"
     assert "通知了居委会值班社工" in texts(yes)
     assert "110" in texts(yes)
-    assert all(h in texts(yes) for h in HOTLINES)  # the check-in named them: so does this
+    assert "伤害自己" not in texts(yes)  # the danger's advice, not the self-harm lines
     alerts = robot_texts(platform)
     assert len(alerts) == 1
     assert UNCLEAR in alerts[0]  # the message asked about, not only "是"

@@ -178,8 +178,7 @@ def _when(value: object) -> datetime:
 
 def confirmed(pending: dict[str, Any]) -> EmergencyHit:
     """The crisis a check-in's "是" confirms: self-harm when the check-in asked about it,
-    else the classifier's category, with the hotlines too (``self_harm_cue``) when it
-    named them."""
+    else the classifier's category (its safety advice, not the self-harm lines)."""
     if pending.get("self_harm"):
         return EmergencyHit(EmergencyCategory.SELF_HARM, "", 0, 0, source="check_in")
     try:
@@ -188,4 +187,4 @@ def confirmed(pending: dict[str, Any]) -> EmergencyHit:
         category = EmergencyCategory.OTHER
     if category is EmergencyCategory.SELF_HARM:
         category = EmergencyCategory.OTHER
-    return EmergencyHit(category, "", 0, 0, source="check_in", self_harm_cue=True)
+    return EmergencyHit(category, "", 0, 0, source="check_in")
