@@ -55,7 +55,7 @@ from bot.dialogue.routes.care import (
     confirmed,
 )
 from bot.dialogue.routes.emergency import CrisisOutcome
-from bot.dialogue.turn import HandOver, Route, Turn, Understanding
+from bot.dialogue.turn import HandOver, Route, Turn, Understanding, state_time
 from bot.domain import (
     ChatType,
     Committee,
@@ -422,11 +422,8 @@ class Pipeline:
         pending = turn.state.pop(CHECK_IN, None)
         if not isinstance(pending, dict):
             return None
-        try:
-            asked = datetime.fromisoformat(str(pending.get("at")))
-        except ValueError:
-            return None
-        if datetime.now(UTC) - asked > CHECK_IN_TTL:
+        asked = state_time(pending.get("at"))
+        if asked is None or datetime.now(UTC) - asked > CHECK_IN_TTL:
             return None
         answer = check_in_answer(turn.text)
         if answer is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from bot.domain import ChatType, Committee, Compound, IncomingMessage, Reply
@@ -44,6 +45,18 @@ class Turn:
     def remember_compound(self, compound: Compound) -> None:
         self.compound = compound
         self.conversation.compound = compound.id
+
+
+def state_time(value: object) -> datetime | None:
+    """A time kept in conversation state (ISO 8601, with its zone), or None when there is
+    none or it does not read as one."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else None
 
 
 HandOver = Callable[["Turn", str], Awaitable[list[Reply]]]

@@ -143,7 +143,8 @@ class CrisisRules:
             categories=tuple(compiled),
             calm=_compile(body.get("calm"), where, "calm"),
             calm_each=tuple(
-                _compile(p, where, f"calm[{i}]") for i, p in enumerate(_items(body.get("calm")))
+                _compile(p, where, f"calm[{i}]")
+                for i, p in enumerate(_items(body.get("calm")) or ())
             ),
             not_live=_compile(body.get("not_live"), where, "not_live"),
             urgent=_compile(body.get("urgent"), where, "urgent"),
@@ -558,21 +559,19 @@ def _span_around(body: str, start: int, end: int, boundary: re.Pattern[str]) -> 
     return body[left : after.end() if after else len(body)]
 
 
-def _items(patterns: object) -> list[str]:
-    """The patterns of a rule written as one pattern or a list (none when it is neither)."""
+def _items(patterns: object) -> list[str] | None:
+    """The patterns of a rule written as one pattern or a list (None when it is neither)."""
     if isinstance(patterns, str):
         return [patterns]
     if isinstance(patterns, Iterable) and not isinstance(patterns, Mapping):
         return [str(p) for p in patterns]
-    return []
+    return None
 
 
 def _compile(patterns: object, where: Path, name: str) -> re.Pattern[str]:
-    if not isinstance(patterns, str) and (
-        not isinstance(patterns, Iterable) or isinstance(patterns, Mapping)
-    ):
-        raise TrainingDataError(f"{name}: expected a pattern or a list of patterns", where)
     items = _items(patterns)
+    if items is None:
+        raise TrainingDataError(f"{name}: expected a pattern or a list of patterns", where)
     if not items:
         raise TrainingDataError(f"{name}: no patterns", where)
     for i, p in enumerate(items):

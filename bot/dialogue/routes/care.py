@@ -24,7 +24,7 @@ from typing import Any
 from bot.dialogue.routes.emergency import HOTLINES
 from bot.dialogue.routes.faq import FaqRoute
 from bot.dialogue.routes.smalltalk import INTENTS as SMALLTALK_INTENTS
-from bot.dialogue.turn import Turn
+from bot.dialogue.turn import Turn, state_time
 from bot.domain import Reply, ReplyKind
 from bot.nlu.crisis_model import SELF_HARM_CUE
 from bot.nlu.service import CRISIS_READING
@@ -52,11 +52,18 @@ class CareRoute:
     async def __call__(self, turn: Turn) -> list[Reply] | None:
         if not self._needs_care(turn.text):
             return None
-        if turn.parse.intent not in SMALLTALK_INTENTS:
-            outcome = await self._faq.search(turn)
-            if outcome is not None and outcome.kind == "answer":
-                return None  # the FAQ route answers the question asked in these words
+        if await _faq_answers(self._faq, turn, ("answer",)):
+            return None  # the FAQ route answers the question asked in these words
         return [Reply(CARE, ReplyKind.CARE)]
+
+
+async def _faq_answers(faq: FaqRoute, turn: Turn, kinds: tuple[str, ...]) -> bool:
+    """Whether the FAQ route would answer the turn with one of ``kinds`` of outcome (a
+    message read as small talk is not searched)."""
+    if turn.parse.intent in SMALLTALK_INTENTS:
+        return False
+    outcome = await faq.search(turn)
+    return outcome is not None and outcome.kind in kinds
 
 
 CHECK_IN = "crisis_check_in"
@@ -152,12 +159,11 @@ class CheckInRoute:
         if reading is None or check_in_answer(turn.text) is not None:
             return None  # a bare "是" or "没事" tells nothing to ask about
         now = datetime.now(UTC)  # as the pipeline times the answer (``Pipeline._check_in``)
-        if now - _when(turn.state.get(CHECK_IN_DECLINED_AT)) < CHECK_IN_TTL:
+        declined = state_time(turn.state.get(CHECK_IN_DECLINED_AT))
+        if declined is not None and now - declined < CHECK_IN_TTL:
             return None  # "没事" a moment ago
-        if turn.parse.intent not in SMALLTALK_INTENTS:
-            outcome = await self._faq.search(turn)
-            if outcome is not None and outcome.kind in ("answer", "clarify"):
-                return None  # the FAQ route answers the question asked
+        if await _faq_answers(self._faq, turn, ("answer", "clarify")):
+            return None  # the FAQ route answers the question asked (or offers choices)
         self_harm = self_harm_leaning(reading)
         turn.state[CHECK_IN] = {
             "text": turn.text,
@@ -166,14 +172,6 @@ class CheckInRoute:
             "at": now.isoformat(),
         }
         return [Reply(CHECK_IN_SELF if self_harm else CHECK_IN_DANGER, ReplyKind.CHECK_IN)]
-
-
-def _when(value: object) -> datetime:
-    """A time kept in conversation state (long ago when there is none)."""
-    try:
-        return datetime.fromisoformat(str(value)) if value else datetime.min.replace(tzinfo=UTC)
-    except ValueError:
-        return datetime.min.replace(tzinfo=UTC)
 
 
 def confirmed(pending: dict[str, Any]) -> EmergencyHit:
