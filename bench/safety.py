@@ -167,10 +167,12 @@ async def end_to_end(
     workdir: Path,
     models: Path,
     calm: dict[str, list[str]] | None = None,
+    check_in: float | None = None,
 ) -> dict[str, Any]:
     """``urgent`` through the app (see the module's docstring); then each text of ``calm``
     (look-alikes, ordinary messages) as a new resident's private message: how many raised an
-    alarm (an ``emergency`` or ``crisis`` reply) and how many got a check-in."""
+    alarm (an ``emergency`` or ``crisis`` reply) and how many got a check-in. ``check_in``:
+    the check-in's floor (``LINLI_CRISIS_CHECK_IN``; None: the default)."""
     arrivals: list[tuple[float, str]] = []
 
     async def robot(request: web.Request) -> web.Response:
@@ -182,8 +184,10 @@ async def end_to_end(
     robot_app.router.add_post("/cgi-bin/webhook/send", robot)
     robot_server = TestServer(robot_app)
     await robot_server.start_server()
+    floor = {} if check_in is None else {"crisis_check_in": check_in}
     settings = load_settings(
         None,
+        **floor,
         data_dir=workdir,
         models_dir=models,
         knowledge_dir=ROOT / "knowledge",
@@ -334,6 +338,12 @@ def main() -> None:
         "(bench/crisis_generalisation.py's): alarms and check-ins",
     )
     ap.add_argument(
+        "--check-in",
+        type=float,
+        metavar="P",
+        help="the check-in's floor on the crisis classifier's reading (default: the setting's)",
+    )
+    ap.add_argument(
         "--models",
         type=Path,
         help="a models folder to load (trained there when it does not match intents/; "
@@ -349,7 +359,8 @@ def main() -> None:
         if args.pairs:
             print(json.dumps(pairs(nlu, settings.bot_names), ensure_ascii=False, indent=2))
             return
-        result: dict[str, Any] = {"split": args.split}
+        floor = settings.crisis_check_in if args.check_in is None else args.check_in
+        result: dict[str, Any] = {"split": args.split, "check_in_floor": floor}
         result.update(detection(nlu, urgent, look, settings.bot_names))
         if not args.no_e2e:
             calm = {"lookalike": [item["text"] for item in look]}
@@ -357,7 +368,9 @@ def main() -> None:
                 from bench.crisis_generalisation import ordinary
 
                 calm.update(ordinary())
-            result.update(asyncio.run(end_to_end(urgent, Path(tmp) / "e2e", models, calm)))
+            result.update(
+                asyncio.run(end_to_end(urgent, Path(tmp) / "e2e", models, calm, args.check_in))
+            )
     if args.split in FRESH_SPLITS:
         result = counts_only(result)
     if args.json:
