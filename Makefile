@@ -39,7 +39,7 @@ TEST_MODELS ?= $(CURDIR)/var/test/models
 
 pytest: install system-deps
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python tests/pretrain.py $(TEST_MODELS)
-	LINLI_TEST_MODELS=$(TEST_MODELS) OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
+	LINLI_TEST_MODELS=$(TEST_MODELS) OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --durations=25
 
 test: lint typecheck pytest
 

@@ -276,6 +276,194 @@ def _lr_weights(model: Any, n_classes: int, n_features: int) -> tuple[Floats, Fl
     return w, b
 
 
+def _fit_models(
+    cfg: ClassifierConfig,
+    anchored: Sequence[str],
+    grams: Sequence[list[str]],
+    dense: Floats,
+    y: NDArray[np.int64],
+    n_classes: int,
+) -> _Models:
+    from sklearn.linear_model import LogisticRegression
+
+    views = _Views(cfg.char_ngrams)
+    cc, cw = views.fit(anchored, grams)
+    fc, fw, fd = cc.shape[1], cw.shape[1], dense.shape[1]
+    joint_x = sparse.hstack(
+        [
+            _sublinear_tfidf(cc, views.idf_c),
+            _sublinear_tfidf(cw, views.idf_w),
+            sparse.csr_matrix(dense),
+        ]
+    ).tocsr()
+    joint = LogisticRegression(C=cfg.c_joint, max_iter=cfg.max_iter, class_weight="balanced").fit(
+        joint_x, y
+    )
+    jw, jb = _lr_weights(joint, n_classes, fc + fw + fd)
+    dense_m = LogisticRegression(C=cfg.c_dense, max_iter=cfg.max_iter, class_weight="balanced").fit(
+        dense, y
+    )
+    dw, db = _lr_weights(dense_m, n_classes, fd)
+    nb_x = sparse.hstack([_binary(cc), _binary(cw)]).tocsr()
+    nb_all = np.zeros((fc + fw, n_classes), dtype=np.float32)
+    nb_b = np.full(n_classes, -50.0)
+    for k in range(n_classes):
+        pos = y == k
+        if not pos.any():
+            continue
+        p = 1.0 + np.asarray(nb_x[pos].sum(axis=0)).ravel()
+        q = 1.0 + np.asarray(nb_x[~pos].sum(axis=0)).ravel()
+        r = np.log((p / p.sum()) / (q / q.sum()))
+        m = LogisticRegression(C=cfg.c_nb, max_iter=cfg.max_iter, class_weight="balanced").fit(
+            nb_x.multiply(r).tocsr(), pos
+        )
+        nb_all[:, k] = (r * m.coef_[0]).astype(np.float32)
+        nb_b[k] = float(m.intercept_[0])
+    return _Models(
+        views,
+        joint_c=jw[:fc].astype(np.float32),
+        joint_w=jw[fc : fc + fw].astype(np.float32),
+        joint_d=jw[fc + fw :],
+        joint_b=jb,
+        dense_w=dw,
+        dense_b=db,
+        nb_c=np.ascontiguousarray(nb_all[:fc]),
+        nb_w=np.ascontiguousarray(nb_all[fc:]),
+        nb_b=nb_b,
+    )
+
+
+_Fold = tuple[NDArray[np.int64], NDArray[np.int64]]
+
+
+def _fold_proba(
+    cfg: ClassifierConfig,
+    anchored: Sequence[str],
+    grams: Sequence[list[str]],
+    dense: Floats,
+    y: NDArray[np.int64],
+    n_classes: int,
+    fold: _Fold,
+) -> Floats:
+    """The ensemble fitted on a fold's training rows, applied to its held-out rows."""
+    tr, te = fold
+    models = _fit_models(
+        cfg, [anchored[i] for i in tr], [grams[i] for i in tr], dense[tr], y[tr], n_classes
+    )
+    return models.proba([anchored[i] for i in te], [grams[i] for i in te], dense[te])
+
+
+def _out_of_fold(
+    cfg: ClassifierConfig,
+    anchored: Sequence[str],
+    grams: Sequence[list[str]],
+    dense: Floats,
+    y: NDArray[np.int64],
+    n_classes: int,
+    folds: list[_Fold],
+) -> Floats | None:
+    """Every row's probabilities from the fold that held it out (None without folds)."""
+    if not folds:
+        return None
+    oof = np.zeros((len(y), n_classes))
+    for fold in folds:
+        oof[fold[1]] = _fold_proba(cfg, anchored, grams, dense, y, n_classes, fold)
+    return oof
+
+
+def _temperature(oof: Floats | None, y: NDArray[np.int64]) -> tuple[float, float | None]:
+    """The temperature fitted on out-of-fold probabilities, and their accuracy (1.0 and
+    None without them)."""
+    from scipy.optimize import minimize_scalar
+
+    if oof is None:
+        return 1.0, None
+    logp = np.log(np.clip(oof, 1e-12, 1.0))
+
+    def nll(log_t: float) -> float:
+        p = _softmax(logp / math.exp(log_t))
+        return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1.0))))
+
+    res = minimize_scalar(nll, bounds=(math.log(0.05), math.log(20.0)), method="bounded")
+    acc = float(np.mean(oof.argmax(axis=1) == y))
+    return float(math.exp(res.x)), acc
+
+
+_Training = tuple[
+    ClassifierConfig, Sequence[str], Sequence[list[str]], Floats, NDArray[np.int64], int
+]
+
+_held: _Training | None = None
+"""In a ``_Parts`` worker process only: the training data, sent once when the worker starts."""
+
+
+def _hold(training: _Training) -> None:
+    global _held  # one worker process's copy of its training data
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)  # one BLAS thread per worker: the workers fill the cores
+    _held = training
+
+
+def _fit_part(fold: _Fold | None) -> _Models | Floats:
+    """In a worker: the whole ensemble (``fold`` None) or one fold's held-out probabilities."""
+    if _held is None:
+        raise NluError("no training data in this worker process")
+    if fold is None:
+        return _fit_models(*_held)
+    return _fold_proba(*_held, fold)
+
+
+class _Parts:
+    """The ensemble and the calibration folds' ensembles fitted in ``jobs`` worker processes
+    (spawned: nothing of the parent's threads or locks is inherited), each given the training
+    data once. The fits are independent and each is the same as in one process."""
+
+    def __init__(
+        self,
+        jobs: int,
+        cfg: ClassifierConfig,
+        anchored: Sequence[str],
+        grams: Sequence[list[str]],
+        dense: Floats,
+        y: NDArray[np.int64],
+        n_classes: int,
+    ) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self._n = len(y), n_classes
+        self._pool = ProcessPoolExecutor(
+            max_workers=jobs,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_hold,
+            initargs=((cfg, list(anchored), list(grams), dense, y, n_classes),),
+        )
+
+    def __enter__(self) -> _Parts:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(cancel_futures=True)
+
+    def fit(self, folds: list[_Fold]) -> tuple[_Models, Floats | None]:
+        """The whole ensemble and the out-of-fold probabilities (None without folds)."""
+        whole = self._pool.submit(_fit_part, None)  # the longest fit first
+        parts = [self._pool.submit(_fit_part, fold) for fold in folds]
+        models = whole.result()
+        if not isinstance(models, _Models):
+            raise NluError("a worker returned no ensemble")
+        if not folds:
+            return models, None
+        oof = np.zeros(self._n)
+        for fold, part in zip(folds, parts, strict=True):
+            proba = part.result()
+            if isinstance(proba, _Models):
+                raise NluError("a worker returned an ensemble for a fold")
+            oof[fold[1]] = proba
+        return models, oof
+
+
 class IntentClassifier:
     """Train with ``fit(texts, labels)``; ``predict_proba`` gives calibrated probabilities
     over ``classes``. The encoder is not pickled: pass it again with ``attach``."""
@@ -402,65 +590,12 @@ class IntentClassifier:
             out[i, 2 * dim :] = mx / (np.linalg.norm(mx) or 1.0)
         return out
 
-    # -- training ----------------------------------------------------------------------------
-    def _fit_models(
-        self,
-        anchored: Sequence[str],
-        grams: Sequence[list[str]],
-        dense: Floats,
-        y: NDArray[np.int64],
-        n_classes: int,
-    ) -> _Models:
-        from sklearn.linear_model import LogisticRegression
-
-        cfg = self.config
-        views = _Views(cfg.char_ngrams)
-        cc, cw = views.fit(anchored, grams)
-        fc, fw, fd = cc.shape[1], cw.shape[1], dense.shape[1]
-        joint_x = sparse.hstack(
-            [
-                _sublinear_tfidf(cc, views.idf_c),
-                _sublinear_tfidf(cw, views.idf_w),
-                sparse.csr_matrix(dense),
-            ]
-        ).tocsr()
-        joint = LogisticRegression(
-            C=cfg.c_joint, max_iter=cfg.max_iter, class_weight="balanced"
-        ).fit(joint_x, y)
-        jw, jb = _lr_weights(joint, n_classes, fc + fw + fd)
-        dense_m = LogisticRegression(
-            C=cfg.c_dense, max_iter=cfg.max_iter, class_weight="balanced"
-        ).fit(dense, y)
-        dw, db = _lr_weights(dense_m, n_classes, fd)
-        nb_x = sparse.hstack([_binary(cc), _binary(cw)]).tocsr()
-        nb_all = np.zeros((fc + fw, n_classes), dtype=np.float32)
-        nb_b = np.full(n_classes, -50.0)
-        for k in range(n_classes):
-            pos = y == k
-            if not pos.any():
-                continue
-            p = 1.0 + np.asarray(nb_x[pos].sum(axis=0)).ravel()
-            q = 1.0 + np.asarray(nb_x[~pos].sum(axis=0)).ravel()
-            r = np.log((p / p.sum()) / (q / q.sum()))
-            m = LogisticRegression(C=cfg.c_nb, max_iter=cfg.max_iter, class_weight="balanced").fit(
-                nb_x.multiply(r).tocsr(), pos
-            )
-            nb_all[:, k] = (r * m.coef_[0]).astype(np.float32)
-            nb_b[k] = float(m.intercept_[0])
-        return _Models(
-            views,
-            joint_c=jw[:fc].astype(np.float32),
-            joint_w=jw[fc : fc + fw].astype(np.float32),
-            joint_d=jw[fc + fw :],
-            joint_b=jb,
-            dense_w=dw,
-            dense_b=db,
-            nb_c=np.ascontiguousarray(nb_all[:fc]),
-            nb_w=np.ascontiguousarray(nb_all[fc:]),
-            nb_b=nb_b,
-        )
-
-    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> IntentClassifier:
+    def fit(
+        self, texts: Sequence[str], labels: Sequence[str], *, jobs: int = 1
+    ) -> IntentClassifier:
+        """Train on ``texts`` and their ``labels``. With ``jobs`` > 1 the ensemble and the
+        calibration folds' ensembles are fitted in that many worker processes (``_Parts``): the
+        same fits on the same data, so the same model, in less time on several cores."""
         if len(texts) != len(labels):
             raise NluError("texts and labels differ in length")
         classes = tuple(sorted(set(labels)))
@@ -475,12 +610,20 @@ class IntentClassifier:
             timings["features"] = time.perf_counter() - t0
             index = {c: i for i, c in enumerate(classes)}
             y = np.array([index[label] for label in labels], dtype=np.int64)
+            n = len(classes)
+            folds = self._folds(y, n)
             t0 = time.perf_counter()
-            self._models = self._fit_models(anchored, grams, dense, y, len(classes))
-            timings["fit"] = time.perf_counter() - t0
+            if jobs > 1:
+                with _Parts(jobs, self.config, anchored, grams, dense, y, n) as parts:
+                    models, oof = parts.fit(folds)
+            else:
+                models = _fit_models(self.config, anchored, grams, dense, y, n)
+                oof = _out_of_fold(self.config, anchored, grams, dense, y, n, folds)
+            self._models = models
             self.classes = classes
+            timings["fit"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            self.temperature, oof_acc = self._calibrate(anchored, grams, dense, y, len(classes))
+            self.temperature, oof_acc = _temperature(oof, y)
             timings["calibration"] = time.perf_counter() - t0
         self.report = TrainReport(
             n_examples=len(texts),
@@ -492,38 +635,17 @@ class IntentClassifier:
         )
         return self
 
-    def _calibrate(
-        self,
-        anchored: Sequence[str],
-        grams: Sequence[list[str]],
-        dense: Floats,
-        y: NDArray[np.int64],
-        n_classes: int,
-    ) -> tuple[float, float | None]:
-        """Fit the temperature on out-of-fold ensemble probabilities."""
-        from scipy.optimize import minimize_scalar
+    def _folds(self, y: NDArray[np.int64], n_classes: int) -> list[_Fold]:
+        """The calibration folds (train rows, held-out rows); none when a class has fewer
+        examples than two folds need."""
         from sklearn.model_selection import StratifiedKFold
 
         counts = np.bincount(y, minlength=n_classes)
         folds = min(self.config.calibration_folds, int(counts.min()))
         if folds < 2:
-            return 1.0, None
-        oof = np.zeros((len(y), n_classes))
+            return []
         skf = StratifiedKFold(folds, shuffle=True, random_state=self.config.seed)
-        for tr, te in skf.split(np.zeros(len(y)), y):
-            models = self._fit_models(
-                [anchored[i] for i in tr], [grams[i] for i in tr], dense[tr], y[tr], n_classes
-            )
-            oof[te] = models.proba([anchored[i] for i in te], [grams[i] for i in te], dense[te])
-        logp = np.log(np.clip(oof, 1e-12, 1.0))
-
-        def nll(log_t: float) -> float:
-            p = _softmax(logp / math.exp(log_t))
-            return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1.0))))
-
-        res = minimize_scalar(nll, bounds=(math.log(0.05), math.log(20.0)), method="bounded")
-        acc = float(np.mean(oof.argmax(axis=1) == y))
-        return float(math.exp(res.x)), acc
+        return list(skf.split(np.zeros(len(y)), y))
 
     # -- inference -------------------------------------------------------------------------
     def predict_proba(self, texts: Sequence[str]) -> Floats:

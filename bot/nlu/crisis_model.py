@@ -576,15 +576,19 @@ def load_or_train_vetter(
     *,
     config: ClassifierConfig | None = None,
     save: bool = True,
+    jobs: int = 1,
 ) -> CrisisVetter | None:
-    """The vetting model for this data (loaded when saved, else trained); None without both
-    urgent and calm examples (crises are then not vetted)."""
+    """The vetting model for this data (loaded when saved, else trained, its fits in ``jobs``
+    worker processes); None without both urgent and calm examples (crises are then not
+    vetted)."""
     texts, labels = vetting_set(intents_dir)
     if set(labels) != {URGENT, CALM}:
         return None
     cfg = config or ClassifierConfig()
     wanted = _hash(texts, labels, encoder.name, cfg)
-    clf = _load_or_train(models_dir, VET_SUBDIR, texts, labels, encoder, cfg, wanted, save=save)
+    clf = _load_or_train(
+        models_dir, VET_SUBDIR, texts, labels, encoder, cfg, wanted, save=save, jobs=jobs
+    )
     return CrisisVetter(clf)
 
 
@@ -597,9 +601,11 @@ def load_or_train(
     *,
     config: ClassifierConfig | None = None,
     save: bool = True,
+    jobs: int = 1,
 ) -> CrisisModel | None:
-    """The crisis classifier for this data (loaded when saved, else trained); None when the
-    data has no urgent examples at all (the crisis rules then work alone)."""
+    """The crisis classifier for this data (loaded when saved, else trained, its fits in
+    ``jobs`` worker processes); None when the data has no urgent examples at all (the crisis
+    rules then work alone)."""
     texts, labels = training_set(intents_dir, data, rules)
     if set(labels) <= {CALM}:
         log.warning(
@@ -608,7 +614,9 @@ def load_or_train(
         return None
     cfg = config or ClassifierConfig()
     wanted = _hash(texts, labels, encoder.name, cfg)
-    clf = _load_or_train(models_dir, SUBDIR, texts, labels, encoder, cfg, wanted, save=save)
+    clf = _load_or_train(
+        models_dir, SUBDIR, texts, labels, encoder, cfg, wanted, save=save, jobs=jobs
+    )
     return CrisisModel(clf)
 
 
@@ -622,6 +630,7 @@ def _load_or_train(
     wanted: str,
     *,
     save: bool,
+    jobs: int,
 ) -> IntentClassifier:
     where = models_dir / subdir
     saved = load_latest(where, data_hash=wanted, encoder=encoder)
@@ -630,9 +639,9 @@ def _load_or_train(
             # another process on this directory may have trained it while we waited
             saved = load_latest(where, data_hash=wanted, encoder=encoder)
             if saved is None:
-                return _train(texts, labels, encoder, cfg, wanted, where, save=save)
+                return _train(texts, labels, encoder, cfg, wanted, where, save=save, jobs=jobs)
     if saved is None:
-        return _train(texts, labels, encoder, cfg, wanted, where, save=save)
+        return _train(texts, labels, encoder, cfg, wanted, where, save=save, jobs=jobs)
     log.info("%s model loaded from %s", subdir, saved.path)
     return saved.classifier
 
@@ -669,8 +678,9 @@ def _train(
     where: Path,
     *,
     save: bool,
+    jobs: int,
 ) -> IntentClassifier:
-    clf = IntentClassifier(encoder, cfg).fit(texts, labels)
+    clf = IntentClassifier(encoder, cfg).fit(texts, labels, jobs=jobs)
     manifest: dict[str, Any] = {
         "format": MODEL_FORMAT,
         "feature_version": FEATURE_VERSION,

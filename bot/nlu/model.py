@@ -74,15 +74,17 @@ def train(
     encoder: SentenceEncoder,
     config: ClassifierConfig | None = None,
     out_dir: Path | None = None,
+    jobs: int = 1,
 ) -> TrainedModel:
     """Train a classifier on Rasa NLU data (files, directories or loaded data).
 
-    With ``out_dir`` the model is also saved there (see ``save_model``).
+    With ``out_dir`` the model is also saved there (see ``save_model``); ``jobs``: worker
+    processes for the fits (``IntentClassifier.fit``).
     """
     if not isinstance(data, TrainingData):
         data = load_training_data(data)
     cfg = config or ClassifierConfig()
-    clf = IntentClassifier(encoder, cfg).fit(data.texts(), data.labels())
+    clf = IntentClassifier(encoder, cfg).fit(data.texts(), data.labels(), jobs=jobs)
     manifest: dict[str, Any] = {
         "format": MODEL_FORMAT,
         "feature_version": FEATURE_VERSION,

@@ -144,6 +144,7 @@ class NluService:
         executor: Executor | None = None,
         save_trained: bool = True,
         train_apart: str | None = None,
+        train_jobs: int = 1,
     ) -> None:
         """``session``: the app's aiohttp session, used for the Rasa backend when the
         settings select it (``nlu_backend = "rasa"`` and ``rasa_url``). ``rasa``: a ready
@@ -152,9 +153,12 @@ class NluService:
         table in ``models_dir``): models the folder lacks are then trained and saved by a
         child process and loaded from the folder, so a serving process never holds
         scikit-learn and the training's buffers (some 200 MB it would keep until it exits);
-        should the child fail, the training happens here as without it."""
+        should the child fail, the training happens here as without it. ``train_jobs``: the
+        worker processes a model this service trains fits its parts in (``IntentClassifier.fit``;
+        1: in this process)."""
         self.registry = registry
         self.models_dir = Path(models_dir)
+        self._train_jobs = train_jobs
         self.intents_dir = Path(
             intents_dir
             if intents_dir is not None
@@ -220,6 +224,7 @@ class NluService:
                 self.encoder,
                 config=self.config,
                 save=self._save,
+                jobs=self._train_jobs,
             )
             if self._crisis_model is not None:
                 self._crisis_model.classifier.share_words(model.classifier)
@@ -229,6 +234,7 @@ class NluService:
                 self.encoder,
                 config=self.config,
                 save=self._save,
+                jobs=self._train_jobs,
             )
             if self._crisis_vetter is not None:
                 self._crisis_vetter.classifier.share_words(model.classifier)
@@ -264,7 +270,7 @@ class NluService:
 
     def _train(self, data: TrainingData) -> TrainedModel:
         log.info("training the NLU model from %s", self.intents_dir)
-        model = train(data, encoder=self.encoder, config=self.config)
+        model = train(data, encoder=self.encoder, config=self.config, jobs=self._train_jobs)
         if self._save:
             save_model(model, self.models_dir)
         log.info(

@@ -27,7 +27,9 @@ from bot.nlu import (
     TrainingDataError,
     Usem3SentenceEncoder,
     load_latest,
+    load_training_data,
 )
+from bot.nlu.classifier import IntentClassifier
 from bot.nlu.model import read_manifest
 from bot.retrieval.corpus import load_corpus
 from bot.retrieval.service import RetrievalService
@@ -231,6 +233,24 @@ def test_workers_starting_together_train_each_model_once(
     assert len([p for p in models.iterdir() if p.name.startswith("nlu-")]) == 1
     assert len(list((models / "crisis").iterdir())) == 1
     assert [service.parse("谢谢").intent for service in services] == ["thank"] * 3
+
+
+def test_a_model_fitted_in_worker_processes_is_the_one_fitted_here(
+    tmp_path: Path, encoder: Usem3SentenceEncoder, small_nlu_yaml: str
+) -> None:
+    """``jobs=2`` fits the ensemble and the calibration folds in two worker processes (how
+    the test run's models are pretrained): the same model as fitted in one process, to the
+    last bit of every probability, and the same temperature."""
+    (tmp_path / "nlu.yml").write_text(small_nlu_yaml, encoding="utf-8")
+    data = load_training_data(tmp_path)
+    here = IntentClassifier(encoder).fit(data.texts(), data.labels())
+    apart = IntentClassifier(encoder).fit(data.texts(), data.labels(), jobs=2)
+    probes = ["楼道的灯不亮了", "谢谢侬", "你好呀", "门禁卡刷不开怎么办", "🙂"]
+    assert here.report.oof_accuracy is not None
+    assert apart.temperature == here.temperature
+    assert apart.report.oof_accuracy == here.report.oof_accuracy
+    assert np.array_equal(apart.predict_proba(probes), here.predict_proba(probes))
+    assert apart.predict(probes)[:3] == ["report_repair", "thank", "greet"]
 
 
 def test_stale_or_corrupt_models_are_not_loaded(
