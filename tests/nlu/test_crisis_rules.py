@@ -1491,8 +1491,41 @@ ROUND_26: list[tuple[str, str | None]] = [
 ]
 
 
+ROUND_27: list[tuple[str, str | None]] = [
+    # a day set as the end; "this time enough"; a pet handed over; life "given back"
+    ("我决定停在今天了 谢谢大家这些年的照顾", "self_harm"),
+    ("以前试了两次都没死成，这回药攒够了，今晚一定行", "self_harm"),
+    ("帮我养一下我的猫好吗 过了今晚我就照顾不了它了", "self_harm"),
+    ("我这条命还给爹妈算了，你们别找我", "self_harm"),
+    ("本人已安排妥当，明日即将离世，望勿挂念", "self_harm"),
+    ("我爸从昨天起停止一切进食，说心意已决", "self_harm"),
+    # unwell on the phone, then unreachable; a parent alone not answering; children left
+    ("外婆电话里说胸口闷，然后就一直打不通了", "welfare"),
+    ("我妈一个人在家，一直没接我电话，都一下午了", "welfare"),
+    ("楼下小孩说爸妈出去3天了，家里没东西吃", "welfare"),
+    # household poisons, a whole bottle of medicine, English
+    ("儿子喝了两口洁厕灵，嘴巴里都是泡", "medical"),
+    ("my son has a seizure right now, 普陀一村5号", "medical"),
+    # a fire out of hand; a child gone for hours; an old person who gets lost
+    ("烧垃圾的火烧起来了，压不住了，快来人", "fire"),
+    ("女儿赌气跑出去了，五个小时了还没回来", "missing_child"),
+    ("my daughter is missing, she is 6, last seen at the gate", "missing_child"),
+    # look-alikes: work "so much I want to die", a stuffy day, laughter, paperwork, a pot
+    ("加班多到想死，周末还要去", None),
+    ("屋里闷得喘不过气，开空调了", None),
+    ("哈哈哈 考完试想死 终于放假了", None),
+    ("救救我吧，这个社保材料到底怎么填", None),
+    ("红烧肉烧糊了，满屋子烟，开窗就好", None),
+    ("我的门禁密码忘了，怎么重置", None),
+    ("孩子在床上蹦说自己是跳楼超人，吓我一跳", None),
+    ("那年他失业说不想活了，现在开了个小店挺好的", None),
+    ("防火门要关着，着火时才能挡住烟", None),
+    ("I watched a movie last night where the house burns down", None),
+]
+
+
 @pytest.mark.parametrize(
-    ("text", "category"), [*ROUND_22, *ROUND_23, *ROUND_24, *ROUND_25, *ROUND_26]
+    ("text", "category"), [*ROUND_22, *ROUND_23, *ROUND_24, *ROUND_25, *ROUND_26, *ROUND_27]
 )
 def test_kinds_of_failure_read_in_recent_rounds(text: str, category: str | None) -> None:
     hit = RULES.detect(text)
