@@ -284,6 +284,8 @@ def _fit_models(
     y: NDArray[np.int64],
     n_classes: int,
 ) -> _Models:
+    """The three models of one ensemble (``_Models``) fitted on these rows: module level, so a
+    worker process of ``_Parts`` runs it as this process does."""
     from sklearn.linear_model import LogisticRegression
 
     views = _Views(cfg.char_ngrams)

@@ -25,7 +25,12 @@ from bot.storage.conversations import Mode
 
 HOTLINES = ("12356", "962525")
 UNCLEAR = "这个事情你们管不管"
-"""Neither a crisis nor a look-alike to the crisis layer, not self-harm, no FAQ question."""
+"""Neither a crisis nor a look-alike to the crisis layer, no FAQ question. The classifier's
+reading of it is low, so the danger it leans to is noise (self-harm for round 27's models):
+with the floor at 0 it is asked about all the same."""
+SMELL = "楼道里好大的味道"
+"""A possible gas leak to the classifier (round 26's models read 0.48, round 27's 0.65),
+below its threshold and not self-harm: the danger's check-in and advice."""
 
 
 def robot_texts(platform: Platform) -> list[str]:
@@ -37,7 +42,7 @@ async def test_a_possible_danger_is_asked_about_and_yes_raises_the_alarm(
 ) -> None:
     bot = await start(crisis_check_in=0.0)
     resident = Resident(bot, "ci-1", name="小周")
-    asked = await resident.say(UNCLEAR)
+    asked = await resident.say(SMELL)
     assert kinds(asked) == ["check_in"], texts(asked)
     said = texts(asked)
     for number in ("110", "120", *HOTLINES):
@@ -61,11 +66,12 @@ async def test_a_possible_danger_is_asked_about_and_yes_raises_the_alarm(
     assert kinds(yes) == ["emergency"], texts(yes)
     assert yes["ticket"]["priority"] == "urgent"
     assert "通知了居委会值班社工" in texts(yes)
-    assert "110" in texts(yes)
+    assert "关闭燃气总阀" in texts(yes)  # the gas leak's advice, with its number
+    assert "119" in texts(yes)
     assert "伤害自己" not in texts(yes)  # the danger's advice, not the self-harm lines
     alerts = robot_texts(platform)
     assert len(alerts) == 1
-    assert UNCLEAR in alerts[0]  # the message asked about, not only "是"
+    assert SMELL in alerts[0]  # the message asked about, not only "是"
     # WeChat retries the same "是": the same answer, no second alert or ticket
     again = await (await bot.post("/api/v1/messages", json=body, headers=headers)).json()
     assert again["ticket"]["number"] == yes["ticket"]["number"]
