@@ -336,18 +336,16 @@ def _fit_models(
 
 
 _Fold = tuple[NDArray[np.int64], NDArray[np.int64]]
+_Training = tuple[
+    ClassifierConfig, Sequence[str], Sequence[list[str]], Floats, NDArray[np.int64], int
+]
+"""What one training fits on: the config, the texts' two views, the dense features, the labels
+and the number of classes."""
 
 
-def _fold_proba(
-    cfg: ClassifierConfig,
-    anchored: Sequence[str],
-    grams: Sequence[list[str]],
-    dense: Floats,
-    y: NDArray[np.int64],
-    n_classes: int,
-    fold: _Fold,
-) -> Floats:
+def _fold_proba(training: _Training, fold: _Fold) -> Floats:
     """The ensemble fitted on a fold's training rows, applied to its held-out rows."""
+    cfg, anchored, grams, dense, y, n_classes = training
     tr, te = fold
     models = _fit_models(
         cfg, [anchored[i] for i in tr], [grams[i] for i in tr], dense[tr], y[tr], n_classes
@@ -355,21 +353,13 @@ def _fold_proba(
     return models.proba([anchored[i] for i in te], [grams[i] for i in te], dense[te])
 
 
-def _out_of_fold(
-    cfg: ClassifierConfig,
-    anchored: Sequence[str],
-    grams: Sequence[list[str]],
-    dense: Floats,
-    y: NDArray[np.int64],
-    n_classes: int,
-    folds: list[_Fold],
-) -> Floats | None:
+def _out_of_fold(training: _Training, folds: list[_Fold]) -> Floats | None:
     """Every row's probabilities from the fold that held it out (None without folds)."""
     if not folds:
         return None
-    oof = np.zeros((len(y), n_classes))
+    oof = np.zeros((len(training[4]), training[5]))
     for fold in folds:
-        oof[fold[1]] = _fold_proba(cfg, anchored, grams, dense, y, n_classes, fold)
+        oof[fold[1]] = _fold_proba(training, fold)
     return oof
 
 
@@ -391,10 +381,6 @@ def _temperature(oof: Floats | None, y: NDArray[np.int64]) -> tuple[float, float
     return float(math.exp(res.x)), acc
 
 
-_Training = tuple[
-    ClassifierConfig, Sequence[str], Sequence[list[str]], Floats, NDArray[np.int64], int
-]
-
 _held: _Training | None = None
 """In a ``_Parts`` worker process only: the training data, sent once when the worker starts."""
 
@@ -413,7 +399,7 @@ def _fit_part(fold: _Fold | None) -> _Models | Floats:
         raise NluError("no training data in this worker process")
     if fold is None:
         return _fit_models(*_held)
-    return _fold_proba(*_held, fold)
+    return _fold_proba(_held, fold)
 
 
 class _Parts:
@@ -421,25 +407,16 @@ class _Parts:
     (spawned: nothing of the parent's threads or locks is inherited), each given the training
     data once. The fits are independent and each is the same as in one process."""
 
-    def __init__(
-        self,
-        jobs: int,
-        cfg: ClassifierConfig,
-        anchored: Sequence[str],
-        grams: Sequence[list[str]],
-        dense: Floats,
-        y: NDArray[np.int64],
-        n_classes: int,
-    ) -> None:
+    def __init__(self, jobs: int, training: _Training) -> None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        self._n = len(y), n_classes
+        self._n = len(training[4]), training[5]
         self._pool = ProcessPoolExecutor(
             max_workers=jobs,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_hold,
-            initargs=((cfg, list(anchored), list(grams), dense, y, n_classes),),
+            initargs=(training,),
         )
 
     def __enter__(self) -> _Parts:
@@ -615,12 +592,13 @@ class IntentClassifier:
             n = len(classes)
             folds = self._folds(y, n)
             t0 = time.perf_counter()
+            training: _Training = (self.config, anchored, grams, dense, y, n)
             if jobs > 1:
-                with _Parts(jobs, self.config, anchored, grams, dense, y, n) as parts:
+                with _Parts(jobs, training) as parts:
                     models, oof = parts.fit(folds)
             else:
-                models = _fit_models(self.config, anchored, grams, dense, y, n)
-                oof = _out_of_fold(self.config, anchored, grams, dense, y, n, folds)
+                models = _fit_models(*training)
+                oof = _out_of_fold(training, folds)
             self._models = models
             self.classes = classes
             timings["fit"] = time.perf_counter() - t0
